@@ -1,0 +1,1 @@
+"""The chat app's logic: pure functions that function_app.py adapts to Azure Functions."""

@@ -1,0 +1,81 @@
+"""Web PubSub upstream calls in CloudEvents binary mode: the handshake and authentication.
+
+Everything here is pure: headers in, a CloudEvent or a Reply out. No side effect happens
+before `authenticate` has accepted a call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chat import signature
+from chat.reply import Reply, text
+from chat.settings import Settings
+
+CONNECT = "azure.webpubsub.sys.connect"
+CONNECTED = "azure.webpubsub.sys.connected"
+DISCONNECTED = "azure.webpubsub.sys.disconnected"
+USER_PREFIX = "azure.webpubsub.user."
+
+REQUIRED_HEADERS = ("ce-type", "ce-id", "ce-hub", "ce-connectionid")
+ORIGIN_HEADER = "webhook-request-origin"
+
+
+@dataclass(frozen=True)
+class CloudEvent:
+    type: str
+    id: str
+    hub: str
+    connection_id: str
+    event_name: str
+    user_id: str | None
+    connection_state: str | None
+
+
+def _origin(headers: Mapping[str, str]) -> str | None:
+    """The service host in WebHook-Request-Origin, lower-cased; None when absent or blank."""
+    value = (headers.get(ORIGIN_HEADER) or "").strip().lower()
+    return value or None
+
+
+def validate_webhook(headers: Mapping[str, str], settings: Settings) -> Reply:
+    """The abuse-protection handshake (OPTIONS, or GET when OPTIONS is not served).
+
+    Only our own service's host is allowed, and it is echoed back exactly: never `*`,
+    which would let any Web PubSub resource deliver events to this app.
+    """
+    origin = _origin(headers)
+    if origin is None:
+        return text(400, "missing WebHook-Request-Origin header")
+    if origin not in settings.allowed_origins:
+        return text(400, "WebHook-Request-Origin is not an allowed Web PubSub host")
+    return Reply(200, headers={"WebHook-Allowed-Origin": origin})
+
+
+def authenticate(headers: Mapping[str, str], settings: Settings) -> CloudEvent | Reply:
+    """Check origin, headers, signature and hub, in that order; a Reply means 'refuse'."""
+    origin = _origin(headers)
+    if origin is None or origin not in settings.allowed_origins:
+        return text(401, "request origin is not allowed")
+    for name in REQUIRED_HEADERS:
+        if not (headers.get(name) or "").strip():
+            return text(400, f"missing CloudEvents header {name}")
+    connection_id = headers["ce-connectionid"]
+    # In identity mode the app holds no key, so the signature cannot be checked; the
+    # function key on the webhook URL carries that weight (logged loudly at start-up).
+    if not settings.identity_mode and not signature.verify(
+        headers.get("ce-signature"), settings.access_keys, connection_id
+    ):
+        return text(401, "invalid or missing ce-signature")
+    if headers["ce-hub"].strip().lower() != settings.hub.lower():
+        return text(400, "this app does not serve that hub")
+    return CloudEvent(
+        type=headers["ce-type"].strip(),
+        id=headers["ce-id"].strip(),
+        hub=headers["ce-hub"].strip(),
+        connection_id=connection_id,
+        event_name=(headers.get("ce-eventname") or "").strip(),
+        user_id=headers.get("ce-userid") or None,
+        connection_state=headers.get("ce-connectionstate"),
+    )

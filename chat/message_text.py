@@ -1,0 +1,66 @@
+"""Turning a user event's body into chat text, and the server-side message policy."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+
+class Rejected(ValueError):
+    """The message will not be broadcast; the text is shown to its sender."""
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def extract(body: bytes, content_type: str | None, max_bytes: int) -> str:
+    """The text a client sent, in any form the service forwards.
+
+    Plain WebSocket clients arrive as text/plain (text frames) or application/octet-stream
+    (binary frames); JSON-subprotocol clients as text/plain, application/json or
+    application/octet-stream depending on their dataType. A JSON body may be a string or an
+    object with a string `message`.
+    """
+    if len(body) > max_bytes:
+        raise Rejected("Message not sent: it is too long.")
+    media = _media_type(content_type)
+    if media not in ("text/plain", "application/json", "application/octet-stream", ""):
+        raise Rejected("Message not sent: unsupported content type.")
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected("Message not sent: it is not valid UTF-8 text.") from None
+    if media != "application/json":
+        return decoded
+    try:
+        value = json.loads(decoded)
+    except ValueError:
+        raise Rejected("Message not sent: it is not valid JSON.") from None
+    if isinstance(value, dict):
+        value = value.get("message")
+    if not isinstance(value, str):
+        raise Rejected('Message not sent: send text, or JSON {"message": "..."}.')
+    return value
+
+
+# Bidi embeddings, overrides and isolates reorder the text around them (a classic spoofing
+# trick), and line/paragraph separators break the layout. Other format characters stay: the
+# zero-width joiner, for one, holds emoji sequences together.
+_STRIPPED = {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029, 0xFEFF}
+
+
+def _kept(ch: str) -> bool:
+    return ch == "\n" or (unicodedata.category(ch) != "Cc" and ord(ch) not in _STRIPPED)
+
+
+def clean(raw: str, max_length: int) -> str:
+    """Strip control characters (tabs become spaces), then apply the empty and length rules."""
+    kept = "".join(ch for ch in raw.replace("\t", " ") if _kept(ch)).strip()
+    if not kept:
+        raise Rejected("Message not sent: it is empty.")
+    if len(kept) > max_length:
+        raise Rejected(
+            f"Message not sent: it has {len(kept)} characters; the limit is {max_length}."
+        )
+    return kept

@@ -1,0 +1,97 @@
+"""The Web PubSub service as the app uses it: one broadcast and one client URL.
+
+The SDK (and aiohttp, azure-core, azure-identity behind it) is imported on first use, not
+at import time, so a cold start that serves only the page does not pay for it. One client
+is kept per event loop, so its connection pool is reused across invocations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from chat.settings import Settings
+
+if TYPE_CHECKING:
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+
+log = logging.getLogger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """The service could not be reached or refused the call; `status` is ours to return."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: WebPubSubServiceClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _make_client(self) -> WebPubSubServiceClient:
+        from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
+
+        timeout = self.settings.service_timeout_seconds
+        options: dict[str, Any] = {
+            "connection_timeout": timeout,
+            "read_timeout": timeout,
+            # One quick retry at most: the upstream caller (the service) retries whole events,
+            # and a webhook that hangs on a dead endpoint helps nobody.
+            "retry_total": 1,
+            "retry_backoff_factor": 0.2,
+            "logging_enable": False,
+        }
+        if self.settings.identity_mode:
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential: Any = DefaultAzureCredential()
+        else:
+            from azure.core.credentials import AzureKeyCredential
+
+            credential = AzureKeyCredential(self.settings.access_keys[0])
+        return WebPubSubServiceClient(
+            endpoint=self.settings.endpoint, hub=self.settings.hub, credential=credential, **options
+        )
+
+    def client(self) -> WebPubSubServiceClient:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            # A client's connection pool belongs to the loop it was made on.
+            self._client, self._loop = self._make_client(), loop
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.close()
+        self._client = self._loop = None
+
+    async def broadcast(self, payload: dict[str, Any]) -> None:
+        from azure.core.exceptions import AzureError, HttpResponseError
+
+        try:
+            await self.client().send_to_all(payload, content_type="application/json")
+        except HttpResponseError as error:
+            raise ServiceUnavailable(502, f"service answered {error.status_code}") from error
+        except (AzureError, OSError, TimeoutError) as error:
+            raise ServiceUnavailable(
+                503, f"service unreachable ({type(error).__name__})"
+            ) from error
+
+    async def client_url(self, user: str) -> str:
+        from azure.core.exceptions import AzureError
+
+        try:
+            token = await self.client().get_client_access_token(
+                user_id=user, minutes_to_expire=self.settings.token_lifetime_minutes
+            )
+        except (AzureError, OSError, TimeoutError) as error:
+            raise ServiceUnavailable(
+                503, f"token request failed ({type(error).__name__})"
+            ) from error
+        return token["url"]

@@ -1,0 +1,132 @@
+"""The app's settings, read once from the environment (app settings / local.settings.json).
+
+A missing or malformed setting raises SettingsError naming it; the caller logs that once and
+answers 503, so a misconfigured app fails closed instead of half-working.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from chat import connection_string
+
+HUB_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$")
+DEFAULT_HUB = "Sample_ChatApp"
+
+
+class SettingsError(Exception):
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"setting {name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Settings:
+    endpoint: str  # http(s)://host[:port] of the Web PubSub service
+    access_keys: tuple[str, ...]  # primary first; empty in identity mode
+    hub: str
+    token_lifetime_minutes: int = 60
+    max_message_length: int = 2000
+    rate_limit_messages: int = 20
+    rate_limit_window_seconds: float = 10.0
+    lazy_auth: bool = False
+    extra_origins: frozenset[str] = frozenset()
+    service_timeout_seconds: float = 5.0
+
+    @property
+    def identity_mode(self) -> bool:
+        """True when the app reaches the service with a managed identity instead of a key."""
+        return not self.access_keys
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Hosts accepted in WebHook-Request-Origin: our service's host, plus any configured."""
+        return frozenset({(urlsplit(self.endpoint).hostname or "").lower()}) | self.extra_origins
+
+    @property
+    def client_url(self) -> str:
+        """The service's WebSocket endpoint for this hub, as the SDK builds it (lower-cased)."""
+        base = self.endpoint.lower()
+        base = "ws" + base[4:] if base.startswith("http") else base
+        return f"{base}/client/hubs/{self.hub}"
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be a whole number, got {raw[:20]!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(name, f"must be from {low} to {high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise SettingsError(name, f"must be true or false, got {raw[:20]!r}")
+
+
+def _connection(env: Mapping[str, str], name: str) -> connection_string.ConnectionString:
+    try:
+        return connection_string.parse(env[name])
+    except connection_string.ConnectionStringError as error:
+        raise SettingsError(name, f"is malformed: {error}") from None
+
+
+def load(env: Mapping[str, str]) -> Settings:
+    """Read every setting; raise SettingsError for the first one that is missing or malformed."""
+    primary = env.get("WebPubSubConnectionString", "").strip()
+    secondary = env.get("WebPubSubConnectionStringSecondary", "").strip()
+    endpoint = env.get("WebPubSubEndpoint", "").strip().rstrip("/")
+    if primary:
+        first = _connection(env, "WebPubSubConnectionString")
+        endpoint, keys = first.endpoint, [first.access_key]
+        if secondary:
+            second = _connection(env, "WebPubSubConnectionStringSecondary")
+            if second.endpoint.lower() != first.endpoint.lower():
+                raise SettingsError(
+                    "WebPubSubConnectionStringSecondary",
+                    "must point at the same endpoint as WebPubSubConnectionString",
+                )
+            keys.append(second.access_key)
+    elif endpoint:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError("WebPubSubEndpoint", "must be an http:// or https:// URL")
+        keys = []
+    else:
+        raise SettingsError(
+            "WebPubSubConnectionString",
+            "is missing (or set WebPubSubEndpoint to use a managed identity)",
+        )
+
+    hub = env.get("WebPubSubHub", "").strip() or DEFAULT_HUB
+    if not HUB_PATTERN.match(hub):
+        raise SettingsError("WebPubSubHub", "must start with a letter and hold letters, digits, _")
+
+    origins = env.get("ChatAllowedOrigins", "")
+    window = _int(env, "ChatRateLimitWindowSeconds", 10, 1, 3600)
+    timeout = _int(env, "ChatServiceTimeoutSeconds", 5, 1, 60)
+    return Settings(
+        endpoint=endpoint,
+        access_keys=tuple(keys),
+        hub=hub,
+        token_lifetime_minutes=_int(env, "ChatTokenLifetimeMinutes", 60, 1, 24 * 60),
+        max_message_length=_int(env, "ChatMaxMessageLength", 2000, 1, 100_000),
+        rate_limit_messages=_int(env, "ChatRateLimitMessages", 20, 1, 10_000),
+        rate_limit_window_seconds=float(window),
+        lazy_auth=_bool(env, "ChatLazyAuth"),
+        extra_origins=frozenset(o.strip().lower() for o in origins.split(",") if o.strip()),
+        service_timeout_seconds=float(timeout),
+    )

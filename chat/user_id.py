@@ -1,0 +1,66 @@
+"""User ids: validated from negotiate, lazy-auth connects and App Service Authentication."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import unicodedata
+from collections.abc import Mapping
+
+MAX_LENGTH = 64
+# Cc are control characters; Cf holds invisible format characters such as the bidi overrides
+# that let one name masquerade as another; Zl/Zp are line and paragraph separators.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+
+
+class InvalidUserId(ValueError):
+    """The reason is meant for the person who sent the id."""
+
+
+def validate(raw: str | None) -> str:
+    """Return the user id with surrounding white space removed, or raise InvalidUserId."""
+    user = (raw or "").strip()
+    if not user:
+        raise InvalidUserId("missing user id")
+    if len(user) > MAX_LENGTH:
+        raise InvalidUserId(f"user id is too long (at most {MAX_LENGTH} characters)")
+    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in user):
+        raise InvalidUserId("user id must not contain control characters")
+    return user
+
+
+def from_client_principal(headers: Mapping[str, str]) -> str | None:
+    """The signed-in user's name when App Service Authentication fronts the app, else None.
+
+    Azure's front end sets these headers itself (and strips any a client sends) only when
+    authentication is on, so their presence means the identity is vouched for.
+    """
+    name = headers.get("x-ms-client-principal-name")
+    if name and name.strip():
+        return validate(name)
+    encoded = headers.get("x-ms-client-principal")
+    if not encoded:
+        return None
+    try:
+        principal = json.loads(base64.b64decode(encoded, validate=False))
+        claims = principal.get("claims") or []
+        wanted = [principal.get("name_typ"), "name", "preferred_username", "email"]
+        by_type = {c.get("typ"): c.get("val") for c in claims if isinstance(c, dict)}
+    except (binascii.Error, ValueError, AttributeError, TypeError):
+        raise InvalidUserId("x-ms-client-principal is not valid base64 JSON") from None
+    for claim_type in wanted:
+        value = by_type.get(claim_type)
+        if isinstance(value, str) and value.strip():
+            return validate(value)
+    raise InvalidUserId("the signed-in principal carries no user name")
+
+
+def from_connect_query(query: object) -> str:
+    """The `id` a lazy-auth client put in its connect URL (`query` values are arrays)."""
+    values = query.get("id") if isinstance(query, dict) else None
+    if isinstance(values, list):
+        values = values[0] if values else None
+    if values is not None and not isinstance(values, str):
+        raise InvalidUserId("missing user id")
+    return validate(values)

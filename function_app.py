@@ -1,0 +1,118 @@
+"""The chat app: negotiate, the Web PubSub webhook and the chat page, on Azure Functions.
+
+This module only adapts func.HttpRequest to the pure logic in the `chat` package and its
+replies back to func.HttpResponse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import azure.functions as func
+
+from chat import cloudevents, static_files, user_id, webhook
+from chat.reply import Reply, json_reply
+from chat.reply import text as text_reply
+from chat.runtime import Runtime
+from chat.service import ServiceUnavailable
+
+log = logging.getLogger("chat")
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+runtime = Runtime(os.environ, Path(__file__).parent / "static")
+
+UNCONFIGURED = "service unavailable: the app is not configured (see the function app log)"
+
+
+def _response(reply: Reply) -> func.HttpResponse:
+    headers = dict(reply.headers)
+    if reply.content_type:
+        headers["Content-Type"] = reply.content_type
+    return func.HttpResponse(body=reply.body, status_code=reply.status, headers=headers)
+
+
+def _headers(req: func.HttpRequest) -> dict[str, str]:
+    return {name.lower(): value for name, value in req.headers.items()}
+
+
+@app.route(route="negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
+    if runtime.settings() is None:
+        return _response(text_reply(503, UNCONFIGURED))
+    try:
+        principal = user_id.from_client_principal(_headers(req))
+        user = principal or user_id.validate(req.params.get("id"))
+    except user_id.InvalidUserId as error:
+        return _response(text_reply(400, str(error)))
+    try:
+        url = await runtime.service().client_url(user)
+    except ServiceUnavailable as error:
+        log.error("negotiate failed for a user: %s", error.reason)
+        return _response(text_reply(503, "could not get a token from the Web PubSub service"))
+    return _response(json_reply(200, {"url": url}, {"Cache-Control": "no-store"}))
+
+
+@app.route(
+    route="eventhandler",
+    methods=["OPTIONS", "GET", "POST"],
+    auth_level=func.AuthLevel.FUNCTION,
+)
+async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
+    settings = runtime.settings()
+    if settings is None:
+        return _response(text_reply(503, UNCONFIGURED))
+    headers = _headers(req)
+    if req.method.upper() in ("OPTIONS", "GET"):
+        return _response(cloudevents.validate_webhook(headers, settings))
+    event = cloudevents.authenticate(headers, settings)
+    if isinstance(event, Reply):
+        log.warning("Refused an upstream call (%s): %s", event.status, event.body.decode())
+        return _response(event)
+    outcome = webhook.decide(
+        event, req.get_body(), headers.get("content-type"), settings, time.time()
+    )
+    broadcast = outcome.broadcast
+    if broadcast is not None and broadcast["id"] not in runtime.recent:
+        try:
+            await runtime.service().broadcast(broadcast)
+        except ServiceUnavailable as error:
+            log.error(
+                "Broadcast failed for event ce-id=%s connection=%s: %s",
+                event.id,
+                event.connection_id,
+                error.reason,
+            )
+            return _response(text_reply(error.status, "could not reach the Web PubSub service"))
+        runtime.recent.add(broadcast["id"])
+    log.info(
+        "Handled %s ce-id=%s connection=%s -> %s%s",
+        event.type,
+        event.id,
+        event.connection_id,
+        outcome.reply.status,
+        "".join(f" {k}={v}" for k, v in outcome.notes.items()),
+    )
+    return _response(outcome.reply)
+
+
+def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:
+    settings = runtime.settings()
+    if settings is None:
+        return _response(text_reply(503, UNCONFIGURED))
+    extra = static_files.security_headers(runtime.service_origin())
+    path = static_files.safe_path(runtime.static_root, relative)
+    lazy_url = settings.client_url if settings.lazy_auth else None
+    asset = runtime.asset(path, lazy_url) if path is not None else None
+    return _response(static_files.respond(asset, req.method, _headers(req), extra))
+
+
+@app.route(route="index", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def index(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, "index.html")
+
+
+@app.route(route="static/{*path}", methods=["GET", "HEAD"], auth_level=func.AuthLevel.ANONYMOUS)
+def static(req: func.HttpRequest) -> func.HttpResponse:
+    return _serve(req, req.route_params.get("path", ""))
