@@ -1,0 +1,135 @@
+"""Settings: table-driven, each bad value names its setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from chat.settings import SettingsError, load
+
+CS = "Endpoint=https://chat.webpubsub.azure.com;AccessKey=key-one;Version=1.0;"
+CS2 = "Endpoint=https://chat.webpubsub.azure.com;AccessKey=key-two;Version=1.0;"
+
+
+def test_defaults() -> None:
+    s = load({"WebPubSubConnectionString": CS})
+    assert s.endpoint == "https://chat.webpubsub.azure.com"
+    assert s.access_keys == ("key-one",)
+    assert s.hub == "Sample_ChatApp"
+    assert (s.token_lifetime_minutes, s.max_message_length) == (60, 2000)
+    assert (s.rate_limit_messages, s.rate_limit_window_seconds) == (20, 10.0)
+    assert s.lazy_auth is False
+    assert s.allowed_origins == {"chat.webpubsub.azure.com"}
+    assert s.client_url == "wss://chat.webpubsub.azure.com/client/hubs/Sample_ChatApp"
+    assert not s.identity_mode
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"WebPubSubConnectionString": "Endpoint=http://Localhost;Port=8080;AccessKey=k;"},
+            ("http://Localhost:8080", "ws://localhost:8080/client/hubs/Sample_ChatApp"),
+        ),
+        (
+            {"WebPubSubConnectionString": "endpoint=http://h/;accesskey=k"},
+            ("http://h", "ws://h/client/hubs/Sample_ChatApp"),
+        ),
+        (
+            {"WebPubSubConnectionString": CS, "WebPubSubHub": "Other"},
+            (
+                "https://chat.webpubsub.azure.com",
+                "wss://chat.webpubsub.azure.com/client/hubs/Other",
+            ),
+        ),
+    ],
+)
+def test_endpoint_forms(env: dict, expected: tuple[str, str]) -> None:
+    s = load(env)
+    assert (s.endpoint, s.client_url) == expected
+
+
+def test_secondary_key_and_extra_origins() -> None:
+    s = load(
+        {
+            "WebPubSubConnectionString": CS,
+            "WebPubSubConnectionStringSecondary": CS2,
+            "ChatAllowedOrigins": " Other.example , ",
+            "ChatLazyAuth": "TRUE",
+        }
+    )
+    assert s.access_keys == ("key-one", "key-two")
+    assert s.allowed_origins == {"chat.webpubsub.azure.com", "other.example"}
+    assert s.lazy_auth
+
+
+def test_identity_mode() -> None:
+    s = load({"WebPubSubEndpoint": "https://chat.webpubsub.azure.com/"})
+    assert s.identity_mode and s.access_keys == ()
+    assert s.endpoint == "https://chat.webpubsub.azure.com"
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({}, "WebPubSubConnectionString"),
+        ({"WebPubSubConnectionString": "   "}, "WebPubSubConnectionString"),
+        ({"WebPubSubConnectionString": "Endpoint=http://h"}, "WebPubSubConnectionString"),
+        ({"WebPubSubConnectionString": "AccessKey=k"}, "WebPubSubConnectionString"),
+        ({"WebPubSubConnectionString": "garbage"}, "WebPubSubConnectionString"),
+        (
+            {"WebPubSubConnectionString": "Endpoint=ftp://h;AccessKey=k"},
+            "WebPubSubConnectionString",
+        ),
+        (
+            {"WebPubSubConnectionString": "Endpoint=http://h;Port=99999;AccessKey=k"},
+            "WebPubSubConnectionString",
+        ),
+        (
+            {
+                "WebPubSubConnectionString": CS,
+                "WebPubSubConnectionStringSecondary": "Endpoint=https://other;AccessKey=x",
+            },
+            "WebPubSubConnectionStringSecondary",
+        ),
+        (
+            {"WebPubSubConnectionString": CS, "WebPubSubConnectionStringSecondary": "nonsense"},
+            "WebPubSubConnectionStringSecondary",
+        ),
+        ({"WebPubSubEndpoint": "chat.webpubsub.azure.com"}, "WebPubSubEndpoint"),
+        ({"WebPubSubConnectionString": CS, "WebPubSubHub": "1abc"}, "WebPubSubHub"),
+        ({"WebPubSubConnectionString": CS, "WebPubSubHub": "a b"}, "WebPubSubHub"),
+        (
+            {"WebPubSubConnectionString": CS, "ChatTokenLifetimeMinutes": "ten"},
+            "ChatTokenLifetimeMinutes",
+        ),
+        (
+            {"WebPubSubConnectionString": CS, "ChatTokenLifetimeMinutes": "0"},
+            "ChatTokenLifetimeMinutes",
+        ),
+        ({"WebPubSubConnectionString": CS, "ChatMaxMessageLength": "-5"}, "ChatMaxMessageLength"),
+        (
+            {"WebPubSubConnectionString": CS, "ChatRateLimitMessages": "1.5"},
+            "ChatRateLimitMessages",
+        ),
+        (
+            {"WebPubSubConnectionString": CS, "ChatRateLimitWindowSeconds": "0"},
+            "ChatRateLimitWindowSeconds",
+        ),
+        ({"WebPubSubConnectionString": CS, "ChatLazyAuth": "maybe"}, "ChatLazyAuth"),
+        (
+            {"WebPubSubConnectionString": CS, "ChatServiceTimeoutSeconds": "600"},
+            "ChatServiceTimeoutSeconds",
+        ),
+    ],
+)
+def test_bad_settings_name_the_setting(env: dict, name: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load(env)
+    assert caught.value.name == name
+    assert name in str(caught.value)
+
+
+def test_errors_never_echo_the_key() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load({"WebPubSubConnectionString": "Endpoint=ftp://h;AccessKey=supersecretvalue"})
+    assert "supersecretvalue" not in str(caught.value)
