@@ -1,0 +1,173 @@
+"""`python -m devstack.host`: run function_app.py like `func start` does, without Core Tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from devstack.host.app_loader import AppImportError, AppLoadError, HttpFunction, load_app
+from devstack.host.banner import banner_lines, base_url
+from devstack.host.function_keys import KEY_SETTING, new_key
+from devstack.host.host_json import HostJsonError, read_route_prefix
+from devstack.host.invoker import Invoker, thread_pool_size
+from devstack.host.listener import PortInUseError, bind_listener
+from devstack.host.local_settings import SettingsError, load_into_environ
+from devstack.host.server import KeyPolicy, create_app
+
+logger = logging.getLogger("devstack.host")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7071
+
+
+class StartupError(RuntimeError):
+    """The host cannot start; the message is shown as one line."""
+
+
+@dataclass(frozen=True)
+class HostOptions:
+    host: str
+    port: int | None
+    app_dir: Path
+    enforce_keys: bool
+    function_key: str | None
+
+
+def parse_args(argv: list[str] | None = None) -> HostOptions:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.host",
+        description="Run a Python v2-model Azure Functions app (function_app.py) locally.",
+    )
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (127.0.0.1)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port (default: local.settings.json Host.LocalHttpPort, else 7071)",
+    )
+    parser.add_argument("--app-dir", default=".", help="folder holding function_app.py (.)")
+    parser.add_argument(
+        "--enforce-keys",
+        action="store_true",
+        help="require ?code= or x-functions-key for FUNCTION/ADMIN functions, as Azure does",
+    )
+    parser.add_argument(
+        "--function-key",
+        default=None,
+        help=f"the key for --enforce-keys (default: ${KEY_SETTING}, else a random one)",
+    )
+    args = parser.parse_args(argv)
+    return HostOptions(
+        host=args.host,
+        port=args.port,
+        app_dir=Path(args.app_dir).resolve(),
+        enforce_keys=args.enforce_keys,
+        function_key=args.function_key,
+    )
+
+
+def configure_logging() -> None:
+    formatter = logging.Formatter("[%(asctime)s.%(msecs)03dZ] %(message)s", "%Y-%m-%dT%H:%M:%S")
+    formatter.converter = time.gmtime
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    # The Azure SDKs log every HTTP request and its headers at INFO; keep the console readable.
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
+@dataclass
+class PreparedHost:
+    functions: list[HttpFunction]
+    listener: socket.socket
+    port: int
+    keys: KeyPolicy
+    executor: ThreadPoolExecutor
+
+
+def prepare(options: HostOptions) -> PreparedHost:
+    """Everything that can fail before serving: settings, port, app import and indexing."""
+    if not options.app_dir.is_dir():
+        raise StartupError(f"app directory {options.app_dir} does not exist")
+    try:
+        # Before the import: the app may read settings at import time, as in Azure.
+        settings = load_into_environ(options.app_dir)
+        route_prefix = read_route_prefix(options.app_dir)
+        pool_size = thread_pool_size(os.environ)
+    except (SettingsError, HostJsonError, ValueError) as exc:
+        raise StartupError(str(exc)) from None
+    port = options.port if options.port is not None else settings.local_http_port or DEFAULT_PORT
+    try:
+        listener = bind_listener(options.host, port)
+    except PortInUseError as exc:
+        raise StartupError(str(exc)) from None
+    except OSError as exc:
+        raise StartupError(f"cannot listen on {options.host}:{port}: {exc.strerror}") from None
+    try:
+        # The worker's working directory is the app root; apps may open files relative to it.
+        os.chdir(options.app_dir)
+        functions = load_app(options.app_dir, route_prefix)
+    except AppLoadError as exc:
+        listener.close()
+        if isinstance(exc, AppImportError):
+            logger.error("Worker failed to index functions", exc_info=exc.__cause__)
+        raise StartupError(str(exc)) from None
+    key = None
+    if options.enforce_keys:
+        key = options.function_key or os.environ.get(KEY_SETTING) or new_key()
+    return PreparedHost(
+        functions=functions,
+        listener=listener,
+        port=listener.getsockname()[1],
+        keys=KeyPolicy(options.enforce_keys, key),
+        executor=ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="function"),
+    )
+
+
+async def serve(options: HostOptions, prepared: PreparedHost) -> None:
+    app = create_app(prepared.functions, Invoker(options.app_dir, prepared.executor), prepared.keys)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.SockSite(runner, prepared.listener, shutdown_timeout=5)
+        await site.start()
+        base = base_url(options.host, prepared.port)
+        for line in banner_lines(prepared.functions, base, prepared.keys.key):
+            logger.info("%s", line)
+        if prepared.keys.enforce:
+            logger.info("Function keys are enforced (--enforce-keys) for FUNCTION/ADMIN routes.")
+        logger.info("Host started on %s (pid %d). Press Ctrl+C to shut down.", base, os.getpid())
+        await stop.wait()
+        logger.info("Application is shutting down...")
+    finally:
+        await runner.cleanup()
+        prepared.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    options = parse_args(argv)
+    try:
+        prepared = prepare(options)
+    except StartupError as exc:
+        logger.error("devstack.host: %s", exc)
+        return 1
+    asyncio.run(serve(options, prepared))
+    return 0

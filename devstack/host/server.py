@@ -1,0 +1,93 @@
+"""The aiohttp front end: route each request to a function and relay its response."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from devstack.host.app_loader import HttpFunction
+from devstack.host.function_keys import is_authorized, presented_key
+from devstack.host.http_binding import HostResponse, decode_request, request_datum
+from devstack.host.invoker import Invoker
+from devstack.host.request_mapping import join_headers, join_query
+from devstack.host.routing import Route, RouteTable
+
+logger = logging.getLogger(__name__)
+
+STATUS_PATH = "/admin/host/status"
+# The host accepts request bodies up to 100 MB (aiohttp's default limit is 1 MiB).
+MAX_BODY_BYTES = 100 * 1024 * 1024
+# Kestrel computes framing itself; a function's own values would corrupt the response.
+_FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection"}
+
+FUNCTIONS_KEY = web.AppKey("functions", RouteTable[HttpFunction])
+
+
+@dataclass(frozen=True)
+class KeyPolicy:
+    enforce: bool = False
+    key: str | None = None
+
+
+def build_route_table(functions: Sequence[HttpFunction]) -> RouteTable[HttpFunction]:
+    return RouteTable(
+        [Route(f.template, frozenset(f.methods) if f.methods else None, f) for f in functions]
+    )
+
+
+def to_aiohttp(response: HostResponse) -> web.Response:
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in response.headers:
+        if name.lower() not in _FRAMING_HEADERS:
+            headers.add(name, value)
+    return web.Response(status=response.status, body=response.body, headers=headers)
+
+
+def create_app(
+    functions: Sequence[HttpFunction], invoker: Invoker, keys: KeyPolicy = KeyPolicy()
+) -> web.Application:
+    table = build_route_table(functions)
+
+    async def host_status(request: web.Request) -> web.Response:
+        return web.json_response({"state": "Running"})
+
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        raw_path = request.raw_path.split("?", 1)[0]
+        if raw_path.rstrip("/").lower() == STATUS_PATH and request.method in ("GET", "HEAD"):
+            return await host_status(request)
+        match = table.resolve(request.method, raw_path)
+        if match is None:
+            return web.Response(status=404)
+        function = match.route.target
+        headers = join_headers(request.headers.items())
+        query = join_query(request.rel_url.raw_query_string)
+        if keys.enforce and not is_authorized(
+            function.auth_level, presented_key(headers, query), keys.key
+        ):
+            logger.info("401 for '%s': missing or wrong function key", function.name)
+            return web.Response(status=401)
+        body = await request.read()
+        datum = request_datum(
+            method=request.method,
+            url=f"{request.scheme}://{request.host}{request.raw_path}",
+            headers=headers,
+            query=query,
+            route_params=match.values,
+            body=body,
+        )
+        response = await invoker.invoke(function, decode_request(datum))
+        try:
+            return to_aiohttp(response)
+        except ValueError:
+            # e.g. a status code outside 100-999: the worker fails such an invocation, too.
+            logger.exception("Function '%s' returned an unusable HTTP response", function.name)
+            return web.Response(status=500)
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[FUNCTIONS_KEY] = table
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app
