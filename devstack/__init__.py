@@ -1,0 +1,1 @@
+"""Offline local stack: Web PubSub emulator and Functions host."""

@@ -1,0 +1,83 @@
+"""``python -m devstack.emulator``: run the Web PubSub emulator until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import sys
+
+from .config import ConfigError, load_config
+from .server import Emulator
+
+log = logging.getLogger("devstack.emulator")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.emulator", description="Offline Azure Web PubSub emulator."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
+    parser.add_argument("--access-key", default=None, help="access key (>= 32 bytes)")
+    parser.add_argument("--config", default=None, help="path to an appsettings.json")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    return parser.parse_args(argv)
+
+
+async def serve(emulator: Emulator) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await emulator.start()
+    log.info("Listening on http://%s:%d", emulator.config.host, emulator.port)
+    log.info("Connection string: %s", emulator.connection_string)
+    hubs = sorted(emulator.config.hubs) or ["{hub}"]
+    for hub in hubs:
+        log.info("Client endpoint: %s?access_token={token}", emulator.client_url(hub))
+    log.info("Health: %s", emulator.health_url)
+    try:
+        await stop.wait()
+    finally:
+        log.info("Stopping")
+        await emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = load_config(
+            config_path=args.config,
+            environ=os.environ,
+            host=args.host,
+            port=args.port,
+            access_key=args.access_key,
+        )
+    except ConfigError as exc:
+        log.error("Invalid configuration: %s", exc)
+        return 2
+    emulator = Emulator(config)
+    try:
+        asyncio.run(serve(emulator))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            log.error("Port %d is already in use on %s.", args.port, args.host)
+        else:
+            log.error("Cannot listen on %s:%d: %s", args.host, args.port, exc.strerror or exc)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

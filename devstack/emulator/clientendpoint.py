@@ -1,0 +1,523 @@
+"""The client WebSocket endpoint ``/client/hubs/{hub}``: handshake, frames, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from . import jsonprotocol as jp
+from .config import HUB_NAME_RE, EmulatorConfig
+from .connections import RAW, RELIABLE, Connection, OverflowError_, protocol_kind
+from .events import Events
+from .hub import Registry
+from .logsafe import redact_url
+from .roles import Permissions
+from .tokens import (
+    ClaimError,
+    TokenError,
+    as_list,
+    claims_for_connect,
+    issue_reconnection_token,
+    reconnection_token_valid,
+    validate_client_token,
+)
+from .upstream import ConnectRejected, EventContext, UpstreamError
+
+log = logging.getLogger("devstack.emulator.client")
+
+INVALID_MESSAGE = "The client message is not a valid JSON protocol message."
+TEXT_REQUIRED = "The JSON subprotocol requires text messages."
+NOT_RECOVERED = "The connection could not be recovered."
+INTERNAL_ERROR = "Internal server error"
+SERVER_CLOSED = "Application server closed the connection."
+RECOVERY_EXPIRED = "The connection recovery timeout expired."
+SLOW_CLIENT = "The client is too slow to receive messages."
+STRIPPED_QUERY = {"access_token"}
+STRIPPED_HEADERS = {"authorization"}
+
+
+def new_connection_id() -> str:
+    return secrets.token_urlsafe(16).replace("-", "A").replace("_", "B")
+
+
+def offered_protocols(request: web.Request) -> list[str]:
+    return [
+        p.strip()
+        for header in request.headers.getall("Sec-WebSocket-Protocol", [])
+        for p in header.split(",")
+        if p.strip()
+    ]
+
+
+def raw_mode_params(query: Any) -> tuple[str, str | None, bool]:
+    """(mode, group, noEcho) from the query; raise ValueError with a reason on bad input."""
+    mode = (query.get("webpubsub_mode") or "sendEvent").lower()
+    if mode not in ("sendevent", "sendtogroup"):
+        raise ValueError("Invalid webpubsub_mode; expected sendEvent or sendToGroup.")
+    no_echo_raw = (query.get("noEcho") or "false").lower()
+    if no_echo_raw not in ("true", "false"):
+        raise ValueError("Invalid noEcho; expected true or false.")
+    group = None
+    if mode == "sendtogroup":
+        groups = query.getall("group", [])
+        if len(groups) != 1 or not jp.valid_group_name(groups[0]):
+            raise ValueError("webpubsub_mode=sendToGroup requires exactly one valid group.")
+        group = groups[0]
+    return mode, group, no_echo_raw == "true"
+
+
+def connect_body(request: web.Request, claims: dict[str, Any], offered: list[str]) -> dict:
+    query: dict[str, list[str]] = {}
+    for key, value in request.rel_url.query.items():
+        if key.lower() not in STRIPPED_QUERY:
+            query.setdefault(key, []).append(value)
+    headers: dict[str, list[str]] = {}
+    for key, value in request.headers.items():
+        low = key.lower()
+        if low in STRIPPED_HEADERS or low.startswith("x-asrs-internal-"):
+            continue
+        headers.setdefault(key, []).append(value)
+    return {
+        "claims": claims_for_connect(claims),
+        "query": query,
+        "headers": headers,
+        "subprotocols": offered,
+        "clientCertificates": [],
+    }
+
+
+class ClientEndpoint:
+    def __init__(self, config: EmulatorConfig, registry: Registry, events: Events) -> None:
+        self.config = config
+        self.registry = registry
+        self.events = events
+        self.sockets: set[web.WebSocketResponse] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        registry.on_overflow = self._overflow
+
+    # ---- handshake ------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        hub_name = request.match_info.get("hub", "")
+        if not HUB_NAME_RE.match(hub_name):
+            return web.Response(status=400, text="Invalid hub name.")
+        offered = offered_protocols(request)
+        if not web.WebSocketResponse(protocols=tuple(offered)).can_prepare(request).ok:
+            return web.Response(status=400, text="A WebSocket upgrade request is required.")
+        query = request.rel_url.query
+        if "awps_connection_id" in query:
+            return await self._recover(request, hub_name, offered)
+
+        token = query.get("access_token")
+        auth = request.headers.get("Authorization", "")
+        if not token and auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+        claims: dict[str, Any] = {}
+        if token:
+            aud = f"{request.scheme}://{request.host}/client/hubs/{hub_name}"
+            try:
+                claims = validate_client_token(token, [self.config.access_key], aud)
+            except TokenError as exc:
+                log.info("client %s rejected: invalid token (%s)", hub_name, exc)
+                return web.Response(status=401)
+            except ClaimError as exc:
+                return web.Response(status=400, text=str(exc))
+        elif not self.config.hub(hub_name).anonymous_connect:
+            log.info("client %s rejected: no token and anonymous connect denied", hub_name)
+            return web.Response(status=401)
+        try:
+            mode, raw_group, no_echo = raw_mode_params(query)
+        except ValueError as exc:
+            return web.Response(status=400, text=str(exc))
+
+        hub = self.registry.hub(hub_name)
+        conn_id = new_connection_id()
+        user_id = claims.get("sub") if isinstance(claims.get("sub"), str) else None
+        roles = as_list(claims.get("role"))
+        groups = as_list(claims.get("webpubsub.group"))
+        ctx = EventContext(hub=hub.name, connection_id=conn_id, user_id=user_id or None)
+        chosen: str | None = None
+        if self.events.has_connect_handler(hub.name):
+            try:
+                overrides = await self.events.connect(ctx, connect_body(request, claims, offered))
+            except ConnectRejected as exc:
+                log.info("connection %s rejected by connect handler: %d", conn_id, exc.status)
+                return web.Response(status=exc.status)
+            except UpstreamError as exc:
+                log.warning("connect event for %s failed: %s", conn_id, exc)
+                return web.Response(status=500)
+            if overrides.user_id is not None:
+                user_id = overrides.user_id or None
+                ctx.user_id = user_id
+            if overrides.roles is not None:
+                roles = overrides.roles
+            if overrides.groups:
+                groups = overrides.groups
+            if overrides.subprotocol is not None:
+                if overrides.subprotocol not in offered:
+                    log.warning("connect handler chose a subprotocol the client did not offer")
+                    return web.Response(status=500)
+                chosen = overrides.subprotocol
+        if chosen is None:
+            chosen = next((p for p in offered if p in jp.BUILTIN_PROTOCOLS), None)
+            if chosen is None and offered:
+                return web.Response(status=400, text="Unsupported subprotocol.")
+
+        ws = self._socket(chosen)
+        await ws.prepare(request)
+        ctx.subprotocol = chosen
+        conn = Connection(
+            id=conn_id,
+            hub=hub.name,
+            subprotocol=chosen,
+            user_id=user_id,
+            permissions=Permissions.from_roles(roles),
+            ctx=ctx,
+            raw_mode=mode,
+            raw_group=raw_group,
+            raw_no_echo=no_echo,
+            queue_limit=self.config.outbound_queue_limit,
+            buffer_limit=self.config.reliable_buffer_limit,
+            buffer_bytes_limit=self.config.reliable_buffer_bytes,
+        )
+        hub.add(conn)
+        for group in groups:
+            hub.join(conn, group)
+        conn.attach(ws)
+        if conn.kind == RELIABLE:
+            conn.reconnection_token = issue_reconnection_token(self.config.access_key, conn_id)
+        if conn.kind != RAW:
+            conn.send_control(jp.connected_message(conn_id, user_id, conn.reconnection_token))
+        log.info(
+            "connection %s opened: hub=%s user=%s protocol=%s url=%s",
+            conn_id,
+            hub.name,
+            user_id,
+            chosen or "raw",
+            redact_url(str(request.rel_url)),
+        )
+        self.events.notify(conn, "connected", {})
+        await self._serve(conn, ws)
+        return ws
+
+    def _socket(self, protocol: str | None) -> web.WebSocketResponse:
+        return web.WebSocketResponse(
+            protocols=(protocol,) if protocol else (),
+            max_msg_size=self.config.max_frame_bytes,
+            autoping=True,
+        )
+
+    async def _recover(
+        self, request: web.Request, hub_name: str, offered: list[str]
+    ) -> web.StreamResponse:
+        query = request.rel_url.query
+        conn_id = query.get("awps_connection_id", "")
+        token = query.get("awps_reconnection_token", "")
+        conn = self.registry.find(hub_name, conn_id)
+        ok = (
+            conn is not None
+            and not conn.closed
+            and conn.kind == RELIABLE
+            and conn.subprotocol in offered
+            and token == conn.reconnection_token
+            and reconnection_token_valid(token, self.config.access_key, conn_id)
+        )
+        if not ok or conn is None:
+            fallback = next((p for p in offered if p in jp.BUILTIN_PROTOCOLS), None)
+            ws = self._socket(fallback)
+            await ws.prepare(request)
+            log.info("recovery of connection %s failed; closing with 1008", conn_id)
+            await ws.close(code=1008, message=NOT_RECOVERED.encode())
+            return ws
+        ws = self._socket(conn.subprotocol)
+        await ws.prepare(request)
+        if conn.recovery_task is not None:
+            conn.recovery_task.cancel()
+            conn.recovery_task = None
+        old = conn.ws
+        if old is not None:
+            # The old socket has not noticed it is dead yet; the new one takes over.
+            await conn.detach()
+            self._background(old.close(code=1000))
+        conn.attach(ws)
+        log.info("connection %s recovered", conn_id)
+        await self._serve(conn, ws)
+        return ws
+
+    # ---- frames ---------------------------------------------------------------------
+
+    async def _serve(self, conn: Connection, ws: web.WebSocketResponse) -> None:
+        self.sockets.add(ws)
+        reason = ""
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    try:
+                        keep = await self._on_frame(conn, msg)
+                    except OverflowError_:
+                        self._overflow(conn)
+                        keep = False
+                    if not keep:
+                        await self._wait_writer(conn, ws)
+                        break
+                    continue
+                if msg.type == WSMsgType.CLOSE:
+                    reason = msg.extra or ""
+                elif msg.type == WSMsgType.ERROR:
+                    reason = f"Invalid frame: {msg.data}"
+                    conn.closed = True
+                    conn.close_reason = reason
+                break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("connection %s failed", conn.id)
+            conn.closed = True
+            with contextlib.suppress(Exception):
+                await ws.close(code=1011, message=INTERNAL_ERROR.encode())
+        finally:
+            self.sockets.discard(ws)
+            await self._socket_ended(conn, ws, reason)
+
+    async def _wait_writer(self, conn: Connection, ws: web.WebSocketResponse) -> None:
+        writer = conn._writer
+        if writer is not None:
+            with contextlib.suppress(TimeoutError, Exception):
+                await asyncio.wait_for(asyncio.shield(writer), timeout=15)
+        if not ws.closed:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    async def _socket_ended(self, conn: Connection, ws: web.WebSocketResponse, reason: str) -> None:
+        if conn.ws is not ws:
+            return  # superseded by a recovered socket
+        await conn.detach()
+        if not ws.closed:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        if not conn.closed and conn.kind == RELIABLE:
+            log.info(
+                "connection %s dropped; recoverable for %.0f s",
+                conn.id,
+                self.config.recovery_window,
+            )
+            conn.recovery_task = asyncio.create_task(self._expire(conn))
+            return
+        self.finish(conn, conn.close_reason or reason)
+
+    async def _expire(self, conn: Connection) -> None:
+        await asyncio.sleep(self.config.recovery_window)
+        conn.recovery_task = None
+        if conn.ws is None:
+            self.finish(conn, RECOVERY_EXPIRED)
+
+    def finish(self, conn: Connection, reason: str) -> None:
+        """Remove a connection for good and send the disconnected event once."""
+        conn.closed = True
+        if conn.recovery_task is not None:
+            conn.recovery_task.cancel()
+            conn.recovery_task = None
+        self.registry.hub(conn.hub).remove(conn)
+        if not conn.disconnected_notified:
+            conn.disconnected_notified = True
+            log.info("connection %s closed: %s", conn.id, reason or "(no reason)")
+            self.events.notify(conn, "disconnected", {"reason": reason})
+
+    def close(self, conn: Connection, reason: str | None) -> None:
+        """Service-initiated close (REST): disconnected JSON, then 1000."""
+        text = SERVER_CLOSED + (f" Reason: {reason}" if reason else "")
+        conn.closed = True
+        conn.close_reason = text
+        if conn.ws is None:
+            self.finish(conn, text)
+            return
+        raw_reason = reason or "" if conn.kind == RAW else ""
+        conn.request_close(1000, raw_reason, disconnected=text)
+
+    def _overflow(self, conn: Connection) -> None:
+        conn.closed = True
+        conn.close_reason = SLOW_CLIENT
+        ws = conn.ws
+        if ws is None:
+            self.finish(conn, SLOW_CLIENT)
+            return
+        self._background(self._abort(conn, ws))
+
+    async def _abort(self, conn: Connection, ws: web.WebSocketResponse) -> None:
+        await conn.detach()
+        conn.ws = ws  # so _socket_ended still recognises this socket
+        try:
+            async with asyncio.timeout(5):
+                await ws.close(code=1008, message=b"SlowClient")
+        except Exception:
+            transport = ws._req.transport if ws._req is not None else None
+            if transport is not None:
+                transport.abort()
+
+    async def _on_frame(self, conn: Connection, msg: Any) -> bool:
+        if conn.kind == RAW:
+            return await self._on_raw_frame(conn, msg)
+        if msg.type == WSMsgType.BINARY:
+            log.info("connection %s sent a binary frame on the JSON protocol", conn.id)
+            conn.close_reason = TEXT_REQUIRED
+            conn.closed = True
+            conn.request_close(1003, TEXT_REQUIRED)
+            return False
+        try:
+            message = jp.parse_client_message(msg.data)
+        except jp.ProtocolError as exc:
+            log.info("connection %s sent an invalid message: %s", conn.id, exc)
+            conn.close_reason = INVALID_MESSAGE
+            conn.closed = True
+            conn.request_close(1007, INVALID_MESSAGE)
+            return False
+        await self._on_message(conn, message)
+        return True
+
+    async def _on_raw_frame(self, conn: Connection, msg: Any) -> bool:
+        if msg.type == WSMsgType.TEXT:
+            payload = jp.Payload.text(msg.data)
+        else:
+            payload = jp.Payload("binary", bytes(msg.data))
+        hub = self.registry.hub(conn.hub)
+        if conn.raw_mode == "sendtogroup":
+            group = conn.raw_group or ""
+            if not conn.permissions.can_send(group):
+                log.info("connection %s may not send to group %s; closing", conn.id, group)
+                reason = f"The client does not have permission to send to group '{group}'."
+                conn.closed = True
+                conn.close_reason = reason
+                conn.request_close(1008, reason)
+                return False
+            targets = hub.in_group(group)
+            if conn.raw_no_echo:
+                targets = [c for c in targets if c.id != conn.id]
+            hub.deliver(targets, payload, group=group, from_user_id=conn.user_id)
+            return True
+        started = time.monotonic()
+        try:
+            reply = await self.events.user_event(conn, "message", payload)
+        except UpstreamError as exc:
+            log.warning("message event of %s failed: %s; closing with 1011", conn.id, exc)
+            conn.closed = True
+            conn.close_reason = INTERNAL_ERROR
+            conn.request_close(1011, INTERNAL_ERROR)
+            return False
+        log.info(
+            "event message from %s handled in %.0f ms", conn.id, (time.monotonic() - started) * 1000
+        )
+        if reply is not None:
+            conn.deliver(reply)
+        return True
+
+    async def _on_message(self, conn: Connection, message: jp.ClientMessage) -> None:
+        hub = self.registry.hub(conn.hub)
+        match message:
+            case jp.SequenceAck(sequence_id=seq):
+                if conn.kind == RELIABLE:
+                    conn.sequence_ack(seq)
+            case jp.Ping():
+                conn.send_control(jp.pong_message())
+            case (
+                jp.JoinGroup(group=group, ack_id=ack_id) | jp.LeaveGroup(group=group, ack_id=ack_id)
+            ):
+                join = isinstance(message, jp.JoinGroup)
+                if self._duplicate(conn, ack_id):
+                    return
+                if not conn.permissions.can_join_leave(group):
+                    verb = "join" if join else "leave"
+                    self._ack(
+                        conn,
+                        ack_id,
+                        (
+                            "Forbidden",
+                            f"The client does not have permission to {verb} group '{group}'.",
+                        ),
+                    )
+                    return
+                if join:
+                    hub.join(conn, group)
+                else:
+                    hub.leave(conn, group)
+                log.info("connection %s %s group %s", conn.id, "joined" if join else "left", group)
+                self._ack(conn, ack_id, None)
+            case jp.SendToGroup(group=group, payload=payload, no_echo=no_echo, ack_id=ack_id):
+                if self._duplicate(conn, ack_id):
+                    return
+                if not conn.permissions.can_send(group):
+                    self._ack(
+                        conn,
+                        ack_id,
+                        (
+                            "Forbidden",
+                            f"The client does not have permission to send to group '{group}'.",
+                        ),
+                    )
+                    return
+                targets = hub.in_group(group)
+                if no_echo:
+                    targets = [c for c in targets if c.id != conn.id]
+                hub.deliver(targets, payload, group=group, from_user_id=conn.user_id)
+                self._ack(conn, ack_id, None)
+            case jp.Event(event=name, payload=payload, ack_id=ack_id):
+                if self._duplicate(conn, ack_id):
+                    return
+                started = time.monotonic()
+                try:
+                    reply = await self.events.user_event(conn, name, payload)
+                except UpstreamError as exc:
+                    log.warning("event %s of %s failed: %s", name, conn.id, exc)
+                    self._ack(conn, ack_id, ("InternalServerError", INTERNAL_ERROR), cache=False)
+                    return
+                log.info(
+                    "event %s from %s handled in %.0f ms",
+                    name,
+                    conn.id,
+                    (time.monotonic() - started) * 1000,
+                )
+                if reply is not None:
+                    conn.deliver(reply)
+                self._ack(conn, ack_id, None)
+
+    def _duplicate(self, conn: Connection, ack_id: int | None) -> bool:
+        if ack_id is not None and ack_id in conn.ack_cache:
+            conn.send_control(
+                jp.ack_message(
+                    ack_id, ("Duplicate", f"Message with ack-id: {ack_id} has been processed")
+                )
+            )
+            return True
+        return False
+
+    def _ack(
+        self,
+        conn: Connection,
+        ack_id: int | None,
+        error: tuple[str, str] | None,
+        cache: bool = True,
+    ) -> None:
+        if ack_id is None:
+            return
+        if error is None and cache:
+            conn.ack_cache.add(ack_id)
+        conn.send_control(jp.ack_message(ack_id, error))
+
+    def _background(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def shutdown(self) -> None:
+        for ws in list(self.sockets):
+            with contextlib.suppress(Exception):
+                await ws.close(code=1001, message=b"Server shutting down")
+
+
+__all__ = ["ClientEndpoint", "protocol_kind"]

@@ -1,0 +1,181 @@
+"""One logical client connection: identity, groups, permissions and outbound delivery.
+
+Every physical WebSocket gets its own writer task fed by a queue, so a slow client only
+delays itself. Reliable connections number their messages and keep them until the
+client acknowledges them, so they can be replayed after a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from . import jsonprotocol as jp
+from .roles import Permissions
+from .upstream import EventContext
+
+log = logging.getLogger("devstack.emulator.connections")
+
+RAW = "raw"
+JSON = "json"
+RELIABLE = "reliable"
+
+
+def protocol_kind(subprotocol: str | None) -> str:
+    if subprotocol == jp.RELIABLE_JSON_PROTOCOL:
+        return RELIABLE
+    if subprotocol == jp.JSON_PROTOCOL:
+        return JSON
+    return RAW
+
+
+@dataclass(frozen=True)
+class _Close:
+    code: int
+    message: str
+
+
+class OverflowError_(Exception):
+    """The client cannot keep up (outbound queue or reliable buffer over its limit)."""
+
+
+@dataclass
+class Connection:
+    id: str
+    hub: str
+    subprotocol: str | None
+    user_id: str | None
+    permissions: Permissions
+    ctx: EventContext
+    raw_mode: str = "sendevent"
+    raw_group: str | None = None
+    raw_no_echo: bool = False
+    groups: set[str] = field(default_factory=set)
+    ack_cache: set[int] = field(default_factory=set)
+    reconnection_token: str | None = None
+    queue_limit: int = 1000
+    buffer_limit: int = 1000
+    buffer_bytes_limit: int = 16 * 1024 * 1024
+    # Runtime state
+    ws: web.WebSocketResponse | None = None
+    closed: bool = False
+    close_reason: str = ""
+    disconnected_notified: bool = False
+    recovery_task: asyncio.Task[None] | None = None
+    _event_counter: int = 0
+    _next_sequence: int = 1
+    _buffer: deque[tuple[int, str]] = field(default_factory=deque)
+    _buffer_bytes: int = 0
+    _queue: asyncio.Queue[str | bytes | _Close] | None = None
+    _writer: asyncio.Task[None] | None = None
+
+    @property
+    def kind(self) -> str:
+        return protocol_kind(self.subprotocol)
+
+    @property
+    def attached(self) -> bool:
+        return self.ws is not None
+
+    def next_event_id(self) -> str:
+        self._event_counter += 1
+        return str(self._event_counter)
+
+    # ---- delivery -------------------------------------------------------------------
+
+    def deliver(
+        self, payload: jp.Payload, *, group: str | None = None, from_user_id: str | None = None
+    ) -> None:
+        """Queue a data message (group or server) in the right form for this client."""
+        if self.closed:
+            return
+        if self.kind == RAW:
+            self._enqueue(jp.raw_frame(payload))
+            return
+        sequence_id = None
+        if self.kind == RELIABLE:
+            sequence_id = self._next_sequence
+            self._next_sequence += 1
+        if group is not None:
+            frame = jp.group_message(group, payload, from_user_id, sequence_id)
+        else:
+            frame = jp.server_message(payload, sequence_id)
+        if sequence_id is not None:
+            self._buffer.append((sequence_id, frame))
+            self._buffer_bytes += len(frame)
+            if (
+                len(self._buffer) > self.buffer_limit
+                or self._buffer_bytes > self.buffer_bytes_limit
+            ):
+                raise OverflowError_("reliable buffer over its limit")
+        self._enqueue(frame)
+
+    def send_control(self, frame: str) -> None:
+        """Queue an unnumbered frame (system, ack, pong); dropped while detached."""
+        self._enqueue(frame)
+
+    def _enqueue(self, item: str | bytes | _Close) -> None:
+        if self._queue is None:
+            return
+        if self._queue.qsize() >= self.queue_limit and not isinstance(item, _Close):
+            raise OverflowError_("outbound queue over its limit")
+        self._queue.put_nowait(item)
+
+    def sequence_ack(self, sequence_id: int) -> None:
+        while self._buffer and self._buffer[0][0] <= sequence_id:
+            _, frame = self._buffer.popleft()
+            self._buffer_bytes -= len(frame)
+
+    # ---- physical socket ------------------------------------------------------------
+
+    def attach(self, ws: web.WebSocketResponse) -> None:
+        """Start serving a (new) socket; a reliable connection replays unacked messages."""
+        self.ws = ws
+        self._queue = asyncio.Queue()
+        for _, frame in self._buffer:
+            self._queue.put_nowait(frame)
+        self._writer = asyncio.create_task(self._write_loop(ws, self._queue))
+
+    async def detach(self) -> None:
+        """Stop the writer of the current socket (after the socket has ended)."""
+        writer, self._writer, self._queue, self.ws = self._writer, None, None, None
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+
+    def request_close(
+        self, code: int, message: str = "", *, disconnected: str | None = None
+    ) -> None:
+        """Close after the frames already queued; JSON clients get the disconnected JSON first."""
+        if self._queue is None:
+            return
+        if disconnected is not None and self.kind != RAW:
+            self._queue.put_nowait(jp.disconnected_message(disconnected))
+        self._queue.put_nowait(_Close(code, message))
+
+    async def _write_loop(self, ws: web.WebSocketResponse, queue: asyncio.Queue) -> None:
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, _Close):
+                    await ws.close(code=item.code, message=_close_reason(item.message))
+                    return
+                if isinstance(item, bytes):
+                    await ws.send_bytes(item)
+                else:
+                    await ws.send_str(item)
+        except (ConnectionError, RuntimeError) as exc:
+            # The socket went away under us; the reader side handles the cleanup.
+            log.debug("writer for %s stopped: %s", self.id, exc)
+
+
+def _close_reason(message: str) -> bytes:
+    """Close reasons are limited to 123 bytes by RFC 6455."""
+    data = message.encode("utf-8")[:123]
+    return data.decode("utf-8", errors="ignore").encode("utf-8")

@@ -1,0 +1,105 @@
+"""The aiohttp application (client endpoint + REST API + health) and its lifecycle."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from .clientendpoint import ClientEndpoint
+from .config import EmulatorConfig
+from .events import Events
+from .hub import Registry
+from .rest import RestApi
+from .upstream import Upstream, close_quietly
+
+log = logging.getLogger("devstack.emulator")
+
+
+async def _health(request: web.Request) -> web.Response:
+    return web.Response(status=200, text="" if request.method == "HEAD" else "OK")
+
+
+def build_app(config: EmulatorConfig) -> tuple[web.Application, ClientEndpoint, Upstream, Events]:
+    upstream = Upstream(config)
+    events = Events(config, upstream)
+    registry = Registry()
+    clients = ClientEndpoint(config, registry, events)
+    rest = RestApi(config, registry, clients)
+    # The REST body limit is enforced by aiohttp too (413) so huge bodies are never buffered.
+    app = web.Application(client_max_size=config.max_rest_body_bytes)
+    app.router.add_get("/api/health", _health)
+    app.router.add_get("/health", _health)
+    app.router.add_get("/client/hubs/{hub}", clients.handle)
+    app.router.add_route("*", "/api/{tail:.*}", rest.handle)
+    return app, clients, upstream, events
+
+
+class Emulator:
+    """A running emulator; ``port`` is the bound port (useful when binding port 0)."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.app, self.clients, self.upstream, self.events = build_app(config)
+        self._runner: web.AppRunner | None = None
+        self.port = config.port
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.config.advertised_host}:{self.port}"
+
+    @property
+    def connection_string(self) -> str:
+        return f"Endpoint={self.endpoint};AccessKey={self.config.access_key};Version=1.0;"
+
+    def client_url(self, hub: str) -> str:
+        return f"ws://{self.config.advertised_host}:{self.port}/client/hubs/{hub}"
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.endpoint}/api/health"
+
+    async def start(self) -> None:
+        # access_log=None: aiohttp's access log would print client URLs with access_token.
+        self._runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        server = site._server
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        await self.clients.shutdown()
+        for hub in self.clients.registry.hubs.values():
+            for conn in hub.all():
+                if conn.recovery_task is not None:
+                    conn.recovery_task.cancel()
+        await self.events.drain(timeout=2.0)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await close_quietly(self.upstream)
+
+
+@contextlib.asynccontextmanager
+async def run_emulator(
+    config: EmulatorConfig | None = None, **overrides: Any
+) -> AsyncIterator[Emulator]:
+    """``async with run_emulator(port=0) as emu:`` -> a started emulator, stopped on exit."""
+    config = replace(config or EmulatorConfig(), **overrides)
+    emulator = Emulator(config)
+    await emulator.start()
+    try:
+        yield emulator
+    finally:
+        await emulator.stop()

@@ -1,0 +1,161 @@
+"""Token validation: client access tokens, REST bearer tokens and reconnection tokens.
+
+All tokens are HS256 JWTs signed with the access key's raw UTF-8 bytes (PyJWT treats a
+``str`` key the same way). Audiences are compared leniently, as the official emulator
+does: case-insensitively, URL-decoded once, http/ws and https/wss treated alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jwt
+
+CLOCK_SKEW_SECONDS = 300
+RECONNECTION_ISSUER = "https://webpubsub.azure.com"
+RECONNECTION_LIFETIME_SECONDS = 7 * 24 * 3600
+MAX_GROUP_LENGTH = 1024
+NAME_CLAIM = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"
+
+
+class TokenError(Exception):
+    """The token is missing or invalid (HTTP 401)."""
+
+
+class ClaimError(Exception):
+    """A claim has an invalid value (HTTP 400)."""
+
+
+def _decode(token: str, key: str) -> dict[str, Any]:
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            leeway=CLOCK_SKEW_SECONDS,
+            options={"require": ["exp"], "verify_aud": False, "verify_iss": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise TokenError(str(exc)) from exc
+
+
+def _audience_key(url: str) -> tuple[str, str]:
+    """(host, path) of a URL, normalised for comparison; the scheme and query are ignored."""
+    parts = urlsplit(unquote(url.strip()))
+    return parts.netloc.lower(), unquote(parts.path).rstrip("/").lower()
+
+
+def audience_matches(audience: Any, expected_url: str) -> bool:
+    candidates = audience if isinstance(audience, list) else [audience]
+    want = _audience_key(expected_url)
+    for aud in candidates:
+        if not isinstance(aud, str):
+            continue
+        parts = urlsplit(aud.strip())
+        if parts.scheme.lower() not in ("http", "https", "ws", "wss"):
+            continue
+        if _audience_key(aud) == want:
+            return True
+    return False
+
+
+def validate_client_token(token: str, keys: list[str], expected_aud: str) -> dict[str, Any]:
+    """Return the claims of a valid client token; raise TokenError or ClaimError."""
+    claims: dict[str, Any] | None = None
+    error: TokenError | None = None
+    for key in keys:
+        try:
+            claims = _decode(token, key)
+            break
+        except TokenError as exc:
+            error = exc
+    if claims is None:
+        raise error or TokenError("no key")
+    if not audience_matches(claims.get("aud"), expected_aud):
+        raise TokenError("audience mismatch")
+    for group in as_list(claims.get("webpubsub.group")):
+        if not group.strip() or len(group) > MAX_GROUP_LENGTH:
+            raise ClaimError("Invalid group name in the webpubsub.group claim.")
+    return claims
+
+
+def validate_rest_token(token: str, keys: list[str], request_url: str) -> dict[str, Any]:
+    """Validate a REST bearer token whose aud is the request URL (with or without query)."""
+    claims: dict[str, Any] | None = None
+    for key in keys:
+        try:
+            claims = _decode(token, key)
+            break
+        except TokenError:
+            continue
+    if claims is None:
+        raise TokenError("invalid token")
+    if not audience_matches(claims.get("aud"), request_url):
+        raise TokenError("audience mismatch")
+    return claims
+
+
+def as_list(value: Any) -> list[str]:
+    """A claim that may be one string or an array, as a list of strings."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def claims_for_connect(claims: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Claims as the connect event shows them: claim type -> array of strings."""
+    out: dict[str, list[str]] = {}
+    for name, value in claims.items():
+        out[name] = as_list(value) if not isinstance(value, (int, float)) else [str(value)]
+    return out
+
+
+def issue_client_token(
+    key: str,
+    audience: str,
+    *,
+    user_id: str | None = None,
+    roles: list[str] | None = None,
+    groups: list[str] | None = None,
+    minutes: float = 60,
+) -> str:
+    now = int(time.time())
+    payload: dict[str, Any] = {"aud": audience, "iat": now, "exp": now + int(minutes * 60)}
+    if user_id:
+        payload["sub"] = user_id
+    if roles:
+        payload["role"] = roles
+    if groups:
+        payload["webpubsub.group"] = groups
+    return jwt.encode(payload, key, algorithm="HS256")
+
+
+def issue_reconnection_token(key: str, connection_id: str) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": RECONNECTION_ISSUER,
+        "aud": connection_id,
+        "iat": now,
+        "exp": now + RECONNECTION_LIFETIME_SECONDS,
+    }
+    return jwt.encode(payload, key, algorithm="HS256")
+
+
+def reconnection_token_valid(token: str, key: str, connection_id: str) -> bool:
+    try:
+        jwt.decode(
+            token,
+            key,
+            algorithms=["HS256"],
+            audience=connection_id,
+            issuer=RECONNECTION_ISSUER,
+            options={"require": ["exp", "aud", "iss"]},
+        )
+    except jwt.PyJWTError:
+        return False
+    return True
