@@ -205,6 +205,8 @@
 
     if (!session) return;
     if (connected) {
+      // Own-message detection must use the id the server puts in "from".
+      session.name = detail.name || session.name;
       if (session.wasConnected) appendLine(systemLine("local", "Reconnected."), false);
       session.wasConnected = true;
       session.lost = false;

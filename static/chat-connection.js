@@ -83,7 +83,8 @@
    *   name          the user name (sent to negotiate or as ?id= in direct mode)
    *   directUrl     non-empty to skip negotiate (lazy auth) and open this URL
    *   fetch, WebSocket, setTimeout, clearTimeout, now, random   injectable browser APIs
-   *   onState(state, detail)   state is connecting|connected|reconnecting|disconnected
+   *   onState(state, detail)   state is connecting|connected|reconnecting|disconnected;
+ *                            detail.name on "connected" is the user id the service knows us by
    *   onText(text)             every received frame, as text
    */
   function createConnection(options) {
@@ -175,7 +176,7 @@
         if (handshakeTimer !== null) deps.clearTimeout(handshakeTimer);
         handshakeTimer = null;
         openedAt = deps.now();
-        setState("connected", { name: opts.name });
+        setState("connected", { name: core.userIdFromSocketUrl(url) || opts.name });
       };
       ws.onmessage = function (event) {
         if (gen !== generation) return;

@@ -195,6 +195,31 @@
   }
 
   /**
+   * The user id the service will know us by, read from the `sub` claim of
+   * the access token in a negotiated URL. It can differ from the typed name
+   * (the app may take the name from App Service Authentication instead), and
+   * "own message" detection must compare against what the server puts in
+   * "from". Returns "" when there is no readable token (e.g. direct mode).
+   * The token is only decoded, not verified: it is used for display only.
+   */
+  function userIdFromSocketUrl(url) {
+    try {
+      var token = new URL(url).searchParams.get("access_token");
+      var payload = token ? token.split(".")[1] : "";
+      if (!payload) return "";
+      var b64 = payload.replace(/-/g, "+").replace(/_/g, "/");
+      while (b64.length % 4) b64 += "=";
+      var binary = atob(b64);
+      var bytes = new Uint8Array(binary.length);
+      for (var i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+      var claims = JSON.parse(new TextDecoder().decode(bytes));
+      return isObject(claims) && typeof claims.sub === "string" ? claims.sub : "";
+    } catch (_err) {
+      return "";
+    }
+  }
+
+  /**
    * Whether a failed negotiate should be retried. 4xx answers mean the
    * request itself is wrong (e.g. "missing user id"), so retrying the same
    * request cannot help -- except 408 and 429, which are about timing.
@@ -271,6 +296,7 @@
     negotiateUrl: negotiateUrl,
     directUrl: directUrl,
     socketUrlFromNegotiate: socketUrlFromNegotiate,
+    userIdFromSocketUrl: userIdFromSocketUrl,
     isRetryableStatus: isRetryableStatus,
     createSeenIds: createSeenIds,
     isNearBottom: isNearBottom,
