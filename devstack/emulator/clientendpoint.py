@@ -9,7 +9,7 @@ import secrets
 import time
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WebSocketError, WSMsgType, web
 
 from . import jsonprotocol as jp
 from .config import HUB_NAME_RE, EmulatorConfig
@@ -270,8 +270,12 @@ class ClientEndpoint:
                     continue
                 if msg.type == WSMsgType.CLOSE:
                     reason = msg.extra or ""
-                elif msg.type == WSMsgType.ERROR:
-                    reason = f"Invalid frame: {msg.data}"
+                    if msg.data in (1000, 1001):
+                        # A deliberate close by the client ends even a reliable connection.
+                        conn.closed = True
+                elif msg.type == WSMsgType.ERROR and isinstance(msg.data, WebSocketError):
+                    # Protocol error or oversized frame: aiohttp already closed (e.g. 1009).
+                    reason = str(msg.data)
                     conn.closed = True
                     conn.close_reason = reason
                 break

@@ -44,11 +44,12 @@ def wildcard_regex(pattern: str) -> re.Pattern[str] | None:
             i += 2
             continue
         if c == "*":
-            stars += 1
             if pattern[i : i + 2] == "**":
+                stars += 2
                 out.append(".*")
                 i += 2
                 continue
+            stars += 1
             out.append(r"[^.]*")
         elif c == "?":
             out.append(r"[^.]")
