@@ -105,12 +105,13 @@
     return li;
   }
 
-  /** The server's reply to a message it refused; only the sender sees it. */
+  /**
+   * The server's reply to a message it refused; only the sender sees it.
+   * The server's own wording is shown unchanged (it already says what went
+   * wrong); the stylesheet adds a warning badge.
+   */
   function rejectedLine(message) {
-    var li = systemLine("rejected", "", {});
-    var text = li.querySelector(".text");
-    text.append(span("rejected-label", "Not sent: "), span("reason", message));
-    return li;
+    return systemLine("rejected", message, {});
   }
 
   /** A frame that is not one of ours: shown verbatim so nothing is silently lost. */
