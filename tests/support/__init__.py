@@ -1,0 +1,1 @@
+"""Test support shared by several areas: the local stack helper and its fixtures."""
