@@ -209,7 +209,8 @@ class ClientEndpoint:
     def _socket(self, protocol: str | None) -> web.WebSocketResponse:
         return web.WebSocketResponse(
             protocols=(protocol,) if protocol else (),
-            max_msg_size=self.config.max_frame_bytes,
+            # aiohttp rejects a frame whose size equals max_msg_size; 1 MiB itself is allowed.
+            max_msg_size=self.config.max_frame_bytes + 1,
             autoping=True,
         )
 
