@@ -1,0 +1,130 @@
+"""What `python -m devstack` starts: the two child commands and the settings that wire them.
+
+Pure (no I/O), so tests/support/stack.py can start the very same children on free ports.
+The emulator calls the Functions host's /api/eventhandler for the hub's system events
+(connect, connected, disconnected) and every user event, and accepts anonymous connects for
+the lazy-auth flow; the host gets the emulator's connection string and ChatLazyAuth=true.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+DEFAULT_HUB = "Sample_ChatApp"
+DEFAULT_EMULATOR_PORT = 8080
+DEFAULT_HOST_PORT = 7071
+BIND_HOST = "127.0.0.1"
+# The name people and the SDKs use; the emulator advertises it, and its WebHook-Request-Origin
+# ("localhost") then matches the host of the connection string's endpoint.
+PUBLIC_HOST = "localhost"
+SYSTEM_EVENTS = ("connect", "connected", "disconnected")
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+    host_port: int = DEFAULT_HOST_PORT
+    access_key: str = DEFAULT_ACCESS_KEY
+    hub: str = DEFAULT_HUB
+    app_dir: Path = REPO_ROOT
+
+    @property
+    def emulator_endpoint(self) -> str:
+        return f"http://{PUBLIC_HOST}:{self.emulator_port}"
+
+    @property
+    def connection_string(self) -> str:
+        return f"Endpoint={self.emulator_endpoint};AccessKey={self.access_key};Version=1.0;"
+
+    @property
+    def client_url(self) -> str:
+        """The hub's direct WebSocket URL (what lazy-auth clients open with ?id=<name>)."""
+        return f"ws://{PUBLIC_HOST}:{self.emulator_port}/client/hubs/{self.hub}"
+
+    @property
+    def host_base_url(self) -> str:
+        return f"http://{PUBLIC_HOST}:{self.host_port}"
+
+    @property
+    def event_handler_url(self) -> str:
+        return f"{self.host_base_url}/api/eventhandler"
+
+    @property
+    def chat_url(self) -> str:
+        return f"{self.host_base_url}/api/index"
+
+    @property
+    def emulator_health_url(self) -> str:
+        return f"http://{BIND_HOST}:{self.emulator_port}/api/health"
+
+    @property
+    def host_health_url(self) -> str:
+        return f"http://{BIND_HOST}:{self.host_port}/admin/host/status"
+
+
+def _child_env(base: Mapping[str, str]) -> dict[str, str]:
+    env = dict(base)
+    # Children must find the devstack package whatever the caller's working directory is,
+    # and must not buffer their logs (they are forwarded line by line).
+    path = env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + path if path else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def emulator_command(options: StackOptions, python: str = sys.executable) -> list[str]:
+    return [
+        python,
+        "-m",
+        "devstack.emulator",
+        "--host",
+        BIND_HOST,
+        "--port",
+        str(options.emulator_port),
+        "--access-key",
+        options.access_key,
+    ]
+
+
+def emulator_env(options: StackOptions, base: Mapping[str, str]) -> dict[str, str]:
+    env = _child_env(base)
+    prefix = f"WebPubSub__Hubs__{options.hub}__"
+    handler = f"{prefix}EventHandlers__0__"
+    env[f"{handler}UrlTemplate"] = options.event_handler_url
+    for index, event in enumerate(SYSTEM_EVENTS):
+        env[f"{handler}SystemEvents__{index}"] = event
+    env[f"{handler}EventPattern"] = "*"
+    env[f"{prefix}AnonymousConnectPolicy"] = "allow"
+    return env
+
+
+def host_command(options: StackOptions, python: str = sys.executable) -> list[str]:
+    return [
+        python,
+        "-m",
+        "devstack.host",
+        "--host",
+        BIND_HOST,
+        "--port",
+        str(options.host_port),
+        "--app-dir",
+        str(options.app_dir),
+    ]
+
+
+def host_env(options: StackOptions, base: Mapping[str, str]) -> dict[str, str]:
+    env = _child_env(base)
+    # Set in the environment, these win over local.settings.json (as with func start).
+    env["WebPubSubConnectionString"] = options.connection_string
+    env["WebPubSubHub"] = options.hub
+    env["ChatLazyAuth"] = "true"
+    # Identity mode would bypass the emulator's key; the local stack is always key mode.
+    env["WebPubSubEndpoint"] = ""
+    env["WebPubSubConnectionStringSecondary"] = ""
+    return env
