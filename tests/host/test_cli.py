@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.conftest import (
+from tests.host.helpers import (
     FIXTURE_APPS,
     ROOT,
     HostProcess,

@@ -6,7 +6,7 @@ import azure.functions as func
 import pytest
 
 from devstack.host.app_loader import AppImportError, AppLoadError
-from tests.host.conftest import FIXTURE_APPS, load_fixture, run_host_to_exit
+from tests.host.helpers import FIXTURE_APPS, load_fixture, run_host_to_exit
 
 
 @pytest.mark.parametrize(

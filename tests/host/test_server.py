@@ -10,7 +10,7 @@ import re
 import pytest
 
 from devstack.host.server import KeyPolicy
-from tests.host.conftest import InProcessHost, load_fixture, start_in_process
+from tests.host.helpers import InProcessHost, load_fixture, start_in_process
 
 
 async def get(host: InProcessHost, path: str, **kwargs) -> tuple[int, dict, bytes]:
