@@ -298,17 +298,17 @@
   function onSend(event) {
     event.preventDefault();
     var text = el.messageInput.value;
-    if (!text) {
-      el.messageInput.focus();
-      return;
-    }
+    // An empty box is sent as well: the server owns the message rules and answers with its
+    // own explanation ("Message not sent: it is empty."), so Send never silently does nothing.
     if (session && session.connection.send(text)) {
       el.messageInput.value = "";
       el.sendError.textContent = "";
-    } else {
+    } else if (text) {
       // Keep the text in the box and say so: a message is never dropped silently.
       el.sendError.textContent =
         "Not connected, so the message was not sent. It is still in the box; send it again once connected.";
+    } else {
+      el.sendError.textContent = "Not connected, so nothing was sent.";
     }
     el.messageInput.focus();
   }
