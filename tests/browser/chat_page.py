@@ -1,0 +1,157 @@
+"""A thin driver for the chat page in one browser context, plus the console-error rule.
+
+Only the page's documented hooks (ids, classes, data-* attributes) are used, so a test reads as
+what a person does: join, send, look at the log. Every wait is a bounded Playwright wait.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
+
+CONNECT_TIMEOUT_MS = 15_000
+MESSAGE_TIMEOUT_MS = 8_000
+PHONE = {"width": 375, "height": 667}
+DESKTOP = {"width": 1000, "height": 720}
+
+# Chromium itself logs these when a request or WebSocket fails (e.g. while the emulator is
+# down); the page cannot suppress them. Any other console error is a bug in the page.
+BROWSER_NETWORK_LINES = (
+    re.compile(r"^Failed to load resource\b"),
+    re.compile(r"^WebSocket connection to '[^']*' failed\b"),
+)
+
+# Records every value #status's data-state takes, including ones that pass within a tick
+# (connecting -> connected), so tests can assert the order of transitions.
+STATE_RECORDER = """
+(() => {
+  window.__statusStates = [];
+  const record = (value) => {
+    const list = window.__statusStates;
+    if (value && list[list.length - 1] !== value) list.push(value);
+  };
+  new MutationObserver((records) => {
+    for (const r of records) {
+      if (r.target.id === "status" && r.attributeName === "data-state") {
+        record(r.oldValue);
+        record(r.target.getAttribute("data-state"));
+      }
+    }
+  }).observe(document, {
+    subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ["data-state"],
+  });
+})();
+"""
+
+
+def is_browser_network_line(text: str) -> bool:
+    return any(pattern.search(text) for pattern in BROWSER_NETWORK_LINES)
+
+
+@dataclass
+class ChatPage:
+    """One person's tab: a fresh browser context (own localStorage) with the chat page."""
+
+    context: BrowserContext
+    page: Page
+    url: str
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, context: BrowserContext, url: str) -> ChatPage:
+        context.add_init_script(STATE_RECORDER)
+        page = context.new_page()
+        chat = cls(context, page, url)
+        page.on("console", chat._on_console)
+        page.on("pageerror", lambda error: chat.page_errors.append(str(error)))
+        page.on("dialog", chat._on_dialog)
+        page.goto(url)
+        return chat
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def _on_dialog(self, dialog: object) -> None:
+        self.dialogs.append(getattr(dialog, "message", "?"))
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    # --- locators -------------------------------------------------------------------------
+    @property
+    def status(self) -> Locator:
+        return self.page.locator("#status")
+
+    @property
+    def log(self) -> Locator:
+        return self.page.locator("#messages")
+
+    @property
+    def message_input(self) -> Locator:
+        return self.page.locator("#message-input")
+
+    def chat_lines(self, sender: str | None = None) -> Locator:
+        selector = "li.message:not(.plain)"
+        if sender is not None:
+            selector += f'[data-from="{sender}"]'
+        return self.log.locator(selector)
+
+    def chat_line(self, sender: str, text: str) -> Locator:
+        return self.chat_lines(sender).filter(
+            has=self.page.locator("span.text", has_text=re.compile(f"^{re.escape(text)}$"))
+        )
+
+    def notices(self, event: str, user: str | None = None) -> Locator:
+        selector = f'li.system[data-event="{event}"]'
+        if user is not None:
+            selector += f'[data-user="{user}"]'
+        return self.log.locator(selector)
+
+    def rejections(self) -> Locator:
+        return self.log.locator('li.system.rejected[data-event="rejected"]')
+
+    def local_notes(self, text: str) -> Locator:
+        return self.log.locator('li.system.local[data-event="local"]', has_text=text)
+
+    # --- actions --------------------------------------------------------------------------
+    def join(self, name: str) -> None:
+        self.page.locator("#name-input").fill(name)
+        self.page.locator("#join-button").click()
+        self.expect_connected(name)
+
+    def send(self, text: str) -> None:
+        self.message_input.fill(text)
+        self.message_input.press("Enter")
+
+    def expect_connected(self, name: str | None = None) -> None:
+        expect(self.status).to_have_attribute("data-state", "connected", timeout=CONNECT_TIMEOUT_MS)
+        if name is not None:
+            expect(self.status).to_have_text(f"Connected as {name}")
+
+    def state_history(self) -> list[str]:
+        return self.page.evaluate("() => window.__statusStates.slice()")
+
+    def line_ids(self) -> list[str]:
+        """data-id of every line that has one (chat lines and server notices)."""
+        return self.log.locator("li[data-id]").evaluate_all(
+            "items => items.map(li => li.dataset.id)"
+        )
+
+    def unexpected_console_errors(self) -> list[str]:
+        return [text for text in self.console_errors if not is_browser_network_line(text)]
+
+    def assert_clean(self) -> None:
+        """No uncaught exceptions, no dialogs, no console errors but the browser's network lines."""
+        assert self.page_errors == [], f"uncaught errors in the page: {self.page_errors}"
+        assert self.dialogs == [], f"the page opened dialogs: {self.dialogs}"
+        assert self.unexpected_console_errors() == [], (
+            f"console errors: {self.unexpected_console_errors()}"
+        )
+
+
+# open_chat(query="", viewport=DESKTOP, **context_options) -> ChatPage (see conftest.py)
+OpenChat = Callable[..., ChatPage]

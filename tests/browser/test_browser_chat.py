@@ -1,0 +1,238 @@
+"""End to end in Chromium: two people chatting through the stack as `make run` starts it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from chat_page import MESSAGE_TIMEOUT_MS, OpenChat
+from playwright.sync_api import Locator, expect
+
+from tests.support.stack import LocalStack
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def own_flags(lines: Locator) -> list[bool]:
+    return lines.evaluate_all("items => items.map(li => li.classList.contains('own'))")
+
+
+def test_two_people_see_each_other_in_order_and_the_leave_notice(
+    open_chat: OpenChat, unique: Callable[[str], str], artifacts_dir: Path
+) -> None:
+    alice_name, bob_name = unique("alice"), unique("bob")
+    alice = open_chat()
+    alice.join(alice_name)
+    expect(alice.notices("joined", alice_name)).to_have_count(1)
+    bob = open_chat()
+    bob.join(bob_name)
+
+    alice.send("hello bob")
+    expect(bob.chat_line(alice_name, "hello bob")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    bob.send("hi alice")
+    expect(alice.chat_line(bob_name, "hi alice")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    alice.send("how are you?")
+    expect(bob.chat_line(alice_name, "how are you?")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+
+    # The whole log, in order, as each person reads it (the lines' text is "from: message").
+    def transcript(line_texts: list[str]) -> list[str]:
+        return [re.sub(r"\s*\n.*$", "", t, flags=re.S) for t in line_texts]
+
+    expected_alice = [
+        f"{alice_name} joined",
+        f"{bob_name} joined",
+        f"{alice_name}: hello bob",
+        f"{bob_name}: hi alice",
+        f"{alice_name}: how are you?",
+    ]
+    expect(alice.log.locator("li")).to_have_count(len(expected_alice))
+    assert transcript(alice.log.locator("li").all_inner_texts()) == expected_alice
+    # Bob joined after Alice, so his log starts with his own arrival.
+    expect(bob.log.locator("li")).to_have_count(len(expected_alice) - 1)
+    assert transcript(bob.log.locator("li").all_inner_texts()) == expected_alice[1:]
+
+    # Own lines are told apart from the others' by class (and look different: see screenshot).
+    assert own_flags(alice.chat_lines(alice_name)) == [True, True]
+    assert own_flags(alice.chat_lines(bob_name)) == [False]
+    assert own_flags(bob.chat_lines(bob_name)) == [True]
+    assert own_flags(bob.chat_lines(alice_name)) == [False, False]
+    own_bg = (
+        alice.chat_lines(alice_name)
+        .first.locator(".bubble")
+        .evaluate("b => getComputedStyle(b).backgroundColor")
+    )
+    other_bg = (
+        alice.chat_lines(bob_name)
+        .first.locator(".bubble")
+        .evaluate("b => getComputedStyle(b).backgroundColor")
+    )
+    assert own_bg != other_bg
+
+    alice.page.screenshot(path=str(artifacts_dir / "conversation.png"))
+    bob.page.screenshot(path=str(artifacts_dir / "conversation-other-side.png"))
+
+    bob.context.close()
+    expect(alice.notices("left", bob_name)).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    expect(alice.notices("left", bob_name)).to_have_text(re.compile(f"^{bob_name} left"))
+    assert alice.log.locator("li").last.get_attribute("data-event") == "left"
+
+
+def test_every_line_has_a_timestamp_from_the_server(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    name = unique("tim")
+    chat = open_chat()
+    chat.join(name)
+    chat.send("what time is it?")
+    expect(chat.chat_line(name, "what time is it?")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+
+    now = datetime.now(UTC)
+    times = chat.log.locator("li time.time")
+    expect(times).to_have_count(2)  # the join notice and the message
+    for stamp in times.all():
+        moment = datetime.fromisoformat(stamp.get_attribute("datetime") or "")
+        assert abs(moment - now) < timedelta(minutes=2)
+        # Shown as a short clock time; the full date is in the tooltip.
+        expect(stamp).to_have_text(re.compile(r"^\d{1,2}:\d{2}"))
+        assert stamp.get_attribute("title")
+
+
+def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    sender_name, reader_name = unique("mallory"), unique("victim")
+    sender = open_chat()
+    sender.join(sender_name)
+    reader = open_chat()
+    reader.join(reader_name)
+    image_requests: list[str] = []
+    reader.page.on(
+        "request", lambda r: image_requests.append(r.url) if r.url.endswith("/x") else None
+    )
+
+    payloads = [
+        XSS,
+        '<script>window.__pwned = "script"</script>',
+        "<svg onload=\"window.__pwned = 'svg'\"></svg>",
+        "<b>bold?</b> &amp; &lt;",
+    ]
+    for payload in payloads:
+        sender.send(payload)
+    for payload in payloads:
+        line = reader.chat_line(sender_name, payload)
+        expect(line).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+        expect(line.locator("span.text")).to_have_text(payload)
+
+    for page in (sender, reader):
+        # Nothing was parsed as markup: the log holds only the page's own elements.
+        assert page.log.locator("img, script, svg, b").count() == 0
+        assert page.page.evaluate("() => window.__pwned") is None
+        assert page.dialogs == []  # alert(1) never ran
+    assert image_requests == []
+
+
+def test_the_servers_explanations_for_refused_messages_are_shown(
+    open_chat: OpenChat, unique: Callable[[str], str], chat_stack: LocalStack
+) -> None:
+    name, peer_name = unique("eve"), unique("peer")
+    chat = open_chat()
+    chat.join(name)
+    peer = open_chat()
+    peer.join(peer_name)
+
+    # Enter on an empty box, then a blank one: the server explains, nothing is broadcast.
+    chat.message_input.press("Enter")
+    expect(chat.rejections()).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.rejections().last).to_have_text(re.compile(r"^Message not sent: it is empty\."))
+    chat.send("   ")
+    expect(chat.rejections()).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.rejections().last).to_have_text(re.compile(r"^Message not sent: it is empty\."))
+
+    too_long = "x" * 2001
+    chat.send(too_long)
+    expect(chat.rejections()).to_have_count(3, timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.rejections().last).to_have_text(
+        re.compile(r"^Message not sent: .*2001 characters.*2000")
+    )
+    # The longest allowed message goes through whole.
+    longest = "y" * 2000
+    chat.send(longest)
+    expect(peer.chat_line(name, longest)).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+
+    # Only the sender hears about its refused messages; still connected, and chat still works.
+    expect(peer.rejections()).to_have_count(0)
+    assert peer.chat_lines(name).count() == 1
+    chat.send("still here")
+    expect(peer.chat_line(name, "still here")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.status).to_have_attribute("data-state", "connected")
+    assert "reconnecting" not in chat.state_history()
+    expect(chat.local_notes("Connection lost")).to_have_count(0)
+
+
+def test_a_flood_is_answered_by_the_rate_limit_not_dropped_or_disconnected(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    name, peer_name = unique("flood"), unique("watcher")
+    chat = open_chat()
+    chat.join(name)
+    peer = open_chat()
+    peer.join(peer_name)
+
+    # The default limit is 20 messages per 10 s per connection; 30 quick sends exceed it.
+    sent = [f"flood {i}" for i in range(30)]
+    for text in sent:
+        chat.send(text)
+
+    # Every message is accounted for: shown to everyone, or explained to the sender.
+    shown = chat.chat_lines(name)
+    refused = chat.rejections().filter(has_text="sending too fast")
+    chat.page.wait_for_function(
+        "n => document.querySelectorAll('#messages li.message.own, #messages li.rejected')"
+        ".length >= n",
+        arg=len(sent),
+        timeout=MESSAGE_TIMEOUT_MS,
+    )
+    assert shown.count() + refused.count() == len(sent)
+    assert refused.count() >= 1
+    assert chat.rejections().count() == refused.count()
+    expect(refused.first).to_have_text(re.compile(r"^Message not sent: you are sending too fast"))
+    assert shown.count() >= 20
+    expect(peer.chat_lines(name)).to_have_count(shown.count(), timeout=MESSAGE_TIMEOUT_MS)
+    # The first messages went through in the order they were sent.
+    texts = shown.locator("span.text").all_inner_texts()
+    assert texts[:20] == sent[:20]
+
+    expect(chat.status).to_have_attribute("data-state", "connected")
+    assert "reconnecting" not in chat.state_history()
+
+
+def test_lazy_auth_connects_straight_to_the_service_with_id(
+    open_chat: OpenChat, unique: Callable[[str], str], chat_stack: LocalStack
+) -> None:
+    name, peer_name = unique("carol"), unique("dave")
+    chat = open_chat(query="?connect=direct")
+    sockets: list[str] = []
+    negotiations: list[str] = []
+    chat.page.on("websocket", lambda ws: sockets.append(ws.url))
+    chat.page.on("request", lambda r: negotiations.append(r.url) if "negotiate" in r.url else None)
+    chat.join(name)
+
+    assert sockets == [f"{chat_stack.options.client_url}?id={name}"]
+    assert negotiations == []
+
+    peer = open_chat()
+    peer.join(peer_name)
+    chat.send("direct hello")
+    expect(peer.chat_line(name, "direct hello")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.chat_line(name, "direct hello")).to_have_class(re.compile(r"\bown\b"))
+    peer.send("negotiated hello")
+    expect(chat.chat_line(peer_name, "negotiated hello")).to_have_count(
+        1, timeout=MESSAGE_TIMEOUT_MS
+    )
+    expect(peer.notices("joined", peer_name)).to_have_count(1)
+    expect(chat.notices("joined", peer_name)).to_have_count(1)
