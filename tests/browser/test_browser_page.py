@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from chat_page import MESSAGE_TIMEOUT_MS, PHONE, ChatPage, OpenChat
+from chat_page import MESSAGE_TIMEOUT_MS, PHONE, ChatPage, OpenChat, is_browser_network_line
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
@@ -250,3 +250,36 @@ def test_a_reader_who_scrolled_up_is_not_yanked_down(
     )
     reader.send("my reply")
     expect(reader.chat_line(reader_name, "my reply")).to_be_in_viewport(timeout=MESSAGE_TIMEOUT_MS)
+
+
+@pytest.mark.parametrize(
+    ("line", "from_browser"),
+    [
+        ("Failed to load resource: net::ERR_CONNECTION_REFUSED", True),
+        (
+            "WebSocket connection to 'ws://localhost:8080/client/hubs/h?id=a' failed: "
+            "Error in connection establishment: net::ERR_CONNECTION_REFUSED",
+            True,
+        ),
+        ("Uncaught TypeError: Cannot read properties of null", False),
+        ("app: Failed to load resource list", False),
+        ("Refused to connect to 'ws://evil' because it violates the CSP", False),
+    ],
+)
+def test_only_the_browsers_network_lines_are_excused(line: str, from_browser: bool) -> None:
+    assert is_browser_network_line(line) is from_browser
+
+
+def test_the_console_rule_catches_page_errors(open_chat: OpenChat) -> None:
+    chat = open_chat()
+    with chat.page.expect_console_message(lambda m: m.type == "error"):
+        chat.page.evaluate("() => console.error('something broke')")
+    with chat.page.expect_event("pageerror"):
+        chat.page.evaluate("() => setTimeout(() => { throw new Error('uncaught boom'); })")
+    assert chat.unexpected_console_errors() == ["something broke"]
+    assert any("uncaught boom" in error for error in chat.page_errors)
+    with pytest.raises(AssertionError):
+        chat.assert_clean()
+    # Forget the staged errors so the fixture's own check at teardown passes.
+    chat.console_errors.clear()
+    chat.page_errors.clear()
