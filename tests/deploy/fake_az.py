@@ -131,6 +131,8 @@ class FakeAzure:
             for key in [k for k, v in res.items() if v.get("resourceGroup") == name]:
                 if key.startswith("keyvault/"):
                     self.state.setdefault("deleted_vaults", []).append(res[key]["name"])
+                if key.startswith("secret/"):  # soft-deleted with their vault
+                    self.state.setdefault("deleted_secrets", {})[key] = res[key]
                 del res[key]
             del res[f"group/{name}"]
             return None
@@ -293,9 +295,16 @@ class FakeAzure:
             return [{"name": n} for n in self.state.get("deleted_vaults", [])]
         if cmd == "keyvault recover":
             self.state["deleted_vaults"].remove(name)
+            for key in list(self.state.get("deleted_secrets", {})):
+                if key.startswith(f"secret/{name}/"):
+                    res[key] = self.state["deleted_secrets"].pop(key)
             return self.put(f"keyvault/{name}", self.state["vault_backup"][name])
         if cmd == "keyvault purge":
             self.state["deleted_vaults"].remove(name)
+            for key in [
+                k for k in self.state.get("deleted_secrets", {}) if k.startswith(f"secret/{name}/")
+            ]:
+                del self.state["deleted_secrets"][key]
             return None
         if cmd == "keyvault create":
             self.need_group(rg)
@@ -314,7 +323,8 @@ class FakeAzure:
         if cmd == "keyvault secret show":
             return self.get(f"secret/{o['--vault-name']}/{name}")
         if cmd == "keyvault secret set":
-            self.get(f"keyvault/{o['--vault-name']}")
+            vault = self.get(f"keyvault/{o['--vault-name']}")
+            rg = vault["resourceGroup"]
             value = Path(o["--file"]).read_text() if "--file" in o else o["--value"]
             key = f"secret/{o['--vault-name']}/{name}"
             versions = res.get(key, {}).get("versions", 0) + 1

@@ -75,8 +75,8 @@ def test_scripts_are_shellcheck_clean() -> None:
 def test_scripts_are_strict_and_executable() -> None:
     for script in SCRIPTS:
         text = script.read_text()
-        if script.name == "lib.sh":  # sourced, inherits the caller's options
-            assert "# shellcheck shell=bash" in text
+        if text.startswith("# shellcheck shell=bash\n"):  # sourced: inherits the caller's options
+            assert not script.stat().st_mode & 0o111, f"{script.name} is sourced, not run"
             continue
         assert text.startswith("#!/usr/bin/env bash\n"), script.name
         assert "\nset -euo pipefail\n" in text, script.name
