@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.fakecloud import FakeCloud, option
+from .fakecloud import FakeCloud, option
 
 ENV = {"CHAT_ENV_NAME": "chat-test", "CHAT_LOCATION": "westeurope"}
 ALLOWED_TOP = {"function_app.py", "host.json", "requirements.txt"}

@@ -13,7 +13,7 @@ from types import ModuleType
 import pathspec
 import pytest
 
-from tests.deploy.core_tools_ignore import CoreToolsIgnore
+from .core_tools_ignore import CoreToolsIgnore
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.deploy.tools import checkov, shellcheck
+from .tools import checkov, shellcheck
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted((REPO / "scripts").glob("*.sh"))

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.fakecloud import FakeCloud, env_for_wiring, option
+from .fakecloud import FakeCloud, env_for_wiring, option
 
 RG = "rg-chat"
 APP = "func-abc123"
