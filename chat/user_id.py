@@ -44,13 +44,17 @@ def from_client_principal(headers: Mapping[str, str]) -> str | None:
         return None
     try:
         principal = json.loads(base64.b64decode(encoded, validate=False))
-        claims = principal.get("claims") or []
-        wanted = [principal.get("name_typ"), "name", "preferred_username", "email"]
-        by_type = {c.get("typ"): c.get("val") for c in claims if isinstance(c, dict)}
-    except (binascii.Error, ValueError, AttributeError, TypeError):
+    except (binascii.Error, ValueError):
         raise InvalidUserId("x-ms-client-principal is not valid base64 JSON") from None
-    for claim_type in wanted:
-        value = by_type.get(claim_type)
+    if not isinstance(principal, dict) or not isinstance(principal.get("claims"), list):
+        raise InvalidUserId("x-ms-client-principal has no claims")
+    by_type = {
+        claim.get("typ"): claim.get("val")
+        for claim in principal["claims"]
+        if isinstance(claim, dict) and isinstance(claim.get("typ"), str)
+    }
+    for claim_type in (principal.get("name_typ"), "name", "preferred_username", "email"):
+        value = by_type.get(claim_type) if isinstance(claim_type, str) else None
         if isinstance(value, str) and value.strip():
             return validate(value)
     raise InvalidUserId("the signed-in principal carries no user name")
