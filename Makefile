@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# checkov pins its own dependencies (it downgrades `packaging` below what pytest needs), so it
+# lives in a venv of its own; tests/deploy finds it there (or at $$CHECKOV).
+CHECKOV := $(VENV)/tools/checkov/bin/checkov
 
 .PHONY: run emulator host test lint bench clean
 
@@ -13,6 +16,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(VENV)/tools/checkov
+	$(VENV)/tools/checkov/bin/pip install --quiet checkov==3.3.30
 
 run: $(STAMP)  ## the emulator on :8080 and the Functions host on :7071, wired together
 	$(PY) -m devstack
@@ -27,7 +34,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: $(STAMP) lint
+test: $(STAMP) $(CHECKOV) lint
 	./tools/install-system-packages.sh
 	$(PY) -m pytest
 
