@@ -180,3 +180,17 @@ def test_support_helper_kills_and_restarts_each_side() -> None:
         assert status_of(f"{stack.host_base_url}/admin/host/status") == 200
         assert stack.log("host").count("Host started on") == 2
     assert not stack.is_running("emulator") and not stack.is_running("host")
+
+
+def test_a_child_failing_at_startup_stops_everything(runners: list[subprocess.Popen[str]]) -> None:
+    # The emulator refuses a key shorter than 32 bytes and exits during startup.
+    runner, output = start_runner(
+        runners,
+        "--emulator-port", str(free_port()), "--host-port", str(free_port()),
+        "--access-key", "too-short",
+    )  # fmt: skip
+    assert runner.wait(30) == 1
+    output.join()
+    assert "devstack: the emulator exited during startup" in output.text
+    assert "Chat: " not in output.text
+    assert not group_alive(runner.pid)
