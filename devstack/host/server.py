@@ -40,6 +40,9 @@ def build_route_table(functions: Sequence[HttpFunction]) -> RouteTable[HttpFunct
 
 
 def to_aiohttp(response: HostResponse) -> web.Response:
+    # ASP.NET refuses status codes outside 100-999; aiohttp would send them on the wire.
+    if not 100 <= response.status <= 999:
+        raise ValueError(f"invalid HTTP status code {response.status}")
     headers: CIMultiDict[str] = CIMultiDict()
     for name, value in response.headers:
         if name.lower() not in _FRAMING_HEADERS:

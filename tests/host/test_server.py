@@ -222,3 +222,11 @@ async def test_enforced_keys() -> None:
 async def test_keys_are_ignored_without_enforcement(basic_host: InProcessHost) -> None:
     status, _, body = await get(basic_host, "/api/keyed")
     assert (status, body) == (200, b"keyed ok")
+
+
+@pytest.mark.parametrize(("code", "expected"), [(99, 500), (1000, 500), (204, 204), (599, 599)])
+async def test_status_codes_outside_the_http_range_are_500(
+    basic_host: InProcessHost, code: int, expected: int
+) -> None:
+    status, _, _ = await get(basic_host, f"/api/status/{code}")
+    assert status == expected
