@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Locator, Page, expect
 
 CONNECT_TIMEOUT_MS = 15_000
 MESSAGE_TIMEOUT_MS = 8_000
@@ -77,9 +77,10 @@ class ChatPage:
         if message.type == "error":
             self.console_errors.append(message.text)
 
-    def _on_dialog(self, dialog: object) -> None:
-        self.dialogs.append(getattr(dialog, "message", "?"))
-        dialog.dismiss()  # type: ignore[attr-defined]
+    def _on_dialog(self, dialog: Dialog) -> None:
+        # alert() from injected markup would land here; dismissing keeps the page running.
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     # --- locators -------------------------------------------------------------------------
     @property
