@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use (Chromium for the browser tests, ShellCheck for
-# the deployment scripts) when they are missing. Needs root; otherwise it says what to run.
+# the deployment scripts, Node.js for the page's unit tests) when they are missing. Needs root; otherwise it says what to run.
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
