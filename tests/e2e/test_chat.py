@@ -7,9 +7,12 @@ import hmac
 import uuid
 
 import aiohttp
+import pytest
 
 from tests.e2e.chat_client import connect, join
 from tests.support.stack import LocalStack
+
+pytestmark = pytest.mark.stack
 
 
 def _user(name: str) -> str:

@@ -27,6 +27,8 @@ from devstack.stack_wiring import (
 from tests.support.processes import ProcessOutput, spawn, stop_process
 from tests.support.stack import LocalStack, free_port
 
+pytestmark = pytest.mark.stack
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

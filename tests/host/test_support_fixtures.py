@@ -6,8 +6,12 @@ import json
 import urllib.request
 from collections.abc import Callable
 
+import pytest
+
 from tests.support.fixtures import local_stack, stack_factory  # noqa: F401 - fixtures
 from tests.support.stack import LocalStack
+
+pytestmark = pytest.mark.stack
 
 
 def get_json(url: str) -> dict:
