@@ -18,3 +18,7 @@ def app_functions() -> dict:
     import function_app
 
     return {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+# The local stack (emulator + Functions host as `make run` wires them), for every area.
+from tests.support.fixtures import local_stack, shared_local_stack, stack_factory  # noqa: E402, F401
