@@ -38,7 +38,7 @@ async def serve(emulator: Emulator) -> None:
     await emulator.start()
     log.info("Listening on http://%s:%d", emulator.config.host, emulator.port)
     log.info("Connection string: %s", emulator.connection_string)
-    hubs = sorted(emulator.config.hubs) or ["{hub}"]
+    hubs = sorted(h.name for h in emulator.config.hubs.values()) or ["{hub}"]
     for hub in hubs:
         log.info("Client endpoint: %s?access_token={token}", emulator.client_url(hub))
     log.info("Health: %s", emulator.health_url)

@@ -183,13 +183,14 @@ class ClientEndpoint:
             raw_group=raw_group,
             raw_no_echo=no_echo,
             queue_limit=self.config.outbound_queue_limit,
+            queue_bytes_limit=self.config.outbound_queue_bytes,
             buffer_limit=self.config.reliable_buffer_limit,
             buffer_bytes_limit=self.config.reliable_buffer_bytes,
         )
         hub.add(conn)
         for group in groups:
             hub.join(conn, group)
-        conn.attach(ws)
+        conn.attach(ws, request.transport)
         if conn.kind == RELIABLE:
             conn.reconnection_token = issue_reconnection_token(self.config.access_key, conn_id)
         if conn.kind != RAW:
@@ -246,7 +247,7 @@ class ClientEndpoint:
             # The old socket has not noticed it is dead yet; the new one takes over.
             await conn.detach()
             self._background(old.close(code=1000))
-        conn.attach(ws)
+        conn.attach(ws, request.transport)
         log.info("connection %s recovered", conn_id)
         await self._serve(conn, ws)
         return ws
@@ -356,15 +357,10 @@ class ClientEndpoint:
         self._background(self._abort(conn, ws))
 
     async def _abort(self, conn: Connection, ws: web.WebSocketResponse) -> None:
-        await conn.detach()
-        conn.ws = ws  # so _socket_ended still recognises this socket
-        try:
-            async with asyncio.timeout(5):
-                await ws.close(code=1008, message=b"SlowClient")
-        except Exception:
-            transport = ws._req.transport if ws._req is not None else None
-            if transport is not None:
-                transport.abort()
+        # The peer is not reading, so a close frame would sit behind megabytes of data:
+        # drop the TCP connection instead (the reader then ends and cleans up).
+        await conn.stop_writer()
+        conn.abort_transport()
 
     async def _on_frame(self, conn: Connection, msg: Any) -> bool:
         if conn.kind == RAW:
@@ -520,9 +516,27 @@ class ClientEndpoint:
         task.add_done_callback(self._tasks.discard)
 
     async def shutdown(self) -> None:
-        for ws in list(self.sockets):
-            with contextlib.suppress(Exception):
-                await ws.close(code=1001, message=b"Server shutting down")
+        """Close every socket (concurrently, with a bound) so the server can stop."""
+        conns = {id(c.ws): c for hub in self.registry.hubs.values() for c in hub.all() if c.ws}
+        await asyncio.gather(
+            *(
+                close_socket(ws, 1001, "Server shutting down", conns.get(id(ws)))
+                for ws in list(self.sockets)
+            ),
+            return_exceptions=True,
+        )
+
+
+async def close_socket(
+    ws: web.WebSocketResponse, code: int, reason: str, conn: Connection | None
+) -> None:
+    """Close politely, or drop the TCP connection if the peer does not cooperate in 1 s."""
+    try:
+        async with asyncio.timeout(1):
+            await ws.close(code=code, message=reason.encode())
+    except Exception:  # any failure here means: just drop the connection
+        if conn is not None:
+            conn.abort_transport()
 
 
 __all__ = ["ClientEndpoint", "protocol_kind"]

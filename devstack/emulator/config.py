@@ -46,6 +46,8 @@ class EventHandler:
 class HubSettings:
     event_handlers: tuple[EventHandler, ...] = ()
     anonymous_connect: bool = False
+    # The hub name as configured (lookups are case-insensitive; this is for display).
+    name: str = ""
 
     def handler_for_system(self, event: str) -> EventHandler | None:
         return next((h for h in self.event_handlers if h.handles_system(event)), None)
@@ -69,6 +71,7 @@ class EmulatorConfig:
     max_frame_bytes: int = 1024 * 1024
     max_rest_body_bytes: int = 1024 * 1024
     outbound_queue_limit: int = 1000
+    outbound_queue_bytes: int = 16 * 1024 * 1024
     reliable_buffer_limit: int = 1000
     reliable_buffer_bytes: int = 16 * 1024 * 1024
 
@@ -117,7 +120,7 @@ def expand_url_template(template: str, hub: str, event: str) -> str:
 
 
 def flatten(document: Any, prefix: str = "") -> dict[str, str]:
-    """Flatten a JSON document into .NET-style ``a:b:0:c`` keys (lower-cased)."""
+    """Flatten a JSON document into .NET-style ``a:b:0:c`` keys (case kept)."""
     out: dict[str, str] = {}
     if isinstance(document, Mapping):
         items = ((str(k), v) for k, v in document.items())
@@ -125,7 +128,7 @@ def flatten(document: Any, prefix: str = "") -> dict[str, str]:
         items = ((str(i), v) for i, v in enumerate(document))
     else:
         if prefix:
-            out[prefix.lower()] = "" if document is None else _scalar(document)
+            out[prefix] = "" if document is None else _scalar(document)
         return out
     for key, value in items:
         out.update(flatten(value, f"{prefix}:{key}" if prefix else key))
@@ -141,23 +144,33 @@ def _scalar(value: Any) -> str:
 def env_settings(environ: Mapping[str, str]) -> dict[str, str]:
     """Environment variables under ``WebPubSub__`` as flattened keys."""
     return {
-        name.replace("__", ":").lower(): value
+        name.replace("__", ":"): value
         for name, value in environ.items()
         if name.lower().startswith("webpubsub__")
     }
 
 
+def merge_settings(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Merge flattened layers (later wins); keys compare case-insensitively, as in .NET."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            merged[key.lower()] = (key, value)
+    return dict(merged.values())
+
+
 def hubs_from_settings(flat: Mapping[str, str]) -> dict[str, HubSettings]:
     """Build hub settings from flattened ``webpubsub:hubs:...`` keys."""
     raw: dict[str, dict[str, Any]] = {}
-    for key, value in flat.items():
-        parts = key.split(":")
+    for original_key, value in flat.items():
+        original_hub = original_key.split(":")[2] if original_key.count(":") >= 2 else ""
+        parts = original_key.lower().split(":")
         if len(parts) < 4 or parts[0] != "webpubsub" or parts[1] != "hubs":
             continue
         hub = parts[2]
         if not HUB_NAME_RE.match(hub):
             raise ConfigError(f"Invalid hub name in configuration: {hub!r}")
-        entry = raw.setdefault(hub, {"handlers": {}, "anonymous": None})
+        entry = raw.setdefault(hub, {"handlers": {}, "anonymous": None, "name": original_hub})
         setting = parts[3]
         if setting == "anonymousconnectpolicy":
             entry["anonymous"] = value
@@ -179,7 +192,7 @@ def hubs_from_settings(flat: Mapping[str, str]) -> dict[str, HubSettings]:
         policy = (entry["anonymous"] or "deny").strip().lower()
         if policy not in ("allow", "deny"):
             raise ConfigError(f"Hub {hub}: AnonymousConnectPolicy must be allow or deny.")
-        hubs[hub] = HubSettings(tuple(handlers), anonymous_connect=policy == "allow")
+        hubs[hub] = HubSettings(tuple(handlers), policy == "allow", entry["name"])
     return hubs
 
 
@@ -224,10 +237,10 @@ def load_config(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"Cannot read configuration file {config_path}: {exc}") from exc
     environ = environ or {}
-    flat = flatten(document)
-    flat.update(env_settings(environ))
+    flat = merge_settings(flatten(document), env_settings(environ))
     hubs = hubs_from_settings(flat)
-    key = access_key or flat.get("webpubsub:accesskey") or DEFAULT_ACCESS_KEY
+    lowered = {k.lower(): v for k, v in flat.items()}
+    key = access_key or lowered.get("webpubsub:accesskey") or DEFAULT_ACCESS_KEY
     config = EmulatorConfig(access_key=validate_access_key(key), hubs=hubs)
     if host is not None:
         config.host = host

@@ -59,6 +59,7 @@ class Connection:
     ack_cache: set[int] = field(default_factory=set)
     reconnection_token: str | None = None
     queue_limit: int = 1000
+    queue_bytes_limit: int = 16 * 1024 * 1024
     buffer_limit: int = 1000
     buffer_bytes_limit: int = 16 * 1024 * 1024
     # Runtime state
@@ -72,6 +73,8 @@ class Connection:
     _buffer: deque[tuple[int, str]] = field(default_factory=deque)
     _buffer_bytes: int = 0
     _queue: asyncio.Queue[str | bytes | _Close] | None = None
+    _queued_bytes: int = 0
+    _transport: asyncio.BaseTransport | None = None
     _writer: asyncio.Task[None] | None = None
 
     @property
@@ -122,9 +125,21 @@ class Connection:
     def _enqueue(self, item: str | bytes | _Close) -> None:
         if self._queue is None:
             return
-        if self._queue.qsize() >= self.queue_limit and not isinstance(item, _Close):
-            raise OverflowError_("outbound queue over its limit")
+        if not isinstance(item, _Close):
+            if self._queue.qsize() >= self.queue_limit:
+                raise OverflowError_("outbound queue over its message limit")
+            if self.pending_bytes() + len(item) > self.queue_bytes_limit:
+                raise OverflowError_("outbound queue over its byte limit")
+            self._queued_bytes += len(item)
         self._queue.put_nowait(item)
+
+    def pending_bytes(self) -> int:
+        """Bytes queued or sitting unsent in the transport's buffer."""
+        buffered = 0
+        transport = self._transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            buffered = transport.get_write_buffer_size()
+        return self._queued_bytes + buffered
 
     def sequence_ack(self, sequence_id: int) -> None:
         while self._buffer and self._buffer[0][0] <= sequence_id:
@@ -133,21 +148,38 @@ class Connection:
 
     # ---- physical socket ------------------------------------------------------------
 
-    def attach(self, ws: web.WebSocketResponse) -> None:
+    def attach(
+        self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None = None
+    ) -> None:
         """Start serving a (new) socket; a reliable connection replays unacked messages."""
         self.ws = ws
+        self._transport = transport
         self._queue = asyncio.Queue()
+        self._queued_bytes = 0
         for _, frame in self._buffer:
             self._queue.put_nowait(frame)
+            self._queued_bytes += len(frame)
         self._writer = asyncio.create_task(self._write_loop(ws, self._queue))
 
-    async def detach(self) -> None:
-        """Stop the writer of the current socket (after the socket has ended)."""
-        writer, self._writer, self._queue, self.ws = self._writer, None, None, None
+    def abort_transport(self) -> None:
+        """Drop the TCP connection at once (for a peer that stopped reading)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def stop_writer(self) -> None:
+        """Stop sending on the current socket (its queue is dropped)."""
+        writer, self._writer, self._queue = self._writer, None, None
+        self._queued_bytes = 0
         if writer is not None and writer is not asyncio.current_task():
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
+
+    async def detach(self) -> None:
+        """Forget the current socket (after it has ended)."""
+        await self.stop_writer()
+        self.ws = None
+        self._transport = None
 
     def request_close(
         self, code: int, message: str = "", *, disconnected: str | None = None
@@ -163,6 +195,8 @@ class Connection:
         try:
             while True:
                 item = await queue.get()
+                if not isinstance(item, _Close):
+                    self._queued_bytes -= len(item)
                 if isinstance(item, _Close):
                     await ws.close(code=item.code, message=_close_reason(item.message))
                     return

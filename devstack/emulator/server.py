@@ -65,7 +65,7 @@ class Emulator:
 
     async def start(self) -> None:
         # access_log=None: aiohttp's access log would print client URLs with access_token.
-        self._runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
         try:

@@ -50,7 +50,8 @@ def test_json_and_env_merge_env_wins(tmp_path) -> None:
         )
     )
     env = {
-        "WebPubSub__Hubs__Sample_ChatApp__EventHandlers__0__SystemEvents__2": "disconnected",
+        "WEBPUBSUB__HUBS__SAMPLE_CHATAPP__EVENTHANDLERS__0__SYSTEMEVENTS__2": "disconnected",
+        "WebPubSub__Hubs__Sample_ChatApp__EventHandlers__0__SystemEvents__0": "connect",
         "WebPubSub__Hubs__Sample_ChatApp__AnonymousConnectPolicy": "allow",
         "WebPubSub__Hubs__other__EventHandlers__0__UrlTemplate": "http://h/{hub}/{event}",
         "UNRELATED": "x",
@@ -59,6 +60,7 @@ def test_json_and_env_merge_env_wins(tmp_path) -> None:
     assert config.access_key == "K" * 40
     assert config.port == 9000
     chat = config.hub("sample_chatapp")
+    assert chat.name == "Sample_ChatApp"
     assert chat.anonymous_connect is True
     (handler,) = chat.event_handlers
     assert handler.system_events == {"connect", "connected", "disconnected"}

@@ -155,7 +155,7 @@ async def test_close_connection_with_reason(service, http) -> None:
 
 async def test_scoped_closes_with_exclusions(service, http) -> None:
     a, a_id = await connect(http, service, user_id="x")
-    b, b_id = await connect(http, service, user_id="x")
+    b, _ = await connect(http, service, user_id="x")
     c, c_id = await connect(http, service, user_id="y")
     await service.close_user_connections("x", excluded=[a_id])
     assert (await recv_json(b))["event"] == "disconnected"
@@ -286,7 +286,7 @@ async def test_filter_type_error_message(emu, http) -> None:
     ],
 )
 async def test_content_types(emu, http, content_type: str, body: bytes, status: int) -> None:
-    code, headers, resp_body = await call(
+    code, _, resp_body = await call(
         http, emu, "POST", "/:send", data=body, headers={"Content-Type": content_type}
     )
     assert code == status
