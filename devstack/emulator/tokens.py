@@ -42,10 +42,22 @@ def _decode(token: str, key: str) -> dict[str, Any]:
         raise TokenError(str(exc)) from exc
 
 
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
 def _audience_key(url: str) -> tuple[str, str]:
-    """(host, path) of a URL, normalised for comparison; the scheme and query are ignored."""
+    """(host, path) of a URL, normalised for comparison; the scheme and query are ignored.
+
+    Loopback spellings count as one host so a token minted for the advertised
+    ``localhost`` endpoint also works when a local tool connects to 127.0.0.1.
+    """
     parts = urlsplit(unquote(url.strip()))
-    return parts.netloc.lower(), unquote(parts.path).rstrip("/").lower()
+    host, sep, port = parts.netloc.lower().rpartition(":")
+    if not sep or not port.isdigit():
+        host, port = parts.netloc.lower(), ""
+    if host in LOOPBACK_NAMES:
+        host = "localhost"
+    return f"{host}:{port}", unquote(parts.path).rstrip("/").lower()
 
 
 def audience_matches(audience: Any, expected_url: str) -> bool:

@@ -326,7 +326,7 @@ class Upstream:
             except aiohttp.ClientConnectionError as exc:
                 if not delays or isinstance(exc, aiohttp.ServerTimeoutError):
                     raise UpstreamError(f"handler unreachable: {exc}") from exc
-            except (TimeoutError, aiohttp.ClientError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
                 raise UpstreamError(f"handler call failed: {type(exc).__name__}") from exc
             else:
                 if not retryable_status(resp.status) or not delays:
