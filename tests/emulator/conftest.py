@@ -8,9 +8,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
-from emu_helpers import HUB, Upstream, emulator
 
 from devstack.emulator import Emulator
+
+from .emu_helpers import HUB, Upstream, emulator
 
 
 @pytest.fixture

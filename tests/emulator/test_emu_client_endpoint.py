@@ -9,9 +9,10 @@ import aiohttp
 import jwt
 import pytest
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
-from emu_helpers import HUB, client_url, emulator, expect_close, recv_json
 
 from devstack.emulator import Emulator, hubs_from_dict
+
+from .emu_helpers import HUB, client_url, emulator, expect_close, recv_json
 
 JSON = "json.webpubsub.azure.v1"
 RELIABLE = "json.reliable.webpubsub.azure.v1"

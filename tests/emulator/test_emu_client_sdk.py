@@ -18,7 +18,8 @@ from azure.messaging.webpubsubclient.models import (
 )
 from azure.messaging.webpubsubservice import WebPubSubServiceClient as SyncServiceClient
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
-from emu_helpers import HUB, Upstream, emulator, handler_hubs
+
+from .emu_helpers import HUB, Upstream, emulator, handler_hubs
 
 ROLES = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"]
 

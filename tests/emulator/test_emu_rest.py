@@ -15,9 +15,10 @@ from azure.core.exceptions import (
 )
 from azure.messaging.webpubsubservice import WebPubSubServiceClient as SyncServiceClient
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
-from emu_helpers import HUB, client_url, expect_close, recv_json
 
 from devstack.emulator import Emulator
+
+from .emu_helpers import HUB, client_url, expect_close, recv_json
 
 JSON = "json.webpubsub.azure.v1"
 ROLES = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"]

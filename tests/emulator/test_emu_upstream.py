@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
-from emu_helpers import HUB, Upstream, client_url, emulator, expect_close, handler_hubs, recv_json
+
+from .emu_helpers import HUB, Upstream, client_url, emulator, expect_close, handler_hubs, recv_json
 
 JSON = "json.webpubsub.azure.v1"
 
