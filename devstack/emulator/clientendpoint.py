@@ -293,10 +293,7 @@ class ClientEndpoint:
             await self._socket_ended(conn, ws, reason)
 
     async def _wait_writer(self, conn: Connection, ws: web.WebSocketResponse) -> None:
-        writer = conn._writer
-        if writer is not None:
-            with contextlib.suppress(TimeoutError, Exception):
-                await asyncio.wait_for(asyncio.shield(writer), timeout=15)
+        await conn.wait_sent(timeout=15)
         if not ws.closed:
             with contextlib.suppress(Exception):
                 await ws.close()

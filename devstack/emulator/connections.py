@@ -166,6 +166,13 @@ class Connection:
         if self._transport is not None:
             self._transport.abort()
 
+    async def wait_sent(self, timeout: float) -> None:
+        """Wait (bounded) until the writer has sent what was queued, including a close."""
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task():
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(writer), timeout=timeout)
+
     async def stop_writer(self) -> None:
         """Stop sending on the current socket (its queue is dropped)."""
         writer, self._writer, self._queue = self._writer, None, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -67,16 +68,16 @@ class Emulator:
         # access_log=None: aiohttp's access log would print client URLs with access_token.
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
         try:
-            await site.start()
+            # Binding the socket ourselves gives the real port when port 0 was asked for.
+            family = socket.AF_INET6 if ":" in self.config.host else socket.AF_INET
+            sock = socket.create_server((self.config.host, self.config.port), family=family)
         except OSError:
             await self._runner.cleanup()
             self._runner = None
             raise
-        server = site._server
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
         await self.clients.shutdown()
