@@ -5,16 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from typing import Any
 
 from aiohttp import WebSocketError, WSMsgType, web
 
 from . import jsonprotocol as jp
+from .cloudevents import ConnectRejected, EventContext, UpstreamError
 from .config import HUB_NAME_RE, EmulatorConfig
 from .connections import RAW, RELIABLE, Connection, OverflowError_, protocol_kind
 from .events import Events
+from .handshake import (
+    HandshakeError,
+    choose_subprotocol,
+    connect_body,
+    new_connection_id,
+    offered_protocols,
+    raw_mode_params,
+)
 from .hub import Registry
 from .logsafe import redact_url
 from .roles import Permissions
@@ -22,12 +30,10 @@ from .tokens import (
     ClaimError,
     TokenError,
     as_list,
-    claims_for_connect,
     issue_reconnection_token,
     reconnection_token_valid,
     validate_client_token,
 )
-from .upstream import ConnectRejected, EventContext, UpstreamError
 
 log = logging.getLogger("devstack.emulator.client")
 
@@ -38,58 +44,6 @@ INTERNAL_ERROR = "Internal server error"
 SERVER_CLOSED = "Application server closed the connection."
 RECOVERY_EXPIRED = "The connection recovery timeout expired."
 SLOW_CLIENT = "The client is too slow to receive messages."
-STRIPPED_QUERY = {"access_token"}
-STRIPPED_HEADERS = {"authorization"}
-
-
-def new_connection_id() -> str:
-    return secrets.token_urlsafe(16).replace("-", "A").replace("_", "B")
-
-
-def offered_protocols(request: web.Request) -> list[str]:
-    return [
-        p.strip()
-        for header in request.headers.getall("Sec-WebSocket-Protocol", [])
-        for p in header.split(",")
-        if p.strip()
-    ]
-
-
-def raw_mode_params(query: Any) -> tuple[str, str | None, bool]:
-    """(mode, group, noEcho) from the query; raise ValueError with a reason on bad input."""
-    mode = (query.get("webpubsub_mode") or "sendEvent").lower()
-    if mode not in ("sendevent", "sendtogroup"):
-        raise ValueError("Invalid webpubsub_mode; expected sendEvent or sendToGroup.")
-    no_echo_raw = (query.get("noEcho") or "false").lower()
-    if no_echo_raw not in ("true", "false"):
-        raise ValueError("Invalid noEcho; expected true or false.")
-    group = None
-    if mode == "sendtogroup":
-        groups = query.getall("group", [])
-        if len(groups) != 1 or not jp.valid_group_name(groups[0]):
-            raise ValueError("webpubsub_mode=sendToGroup requires exactly one valid group.")
-        group = groups[0]
-    return mode, group, no_echo_raw == "true"
-
-
-def connect_body(request: web.Request, claims: dict[str, Any], offered: list[str]) -> dict:
-    query: dict[str, list[str]] = {}
-    for key, value in request.rel_url.query.items():
-        if key.lower() not in STRIPPED_QUERY:
-            query.setdefault(key, []).append(value)
-    headers: dict[str, list[str]] = {}
-    for key, value in request.headers.items():
-        low = key.lower()
-        if low in STRIPPED_HEADERS or low.startswith("x-asrs-internal-"):
-            continue
-        headers.setdefault(key, []).append(value)
-    return {
-        "claims": claims_for_connect(claims),
-        "query": query,
-        "headers": headers,
-        "subprotocols": offered,
-        "clientCertificates": [],
-    }
 
 
 class ClientEndpoint:
@@ -107,7 +61,7 @@ class ClientEndpoint:
         hub_name = request.match_info.get("hub", "")
         if not HUB_NAME_RE.match(hub_name):
             return web.Response(status=400, text="Invalid hub name.")
-        offered = offered_protocols(request)
+        offered = offered_protocols(request.headers.getall("Sec-WebSocket-Protocol", []))
         if not web.WebSocketResponse(protocols=tuple(offered)).can_prepare(request).ok:
             return web.Response(status=400, text="A WebSocket upgrade request is required.")
         query = request.rel_url.query
@@ -133,8 +87,8 @@ class ClientEndpoint:
             return web.Response(status=401)
         try:
             mode, raw_group, no_echo = raw_mode_params(query)
-        except ValueError as exc:
-            return web.Response(status=400, text=str(exc))
+        except HandshakeError as exc:
+            return web.Response(status=exc.status, text=str(exc))
 
         hub = self.registry.hub(hub_name)
         conn_id = new_connection_id()
@@ -145,7 +99,8 @@ class ClientEndpoint:
         chosen: str | None = None
         if self.events.has_connect_handler(hub.name):
             try:
-                overrides = await self.events.connect(ctx, connect_body(request, claims, offered))
+                body = connect_body(request.rel_url.query, request.headers, claims, offered)
+                overrides = await self.events.connect(ctx, body)
             except ConnectRejected as exc:
                 log.info("connection %s rejected by connect handler: %d", conn_id, exc.status)
                 return web.Response(status=exc.status)
@@ -159,15 +114,12 @@ class ClientEndpoint:
                 roles = overrides.roles
             if overrides.groups:
                 groups = overrides.groups
-            if overrides.subprotocol is not None:
-                if overrides.subprotocol not in offered:
-                    log.warning("connect handler chose a subprotocol the client did not offer")
-                    return web.Response(status=500)
-                chosen = overrides.subprotocol
-        if chosen is None:
-            chosen = next((p for p in offered if p in jp.BUILTIN_PROTOCOLS), None)
-            if chosen is None and offered:
-                return web.Response(status=400, text="Unsupported subprotocol.")
+            chosen = overrides.subprotocol
+        try:
+            chosen = choose_subprotocol(offered, chosen)
+        except HandshakeError as exc:
+            log.info("connection %s rejected: %s", conn_id, exc)
+            return web.Response(status=exc.status, text=str(exc))
 
         ws = self._socket(chosen)
         await ws.prepare(request)

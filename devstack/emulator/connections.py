@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from . import jsonprotocol as jp
+from .cloudevents import EventContext
 from .roles import Permissions
-from .upstream import EventContext
 
 log = logging.getLogger("devstack.emulator.connections")
 

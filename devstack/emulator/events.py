@@ -7,19 +7,19 @@ import json
 import logging
 from typing import Any
 
-from .config import EmulatorConfig, EventHandler
-from .connections import Connection
-from .jsonprotocol import Payload
-from .upstream import (
+from .cloudevents import (
     ConnectOverrides,
     ConnectRejected,
     EventContext,
-    Upstream,
     UpstreamError,
     parse_connect_body,
     payload_content_type,
     reply_payload,
 )
+from .config import EmulatorConfig, EventHandler
+from .connections import Connection
+from .jsonprotocol import Payload
+from .upstream import Upstream
 
 log = logging.getLogger("devstack.emulator.events")
 

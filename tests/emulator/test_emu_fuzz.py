@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devstack.emulator import jsonprotocol as jp
+from devstack.emulator.cloudevents import UpstreamError, parse_connect_body
 from devstack.emulator.filter import FilterError, compile_filter
 from devstack.emulator.restroutes import MethodNotAllowed, RouteNotFound, route
-from devstack.emulator.upstream import UpstreamError, parse_connect_body
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -7,8 +7,7 @@ import hmac
 
 import pytest
 
-from devstack.emulator.jsonprotocol import Payload
-from devstack.emulator.upstream import (
+from devstack.emulator.cloudevents import (
     ConnectOverrides,
     EventContext,
     UpstreamError,
@@ -19,6 +18,7 @@ from devstack.emulator.upstream import (
     signature,
     store_cookies,
 )
+from devstack.emulator.jsonprotocol import Payload
 
 KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 
