@@ -416,3 +416,35 @@ async def test_slow_client_does_not_block_others(http) -> None:
                 await svc.send_to_all("after", content_type="text/plain")
                 assert (await recv_json(fast))["data"] == "after"
                 writer.close()
+
+
+async def test_reliable_buffer_overflow_makes_connection_unrecoverable(http) -> None:
+    async with emulator(reliable_buffer_limit=3) as emu:
+        svc = WebPubSubServiceClient.from_connection_string(emu.connection_string, hub=HUB)
+        async with svc:
+            ws = await http.ws_connect(await client_url(svc), protocols=[RELIABLE])
+            connected = await recv_json(ws)
+            await ws.close(code=4000)
+            await asyncio.sleep(0.1)
+            for i in range(4):
+                await svc.send_to_all(f"m{i}", content_type="text/plain")
+            assert not await svc.connection_exists(connected["connectionId"])
+            recover = (
+                f"{ws_base(emu)}?awps_connection_id={connected['connectionId']}"
+                f"&awps_reconnection_token={connected['reconnectionToken']}"
+            )
+            async with http.ws_connect(recover, protocols=[RELIABLE]) as again:
+                assert await expect_close(again) == 1008
+
+
+async def test_hub_names_are_case_insensitive(emu, http) -> None:
+    upper = WebPubSubServiceClient.from_connection_string(emu.connection_string, hub="CHAT")
+    lower = WebPubSubServiceClient.from_connection_string(emu.connection_string, hub="chat")
+    async with upper, lower, http.ws_connect(await client_url(upper), protocols=[JSON]) as ws:
+        conn_id = (await recv_json(ws))["connectionId"]
+        await lower.send_to_all("across cases", content_type="text/plain")
+        assert (await recv_json(ws))["data"] == "across cases"
+        # Group names stay case-sensitive.
+        await lower.add_connection_to_group("Room", conn_id)
+        assert await upper.group_exists("Room")
+        assert not await upper.group_exists("room")
