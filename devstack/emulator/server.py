@@ -66,7 +66,7 @@ class Emulator:
 
     async def start(self) -> None:
         # access_log=None: aiohttp's access log would print client URLs with access_token.
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=3.0)
         await self._runner.setup()
         try:
             # Binding the socket ourselves gives the real port when port 0 was asked for.
@@ -80,16 +80,19 @@ class Emulator:
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
+        """Close clients, let disconnected events go out briefly, then stop (bounded)."""
         await self.clients.shutdown()
         for hub in self.clients.registry.hubs.values():
             for conn in hub.all():
                 if conn.recovery_task is not None:
                     conn.recovery_task.cancel()
         await self.events.drain(timeout=2.0)
+        # Closing the upstream session fails in-flight handler calls fast, so no request
+        # handler keeps the shutdown waiting on a slow event handler.
+        await close_quietly(self.upstream)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        await close_quietly(self.upstream)
 
 
 @contextlib.asynccontextmanager

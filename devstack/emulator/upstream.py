@@ -50,6 +50,7 @@ class Upstream:
         self.config = config
         self._session: aiohttp.ClientSession | None = None
         self._validations: dict[str, _Validation] = {}
+        self._closed = False
 
     @property
     def origin(self) -> str:
@@ -60,6 +61,8 @@ class Upstream:
         return [self.config.access_key]
 
     def session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise UpstreamError("the emulator is stopping")
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True
@@ -67,6 +70,7 @@ class Upstream:
         return self._session
 
     async def close(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
 

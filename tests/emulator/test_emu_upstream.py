@@ -423,3 +423,19 @@ async def test_event_handler_receives_metadata_headers(upstream: Upstream, http)
             "metadata": {"reply": "yes"},
         }
     assert upstream.events("meta")[0].headers["x-webpubsub-metadata-trace"] == "t1"
+
+
+async def test_stop_is_quick_while_a_handler_call_is_in_flight(upstream: Upstream, http) -> None:
+    async def stuck(rec):
+        await asyncio.sleep(30)
+        return web.Response()
+
+    upstream.responders["stuck"] = stuck
+    loop = asyncio.get_running_loop()
+    async with emulator(hubs=handler_hubs(upstream.url)) as emu, await service_for(emu) as svc:
+        ws = await http.ws_connect(await client_url(svc), protocols=[JSON])
+        await recv_json(ws)
+        await ws.send_json({"type": "event", "event": "stuck", "data": 1, "ackId": 1})
+        await upstream.wait_for("stuck")
+        started = loop.time()
+    assert loop.time() - started < 10
