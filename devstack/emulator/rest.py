@@ -361,7 +361,7 @@ class RestApi:
     def _close(self, conns: list[Connection], request) -> web.Response:
         q = request.rel_url.query
         reason = q.get("reason")
-        for conn in hub_select_excluded(conns, q):
+        for conn in Hub.select(conns, q.getall("excluded", [])):
             self.clients.close(conn, reason)
         return web.Response(status=204)
 
@@ -468,7 +468,9 @@ class RestApi:
         groups = q.getall("group", [])
         if not all(jp.valid_group_name(g) for g in groups):
             raise bad_request("Invalid group name.", "group")
-        audience = f"{self.config_endpoint(request)}/{paths[client_type.lower()]}/hubs/{hub.name}"
+        # The token's audience is this service's own URL (lower-cased, as the SDK does).
+        base = f"{request.scheme}://{request.host}".lower()
+        audience = f"{base}/{paths[client_type.lower()]}/hubs/{hub.name}"
         token = issue_client_token(
             self.config.access_key,
             audience,
@@ -478,10 +480,3 @@ class RestApi:
             minutes=minutes,
         )
         return web.json_response({"token": token})
-
-    def config_endpoint(self, request: web.Request) -> str:
-        return f"{request.scheme}://{request.host}".lower()
-
-
-def hub_select_excluded(conns: list[Connection], query: MultiDictProxy[str]) -> list[Connection]:
-    return Hub.select(conns, query.getall("excluded", []))

@@ -25,6 +25,10 @@ async def _health(request: web.Request) -> web.Response:
     return web.Response(status=200, text="" if request.method == "HEAD" else "OK")
 
 
+async def _empty_hub(request: web.Request) -> web.Response:
+    return web.Response(status=400, text="The hub name is missing.")
+
+
 def build_app(config: EmulatorConfig) -> tuple[web.Application, ClientEndpoint, Upstream, Events]:
     upstream = Upstream(config)
     events = Events(config, upstream)
@@ -36,6 +40,7 @@ def build_app(config: EmulatorConfig) -> tuple[web.Application, ClientEndpoint, 
     app.router.add_get("/api/health", _health)
     app.router.add_get("/health", _health)
     app.router.add_get("/client/hubs/{hub}", clients.handle)
+    app.router.add_get("/client/hubs/", _empty_hub)
     app.router.add_route("*", "/api/{tail:.*}", rest.handle)
     return app, clients, upstream, events
 

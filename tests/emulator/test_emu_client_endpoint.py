@@ -94,6 +94,7 @@ async def test_not_a_websocket_and_bad_hub(emu, http) -> None:
     async with http.get(f"{emu.endpoint}/client/hubs/{HUB}") as resp:
         assert resp.status == 400
     assert await handshake_status(http, ws_base(emu, "1bad")) == 400
+    assert await handshake_status(http, ws_base(emu, "")) == 400
 
 
 @pytest.mark.parametrize(
