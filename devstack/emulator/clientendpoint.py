@@ -12,7 +12,7 @@ from aiohttp import WebSocketError, WSMsgType, web
 from . import jsonprotocol as jp
 from .cloudevents import ConnectRejected, EventContext, UpstreamError
 from .config import HUB_NAME_RE, EmulatorConfig
-from .connections import RAW, RELIABLE, Connection, OverflowError_, protocol_kind
+from .connections import RAW, RELIABLE, ClientOverflow, Connection, protocol_kind
 from .events import Events
 from .frames import INTERNAL_ERROR, FrameHandler
 from .handshake import (
@@ -213,7 +213,7 @@ class ClientEndpoint:
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     try:
                         keep = await self.frames.on_frame(conn, msg)
-                    except OverflowError_:
+                    except ClientOverflow:
                         self._overflow(conn)
                         keep = False
                     if not keep:

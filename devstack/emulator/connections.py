@@ -40,7 +40,7 @@ class _Close:
     message: str
 
 
-class OverflowError_(Exception):
+class ClientOverflow(Exception):
     """The client cannot keep up (outbound queue or reliable buffer over its limit)."""
 
 
@@ -115,7 +115,7 @@ class Connection:
                 len(self._buffer) > self.buffer_limit
                 or self._buffer_bytes > self.buffer_bytes_limit
             ):
-                raise OverflowError_("reliable buffer over its limit")
+                raise ClientOverflow("reliable buffer over its limit")
         self._enqueue(frame)
 
     def send_control(self, frame: str) -> None:
@@ -127,9 +127,9 @@ class Connection:
             return
         if not isinstance(item, _Close):
             if self._queue.qsize() >= self.queue_limit:
-                raise OverflowError_("outbound queue over its message limit")
+                raise ClientOverflow("outbound queue over its message limit")
             if self.pending_bytes() + len(item) > self.queue_bytes_limit:
-                raise OverflowError_("outbound queue over its byte limit")
+                raise ClientOverflow("outbound queue over its byte limit")
             self._queued_bytes += len(item)
         self._queue.put_nowait(item)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import jsonprotocol as jp
-from .connections import Connection, OverflowError_
+from .connections import ClientOverflow, Connection
 
 log = logging.getLogger("devstack.emulator.hub")
 
@@ -92,7 +92,7 @@ class Hub:
             try:
                 conn.deliver(payload, group=group, from_user_id=from_user_id)
                 count += 1
-            except OverflowError_ as exc:
+            except ClientOverflow as exc:
                 log.warning("connection %s cannot keep up (%s); closing it", conn.id, exc)
                 if self.on_overflow is not None:
                     self.on_overflow(conn)
