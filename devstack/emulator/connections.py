@@ -74,6 +74,7 @@ class Connection:
     _buffer_bytes: int = 0
     _queue: asyncio.Queue[str | bytes | _Close] | None = None
     _queued_bytes: int = 0
+    _inflight: int = 0  # frames queued and not yet written (direct writes must wait for them)
     _transport: asyncio.BaseTransport | None = None
     _writer: asyncio.Task[None] | None = None
 
@@ -95,11 +96,41 @@ class Connection:
         self, payload: jp.Payload, *, group: str | None = None, from_user_id: str | None = None
     ) -> None:
         """Queue a data message (group or server) in the right form for this client."""
+        frame = self._frame_for(payload, group, from_user_id)
+        if frame is not None:
+            self._enqueue(frame)
+
+    async def deliver_now(
+        self, payload: jp.Payload, *, group: str | None = None, from_user_id: str | None = None
+    ) -> None:
+        """Like deliver, but write straight to the socket when that cannot wait or reorder.
+
+        A broadcast reaches most clients this way: skipping the writer task's wake-up per
+        client and message is what lets fan-out keep up with a bare broadcast loop.
+        """
+        frame = self._frame_for(payload, group, from_user_id)
+        if frame is None:
+            return
+        if not self._can_write_now(frame):
+            self._enqueue(frame)
+            return
+        assert self.ws is not None
+        try:
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_str(frame)
+        except (ConnectionError, RuntimeError) as exc:
+            log.debug("direct write to %s failed: %s", self.id, exc)
+
+    def _frame_for(
+        self, payload: jp.Payload, group: str | None, from_user_id: str | None
+    ) -> str | bytes | None:
+        """The frame this client gets; reliable clients number and buffer it for replay."""
         if self.closed:
-            return
+            return None
         if self.kind == RAW:
-            self._enqueue(jp.raw_frame(payload))
-            return
+            return jp.raw_frame(payload)
         sequence_id = None
         if self.kind == RELIABLE:
             sequence_id = self._next_sequence
@@ -116,7 +147,22 @@ class Connection:
                 or self._buffer_bytes > self.buffer_bytes_limit
             ):
                 raise ClientOverflow("reliable buffer over its limit")
-        self._enqueue(frame)
+        return frame
+
+    def _can_write_now(self, frame: str | bytes) -> bool:
+        """Nothing queued ahead of it, and the socket keeping up.
+
+        With at most the low-water mark buffered and a frame no larger than that, the buffer
+        stays under the high-water mark, so aiohttp's send never waits for drain: a slow
+        client cannot hold up the caller, and order is kept because the queue is empty.
+        """
+        if self._queue is None or self._inflight or self.ws is None:
+            return False
+        transport = self._transport
+        if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
+            return False
+        low, _high = transport.get_write_buffer_limits()
+        return len(frame) <= low and transport.get_write_buffer_size() <= low
 
     def send_control(self, frame: str) -> None:
         """Queue an unnumbered frame (system, ack, pong); dropped while detached."""
@@ -131,6 +177,7 @@ class Connection:
             if self.pending_bytes() + len(item) > self.queue_bytes_limit:
                 raise ClientOverflow("outbound queue over its byte limit")
             self._queued_bytes += len(item)
+        self._inflight += 1
         self._queue.put_nowait(item)
 
     def pending_bytes(self) -> int:
@@ -156,9 +203,11 @@ class Connection:
         self._transport = transport
         self._queue = asyncio.Queue()
         self._queued_bytes = 0
+        self._inflight = 0
         for _, frame in self._buffer:
             self._queue.put_nowait(frame)
             self._queued_bytes += len(frame)
+            self._inflight += 1
         self._writer = asyncio.create_task(self._write_loop(ws, self._queue))
 
     def abort_transport(self) -> None:
@@ -177,6 +226,7 @@ class Connection:
         """Stop sending on the current socket (its queue is dropped)."""
         writer, self._writer, self._queue = self._writer, None, None
         self._queued_bytes = 0
+        self._inflight = 0
         if writer is not None and writer is not asyncio.current_task():
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -196,7 +246,9 @@ class Connection:
             return
         if disconnected is not None and self.kind != RAW:
             self._queue.put_nowait(jp.disconnected_message(disconnected))
+            self._inflight += 1
         self._queue.put_nowait(_Close(code, message))
+        self._inflight += 1  # never written back down: nothing goes out directly after a close
 
     async def _write_loop(self, ws: web.WebSocketResponse, queue: asyncio.Queue) -> None:
         try:
@@ -211,6 +263,7 @@ class Connection:
                     await ws.send_bytes(item)
                 else:
                     await ws.send_str(item)
+                self._inflight -= 1
         except (ConnectionError, RuntimeError) as exc:
             # The socket went away under us; the reader side handles the cleanup.
             log.debug("writer for %s stopped: %s", self.id, exc)

@@ -66,7 +66,7 @@ class FrameHandler:
             targets = hub.in_group(group)
             if conn.raw_no_echo:
                 targets = [c for c in targets if c.id != conn.id]
-            hub.deliver(targets, payload, group=group, from_user_id=conn.user_id)
+            await hub.deliver(targets, payload, group=group, from_user_id=conn.user_id)
             return True
         started = time.monotonic()
         try:
@@ -131,7 +131,7 @@ class FrameHandler:
                 targets = hub.in_group(group)
                 if no_echo:
                     targets = [c for c in targets if c.id != conn.id]
-                hub.deliver(targets, payload, group=group, from_user_id=conn.user_id)
+                await hub.deliver(targets, payload, group=group, from_user_id=conn.user_id)
                 self._ack(conn, ack_id, None)
             case jp.Event(event=name, payload=payload, ack_id=ack_id):
                 if self._duplicate(conn, ack_id):

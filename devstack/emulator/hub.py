@@ -78,7 +78,7 @@ class Hub:
         skip = set(excluded)
         return [c for c in conns if c.id not in skip and (predicate is None or predicate(c))]
 
-    def deliver(
+    async def deliver(
         self,
         conns: Iterable[Connection],
         payload: jp.Payload,
@@ -86,11 +86,11 @@ class Hub:
         group: str | None = None,
         from_user_id: str | None = None,
     ) -> int:
-        """Queue a message to each connection; returns how many were reached."""
+        """Send a message to each connection; returns how many were reached."""
         count = 0
         for conn in conns:
             try:
-                conn.deliver(payload, group=group, from_user_id=from_user_id)
+                await conn.deliver_now(payload, group=group, from_user_id=from_user_id)
                 count += 1
             except ClientOverflow as exc:
                 log.warning("connection %s cannot keep up (%s); closing it", conn.id, exc)

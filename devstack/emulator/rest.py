@@ -248,21 +248,21 @@ class RestApi:
         payload = await self._payload(request)
         q = request.rel_url.query
         targets = hub.select(hub.all(), q.getall("excluded", []), predicate(q))
-        hub.deliver(targets, payload)
+        await hub.deliver(targets, payload)
         return web.Response(status=202)
 
     async def op_send_to_user(self, request, hub: Hub, p) -> web.Response:
         payload = await self._payload(request)
         user = check_nonempty(p["user"], "userId")
         targets = hub.select(hub.of_user(user), (), predicate(request.rel_url.query))
-        hub.deliver(targets, payload)
+        await hub.deliver(targets, payload)
         return web.Response(status=202)
 
     async def op_send_to_connection(self, request, hub: Hub, p) -> web.Response:
         payload = await self._payload(request)
         conn = hub.get(check_nonempty(p["connection"], "connectionId"))
         if conn is not None:
-            hub.deliver([conn], payload)
+            await hub.deliver([conn], payload)
         return web.Response(status=202)
 
     async def op_send_to_group(self, request, hub: Hub, p) -> web.Response:
@@ -270,7 +270,7 @@ class RestApi:
         group = check_group(p["group"])
         q = request.rel_url.query
         targets = hub.select(hub.in_group(group), q.getall("excluded", []), predicate(q))
-        hub.deliver(targets, payload, group=group)
+        await hub.deliver(targets, payload, group=group)
         return web.Response(status=202)
 
     # ---- groups ---------------------------------------------------------------------
