@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _azure_error() -> type[Exception]:
+    # Looked up only when an exception is being matched: no import on the success path.
+    from azure.core.exceptions import AzureError
+
+    return AzureError
+
+
 class ServiceUnavailable(Exception):
     """The service could not be reached or refused the call; `status` is ours to return."""
 
@@ -84,13 +91,12 @@ class Service:
             ) from error
 
     async def client_url(self, user: str) -> str:
-        from azure.core.exceptions import AzureError
-
+        client = self.client()  # first, so the SDK (and AzureError with it) is imported
         try:
-            token = await self.client().get_client_access_token(
+            token = await client.get_client_access_token(
                 user_id=user, minutes_to_expire=self.settings.token_lifetime_minutes
             )
-        except (AzureError, OSError, TimeoutError) as error:
+        except (_azure_error(), OSError, TimeoutError) as error:
             raise ServiceUnavailable(
                 503, f"token request failed ({type(error).__name__})"
             ) from error

@@ -25,7 +25,10 @@ def validate(raw: str | None) -> str:
         raise InvalidUserId("missing user id")
     if len(user) > MAX_LENGTH:
         raise InvalidUserId(f"user id is too long (at most {MAX_LENGTH} characters)")
-    if any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in user):
+    # Printable ASCII (most ids) needs no per-character Unicode look-up.
+    if not (user.isascii() and user.isprintable()) and any(
+        unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in user
+    ):
         raise InvalidUserId("user id must not contain control characters")
     return user
 
