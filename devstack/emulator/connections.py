@@ -74,6 +74,7 @@ class Connection:
     _buffer_bytes: int = 0
     _queue: asyncio.Queue[str | bytes | _Close] | None = None
     _queued_bytes: int = 0
+    _low_water: int = 0  # the transport's: below it, a write never waits for drain
     _inflight: int = 0  # frames queued and not yet written (direct writes must wait for them)
     _transport: asyncio.BaseTransport | None = None
     _writer: asyncio.Task[None] | None = None
@@ -161,7 +162,7 @@ class Connection:
         transport = self._transport
         if not isinstance(transport, asyncio.WriteTransport) or transport.is_closing():
             return False
-        low, _high = transport.get_write_buffer_limits()
+        low = self._low_water
         return len(frame) <= low and transport.get_write_buffer_size() <= low
 
     def send_control(self, frame: str) -> None:
@@ -201,6 +202,8 @@ class Connection:
         """Start serving a (new) socket; a reliable connection replays unacked messages."""
         self.ws = ws
         self._transport = transport
+        if isinstance(transport, asyncio.WriteTransport):
+            self._low_water = transport.get_write_buffer_limits()[0]
         self._queue = asyncio.Queue()
         self._queued_bytes = 0
         self._inflight = 0

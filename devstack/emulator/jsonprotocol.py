@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -39,6 +40,13 @@ class Payload:
     data_type: str
     data: bytes
     metadata: tuple[tuple[str, str], ...] = ()
+
+    @functools.cached_property
+    def raw_frame(self) -> str | bytes:
+        """The bare payload, as raw clients get it; made once however many clients there are."""
+        if self.data_type == "binary":
+            return self.data
+        return self.data.decode("utf-8", errors="replace")
 
     @classmethod
     def text(cls, value: str) -> Payload:
@@ -284,6 +292,4 @@ def pong_message() -> str:
 
 def raw_frame(payload: Payload) -> str | bytes:
     """What a raw (no subprotocol) client receives: the bare payload."""
-    if payload.data_type == "binary":
-        return payload.data
-    return payload.data.decode("utf-8", errors="replace")
+    return payload.raw_frame
