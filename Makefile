@@ -1,5 +1,6 @@
 # One command each: `make run` starts the chat offline, `make test` runs every test.
-# Both create .venv and install what they need on first use.
+# Both create .venv and install what they need on first use. Flags go in ARGS, for example
+# `make run ARGS="--host-port 7072"` or `make bench ARGS=--quick`.
 
 PYTHON ?= python3
 VENV := .venv
@@ -22,13 +23,13 @@ $(CHECKOV):
 	$(VENV)/tools/checkov/bin/pip install --quiet checkov==3.3.30
 
 run: $(STAMP)  ## the emulator on :8080 and the Functions host on :7071, wired together
-	$(PY) -m devstack
+	$(PY) -m devstack $(ARGS)
 
 emulator: $(STAMP)
-	$(PY) -m devstack.emulator
+	$(PY) -m devstack.emulator $(ARGS)
 
 host: $(STAMP)
-	$(PY) -m devstack.host
+	$(PY) -m devstack.host $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -39,7 +40,7 @@ test: $(STAMP) $(CHECKOV) lint
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts bench/results
