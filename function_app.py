@@ -92,7 +92,13 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
             )
             return _response(text_reply(error.status, "could not reach the Web PubSub service"))
         runtime.recent.add(broadcast["id"])
-    log.info(
+    # Chat messages are the bulk of the traffic: in Azure every log line is billed telemetry, so
+    # a delivered message logs at DEBUG; presence events and refusals stay visible.
+    level = (
+        logging.DEBUG if broadcast is not None and event.type == webhook.MESSAGE else logging.INFO
+    )
+    log.log(
+        level,
         "Handled %s ce-id=%s connection=%s -> %s%s",
         event.type,
         event.id,
