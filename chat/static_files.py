@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path, PurePosixPath
@@ -87,7 +88,7 @@ def make_asset(body: bytes, suffix: str, mtime: float) -> Asset:
     return Asset(body, content_type, etag, mtime)
 
 
-def _not_modified(asset: Asset, request_headers: dict[str, str]) -> bool:
+def _not_modified(asset: Asset, request_headers: Mapping[str, str]) -> bool:
     if_none_match = request_headers.get("if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
@@ -102,7 +103,7 @@ def _not_modified(asset: Asset, request_headers: dict[str, str]) -> bool:
 
 
 def respond(
-    asset: Asset | None, method: str, request_headers: dict[str, str], extra: dict[str, str]
+    asset: Asset | None, method: str, request_headers: Mapping[str, str], extra: dict[str, str]
 ) -> Reply:
     """200 with the asset, 304 when the client's copy is current, 404 when there is none."""
     if asset is None:
