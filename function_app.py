@@ -14,7 +14,7 @@ from pathlib import Path
 
 import azure.functions as func
 
-from chat import cloudevents, static_files, user_id, webhook
+from chat import cloudevents, identity, static_files, webhook
 from chat.reply import Reply
 from chat.reply import text as text_reply
 from chat.runtime import Runtime
@@ -37,15 +37,14 @@ def _response(reply: Reply) -> func.HttpResponse:
 
 @app.route(route="negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
-    if runtime.settings() is None:
+    settings = runtime.settings()
+    if settings is None:
         return _response(text_reply(503, UNCONFIGURED))
+    caller = identity.caller(req.headers, req.params, settings)
+    if isinstance(caller, Reply):
+        return _response(caller)
     try:
-        principal = user_id.from_client_principal(req.headers)
-        user = principal or user_id.validate(req.params.get("id"))
-    except user_id.InvalidUserId as error:
-        return _response(text_reply(400, str(error)))
-    try:
-        url = await runtime.service().client_url(user)
+        url = await runtime.service().client_url(caller.user_id)
     except ServiceUnavailable as error:
         log.error("negotiate failed for a user: %s", error.reason)
         return _response(text_reply(503, "could not get a token from the Web PubSub service"))
@@ -111,7 +110,8 @@ def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:
     extra = static_files.security_headers(runtime.service_origin())
     path = static_files.safe_path(runtime.static_root, relative)
     lazy_url = settings.client_url if settings.lazy_auth else None
-    asset = runtime.asset(path, lazy_url) if path is not None else None
+    sign_in = settings.sign_in_providers if settings.sign_in else ()
+    asset = runtime.asset(path, lazy_url, sign_in) if path is not None else None
     return _response(static_files.respond(asset, req.method, req.headers, extra))
 
 

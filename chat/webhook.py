@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chat import connection_state, message_text, rate_limit, user_id
+from chat import connection_state, identity, message_text, rate_limit, user_id
 from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, CloudEvent
 from chat.reply import Reply, json_reply, text
 from chat.settings import Settings
@@ -49,13 +49,19 @@ def decide(
     if event.type == CONNECT:
         return _connect(event, body, settings)
     if event.type in (CONNECTED, DISCONNECTED):
-        return _presence(event, now)
+        return _presence(event, settings, now)
     if event.type == MESSAGE:
         return _message(event, body, content_type, settings, now)
     return Outcome(text(400, f"unsupported event type {event.type[:100]!r}"))
 
 
 def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
+    if settings.sign_in:
+        # Only tokens negotiate issued to a signed-in user: no lazy auth, no chosen names
+        # (not even from tokens issued before sign-in was turned on).
+        if identity.parse_user_id(event.user_id) is None:
+            return Outcome(text(401, identity.SIGN_IN_REQUIRED))
+        return Outcome(Reply(204))
     if event.user_id:
         # The client holds a token we signed for this user: keep what it says.
         return Outcome(Reply(204))
@@ -70,16 +76,22 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
         user = user_id.from_connect_query(query or {})
     except user_id.InvalidUserId as error:
         return Outcome(text(401, str(error)))
+    if identity.is_reserved(user):
+        return Outcome(text(401, identity.RESERVED))
     return Outcome(json_reply(200, {"userId": user}))
 
 
-def _presence(event: CloudEvent, now: float) -> Outcome:
-    user = event.user_id or "someone"
+def _presence(event: CloudEvent, settings: Settings, now: float) -> Outcome:
+    sender = identity.sender(event.user_id, settings)
+    if sender is None:
+        return Outcome(Reply(200), notes={"ignored": "not signed in"})
+    user = sender.pop("from")
     joined = event.type == CONNECTED
     notice = {
         "type": "system",
         "event": "joined" if joined else "left",
         "user": user,
+        **sender,
         "message": f"{user} {'joined' if joined else 'left'}",
         "id": stable_id(event),
         "time": _time(now),
@@ -100,7 +112,8 @@ def _message(
     def refuse(reason: str, why: str) -> Outcome:
         return Outcome(json_reply(200, rejection(reason), headers), notes={"rejected": why})
 
-    if not event.user_id:
+    sender = identity.sender(event.user_id, settings) if event.user_id else None
+    if sender is None:
         return refuse("Message not sent: anonymous connections cannot chat.", "anonymous")
     if not allowed:
         return refuse("Message not sent: you are sending too fast. Wait a moment.", "rate")
@@ -111,5 +124,5 @@ def _message(
         message = message_text.clean(raw, settings.max_message_length)
     except message_text.Rejected as error:
         return refuse(str(error), "policy")
-    chat = {"id": stable_id(event), "from": event.user_id, "message": message, "time": _time(now)}
+    chat = {"id": stable_id(event), **sender, "message": message, "time": _time(now)}
     return Outcome(Reply(204, headers=headers), broadcast=chat)

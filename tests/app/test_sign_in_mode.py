@@ -1,0 +1,183 @@
+"""ChatSignIn=required through the registered functions, with real func.HttpRequest objects."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import azure.functions as func
+import pytest
+
+import function_app
+from chat.settings import SettingsError, load
+
+from .conftest import RecordingService, connection_string, event_request
+from .test_negotiate import decode, request
+
+OID = "6f1c2a34-0b8e-4d3c-9a51-2f0e7c1d9b44"
+LONG_EMAIL = "a.very.long.first.name.and.surname.for.testing@subdivision.contoso.example"
+CONNECT = "azure.webpubsub.sys.connect"
+CONNECTED = "azure.webpubsub.sys.connected"
+MESSAGE = "azure.webpubsub.user.message"
+
+
+def principal_headers(idp: str, user: str, name: str) -> dict[str, str]:
+    claims = {
+        "auth_typ": idp,
+        "claims": [{"typ": "name", "val": name}],
+        "name_typ": "name",
+        "role_typ": "roles",
+    }
+    return {
+        "X-MS-CLIENT-PRINCIPAL": base64.b64encode(json.dumps(claims).encode()).decode(),
+        "X-MS-CLIENT-PRINCIPAL-ID": user,
+        "X-MS-CLIENT-PRINCIPAL-NAME": name,
+        "X-MS-CLIENT-PRINCIPAL-IDP": idp,
+    }
+
+
+@pytest.fixture
+async def signed_in_app(configure, service: RecordingService):
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatSignIn="required",
+        ChatSignInProviders="aad,github",
+    )
+    yield service
+    if function_app.runtime._service is not None:
+        await function_app.runtime._service.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, (False, ("aad",))),
+        ({"ChatSignIn": "off"}, (False, ("aad",))),
+        (
+            {"ChatSignIn": " Required ", "ChatSignInProviders": "GitHub, aad"},
+            (True, ("github", "aad")),
+        ),
+    ],
+)
+def test_mode_setting(env: dict, expected: tuple) -> None:
+    settings = load({"WebPubSubConnectionString": "Endpoint=http://h;AccessKey=k;", **env})
+    assert (settings.sign_in, settings.sign_in_providers) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"ChatSignIn": "yes"}, "ChatSignIn"),
+        ({"ChatSignInProviders": "aad,myspace"}, "ChatSignInProviders"),
+        ({"ChatSignInProviders": " , "}, "ChatSignInProviders"),
+        ({"ChatSignIn": "required", "ChatLazyAuth": "true"}, "ChatLazyAuth"),
+    ],
+)
+def test_bad_mode_settings_name_the_setting(env: dict, name: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load({"WebPubSubConnectionString": "Endpoint=http://h;AccessKey=k;", **env})
+    assert caught.value.name == name
+
+
+async def test_lazy_auth_with_sign_in_is_a_503(configure, service: RecordingService) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatSignIn="required",
+        ChatLazyAuth="true",
+    )
+    response = await function_app.negotiate(request({"id": "alice"}))
+    assert response.status_code == 503
+
+
+@pytest.mark.parametrize("params", [{}, {"id": "mallory"}])
+async def test_negotiate_without_a_principal_is_a_401(signed_in_app, params: dict) -> None:
+    response = await function_app.negotiate(request(params))
+    assert response.status_code == 401
+    assert "sign-in required" in response.get_body().decode()
+    assert signed_in_app.requests == []
+
+
+async def test_negotiate_takes_the_user_from_the_principal(signed_in_app) -> None:
+    response = await function_app.negotiate(
+        request({"id": "mallory"}, principal_headers("aad", OID, LONG_EMAIL))
+    )
+    assert response.status_code == 200
+    claims = decode(json.loads(response.get_body())["url"], signed_in_app.endpoint)
+    assert claims["sub"] == f"aad:{OID}:{LONG_EMAIL}"
+
+
+async def test_two_providers_with_the_same_name_are_two_users(signed_in_app) -> None:
+    subs = []
+    for idp, user in (("aad", OID), ("github", "583231")):
+        response = await function_app.negotiate(request({}, principal_headers(idp, user, "alice")))
+        subs.append(decode(json.loads(response.get_body())["url"], signed_in_app.endpoint)["sub"])
+    assert subs == [f"aad:{OID}:alice", "github:583231:alice"]
+
+
+async def test_a_broken_principal_is_a_400(signed_in_app) -> None:
+    response = await function_app.negotiate(request({}, {"X-MS-CLIENT-PRINCIPAL": "e30"}))
+    assert response.status_code == 400
+    assert "base64" in response.get_body().decode()
+
+
+@pytest.mark.parametrize(
+    ("user", "status"),
+    [
+        (None, 401),  # lazy auth: a direct connect with no token user
+        ("alice", 401),  # a token issued while sign-in was off
+        ("github:583231:alice", 204),
+    ],
+)
+async def test_connect(signed_in_app, user: str | None, status: int) -> None:
+    response = await function_app.eventhandler(
+        event_request(CONNECT, user=user, body=b'{"query": {"id": ["alice"]}}')
+    )
+    assert response.status_code == status
+    if status == 401:
+        assert "sign-in required" in response.get_body().decode()
+
+
+async def test_messages_carry_name_user_id_and_provider(signed_in_app) -> None:
+    user = f"aad:{OID}:{LONG_EMAIL}"
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, user=user, body=b"hello", content_type="text/plain")
+    )
+    assert response.status_code == 204
+    [chat] = signed_in_app.broadcasts
+    assert chat["from"] == LONG_EMAIL
+    assert chat["userId"] == user
+    assert chat["idp"] == "aad"
+    assert chat["message"] == "hello"
+
+
+async def test_presence_notices_carry_the_name(signed_in_app) -> None:
+    await function_app.eventhandler(event_request(CONNECTED, user="github:583231:alice"))
+    [notice] = signed_in_app.broadcasts
+    assert notice["user"] == "alice"
+    assert notice["message"] == "alice joined"
+    assert (notice["userId"], notice["idp"]) == ("github:583231:alice", "github")
+
+
+async def test_a_connection_from_before_sign_in_cannot_chat(signed_in_app) -> None:
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, user="alice", body=b"hello", content_type="text/plain")
+    )
+    assert response.status_code == 200
+    assert "cannot chat" in response.get_body().decode()
+    assert signed_in_app.broadcasts == []
+
+
+async def test_lazy_auth_cannot_claim_a_signed_in_id(configure, service: RecordingService) -> None:
+    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatLazyAuth="true")
+    response = await function_app.eventhandler(
+        event_request(CONNECT, user=None, body=b'{"query": {"id": ["github:1:alice"]}}')
+    )
+    assert response.status_code == 401
+
+
+def test_the_page_lists_the_providers(signed_in_app) -> None:
+    page = function_app.index(
+        func.HttpRequest("GET", "http://localhost/api/index", headers={}, body=b"")
+    ).get_body()
+    assert b'<meta name="chat-sign-in" content="aad github">' in page
+    assert b'name="chat-direct-url" content=""' in page
