@@ -60,6 +60,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
     parser.add_argument(
         "--startup-timeout", type=float, default=STARTUP_TIMEOUT_S, help="seconds (30)"
     )
+    parser.add_argument(
+        "--sign-in",
+        action="store_true",
+        help="emulate App Service Authentication in the host and set ChatSignIn=required",
+    )
     args = parser.parse_args(argv)
     options = StackOptions(
         emulator_port=args.emulator_port,
@@ -67,6 +72,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
         access_key=args.access_key,
         hub=args.hub,
         app_dir=Path(args.app_dir).resolve(),
+        sign_in=args.sign_in,
     )
     return options, args.startup_timeout
 
@@ -165,7 +171,12 @@ def announce(options: StackOptions) -> None:
     for line in (
         "",
         f"Chat:              {options.chat_url}",
-        f"Chat (lazy auth):  {options.chat_url}?connect=direct",
+        (
+            f"Sign-in:           required (local App Service Authentication: "
+            f"{options.host_base_url}/.auth/login/aad or /github)"
+            if options.sign_in
+            else f"Chat (lazy auth):  {options.chat_url}?connect=direct"
+        ),
         f"Hub:               {options.hub} -> {options.event_handler_url}",
         f"Connection string: {shown}",
         "Press Ctrl+C to stop.",

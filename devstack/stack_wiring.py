@@ -24,6 +24,7 @@ BIND_HOST = "127.0.0.1"
 # ("localhost") then matches the host of the connection string's endpoint.
 PUBLIC_HOST = "localhost"
 SYSTEM_EVENTS = ("connect", "connected", "disconnected")
+SIGN_IN_PROVIDERS = "aad,github"
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class StackOptions:
     access_key: str = DEFAULT_ACCESS_KEY
     hub: str = DEFAULT_HUB
     app_dir: Path = REPO_ROOT
+    # --sign-in: the host emulates App Service Authentication and the app requires it.
+    sign_in: bool = False
 
     @property
     def emulator_endpoint(self) -> str:
@@ -115,6 +118,7 @@ def host_command(options: StackOptions, python: str = sys.executable) -> list[st
         str(options.host_port),
         "--app-dir",
         str(options.app_dir),
+        *(["--sign-in", "--sign-in-providers", SIGN_IN_PROVIDERS] if options.sign_in else []),
     ]
 
 
@@ -124,6 +128,11 @@ def host_env(options: StackOptions, base: Mapping[str, str]) -> dict[str, str]:
     env["WebPubSubConnectionString"] = options.connection_string
     env["WebPubSubHub"] = options.hub
     env["ChatLazyAuth"] = "true"
+    if options.sign_in:
+        # Lazy auth and chosen names end where real sign-in starts.
+        env["ChatLazyAuth"] = "false"
+        env["ChatSignIn"] = "required"
+        env["ChatSignInProviders"] = SIGN_IN_PROVIDERS
     # Identity mode would bypass the emulator's key; the local stack is always key mode.
     env["WebPubSubEndpoint"] = ""
     env["WebPubSubConnectionStringSecondary"] = ""

@@ -1,0 +1,63 @@
+"""`--sign-in` on `python -m devstack` and `python -m devstack.host`: flags and wiring."""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack.host.cli import parse_args as host_args
+from devstack.stack import parse_args as stack_args
+from devstack.stack_wiring import StackOptions, host_command, host_env
+
+
+def test_stack_flag_turns_on_the_emulation_and_the_app_mode() -> None:
+    options, _ = stack_args(["--sign-in"])
+    assert options.sign_in
+    command = host_command(options)
+    assert command[command.index("--sign-in-providers") + 1] == "aad,github"
+    assert "--sign-in" in command
+    env = host_env(options, {"ChatLazyAuth": "true"})
+    assert env["ChatSignIn"] == "required"
+    assert env["ChatLazyAuth"] == "false"
+    assert env["ChatSignInProviders"] == "aad,github"
+
+
+def test_without_the_flag_nothing_changes() -> None:
+    options, _ = stack_args([])
+    assert not options.sign_in
+    assert "--sign-in" not in host_command(options)
+    assert "ChatSignIn" not in host_env(StackOptions(), {})
+
+
+def test_host_flags() -> None:
+    assert host_args([]).easy_auth is None
+    config = host_args(
+        [
+            "--sign-in",
+            "--sign-in-providers",
+            "GitHub,aad",
+            "--sign-in-action",
+            "RedirectToLoginPage",
+            "--sign-in-exclude",
+            "/api/eventhandler",
+        ]
+    ).easy_auth
+    assert config is not None
+    assert config.providers == ("github", "aad")
+    assert config.redirect_to_provider == "github"
+    assert config.unauthenticated_action == "RedirectToLoginPage"
+    assert config.excluded_paths == ("/api/eventhandler",)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--sign-in", "--sign-in-providers", "aad,myspace"],
+        ["--sign-in", "--sign-in-providers", ","],
+        ["--sign-in", "--sign-in-action", "Return404"],
+    ],
+)
+def test_bad_host_flags_exit_with_a_message(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        host_args(argv)
+    assert exited.value.code == 2
+    assert "--sign-in" in capsys.readouterr().err
