@@ -13,6 +13,7 @@
 
   var core = window.ChatCore;
   var Connection = window.ChatConnection;
+  var identity = window.ChatIdentity;
 
   var NAME_KEY = "chat.name";
   /** Older lines are dropped beyond this so a long session stays fast. */
@@ -34,7 +35,18 @@
     messageInput: document.getElementById("message-input"),
     sendButton: document.getElementById("send-button"),
     sendError: document.getElementById("send-error"),
+    signInPanel: document.getElementById("sign-in-panel"),
+    signInButtons: document.getElementById("sign-in-buttons"),
+    signInError: document.getElementById("sign-in-error"),
+    who: document.getElementById("who"),
+    whoName: document.getElementById("who-name"),
+    whoIdp: document.getElementById("who-idp"),
+    signOut: document.getElementById("sign-out"),
   };
+  // Sign-in mode: the server lists its App Service Authentication providers here.
+  var signInMeta = document.querySelector('meta[name="chat-sign-in"]');
+  var providers = identity.providersFromMeta(signInMeta ? signInMeta.content : "");
+  var signedInMode = providers.length > 0;
 
   var session = null; // {name, connection, seen, wasConnected, lost}
   var unread = 0;
@@ -86,9 +98,13 @@
     li.className = own ? "message own" : "message";
     li.dataset.id = item.id;
     li.dataset.from = item.from;
+    li.dataset.userId = item.userId || item.from;
     var body = document.createElement("p");
     body.className = "bubble";
-    body.append(span("from", item.from), span("sep", ": "), span("text", item.message));
+    body.append(span("from", item.from));
+    // Two providers can both have an "alice": the provider tells them apart.
+    if (item.idp) body.append(span("idp", identity.providerLabel(item.idp)));
+    body.append(span("sep", ": "), span("text", item.message));
     li.append(body, timeElement(item.time));
     return li;
   }
@@ -101,7 +117,10 @@
     li.dataset.event = kind;
     if (info.id) li.dataset.id = info.id;
     if (info.user) li.dataset.user = info.user;
-    li.append(span("text", text), timeElement(info.time));
+    if (info.userId) li.dataset.userId = info.userId;
+    li.append(span("text", text));
+    if (info.idp) li.append(span("idp", identity.providerLabel(info.idp)));
+    li.append(timeElement(info.time));
     return li;
   }
 
@@ -168,7 +187,7 @@
     if (item.id && !session.seen.add(item.id)) return;
     switch (item.kind) {
       case "chat": {
-        var own = item.from === session.name;
+        var own = identity.isOwn(item, session.name, signedInMode);
         appendLine(chatLine(item, own), own);
         break;
       }
@@ -177,6 +196,8 @@
           systemLine(item.event || "notice", item.message, {
             id: item.id,
             user: item.user,
+            userId: item.userId,
+            idp: item.idp,
             time: item.time,
           })
         );
@@ -194,7 +215,12 @@
   function onState(state, detail) {
     el.status.dataset.state = state;
     el.app.dataset.state = state;
-    el.status.textContent = core.describeState(state, detail);
+    var shown = detail;
+    if (signedInMode && detail.name) {
+      var me = identity.parseUserId(detail.name);
+      shown = Object.assign({}, detail, { name: me ? me.name : detail.name });
+    }
+    el.status.textContent = core.describeState(state, shown);
     if (detail.reason && state === "reconnecting") el.status.title = detail.reason;
     else el.status.removeAttribute("title");
 
@@ -208,6 +234,7 @@
     if (connected) {
       // Own-message detection must use the id the server puts in "from".
       session.name = detail.name || session.name;
+      if (signedInMode) showSignedIn(session.name);
       if (session.wasConnected) appendLine(systemLine("local", "Reconnected."), false);
       session.wasConnected = true;
       session.lost = false;
@@ -225,7 +252,46 @@
 
   /* ---------- views ---------- */
 
+  /** Sign-in mode's stand-in for the name form: one link per provider. */
+  function showSignIn(error) {
+    el.app.dataset.view = "sign-in";
+    el.chatPanel.hidden = true;
+    el.joinPanel.hidden = true;
+    el.signInPanel.hidden = false;
+    el.leave.hidden = true;
+    el.retry.hidden = true;
+    el.who.hidden = true;
+    el.signOut.hidden = true;
+    // The server's 401 says "sign-in required", which the panel already says.
+    el.signInError.textContent = error && !/^sign-in required/.test(error) ? error : "";
+    var back = identity.returnPath(window.location);
+    el.signInButtons.replaceChildren();
+    providers.forEach(function (idp) {
+      var link = document.createElement("a");
+      link.className = "btn btn-primary";
+      link.href = identity.loginUrl(idp, back);
+      link.dataset.provider = idp;
+      link.textContent = "Sign in with " + identity.providerLabel(idp);
+      el.signInButtons.append(link);
+    });
+    var first = el.signInButtons.firstElementChild;
+    if (first) first.focus();
+  }
+
+  function showSignedIn(userId) {
+    var me = identity.parseUserId(userId);
+    el.whoName.textContent = me ? me.name : userId;
+    el.whoIdp.textContent = me ? identity.providerLabel(me.idp) : "";
+    el.who.hidden = false;
+    el.signOut.href = identity.logoutUrl(identity.returnPath(window.location));
+    el.signOut.hidden = false;
+  }
+
   function showJoin(error) {
+    if (signedInMode) {
+      showSignIn(error);
+      return;
+    }
     el.app.dataset.view = "join";
     el.chatPanel.hidden = true;
     el.joinPanel.hidden = false;
@@ -240,7 +306,8 @@
     el.app.dataset.view = "chat";
     el.joinPanel.hidden = true;
     el.chatPanel.hidden = false;
-    el.leave.hidden = false;
+    el.signInPanel.hidden = true;
+    el.leave.hidden = signedInMode;
     el.messageInput.focus();
   }
 
@@ -355,6 +422,12 @@
     // Coming back online is a good moment to skip the rest of the back-off wait.
     window.addEventListener("online", onRetry);
 
+    if (signedInMode) {
+      // The name comes from the sign-in: negotiate answers 401 when there is none,
+      // and the sign-in panel replaces the chat (onState, fatal).
+      startSession("");
+      return;
+    }
     var remembered = loadName();
     el.nameInput.value = remembered;
     var check = core.validateName(remembered);
