@@ -213,3 +213,28 @@ async def test_return401_refuses_without_a_session_except_excluded_paths(
 async def test_without_the_emulation_there_are_no_auth_endpoints(basic_host) -> None:
     async with basic_host.session.get(basic_host.base_url + "/.auth/me") as response:
         assert response.status == 404
+
+
+@pytest.fixture
+async def azure_like_host() -> AsyncIterator[AuthHost]:
+    """The deployment's settings: redirect the page, 401 for scripts, the webhook excluded."""
+    config = Config(
+        providers=("aad",),
+        unauthenticated_action="RedirectToLoginPage",
+        excluded_paths=("/api/plain",),
+    )
+    async for started in _start(config):
+        yield started
+
+
+async def test_redirect_to_login_page_for_pages_401_for_scripts(azure_like_host: AuthHost) -> None:
+    status, headers, _ = await azure_like_host.call("GET", "/api/echo/x?room=a")
+    assert status == 302
+    assert headers["Location"] == "/.auth/login/aad?post_login_redirect_uri=/api/echo/x%3Froom%3Da"
+    status, _, _ = await azure_like_host.call(
+        "GET", "/api/echo/x", headers={"X-Requested-With": "XMLHttpRequest"}
+    )
+    assert status == 401
+    assert (await azure_like_host.call("GET", "/api/plain"))[0] == 200
+    status, _, body = await azure_like_host.call("GET", headers["Location"])
+    assert status == 200 and b"Sign in with Microsoft Entra ID" in body
