@@ -39,8 +39,9 @@ MAX_ROLE_LENGTH = 128
 # provider's configured name.
 IDP_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 # Cc control characters, Cf invisible format characters (bidi overrides among them), line and
-# paragraph separators: none belongs in a name shown to other people.
-_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
+# paragraph separators: none belongs in a name shown to other people. Cs: a lone surrogate (JSON
+# "\ud800" decodes to one) cannot even be encoded as UTF-8.
+_FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
 
 # Claim types, in the order they are tried when a header does not carry the value.
 _NAME_CLAIMS = (

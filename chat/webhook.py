@@ -112,9 +112,12 @@ def _message(
     def refuse(reason: str, why: str) -> Outcome:
         return Outcome(json_reply(200, rejection(reason), headers), notes={"rejected": why})
 
-    sender = identity.sender(event.user_id, settings) if event.user_id else None
-    if sender is None:
+    if not event.user_id:
         return refuse("Message not sent: anonymous connections cannot chat.", "anonymous")
+    sender = identity.sender(event.user_id, settings)
+    if sender is None:
+        # A connection from before sign-in was required: its user id is a chosen name.
+        return refuse("Message not sent: sign in first, then reconnect.", "not signed in")
     if not allowed:
         return refuse("Message not sent: you are sending too fast. Wait a moment.", "rate")
     # Room for 4-byte UTF-8 and JSON escapes; anything larger cannot be within the limit.

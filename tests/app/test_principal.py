@@ -147,6 +147,20 @@ DEEP = b'{"claims":' + b"[" * 5000 + b"]" * 5000 + b"}"
         (headers(id="1\u200b", idp="aad", name="bob"), "control characters"),
         (
             headers(
+                principal=b64(b'{"auth_typ":"aad","claims":[{"typ":"name","val":"a\\ud800"}]}'),
+                id="1",
+            ),
+            "control characters",
+        ),
+        (
+            headers(
+                principal=b64(b'{"auth_typ":"aad","claims":[{"typ":"oid","val":"\\udfff"}]}'),
+                name="a",
+            ),
+            "control characters",
+        ),
+        (
+            headers(
                 principal=b64(
                     {
                         "auth_typ": "aad",

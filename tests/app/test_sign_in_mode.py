@@ -7,13 +7,19 @@ import json
 
 import azure.functions as func
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import function_app
-from chat.settings import SettingsError, load
+from chat.identity import caller, parse_user_id
+from chat.reply import Reply
+from chat.settings import Settings, SettingsError, load
 
 from .conftest import RecordingService, connection_string, event_request
 from .test_negotiate import decode, request
 
+OFF = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp")
+REQUIRED = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp", sign_in=True)
 OID = "6f1c2a34-0b8e-4d3c-9a51-2f0e7c1d9b44"
 LONG_EMAIL = "a.very.long.first.name.and.surname.for.testing@subdivision.contoso.example"
 CONNECT = "azure.webpubsub.sys.connect"
@@ -163,7 +169,7 @@ async def test_a_connection_from_before_sign_in_cannot_chat(signed_in_app) -> No
         event_request(MESSAGE, user="alice", body=b"hello", content_type="text/plain")
     )
     assert response.status_code == 200
-    assert "cannot chat" in response.get_body().decode()
+    assert "sign in first" in response.get_body().decode()
     assert signed_in_app.broadcasts == []
 
 
@@ -181,3 +187,43 @@ def test_the_page_lists_the_providers(signed_in_app) -> None:
     ).get_body()
     assert b'<meta name="chat-sign-in" content="aad github">' in page
     assert b'name="chat-direct-url" content=""' in page
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "x-ms-client-principal",
+                "x-ms-client-principal-id",
+                "x-ms-client-principal-name",
+                "x-ms-client-principal-idp",
+            ]
+        ),
+        st.one_of(
+            st.text(max_size=300),
+            st.binary(max_size=300).map(lambda b: base64.b64encode(b).decode()),
+            st.recursive(
+                st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20)),
+                lambda inner: st.one_of(
+                    st.lists(inner, max_size=4),
+                    st.dictionaries(st.text(max_size=10), inner, max_size=4),
+                ),
+                max_leaves=20,
+            ).map(lambda v: base64.b64encode(json.dumps(v).encode()).decode()),
+        ),
+    ),
+    st.one_of(st.none(), st.text(max_size=80)),
+)
+def test_any_headers_give_a_caller_or_a_4xx(headers: dict, chosen: str | None) -> None:
+    """Whatever arrives in the principal headers: a caller, a 400 or a 401, never an exception."""
+    query = {} if chosen is None else {"id": chosen}
+    for mode in (OFF, REQUIRED):
+        outcome = caller(headers, query, mode)
+        if isinstance(outcome, Reply):
+            assert outcome.status in (400, 401), outcome
+            assert outcome.body
+        else:
+            assert outcome.user_id and outcome.name
+            if mode is REQUIRED:
+                assert parse_user_id(outcome.user_id) == outcome
