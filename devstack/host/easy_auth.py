@@ -155,6 +155,26 @@ def decode_cookie(value: str | None, key: bytes, now: float) -> Session | None:
     return session if session.expires > now else None
 
 
+# --- the sign-in form's nonce: "<expiry>.<HMAC>", so only our own form can sign someone in --------
+
+NONCE_SECONDS = 600
+
+
+def new_nonce(key: bytes, now: float) -> str:
+    expires = str(int(now) + NONCE_SECONDS)
+    mac = _b64(hmac.new(key, f"nonce:{expires}".encode(), hashlib.sha256).digest())
+    return f"{expires}.{mac}"
+
+
+def nonce_is_valid(value: str | None, key: bytes, now: float) -> bool:
+    """A nonce this host issued that has not expired (a cross-site form post has none)."""
+    expires, _, mac = (value or "").partition(".")
+    if not expires.isdigit() or len(expires) > 12:
+        return False
+    expected = _b64(hmac.new(key, f"nonce:{expires}".encode(), hashlib.sha256).digest())
+    return hmac.compare_digest(mac.encode(), expected.encode()) and int(expires) > now
+
+
 # --- what the app sees ------------------------------------------------------------------------
 
 

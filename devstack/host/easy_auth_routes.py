@@ -66,7 +66,7 @@ def _redirect(location: str) -> web.Response:
 
 
 def login_form(
-    provider: str, redirect: str, error: str = "", values: Mapping[str, str] = {}
+    provider: str, redirect: str, nonce: str, error: str = "", values: Mapping[str, str] = {}
 ) -> str:
     label = html.escape(PROVIDER_LABELS.get(provider, provider))
 
@@ -81,6 +81,7 @@ def login_form(
         f"{alert}"
         f'<form method="post" action="/.auth/login/{html.escape(provider)}/callback">'
         f'<input type="hidden" name="post_login_redirect_uri" value="{html.escape(redirect)}">'
+        f'<input type="hidden" name="nonce" value="{html.escape(nonce)}">'
         '<p><label for="name">User name</label><br>'
         f'<input id="name" name="name" required autocomplete="off" value="{value("name")}"></p>'
         '<p><label for="id">User id (optional; derived from the name when empty)</label><br>'
@@ -163,7 +164,8 @@ class EasyAuth:
             return web.Response(
                 status=400, text="post_login_redirect_uri must be a path on this site"
             )
-        return _page(200, "Sign in", login_form(idp, redirect))
+        nonce = easy_auth.new_nonce(self._key, self._clock())
+        return _page(200, "Sign in", login_form(idp, redirect, nonce))
 
     async def _callback(self, request: web.Request, provider: str) -> web.StreamResponse:
         idp = self._provider(provider)
@@ -184,10 +186,15 @@ class EasyAuth:
             return web.Response(
                 status=400, text="post_login_redirect_uri must be a path on this site"
             )
+        now = self._clock()
+        if not easy_auth.nonce_is_valid(form.get("nonce"), self._key, now):
+            # As Easy Auth's nonce check: a sign-in must start from this host's own form.
+            return web.Response(status=403, text="sign-in expired or not started here: start again")
         try:
-            session = easy_auth.session_from_form(idp, form, self._clock(), self.config)
+            session = easy_auth.session_from_form(idp, form, now, self.config)
         except FormError as error:
-            return _page(400, "Sign in", login_form(idp, redirect, str(error), form))
+            nonce = easy_auth.new_nonce(self._key, now)
+            return _page(400, "Sign in", login_form(idp, redirect, nonce, str(error), form))
         logger.info("Signed in a user with %s (local App Service Authentication)", idp)
         response = _redirect(redirect)
         response.set_cookie(

@@ -3,6 +3,7 @@ emulated App Service Authentication, the app's ChatSignIn=required, the emulator
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -30,9 +31,19 @@ class Person:
     base_url: str
 
     async def sign_in(self, provider: str, name: str, user_id: str = "") -> None:
+        """Open the local sign-in form, then submit it (with its nonce) as a browser would."""
+        async with self.session.get(f"{self.base_url}/.auth/login/{provider}") as response:
+            assert response.status == 200
+            nonce = re.search(r'name="nonce" value="([^"]+)"', await response.text())
+        assert nonce
         async with self.session.post(
             f"{self.base_url}/.auth/login/{provider}/callback",
-            data={"name": name, "id": user_id, "post_login_redirect_uri": "/api/index"},
+            data={
+                "name": name,
+                "id": user_id,
+                "post_login_redirect_uri": "/api/index",
+                "nonce": nonce.group(1),
+            },
             allow_redirects=False,
         ) as response:
             assert response.status == 302, await response.text()

@@ -18,6 +18,8 @@ from devstack.host.easy_auth import (
     forwarded_headers,
     is_excluded,
     me,
+    new_nonce,
+    nonce_is_valid,
     principal_headers,
     safe_redirect,
     session_from_form,
@@ -214,3 +216,15 @@ def test_unauthenticated_actions(action: str, path: str, headers: dict, expected
 )
 def test_redirects_stay_on_this_site(value: str | None, expected: str | None) -> None:
     assert safe_redirect(value, "/default") == expected
+
+
+def test_nonces() -> None:
+    nonce = new_nonce(KEY, NOW)
+    assert nonce_is_valid(nonce, KEY, NOW)
+    assert nonce_is_valid(nonce, KEY, NOW + 599)
+    assert not nonce_is_valid(nonce, KEY, NOW + 600)  # expired
+    assert not nonce_is_valid(nonce, b"other" * 8, NOW)
+    expires, _, mac = nonce.partition(".")
+    assert not nonce_is_valid(f"{int(expires) + 1000}.{mac}", KEY, NOW)  # extended by hand
+    for bad in (None, "", ".", "x.y", "1" * 20 + ".a"):
+        assert not nonce_is_valid(bad, KEY, NOW)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -37,13 +38,23 @@ class AuthHost:
         ) as response:
             return response.status, dict(response.headers), await response.read()
 
+    async def nonce(self, provider: str = "aad") -> str:
+        """The nonce of this host's sign-in form, as a browser would submit it."""
+        status, _, page = await self.call("GET", f"/.auth/login/{provider}")
+        assert status == 200
+        found = re.search(rb'name="nonce" value="([^"]+)"', page)
+        assert found, page
+        return found.group(1).decode()
+
+    async def post_form(self, provider: str, form: dict) -> tuple[int, dict, bytes]:
+        data = {"nonce": await self.nonce(provider), **form}
+        return await self.call("POST", f"/.auth/login/{provider}/callback", data=data)
+
     async def sign_in(
         self, provider: str, name: str, redirect: str = "/api/echo/x", **more
     ) -> dict:
-        status, headers, _ = await self.call(
-            "POST",
-            f"/.auth/login/{provider}/callback",
-            data={"name": name, "post_login_redirect_uri": redirect, **more},
+        status, headers, _ = await self.post_form(
+            provider, {"name": name, "post_login_redirect_uri": redirect, **more}
         )
         assert status == 302, headers
         return headers
@@ -179,7 +190,7 @@ async def test_logout_without_a_target_lands_on_the_done_page(host: AuthHost) ->
 async def test_form_errors_are_shown_on_the_form(
     host: AuthHost, form: dict, status: int, shown: str | None
 ) -> None:
-    code, _, body = await host.call("POST", "/.auth/login/aad/callback", data=form)
+    code, _, body = await host.post_form("aad", form)
     assert code == status
     if shown:
         assert shown in body.decode()
@@ -187,14 +198,12 @@ async def test_form_errors_are_shown_on_the_form(
 
 
 async def test_an_oversized_form_is_refused(host: AuthHost) -> None:
-    status, _, _ = await host.call("POST", "/.auth/login/aad/callback", data={"name": "x" * 20_000})
+    status, _, _ = await host.post_form("aad", {"name": "x" * 20_000})
     assert status == 413
 
 
 async def test_markup_in_a_rejected_form_is_escaped(host: AuthHost) -> None:
-    _, _, body = await host.call(
-        "POST", "/.auth/login/aad/callback", data={"name": "", "id": '"><script>x</script>'}
-    )
+    _, _, body = await host.post_form("aad", {"name": "", "id": '"><script>x</script>'})
     assert b"<script>x" not in body
     assert b"&lt;script&gt;" in body
 
@@ -238,3 +247,22 @@ async def test_redirect_to_login_page_for_pages_401_for_scripts(azure_like_host:
     assert (await azure_like_host.call("GET", "/api/plain"))[0] == 200
     status, _, body = await azure_like_host.call("GET", headers["Location"])
     assert status == 200 and b"Sign in with Microsoft Entra ID" in body
+
+
+@pytest.mark.parametrize("nonce", [None, "", "9999999999.AAAA", "1.xyz", "not-a-nonce"])
+async def test_a_sign_in_not_started_from_our_form_is_refused(host: AuthHost, nonce) -> None:
+    """A cross-site form post (login CSRF) carries no valid nonce: no session is made."""
+    form = {"name": "mallory"} if nonce is None else {"name": "mallory", "nonce": nonce}
+    status, headers, _ = await host.call("POST", "/.auth/login/aad/callback", data=form)
+    assert status == 403
+    assert "Set-Cookie" not in headers
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+async def test_a_nonce_from_another_host_is_refused(host: AuthHost) -> None:
+    async for other in _start(Config()):
+        foreign = await other.nonce()
+    status, _, _ = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "x", "nonce": foreign}
+    )
+    assert status == 403
