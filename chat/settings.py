@@ -135,6 +135,14 @@ def load(env: Mapping[str, str]) -> Settings:
         raise SettingsError("WebPubSubHub", "must start with a letter and hold letters, digits, _")
 
     sign_in, providers = _sign_in(env)
+    if sign_in and env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() != "true":
+        # Only the platform sets WEBSITE_AUTH_ENABLED, and only when it also strips callers'
+        # own principal headers: without it anyone could send X-MS-CLIENT-PRINCIPAL-NAME.
+        raise SettingsError(
+            "ChatSignIn",
+            "is required, but App Service Authentication is off (WEBSITE_AUTH_ENABLED is not "
+            "True), so the principal headers could be forged",
+        )
     lazy_auth = _bool(env, "ChatLazyAuth")
     if sign_in and lazy_auth:
         # Lazy auth lets anyone connect under any name: it cannot coexist with real sign-in.

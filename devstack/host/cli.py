@@ -18,7 +18,7 @@ from aiohttp import web
 
 from devstack.host.app_loader import AppImportError, AppLoadError, HttpFunction, load_app
 from devstack.host.banner import banner_lines, base_url
-from devstack.host.easy_auth import ACTIONS, KNOWN_PROVIDERS
+from devstack.host.easy_auth import ACTIONS, AUTH_ENABLED_VARIABLE, KNOWN_PROVIDERS
 from devstack.host.easy_auth import Config as EasyAuthConfig
 from devstack.host.easy_auth_routes import EasyAuth
 from devstack.host.function_keys import KEY_SETTING, new_key
@@ -148,6 +148,13 @@ def prepare(options: HostOptions) -> PreparedHost:
     try:
         # Before the import: the app may read settings at import time, as in Azure.
         settings = load_into_environ(options.app_dir)
+        # App Service sets this variable itself when authentication is on (apps use it to know
+        # the principal headers are the platform's); the emulation does the same, and nothing
+        # else may claim it.
+        if options.easy_auth is not None:
+            os.environ[AUTH_ENABLED_VARIABLE] = "True"
+        else:
+            os.environ.pop(AUTH_ENABLED_VARIABLE, None)
         route_prefix = read_route_prefix(options.app_dir)
         pool_size = thread_pool_size(os.environ)
     except (SettingsError, HostJsonError, ValueError) as exc:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 COOKIE = "AppServiceAuthSession"
+# Set to "True" in the app's environment by App Service when authentication is on.
+AUTH_ENABLED_VARIABLE = "WEBSITE_AUTH_ENABLED"
 PRINCIPAL_HEADERS = (
     "x-ms-client-principal",
     "x-ms-client-principal-id",

@@ -18,6 +18,10 @@ from chat.settings import Settings, SettingsError, load
 from .conftest import RecordingService, connection_string, event_request
 from .test_negotiate import decode, request
 
+PLATFORM = {
+    "WebPubSubConnectionString": "Endpoint=http://h;AccessKey=k;",
+    "WEBSITE_AUTH_ENABLED": "True",
+}
 OFF = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp")
 REQUIRED = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp", sign_in=True)
 OID = "6f1c2a34-0b8e-4d3c-9a51-2f0e7c1d9b44"
@@ -48,6 +52,7 @@ async def signed_in_app(configure, service: RecordingService):
         WebPubSubConnectionString=connection_string(service.endpoint),
         ChatSignIn="required",
         ChatSignInProviders="aad,github",
+        WEBSITE_AUTH_ENABLED="True",
     )
     yield service
     if function_app.runtime._service is not None:
@@ -66,7 +71,7 @@ async def signed_in_app(configure, service: RecordingService):
     ],
 )
 def test_mode_setting(env: dict, expected: tuple) -> None:
-    settings = load({"WebPubSubConnectionString": "Endpoint=http://h;AccessKey=k;", **env})
+    settings = load({**PLATFORM, **env})
     assert (settings.sign_in, settings.sign_in_providers) == expected
 
 
@@ -81,8 +86,22 @@ def test_mode_setting(env: dict, expected: tuple) -> None:
 )
 def test_bad_mode_settings_name_the_setting(env: dict, name: str) -> None:
     with pytest.raises(SettingsError) as caught:
-        load({"WebPubSubConnectionString": "Endpoint=http://h;AccessKey=k;", **env})
+        load({**PLATFORM, **env})
     assert caught.value.name == name
+
+
+@pytest.mark.parametrize("value", [None, "", "False", "1"])
+def test_sign_in_needs_the_platforms_authentication(value: str | None) -> None:
+    """Without App Service Authentication in front, principal headers are whatever callers send."""
+    env = {"WebPubSubConnectionString": "Endpoint=http://h;AccessKey=k;", "ChatSignIn": "required"}
+    if value is not None:
+        env["WEBSITE_AUTH_ENABLED"] = value
+    with pytest.raises(SettingsError) as caught:
+        load(env)
+    assert caught.value.name == "ChatSignIn"
+    assert "WEBSITE_AUTH_ENABLED" in caught.value.reason
+    assert load({**env, "WEBSITE_AUTH_ENABLED": "True"}).sign_in
+    assert not load({**env, "ChatSignIn": "off"}).sign_in
 
 
 async def test_lazy_auth_with_sign_in_is_a_503(configure, service: RecordingService) -> None:
@@ -90,6 +109,7 @@ async def test_lazy_auth_with_sign_in_is_a_503(configure, service: RecordingServ
         WebPubSubConnectionString=connection_string(service.endpoint),
         ChatSignIn="required",
         ChatLazyAuth="true",
+        WEBSITE_AUTH_ENABLED="True",
     )
     response = await function_app.negotiate(request({"id": "alice"}))
     assert response.status_code == 503

@@ -7,6 +7,9 @@ import pytest
 from devstack.host.cli import parse_args as host_args
 from devstack.stack import parse_args as stack_args
 from devstack.stack_wiring import StackOptions, host_command, host_env
+from tests.host.helpers import host_env as process_env
+from tests.host.helpers import start_host_process
+from tests.host.test_cli import fetch, settings_app
 
 
 def test_stack_flag_turns_on_the_emulation_and_the_app_mode() -> None:
@@ -61,3 +64,19 @@ def test_bad_host_flags_exit_with_a_message(argv: list[str], capsys) -> None:
         host_args(argv)
     assert exited.value.code == 2
     assert "--sign-in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ((), "<unset>"),  # not even local.settings.json or the environment may claim it
+        (("--sign-in",), "True"),
+    ],
+)
+def test_the_host_alone_decides_website_auth_enabled(
+    tmp_path, host_process, flags: tuple[str, ...], expected: str
+) -> None:
+    app_dir = settings_app(tmp_path, {"WEBSITE_AUTH_ENABLED": "True"})
+    host = start_host_process(app_dir, *flags, env=process_env(WEBSITE_AUTH_ENABLED="True"))
+    host_process.append(host)
+    assert fetch(f"{host.base_url}/api/setting/WEBSITE_AUTH_ENABLED") == (200, expected)
