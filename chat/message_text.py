@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
+
+from chat import bounded_json
 
 
 class Rejected(ValueError):
@@ -34,9 +35,9 @@ def extract(body: bytes, content_type: str | None, max_bytes: int) -> str:
     if media != "application/json":
         return decoded
     try:
-        value = json.loads(decoded)
-    except ValueError:
-        raise Rejected("Message not sent: it is not valid JSON.") from None
+        value = bounded_json.loads(decoded, max_bytes=max_bytes)
+    except bounded_json.InvalidJson as error:
+        raise Rejected(f"Message not sent: it is not usable JSON ({error}).") from None
     if isinstance(value, dict):
         value = value.get("message")
     if not isinstance(value, str):

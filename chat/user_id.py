@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import unicodedata
 from collections.abc import Mapping
 
+from chat import bounded_json
+
 MAX_LENGTH = 64
+# A principal carries a handful of claims; a few kilobytes of group claims at most.
+PRINCIPAL_MAX_BYTES = 64 * 1024
 # Cc are control characters; Cf holds invisible format characters such as the bidi overrides
 # that let one name masquerade as another; Zl/Zp are line and paragraph separators.
 _FORBIDDEN_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
@@ -46,9 +47,11 @@ def from_client_principal(headers: Mapping[str, str]) -> str | None:
     if not encoded:
         return None
     try:
-        principal = json.loads(base64.b64decode(encoded, validate=False))
-    except (binascii.Error, ValueError):
-        raise InvalidUserId("x-ms-client-principal is not valid base64 JSON") from None
+        principal = bounded_json.loads_base64(
+            encoded, max_bytes=PRINCIPAL_MAX_BYTES, validate=False
+        )
+    except bounded_json.InvalidJson as error:
+        raise InvalidUserId(f"x-ms-client-principal is not usable base64 JSON: {error}") from None
     if not isinstance(principal, dict) or not isinstance(principal.get("claims"), list):
         raise InvalidUserId("x-ms-client-principal has no claims")
     by_type = {

@@ -1,0 +1,152 @@
+"""Hostile input through the registered functions: deep nesting, huge or repeated headers.
+
+Every case gets a 4xx or a refusal reply in words: never a 500, a traceback or a broadcast.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import azure.functions as func
+import pytest
+
+import function_app
+from chat import bounded_json
+
+from .conftest import RecordingService, event_request
+
+CONNECT = "azure.webpubsub.sys.connect"
+CONNECTED = "azure.webpubsub.sys.connected"
+MESSAGE = "azure.webpubsub.user.message"
+
+
+def b64(data: bytes | str) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return base64.b64encode(raw).decode()
+
+
+def negotiate_request(headers: dict[str, str]) -> func.HttpRequest:
+    return func.HttpRequest(
+        "GET", "http://localhost:7071/api/negotiate", params={"id": "a"}, headers=headers, body=b""
+    )
+
+
+# --- the principal header on negotiate -------------------------------------------------------
+
+PRINCIPALS = [
+    ("2,000 [ (the issue's input)", b64("[" * 2000)),
+    ("5,000 nested arrays", b64("[" * 5000 + "]" * 5000)),
+    ("deep object", b64('{"a":' * 3000 + "1" + "}" * 3000)),
+    ("deep claims", b64('{"claims":' + "[" * 2000 + "]" * 2000 + "}")),
+    ("nested just past the depth limit", b64("[" * 40 + "]" * 40)),
+    ("too large", b64(json.dumps({"claims": [], "pad": "x" * 100_000}))),
+    ("not base64", "%%%"),
+    ("base64 of garbage bytes", b64(b"\xff\xfe\x00")),
+    ("a JSON string", b64('"alice"')),
+]
+
+
+@pytest.mark.parametrize(("case", "header"), PRINCIPALS, ids=[p[0] for p in PRINCIPALS])
+async def test_hostile_client_principal_is_a_400(
+    app: RecordingService, case: str, header: str
+) -> None:
+    response = await function_app.negotiate(negotiate_request({"x-ms-client-principal": header}))
+    assert response.status_code == 400, case
+    assert b"x-ms-client-principal" in response.get_body()
+    assert b"Traceback" not in response.get_body()
+
+
+# --- message bodies --------------------------------------------------------------------------
+
+BODIES = [
+    ("5,000 levels (the issue's input)", b"[" * 5000 + b"]" * 5000),
+    ("5,000 unclosed", b"[" * 5000),
+    ("deep under message", b'{"message":' + b"[" * 3000 + b"]" * 3000 + b"}"),
+    ("deep objects", b'{"a":' * 2000 + b"1" + b"}" * 2000),
+]
+
+
+@pytest.mark.parametrize(("case", "body"), BODIES, ids=[b[0] for b in BODIES])
+async def test_deep_json_message_is_refused_in_words(
+    app: RecordingService, case: str, body: bytes
+) -> None:
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, body=body, content_type="application/json")
+    )
+    assert response.status_code == 200, case
+    reply = json.loads(response.get_body())
+    assert reply["event"] == "rejected"
+    assert "JSON" in reply["message"]
+    assert app.requests == []
+
+
+@pytest.mark.parametrize(("case", "body"), BODIES, ids=[b[0] for b in BODIES])
+async def test_deep_json_lazy_connect_is_a_400(
+    configure, service: RecordingService, case: str, body: bytes
+) -> None:
+    from .conftest import connection_string
+
+    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatLazyAuth="true")
+    response = await function_app.eventhandler(event_request(CONNECT, user=None, body=body))
+    assert response.status_code == 400, case
+    assert b"JSON" in response.get_body()
+    assert service.requests == []
+
+
+@pytest.mark.parametrize(
+    "state",
+    [b64("[" * 5000), b64('{"rate":' + "[" * 3000 + "]" * 3000 + "}"), b64("x" * 10_000), "%%"],
+)
+async def test_hostile_connection_state_is_a_fresh_start(app: RecordingService, state) -> None:
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, body=b"hi", content_type="text/plain", state=state)
+    )
+    assert response.status_code == 204
+    assert [b["message"] for b in app.broadcasts] == ["hi"]
+
+
+# --- the shared helper itself ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("[" * 5000, "nested"),
+        ("[" * 33 + "]" * 33, "nested"),
+        ('{"a":' * 33 + "1" + "}" * 33, "nested"),
+        ("x" * 10_001, "large"),
+        ("{nope", "not valid JSON"),
+        ("[1,2", "not valid JSON"),
+        (b"\xff", "not valid JSON"),
+    ],
+)
+def test_bounded_json_refuses(text: str | bytes, reason: str) -> None:
+    with pytest.raises(bounded_json.InvalidJson, match=reason):
+        bounded_json.loads(text, max_bytes=10_000)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 32 + "]" * 32, '{"a": [1, {"b": "[[[[[[[[["}]}', '"plain"', "42", '"' + "[" * 90 + '"'],
+)
+def test_bounded_json_accepts(text: str) -> None:
+    assert bounded_json.loads(text, max_bytes=100) == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("%%", "base64"),
+        (b64("[" * 2000), "nested"),
+        (b64("x" * 10_001), "large"),
+        ("A" * 20_000, "large"),
+    ],
+)
+def test_bounded_base64_json_refuses(value: str, reason: str) -> None:
+    with pytest.raises(bounded_json.InvalidJson, match=reason):
+        bounded_json.loads_base64(value, max_bytes=10_000)
+
+
+def test_bounded_base64_json_accepts() -> None:
+    assert bounded_json.loads_base64(b64('{"a": [1]}'), max_bytes=100) == {"a": [1]}
