@@ -31,6 +31,10 @@ def validate(raw: str | None) -> str:
         unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in user
     ):
         raise InvalidUserId("user id must not contain control characters")
+    if "," in user:
+        # The Functions host joins a repeated ce-userId header with ",": an id holding one
+        # could not be told apart from two, so events would be refused (cloudevents.py).
+        raise InvalidUserId("user id must not contain a comma")
     return user
 
 

@@ -150,3 +150,82 @@ def test_bounded_base64_json_refuses(value: str, reason: str) -> None:
 
 def test_bounded_base64_json_accepts() -> None:
     assert bounded_json.loads_base64(b64('{"a": [1]}'), max_bytes=100) == {"a": [1]}
+
+
+# --- ce-userId and repeated CloudEvents headers ----------------------------------------------
+
+DISCONNECTED = "azure.webpubsub.sys.disconnected"
+EVENT_TYPES = [CONNECT, CONNECTED, DISCONNECTED, MESSAGE]
+
+BAD_USER_IDS = [
+    ("two ce-userId headers as the host joins them", "alice,bob", "more than once"),
+    ("joined with a space", "alice, bob", "more than once"),
+    ("bidi override", "bad\u202eid", "control characters"),
+    ("control character", "a\x07b", "control characters"),
+    ("line separator", "a\u2028b", "control characters"),
+    ("too long", "x" * 65, "too long"),
+    ("surrounding white space", " alice", "white space"),
+]
+
+
+@pytest.mark.parametrize("event_type", EVENT_TYPES)
+@pytest.mark.parametrize(("case", "user", "reason"), BAD_USER_IDS, ids=[b[0] for b in BAD_USER_IDS])
+async def test_bad_ce_user_id_is_refused_and_nothing_broadcast(
+    app: RecordingService, event_type: str, case: str, user: str, reason: str
+) -> None:
+    response = await function_app.eventhandler(
+        event_request(event_type, user=user, body=b"hi", content_type="text/plain")
+    )
+    assert response.status_code == 400, case
+    assert reason in response.get_body().decode()
+    assert "ce-connectionState" not in response.headers
+    assert app.requests == []
+
+
+REPEATED = [
+    ("ce-id", {"ce_id": "1,2"}),
+    ("ce-connectionId", {"connection_id": "conn-1,conn-2"}),  # signed as joined
+]
+
+
+@pytest.mark.parametrize(("header", "changes"), REPEATED, ids=[r[0] for r in REPEATED])
+async def test_repeated_cloudevents_headers_are_refused(
+    app: RecordingService, header: str, changes: dict
+) -> None:
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, body=b"hi", content_type="text/plain", **changes)
+    )
+    assert response.status_code == 400
+    assert header.lower() in response.get_body().decode().lower()
+    assert app.requests == []
+
+
+async def test_repeated_headers_as_the_host_delivers_them(app: RecordingService) -> None:
+    """The raw header list goes through the same joining the Functions host does."""
+    from devstack.host.request_mapping import join_headers
+
+    signed = event_request(MESSAGE, body=b"hi", content_type="text/plain")
+    raw = [*signed.headers.items(), ("ce-userId", "mallory")]
+    request = func.HttpRequest("POST", signed.url, headers=join_headers(raw), params={}, body=b"hi")
+    assert request.headers["ce-userid"] == "alice,mallory"
+    response = await function_app.eventhandler(request)
+    assert response.status_code == 400
+    assert app.requests == []
+
+
+@pytest.mark.parametrize("user", ["alice", "Иван", "山田太郎", "dana@contoso.com"])
+async def test_good_ce_user_id_is_broadcast(app: RecordingService, user: str) -> None:
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, user=user, body=b"hi", content_type="text/plain")
+    )
+    assert response.status_code == 204
+    assert [b["from"] for b in app.broadcasts] == [user]
+
+
+async def test_negotiate_refuses_a_comma_in_a_user_id(app: RecordingService) -> None:
+    request = func.HttpRequest(
+        "GET", "http://h/api/negotiate", params={"id": "alice,bob"}, headers={}, body=b""
+    )
+    response = await function_app.negotiate(request)
+    assert response.status_code == 400
+    assert b"comma" in response.get_body()
