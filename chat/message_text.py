@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import unicodedata
 
-from chat import bounded_json
+from chat import bounded_json, combining_marks
+
+# Marks stacked on one letter beyond this are dropped: enough for Vietnamese or pointed Hebrew
+# (a letter, its dagesh, its dot and its vowel), not enough to draw over the lines above.
+MAX_COMBINING_RUN = 3
 
 
 class Rejected(ValueError):
@@ -56,8 +60,10 @@ def _kept(ch: str) -> bool:
 
 
 def clean(raw: str, max_length: int) -> str:
-    """Strip control characters (tabs become spaces), then apply the empty and length rules."""
+    """Strip control characters (tabs become spaces) and stacked combining marks beyond
+    MAX_COMBINING_RUN (the text comes back in NFC), then apply the empty and length rules."""
     kept = "".join(ch for ch in raw.replace("\t", " ") if _kept(ch)).strip()
+    kept = combining_marks.cap(kept, MAX_COMBINING_RUN)
     if not kept:
         raise Rejected("Message not sent: it is empty.")
     if len(kept) > max_length:
