@@ -25,7 +25,14 @@ ORIGIN_HEADER = "webhook-request-origin"
 # repeats with ","; a comma in one of these therefore means it was sent more than once, and
 # no guess about which copy counts is safe. (ce-signature is a list by design; a repeated
 # ce-hub or origin already fails its exact comparison.)
-SINGLE_VALUED = ("ce-type", "ce-id", "ce-connectionid", "ce-userid", "ce-eventname")
+SINGLE_VALUED = (
+    "ce-type",
+    "ce-id",
+    "ce-connectionid",
+    "ce-userid",
+    "ce-eventname",
+    "ce-connectionstate",  # base64: never a comma
+)
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ async def test_bad_ce_user_id_is_refused_and_nothing_broadcast(
 REPEATED = [
     ("ce-id", {"ce_id": "1,2"}),
     ("ce-connectionId", {"connection_id": "conn-1,conn-2"}),  # signed as joined
+    ("ce-connectionState", {"state": "e30=,eyJyYXRlIjpbXX0="}),  # two states, one reset
 ]
 
 
