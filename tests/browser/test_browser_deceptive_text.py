@@ -139,3 +139,21 @@ def test_a_right_to_left_name_does_not_reorder_the_message_after_it(
     # Reading order on screen: the name, then the message, as for any other name. Without
     # isolation "42" joins the name's right-to-left run and is drawn left of it.
     assert boxes["textLeft"] >= boxes["nameRight"] - 1, boxes
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("\u0430lice", "mixes scripts"),  # Cyrillic U+0430
+        ("alice\u3164", "invisible"),  # Hangul filler
+        ("\u2800\u2800", "invisible"),  # Braille blanks
+    ],
+)
+def test_a_deceptive_name_is_refused_with_the_servers_reason(
+    open_chat: OpenChat, name: str, reason: str
+) -> None:
+    chat = open_chat()
+    chat.page.locator("#name-input").fill(name)
+    chat.page.locator("#join-button").click()
+    expect(chat.page.locator("#name-error")).to_contain_text(reason, timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.page.locator("#join-panel")).to_be_visible()
