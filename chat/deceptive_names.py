@@ -7,9 +7,9 @@ or other default-ignorable characters, no letters of one script hidden among ano
 single script, and emoji (with their joiners, variation selectors and modifiers), are fine.
 
 The Unicode data comes from maintained libraries rather than a table of our own: `regex`
-for the Default_Ignorable_Code_Point and emoji properties, `confusable_homoglyphs` (Unicode's
-confusables.txt and Scripts.txt) for look-alikes. Both are imported on first use: most names
-are printable ASCII and never get here.
+for the Default_Ignorable_Code_Point (see invisible_text.py) and emoji properties, and
+`confusable_homoglyphs` (Unicode's confusables.txt and Scripts.txt) for look-alikes. Both are
+imported on first use: most names are printable ASCII and never get here.
 """
 
 from __future__ import annotations
@@ -18,28 +18,24 @@ import unicodedata
 from functools import cache
 from typing import Any
 
-from chat import combining_marks
+from chat import combining_marks, invisible_text
 
 MAX_COMBINING_RUN = 2
-# Not default-ignorable in Unicode, yet drawn as nothing: the favourite blank-name filler.
-_BLANK_SYMBOLS = {"\u2800"}
 _CONTROL_CATEGORIES = {"Cc", "Cf", "Zl", "Zp"}
 
 
 @cache
-def _patterns() -> tuple[Any, Any]:
+def _emoji_sequence() -> Any:
     import regex
 
     # A whole emoji sequence: tag flags (U+1F3F4, tag letters, cancel tag); keycaps (digit,
     # VS16, U+20E3); pictographs joined by ZWJ, each with an optional VS16 or skin tone.
     pictograph = r"\p{Extended_Pictographic}(?:\uFE0F|\p{Emoji_Modifier})?"
-    emoji = regex.compile(
+    return regex.compile(
         r"\U0001F3F4[\U000E0020-\U000E007E]+\U000E007F"
         r"|[0-9#*]\uFE0F\u20E3"
         rf"|{pictograph}(?:\u200D{pictograph})*"
     )
-    ignorable = regex.compile(r"\p{Default_Ignorable_Code_Point}")
-    return emoji, ignorable
 
 
 # Scripts that one writing system mixes by design (UTS #39's "highly restrictive" sets):
@@ -73,14 +69,13 @@ def imitates_another_script(name: str) -> bool:
 
 def problem(name: str) -> str | None:
     """Why `name` deceives, in words for its owner; None when it is fine."""
-    emoji, ignorable = _patterns()
     # Emoji sequences legitimately hold joiners and selectors: judge the rest of the name.
-    rest = emoji.sub("", name)
+    rest = _emoji_sequence().sub("", name)
     for ch in rest:
         if unicodedata.category(ch) in _CONTROL_CATEGORIES:
             return "must not contain control characters or invisible formatting"
     for ch in rest:
-        if ch in _BLANK_SYMBOLS or ignorable.match(ch):
+        if invisible_text.is_invisible(ch):
             return f"must not contain invisible characters such as U+{ord(ch):04X}"
     normal = unicodedata.normalize("NFC", rest)
     if normal and combining_marks.is_stacking(normal[0]):

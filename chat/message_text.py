@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from chat import bounded_json, combining_marks
+from chat import bounded_json, combining_marks, invisible_text
 
 # Marks stacked on one letter beyond this are dropped: enough for Vietnamese or pointed Hebrew
 # (a letter, its dagesh, its dot and its vowel), not enough to draw over the lines above.
@@ -64,7 +64,8 @@ def clean(raw: str, max_length: int) -> str:
     MAX_COMBINING_RUN (the text comes back in NFC), then apply the empty and length rules."""
     kept = "".join(ch for ch in raw.replace("\t", " ") if _kept(ch)).strip()
     kept = combining_marks.cap(kept, MAX_COMBINING_RUN)
-    if not kept:
+    # Only fillers (U+3164, U+2800, zero-width characters) would be an empty-looking bubble.
+    if not kept or (not kept.isascii() and invisible_text.shows_nothing(kept)):
         raise Rejected("Message not sent: it is empty.")
     if len(kept) > max_length:
         raise Rejected(

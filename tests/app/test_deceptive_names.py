@@ -131,3 +131,16 @@ async def test_zalgo_message_is_broadcast_capped(app: RecordingService) -> None:
     )
     assert response.status_code == 204
     assert [b["message"] for b in app.broadcasts] == ["\u00e1\u0301\u0301\u0301"]
+
+
+@pytest.mark.parametrize(
+    "raw", ["\u3164", "\u3164 \u3164", "\u2800\u2800\u2800", "\u200b\u200b", "\u115f\u1160"]
+)
+def test_a_message_of_invisible_fillers_is_empty(raw: str) -> None:
+    with pytest.raises(message_text.Rejected, match="it is empty"):
+        message_text.clean(raw, 2000)
+
+
+@pytest.mark.parametrize("raw", ["\u3164x", "\U0001f44d", "\u05e9\u05dc\u05d5\u05dd", "\u00a0a"])
+def test_a_message_with_something_visible_is_kept(raw: str) -> None:
+    assert message_text.clean(raw, 2000)
