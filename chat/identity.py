@@ -12,17 +12,18 @@ How the user id, the name shown and the identity provider relate in sign-in mode
 PubSub user id is `<idp>:<id>:<name>`, e.g. `github:1234567:alice` or
 `aad:6f1c…:alice@contoso.com`. The provider and its id make it unique (two providers can both
 have an "alice"; the id differs, and so does the prefix); the name rides along so the webhook,
-which only sees `ce-userId`, can show it. The id sits in the access token's `sub`, which this
-app signs, so nobody can forge it, and the service repeats it in every event. The id part is
-percent-encoded (it is the only part that could hold a ':'); the name comes last and is kept
-as is. Own messages are recognised by the whole user id, never by the name.
+which only sees `ce-userId`, can show it. The user id sits in the access token's `sub`, which
+this app signs, so nobody can forge it, and the service repeats it in every event. In the id
+and the name, `%`, `:` and `,` are percent-encoded: `:` separates the parts, and a `,` in a
+header means the header was repeated (chat/cloudevents.py refuses it). Own messages are
+recognised by the whole user id, never by the name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from chat import principal as principal_module
 from chat import user_id as user_id_module
@@ -52,26 +53,41 @@ class Caller:
     idp: str | None = None  # the identity provider; None for a chosen (unverified) name
 
 
+# Longest signed-in user id: provider, and id and name with every character escaped.
+MAX_USER_ID_LENGTH = (
+    32 + 1 + 3 * principal_module.MAX_ID_LENGTH + 1 + 3 * principal_module.MAX_NAME_LENGTH
+)
+
+
+def _escape(part: str) -> str:
+    return part.replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
+
+
 def encode_user_id(idp: str, provider_id: str, name: str) -> str:
-    return f"{idp}:{quote(provider_id, safe='')}:{name}"
+    return f"{idp}:{_escape(provider_id)}:{_escape(name)}"
 
 
 def parse_user_id(value: str | None) -> Caller | None:
     """The signed-in caller a user id stands for; None when it is not one of ours."""
-    if not value:
+    if not value or len(value) > MAX_USER_ID_LENGTH or value.count(":") != 2:
         return None
-    idp, sep1, rest = value.partition(":")
-    encoded_id, sep2, name = rest.partition(":")
-    if not (sep1 and sep2 and encoded_id and name):
-        return None
+    idp, encoded_id, encoded_name = value.split(":")
     if not principal_module.IDP_PATTERN.match(idp):
         return None
     try:
         provider_id = unquote(encoded_id, errors="strict")
+        name = unquote(encoded_name, errors="strict")
     except UnicodeDecodeError:
         return None
-    if quote(provider_id, safe="") != encoded_id:
+    if _escape(provider_id) != encoded_id or _escape(name) != encoded_name:
         return None  # not the canonical form we sign: someone else made it
+    try:
+        principal_module.check_id(provider_id)
+        name = principal_module.check_name(name)
+    except principal_module.PrincipalError:
+        return None
+    if name != unquote(encoded_name):
+        return None  # surrounding white space: never signed by us
     return Caller(user_id=value, name=name, idp=idp)
 
 

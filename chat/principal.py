@@ -15,13 +15,12 @@ and a hostile value must give a clear 400, never a 500.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from chat import bounded_json
 
 HEADER = "x-ms-client-principal"
 ID_HEADER = "x-ms-client-principal-id"
@@ -82,6 +81,16 @@ def _present(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
+def check_name(value: str) -> str:
+    """A principal's name, trimmed, or PrincipalError."""
+    return _checked_text(value, "user name", MAX_NAME_LENGTH)
+
+
+def check_id(value: str) -> str:
+    """A principal's provider id, trimmed, or PrincipalError."""
+    return _checked_text(value, "user id", MAX_ID_LENGTH)
+
+
 def _checked_text(value: str, what: str, limit: int) -> str:
     text = value.strip()
     if not text:
@@ -98,13 +107,10 @@ def _checked_text(value: str, what: str, limit: int) -> str:
 def _decode_claims(encoded: str) -> tuple[str | None, dict[str, list[str]], str | None, str | None]:
     """(auth_typ, claims by type, name_typ, role_typ) from the base64 JSON header."""
     try:
-        raw = base64.b64decode(encoded.strip(), validate=True)
-        document = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise PrincipalError(f"{HEADER} is not base64 of a JSON object") from None
-    except RecursionError:
-        # A RecursionError is not a ValueError: deep nesting must be caught by name.
-        raise PrincipalError(f"{HEADER} is nested too deeply") from None
+        # Bounded: size checked before decoding, RecursionError caught, depth limited.
+        document = bounded_json.loads_base64(encoded.strip(), max_bytes=MAX_ENCODED_LENGTH * 3 // 4)
+    except bounded_json.InvalidJson as error:
+        raise PrincipalError(f"{HEADER} is not usable base64 JSON: {error}") from None
     if not isinstance(document, dict):
         raise PrincipalError(f"{HEADER} is not a JSON object")
     claims = document.get("claims", [])
@@ -172,7 +178,7 @@ def decode(headers: Mapping[str, str]) -> Principal | None:
         raise PrincipalError("the signed-in principal carries too many or too long roles")
     return Principal(
         idp=idp,
-        id=_checked_text(user_id, "user id", MAX_ID_LENGTH),
-        name=_checked_text(name, "user name", MAX_NAME_LENGTH),
+        id=check_id(user_id),
+        name=check_name(name),
         roles=roles,
     )

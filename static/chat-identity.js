@@ -3,9 +3,9 @@
  * where App Service Authentication's sign-in and sign-out live. Pure: no
  * DOM, so it runs under Node too (`node --test tests/browser/js/`).
  *
- * The server names a signed-in user `<idp>:<id>:<name>` (see
- * chat/identity.py): the provider and its id make the user unique, the name
- * is what others see. Own messages are recognised by that whole id, never by
+ * The server names a signed-in user `<idp>:<id>:<name>`, with `%`, `:` and
+ * `,` escaped in the id and the name (see chat/identity.py): the provider and
+ * its id make the user unique, the name is what others see. Own messages are recognised by that whole id, never by
  * the name, since two providers can both have an "alice".
  * Exported as `window.ChatIdentity`, or via `module.exports` under Node.
  */
@@ -51,19 +51,14 @@
   /** {idp, id, name} for a signed-in user id, or null for anything else. */
   function parseUserId(userId) {
     if (typeof userId !== "string") return null;
-    var first = userId.indexOf(":");
-    var second = first < 0 ? -1 : userId.indexOf(":", first + 1);
-    if (first <= 0 || second < 0) return null;
-    var idp = userId.slice(0, first);
-    var id = userId.slice(first + 1, second);
-    var name = userId.slice(second + 1);
-    if (!IDP.test(idp) || !id || !name) return null;
+    var parts = userId.split(":");
+    if (parts.length !== 3 || !IDP.test(parts[0]) || !parts[1] || !parts[2]) return null;
     try {
-      id = decodeURIComponent(id);
+      // The server escapes %, : and , in the id and the name.
+      return { idp: parts[0], id: decodeURIComponent(parts[1]), name: decodeURIComponent(parts[2]) };
     } catch (_err) {
       return null;
     }
-    return { idp: idp, id: id, name: name };
   }
 
   /** Same-site path to come back to after signing in or out. */

@@ -48,7 +48,7 @@ def signed_in(idp: str, user: str, name: str) -> dict[str, str]:
             REQUIRED,
             signed_in("aad", "a:b%c", "x:y"),
             {},
-            Caller("aad:a%3Ab%25c:x:y", "x:y", "aad"),
+            Caller("aad:a%3Ab%25c:x%3Ay", "x:y", "aad"),
         ),
     ],
 )
@@ -64,7 +64,7 @@ def test_caller(settings: Settings, headers: dict, query: dict, expected: Caller
         (OFF, {}, {"id": "aad:1:alice"}, 400, "kept for signed-in users"),
         (REQUIRED, {}, {"id": "alice"}, 401, "sign-in required"),
         (REQUIRED, {}, {}, 401, "sign-in required"),
-        (REQUIRED, {"x-ms-client-principal": "%%"}, {"id": "a"}, 400, "not base64"),
+        (REQUIRED, {"x-ms-client-principal": "%%"}, {"id": "a"}, 400, "not usable base64 JSON"),
         (REQUIRED, {"x-ms-client-principal-name": "alice"}, {}, 400, "identity provider"),
     ],
 )
@@ -89,6 +89,7 @@ def test_the_same_name_from_two_providers_gives_two_users() -> None:
         ("aad", OID, "alice@contoso.com"),
         ("github", "583231", "octocat"),
         ("aad", "with:colon%and space", "name: with colons"),
+        ("aad", "1", "Doe, John"),  # a comma would look like a repeated ce-userId header
         ("google", "ünïcode", "Zoë"),
     ],
 )
@@ -109,7 +110,11 @@ def test_user_id_round_trip(idp: str, user: str, name: str) -> None:
         ":id:name",
         "A AD:id:name",
         "aad:a%3ab:x",  # not the canonical (upper-case) encoding
-        "aad:a b:x",  # a space must be encoded
+        "aad:a,b:x",  # a comma must be encoded
+        "aad:a:b:c",  # a colon, too
+        "aad:1:%20bob",  # surrounding white space is never signed
+        "aad:1:evil%E2%80%AEname",  # a bidi override, even encoded
+        "aad:1:" + "x" * 257,  # longer than any principal name
         "aad:%ff:x",  # not UTF-8
     ],
 )

@@ -247,3 +247,35 @@ def test_any_headers_give_a_caller_or_a_4xx(headers: dict, chosen: str | None) -
             assert outcome.user_id and outcome.name
             if mode is REQUIRED:
                 assert parse_user_id(outcome.user_id) == outcome
+
+
+async def test_a_name_with_a_comma_and_colon_survives_the_round_trip(signed_in_app) -> None:
+    response = await function_app.negotiate(
+        request({}, principal_headers("aad", OID, "Doe, John: Sales"))
+    )
+    sub = decode(json.loads(response.get_body())["url"], signed_in_app.endpoint)["sub"]
+    assert sub == f"aad:{OID}:Doe%2C John%3A Sales"
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, user=sub, body=b"hi", content_type="text/plain")
+    )
+    assert response.status_code == 204
+    [chat] = signed_in_app.broadcasts
+    assert (chat["from"], chat["userId"]) == ("Doe, John: Sales", sub)
+
+
+@pytest.mark.parametrize(
+    ("user", "reason"),
+    [
+        ("aad:1:" + "x" * 300, "ce-userId is not a valid user id"),  # not a signed-in id
+        ("aad:1:a,b", "sent more than once"),  # a raw comma: a repeated header
+    ],
+)
+async def test_events_with_unusable_user_ids_are_refused(
+    signed_in_app, user: str, reason: str
+) -> None:
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, user=user, body=b"hi", content_type="text/plain")
+    )
+    assert response.status_code == 400
+    assert reason in response.get_body().decode()
+    assert signed_in_app.broadcasts == []

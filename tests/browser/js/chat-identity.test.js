@@ -21,12 +21,12 @@ test("parseUserId mirrors chat/identity.py", () => {
     id: "583231",
     name: "alice",
   });
-  assert.deepEqual(identity.parseUserId("aad:a%3Ab:name: with colons"), {
+  assert.deepEqual(identity.parseUserId("aad:a%3Ab:name%3A with colons%2C and a comma"), {
     idp: "aad",
     id: "a:b",
-    name: "name: with colons",
+    name: "name: with colons, and a comma",
   });
-  for (const bad of ["alice", "aad:x", "aad::x", "aad:x:", ":x:y", "A B:x:y", "aad:%E0%A4%A:x", 5, null]) {
+  for (const bad of ["alice", "aad:x", "aad::x", "aad:x:", ":x:y", "A B:x:y", "aad:%E0%A4%A:x", "aad:1:a:b", 5, null]) {
     assert.equal(identity.parseUserId(bad), null, String(bad));
   }
 });
