@@ -22,7 +22,7 @@ recognised by the whole user id, never by the name.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from chat import principal as principal_module
@@ -46,8 +46,7 @@ SIGN_IN_REQUIRED = "sign-in required: sign in first (this chat only accepts sign
 RESERVED = "names of the form provider:id:name are kept for signed-in users"
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):  # a NamedTuple: negotiate builds one per call, and it is cheap
     user_id: str  # the Web PubSub user id: what the service and the webhook know us by
     name: str  # what other people see
     idp: str | None = None  # the identity provider; None for a chosen (unverified) name

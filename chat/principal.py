@@ -32,8 +32,6 @@ IDP_HEADER = "x-ms-client-principal-idp"
 MAX_ENCODED_LENGTH = 64 * 1024
 MAX_NAME_LENGTH = 256  # e-mail addresses may be 254 characters long
 MAX_ID_LENGTH = 128  # Entra object ids are GUIDs, GitHub's are numbers
-MAX_ROLES = 50
-MAX_ROLE_LENGTH = 128
 # Provider names: aad, github, google, facebook, x, twitter, apple, or a custom OpenID Connect
 # provider's configured name.
 IDP_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
@@ -55,7 +53,6 @@ _ID_CLAIMS = (
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier",
     "sub",
 )
-_ROLE_CLAIMS = ("roles", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role")
 
 
 class PrincipalError(ValueError):
@@ -67,7 +64,6 @@ class Principal:
     idp: str  # lower-case provider name, e.g. "aad" or "github"
     id: str  # the provider's id for the user: unique within that provider only
     name: str  # what the provider calls the user; not unique, even within a provider
-    roles: tuple[str, ...] = ()
 
 
 def _present(headers: Mapping[str, str], name: str) -> str | None:
@@ -146,8 +142,9 @@ def decode(headers: Mapping[str, str]) -> Principal | None:
     """The signed-in caller, None when no principal header is present at all.
 
     The -ID, -NAME and -IDP headers win; the claims in X-MS-CLIENT-PRINCIPAL fill in what they
-    lack (the platform always sends all four; the fallbacks keep partial shapes usable).
-    Raises PrincipalError when a header is present but unusable.
+    lack (the platform always sends all four; the fallbacks keep partial shapes usable). The
+    claims are decoded only then: the chat needs nothing else from them (no roles), and what is
+    not read cannot hurt. Raises PrincipalError when a header that is needed is unusable.
     """
     encoded = _present(headers, HEADER)
     idp = _present(headers, IDP_HEADER)
@@ -156,9 +153,10 @@ def decode(headers: Mapping[str, str]) -> Principal | None:
     if encoded is None and idp is None and user_id is None and name is None:
         return None
     by_type: dict[str, list[str]] = {}
-    auth_typ = name_typ = role_typ = None
-    if encoded is not None:
-        auth_typ, by_type, name_typ, role_typ = _decode_claims(encoded)
+    auth_typ = name_typ = None
+    complete = all(value and value.strip() for value in (idp, user_id, name))
+    if encoded is not None and not complete:
+        auth_typ, by_type, name_typ, _ = _decode_claims(encoded)
     idp = (idp if idp and idp.strip() else auth_typ) or ""
     idp = idp.strip().lower()
     if not IDP_PATTERN.match(idp):
@@ -171,14 +169,4 @@ def decode(headers: Mapping[str, str]) -> Principal | None:
         raise PrincipalError("the signed-in principal carries no user id")
     if name is None:
         raise PrincipalError("the signed-in principal carries no user name")
-    roles = tuple(
-        dict.fromkeys(v for t in (role_typ, *_ROLE_CLAIMS) for v in by_type.get(t or "", ()))
-    )
-    if len(roles) > MAX_ROLES or any(len(role) > MAX_ROLE_LENGTH for role in roles):
-        raise PrincipalError("the signed-in principal carries too many or too long roles")
-    return Principal(
-        idp=idp,
-        id=check_id(user_id),
-        name=check_name(name),
-        roles=roles,
-    )
+    return Principal(idp=idp, id=check_id(user_id), name=check_name(name))
