@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import signal
+import subprocess
+from collections.abc import Iterator
+
 import pytest
 
 from devstack.host.cli import parse_args as host_args
@@ -10,6 +17,9 @@ from devstack.stack_wiring import StackOptions, host_command, host_env
 from tests.host.helpers import host_env as process_env
 from tests.host.helpers import start_host_process
 from tests.host.test_cli import fetch, settings_app
+from tests.host.test_stack import start_runner, status_of
+from tests.support.processes import stop_process
+from tests.support.stack import free_port
 
 
 def test_stack_flag_turns_on_the_emulation_and_the_app_mode() -> None:
@@ -80,3 +90,38 @@ def test_the_host_alone_decides_website_auth_enabled(
     host = start_host_process(app_dir, *flags, env=process_env(WEBSITE_AUTH_ENABLED="True"))
     host_process.append(host)
     assert fetch(f"{host.base_url}/api/setting/WEBSITE_AUTH_ENABLED") == (200, expected)
+
+
+@pytest.fixture
+def stack_runners() -> Iterator[list[subprocess.Popen[str]]]:
+    """`python -m devstack` processes, each in its own process group, killed at teardown."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+@pytest.mark.stack
+def test_make_run_sign_in_starts_a_signed_in_stack(stack_runners) -> None:
+    """`make run ARGS=--sign-in` = `python -m devstack --sign-in`: the banner says so, the host
+    serves the sign-in form, and the app refuses negotiate without a sign-in."""
+    emulator_port, host_port = free_port(), free_port()
+    runner, output = start_runner(
+        stack_runners,
+        "--sign-in",
+        "--emulator-port",
+        str(emulator_port),
+        "--host-port",
+        str(host_port),
+    )
+    output.wait_for(re.escape("Sign-in:           required"), 30, runner)
+    base = f"http://127.0.0.1:{host_port}"
+    assert "?connect=direct" not in output.text  # no lazy-auth line
+    assert status_of(f"{base}/.auth/login/aad") == 200
+    assert status_of(f"{base}/.auth/login/github") == 200
+    assert status_of(f"{base}/.auth/me") == 401
+    assert status_of(f"{base}/api/negotiate?id=alice") == 401
+    assert stop_process(runner, signal.SIGINT, timeout=15) == 0
+    output.join()
