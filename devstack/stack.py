@@ -65,7 +65,16 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
         action="store_true",
         help="emulate App Service Authentication in the host and set ChatSignIn=required",
     )
+    parser.add_argument(
+        "--sign-in-action",
+        choices=("AllowAnonymous", "RedirectToLoginPage", "Return401", "Return403"),
+        default=None,
+        help="with --sign-in: what callers who have not signed in get (AllowAnonymous, so the "
+        "page offers every provider); RedirectToLoginPage is what the deployment does",
+    )
     args = parser.parse_args(argv)
+    if args.sign_in_action and not args.sign_in:
+        parser.error("--sign-in-action needs --sign-in")
     options = StackOptions(
         emulator_port=args.emulator_port,
         host_port=args.host_port,
@@ -73,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
         hub=args.hub,
         app_dir=Path(args.app_dir).resolve(),
         sign_in=args.sign_in,
+        sign_in_action=args.sign_in_action or "AllowAnonymous",
     )
     return options, args.startup_timeout
 

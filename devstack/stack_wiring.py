@@ -36,6 +36,9 @@ class StackOptions:
     app_dir: Path = REPO_ROOT
     # --sign-in: the host emulates App Service Authentication and the app requires it.
     sign_in: bool = False
+    # What the host does with callers who have not signed in (unauthenticatedClientAction).
+    # Anything but AllowAnonymous also excludes the webhook, as the deployment does.
+    sign_in_action: str = "AllowAnonymous"
 
     @property
     def emulator_endpoint(self) -> str:
@@ -119,6 +122,11 @@ def host_command(options: StackOptions, python: str = sys.executable) -> list[st
         "--app-dir",
         str(options.app_dir),
         *(["--sign-in", "--sign-in-providers", SIGN_IN_PROVIDERS] if options.sign_in else []),
+        *(
+            ["--sign-in-action", options.sign_in_action, "--sign-in-exclude", "/api/eventhandler"]
+            if options.sign_in and options.sign_in_action != "AllowAnonymous"
+            else []
+        ),
     ]
 
 

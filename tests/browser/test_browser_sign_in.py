@@ -121,3 +121,37 @@ def test_forged_principal_headers_from_the_browser_change_nothing(open_tab) -> N
     )
     expect(chat.page.locator("#sign-in-panel")).to_be_visible()
     expect(chat.status).not_to_have_attribute("data-state", "connected")
+
+
+@pytest.fixture(scope="module")
+def redirecting_stack() -> Iterator[LocalStack]:
+    """The deployment's settings: RedirectToLoginPage, the webhook excluded."""
+    with local_stack(sign_in=True, sign_in_action="RedirectToLoginPage") as stack:
+        yield stack
+
+
+def test_like_the_deployment_the_page_sends_you_to_sign_in_first(
+    chromium: Browser, redirecting_stack: LocalStack
+) -> None:
+    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(10_000)
+    try:
+        chat = ChatPage.open(context, redirecting_stack.options.chat_url)
+        # Never the page first: straight to the (local) Entra sign-in.
+        expect(chat.page).to_have_url(
+            re.compile(r"/\.auth/login/aad\?post_login_redirect_uri=/api/index$")
+        )
+        expect(chat.page.locator("h1")).to_have_text("Sign in with Microsoft Entra ID")
+        chat.page.locator("#name").fill("frank@contoso.com")
+        chat.page.locator("#sign-in").click()
+        chat.page.wait_for_url(re.compile(r"/api/index$"))
+        chat.expect_connected("frank@contoso.com")
+        chat.send("through the redirect")  # the webhook is excluded: the chat works
+        expect(chat.chat_line("frank@contoso.com", "through the redirect")).to_have_class(
+            re.compile(r"\bown\b")
+        )
+        chat.page.locator("#sign-out").click()
+        expect(chat.page.locator("h1")).to_have_text("Sign in with Microsoft Entra ID")
+        chat.assert_clean()
+    finally:
+        context.close()

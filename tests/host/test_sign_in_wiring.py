@@ -125,3 +125,18 @@ def test_make_run_sign_in_starts_a_signed_in_stack(stack_runners) -> None:
     assert status_of(f"{base}/api/negotiate?id=alice") == 401
     assert stop_process(runner, signal.SIGINT, timeout=15) == 0
     output.join()
+
+
+def test_the_deployments_redirect_can_be_run_locally() -> None:
+    options, _ = stack_args(["--sign-in", "--sign-in-action", "RedirectToLoginPage"])
+    command = host_command(options)
+    assert command[command.index("--sign-in-action") + 1] == "RedirectToLoginPage"
+    # As in infra/sign-in.bicep: Web PubSub calls the webhook with no user.
+    assert command[command.index("--sign-in-exclude") + 1] == "/api/eventhandler"
+    assert "--sign-in-action" not in host_command(stack_args(["--sign-in"])[0])
+
+
+def test_a_sign_in_action_needs_sign_in(capsys) -> None:
+    with pytest.raises(SystemExit):
+        stack_args(["--sign-in-action", "Return401"])
+    assert "--sign-in-action needs --sign-in" in capsys.readouterr().err

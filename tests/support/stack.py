@@ -216,7 +216,15 @@ class LocalStack:
 @contextlib.contextmanager
 def local_stack(**overrides: object) -> Iterator[LocalStack]:
     """`with local_stack() as stack:`; overrides are StackOptions fields or LocalStack fields."""
-    option_fields = {"access_key", "hub", "app_dir", "emulator_port", "host_port", "sign_in"}
+    option_fields = {
+        "access_key",
+        "hub",
+        "app_dir",
+        "emulator_port",
+        "host_port",
+        "sign_in",
+        "sign_in_action",
+    }
     options = replace(
         StackOptions(free_port(), free_port()),
         **{k: v for k, v in overrides.items() if k in option_fields},
