@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from devstack.host.host_responses import NOSNIFF, request_timeout_bytes
 
@@ -53,26 +53,32 @@ class ConnectionTimeouts:
 class HostRequestHandler(web.RequestHandler):
     """aiohttp's connection handler plus Kestrel's request-headers timeout and quiet 400s."""
 
-    __slots__ = ("_headers_timeout", "_headers_timer", "_in_request")
+    __slots__ = ("_body", "_headers_timeout", "_headers_timer", "_in_request")
 
     def __init__(self, manager: web.Server, *, headers_timeout: float, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._headers_timeout = headers_timeout
         self._headers_timer: asyncio.TimerHandle | None = None
         self._in_request = False
+        # The body of the latest request; aiohttp drains what the app left unread after the
+        # response, and those bytes are not the start of a new request.
+        self._body: StreamReader | None = None
 
     def data_received(self, data: bytes) -> None:
         # The first byte of a request starts the clock (blank lines between requests do not,
-        # as in Kestrel); bytes of a request being handled (its body) never do.
-        if not self._in_request and self._headers_timer is None and data.strip(b"\r\n"):
+        # as in Kestrel); bytes of a request being handled or of its body never do.
+        body_pending = self._body is not None and not self._body.is_eof()
+        idle = not self._in_request and not body_pending
+        if idle and self._headers_timer is None and data.strip(b"\r\n"):
             self._headers_timer = asyncio.get_running_loop().call_later(
                 self._headers_timeout, self._headers_timed_out
             )
         super().data_received(data)
 
-    def request_began(self) -> None:
+    def request_began(self, body: StreamReader) -> None:
         """The headers are complete: aiohttp has handed the request to the application."""
         self._in_request = True
+        self._body = body
         self._cancel_headers_timer()
 
     def request_ended(self) -> None:
@@ -137,17 +143,12 @@ async def track_requests(
     connection = request.protocol
     tracked = isinstance(connection, HostRequestHandler)
     if tracked:
-        connection.request_began()
+        connection.request_began(request.content)
     try:
-        response = await handler(request)
+        return await handler(request)
     finally:
         if tracked:
             connection.request_ended()
-    if not request.content.is_eof():
-        # The rest of an unread body is still arriving; its bytes would look like the start of
-        # the next request, so this connection ends after the response instead.
-        response.force_close()
-    return response
 
 
 class HostSite(web.SockSite):

@@ -155,3 +155,21 @@ def test_cli_timeout_flags_parse_and_refuse_nonsense(capsys: pytest.CaptureFixtu
             parse_args([flag, value])
         assert exit_info.value.code == 2
         assert flag in capsys.readouterr().err
+
+
+async def test_the_rest_of_an_unread_body_does_not_start_the_header_clock(
+    host_with: Callable,
+) -> None:
+    # A 404 goes out before the POST's body has arrived; aiohttp drains the rest afterwards.
+    base = await host_with(ConnectionTimeouts(request_headers=SHORT, keep_alive=LONG))
+    reader, writer = await connect(base)
+    try:
+        writer.write(request("POST", "/api/nothing-here", "Content-Length: 100", body=b"x" * 10))
+        assert (await read_response(reader)).status == 404
+        writer.write(b"x" * 90)
+        await asyncio.sleep(SHORT * 3)  # idle for longer than the header timeout
+        writer.write(request("GET", "/api/items/9"))
+        response = await read_response(reader)
+        assert (response.status, response.body) == (200, b"int:9")
+    finally:
+        writer.close()
