@@ -152,7 +152,12 @@ async def track_requests(
 
 
 class HostSite(web.SockSite):
-    """A SockSite whose connections are HostRequestHandler instances."""
+    """A SockSite whose connections are HostRequestHandler instances.
+
+    aiohttp builds its own RequestHandler in `Server.__call__` with no hook for a subclass, so
+    `start` creates the listening server itself, as SockSite.start does (through the attributes
+    aiohttp's sites share); the timeout and 400 tests fail if a new aiohttp changes that.
+    """
 
     def __init__(
         self, runner: web.AppRunner, sock: socket.socket, handler_args: dict[str, Any]
@@ -169,7 +174,9 @@ class HostSite(web.SockSite):
         def new_connection() -> HostRequestHandler:
             return HostRequestHandler(server, loop=loop, **self._handler_args)
 
-        self._server = await loop.create_server(new_connection, sock=self._sock)
+        self._server = await loop.create_server(
+            new_connection, sock=self._sock, backlog=self._backlog
+        )
 
 
 async def start_server(
