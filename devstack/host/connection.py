@@ -36,6 +36,10 @@ logger = logging.getLogger("devstack.host.connection")
 REQUEST_HEADERS_TIMEOUT_S = 30.0
 KEEP_ALIVE_TIMEOUT_S = 130.0
 SHUTDOWN_TIMEOUT_S = 5.0
+# After a 408 the client may still be sending header lines. Closing at once would answer them
+# with a TCP reset, which can destroy the 408 before the client reads it; so the host stops
+# writing, ignores what still arrives for this long, then closes.
+TIMED_OUT_LINGER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class ConnectionTimeouts:
 class HostRequestHandler(web.RequestHandler):
     """aiohttp's connection handler plus Kestrel's request-headers timeout and quiet 400s."""
 
-    __slots__ = ("_body", "_headers_timeout", "_headers_timer", "_in_request")
+    __slots__ = ("_body", "_headers_timeout", "_headers_timer", "_in_request", "_timed_out")
 
     def __init__(self, manager: web.Server, *, headers_timeout: float, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
@@ -63,8 +67,11 @@ class HostRequestHandler(web.RequestHandler):
         # The body of the latest request; aiohttp drains what the app left unread after the
         # response, and those bytes are not the start of a new request.
         self._body: StreamReader | None = None
+        self._timed_out = False
 
     def data_received(self, data: bytes) -> None:
+        if self._timed_out:
+            return  # the 408 is sent; the rest of the request is of no interest
         # The first byte of a request starts the clock (blank lines between requests do not,
         # as in Kestrel); bytes of a request being handled or of its body never do.
         body_pending = self._body is not None and not self._body.is_eof()
@@ -102,9 +109,13 @@ class HostRequestHandler(web.RequestHandler):
             "Closed a connection: request headers not complete within %g s (408)",
             self._headers_timeout,
         )
+        self._timed_out = True
         transport.write(request_timeout_bytes())
-        self.force_close()
-        transport.close()
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(TIMED_OUT_LINGER_S, transport.close)
+        else:
+            transport.close()
 
     def handle_error(
         self,
