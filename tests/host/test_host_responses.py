@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from devstack.host.host_responses import request_timeout_bytes
 from devstack.host.server import KeyPolicy
 from tests.host.helpers import InProcessHost, load_fixture, start_in_process
 
@@ -121,3 +122,11 @@ async def test_function_responses_are_left_as_the_function_built_them(
         assert await response.text() == "custom"
         assert response.headers["X-Custom"] == "yes"
         assert "X-Content-Type-Options" not in response.headers
+
+
+def test_the_408_is_written_like_kestrels() -> None:
+    assert request_timeout_bytes(0) == (
+        b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+        b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 0\r\n"
+        b"X-Content-Type-Options: nosniff\r\n\r\n"
+    )
