@@ -56,13 +56,15 @@ test: $(STAMP) $(CHECKOV) $(AZ) lint
 
 # Re-resolve requirements-dev.lock after editing requirements.txt or requirements-dev.txt. Versions
 # already in the lock are kept; `make lock ARGS=--upgrade` moves everything to the newest release.
-# One universal resolution serves this machine's Python (3.11+) and Azure's (3.12); the second
-# command checks that the runtime set has Linux wheels for Python 3.12, as Azure's build needs.
+# One universal resolution serves this machine's Python (3.11+) and Azure's (3.12). The two checks
+# after it: every locked version has Linux wheels for Python 3.12, and requirements.txt resolves
+# there with wheels only, as Azure's remote build will resolve it.
+AZURE_TARGET := --python-version 3.12 --python-platform x86_64-manylinux_2_28 --only-binary :all:
 lock: $(UV)
 	$(UV) pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes \
 	  --no-header --quiet --output-file requirements-dev.lock $(ARGS)
-	$(UV) pip compile requirements.txt --python-version 3.12 --python-platform x86_64-manylinux_2_28 \
-	  --only-binary :all: --no-header --quiet --output-file /dev/null
+	$(UV) pip compile requirements-dev.lock $(AZURE_TARGET) --quiet --output-file /dev/null
+	$(UV) pip compile requirements.txt $(AZURE_TARGET) --quiet --output-file /dev/null
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
