@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from .tools import azure_cli_python
 pytestmark = pytest.mark.after_scripts
 
 CHECKER = Path(__file__).with_name("az_cli_check.py")
+README = Path(__file__).resolve().parents[2] / "README.md"
 ENV = {"CHAT_ENV_NAME": "chat-azcli", "CHAT_LOCATION": "westeurope"}
 
 
@@ -131,3 +134,29 @@ def test_the_check_catches_what_az_would_refuse(tmp_path: Path) -> None:
     )
     assert ext.check(["webpubsub", "restart", "-g", "rg", "-n", "w"]) is not None
     assert ext.check(["webpubsub", "show", "-g", "rg", "-n", "w", "--output", "tsv"]) is None
+
+
+def readme_az_commands() -> list[list[str]]:
+    """The `az` lines of README.md's shell blocks (continuations joined, comments dropped)."""
+    found = []
+    for block in re.findall(r"```(?:sh|bash)\n(.*?)```", README.read_text(), re.DOTALL):
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+            line = re.sub(r"\s+#.*$", "", line.strip())
+            if line.startswith("az "):
+                found.append(shlex.split(line)[1:])
+    return found
+
+
+def test_the_readme_shows_real_az_commands(tmp_path: Path) -> None:
+    """What the README tells people to type is checked the same way as the scripts."""
+    lines = readme_az_commands()
+    assert any(line[:3] == ["webpubsub", "hub", "create"] for line in lines), lines
+    core = [line for line in lines if not ext.is_extension_command(line)]
+    results = parse_with_azure_cli(core, tmp_path)
+    problems = [
+        f"az {' '.join(r['argv'])}\n    {first_line(r['error'])}" for r in results if r["error"]
+    ]
+    problems += [
+        f"az {' '.join(c)}\n    {ext.check(c)}" for c in lines if c not in core and ext.check(c)
+    ]
+    assert not problems, "\n".join(problems)
