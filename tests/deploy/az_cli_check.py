@@ -30,6 +30,9 @@ def load_parser(cli, argv: list[str]):
     cli.invocation = invocation
     loader = invocation.commands_loader
     loader.load_command_table(argv)
+    # The steps of AzCliCommandInvoker.execute() up to parse_args, including its private
+    # _rudimentary_get_command: azure-cli is pinned in the Makefile, and a change there fails
+    # this check loudly rather than passing it.
     command = invocation._rudimentary_get_command(argv)
     invocation.data["command_string"] = command
     if command not in loader.command_table:
