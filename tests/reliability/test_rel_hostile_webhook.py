@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import function_app
 from chat import signature, user_id
-from tests.app.conftest import PRIMARY
+from tests.support.access_keys import PRIMARY
 
 EXAMPLES = settings(
     max_examples=200,
