@@ -118,7 +118,8 @@ class EasyAuth:
         """Answer `/.auth/*` and unauthenticated callers; None lets the request through."""
         path = request.path
         if path.lower().startswith(PREFIX):
-            return await self._endpoint(request, path[len(PREFIX) :])
+            # Paths are case-insensitive there, as everywhere in App Service.
+            return await self._endpoint(request, path[len(PREFIX) :].lower())
         if self.session(request) is not None:
             return None
         lowered = {name.lower(): value for name, value in request.headers.items()}

@@ -266,3 +266,8 @@ async def test_a_nonce_from_another_host_is_refused(host: AuthHost) -> None:
         "POST", "/.auth/login/aad/callback", data={"name": "x", "nonce": foreign}
     )
     assert status == 403
+
+
+async def test_endpoint_paths_are_case_insensitive(host: AuthHost) -> None:
+    assert (await host.call("GET", "/.AUTH/Login/AAD"))[0] == 200
+    assert (await host.call("GET", "/.Auth/ME"))[0] == 401
