@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import WebSocketError, WSMsgType, web
 
 from . import jsonprotocol as jp
+from .audiences import ServedOrigins
 from .cloudevents import ConnectRejected, EventContext, UpstreamError
 from .config import HUB_NAME_RE, EmulatorConfig
 from .connections import RAW, RELIABLE, ClientOverflow, Connection, protocol_kind
@@ -50,6 +51,8 @@ class ClientEndpoint:
         self.events = events
         self.frames = FrameHandler(registry, events)
         self.sockets: set[web.WebSocketResponse] = set()
+        # Replaced by the server once it knows the port it really bound (port 0 in tests).
+        self.origins = ServedOrigins.of(config.port, config.advertised_host, config.host)
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.on_overflow = self._overflow
 
@@ -72,9 +75,10 @@ class ClientEndpoint:
             token = auth[7:].strip()
         claims: dict[str, Any] = {}
         if token:
-            aud = f"{request.scheme}://{request.host}/client/hubs/{hub_name}"
             try:
-                claims = validate_client_token(token, [self.config.access_key], aud)
+                claims = validate_client_token(
+                    token, [self.config.access_key], self.origins, hub_name
+                )
             except TokenError as exc:
                 log.info("client %s rejected: invalid token (%s)", hub_name, exc)
                 return web.Response(status=401)

@@ -199,13 +199,20 @@ class RestApi:
         )
         return response
 
+    @property
+    def _endpoint(self) -> str:
+        """The advertised endpoint (as in the connection string), with the bound port."""
+        return f"http://{self.config.advertised_host}:{self.clients.origins.port}"
+
     def _authorize(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
         if not auth.lower().startswith("bearer "):
             raise RestError(401, "", "")
-        url = f"{request.scheme}://{request.host}{request.raw_path}"
+        raw_path = request.raw_path.split("?", 1)[0]
         try:
-            validate_rest_token(auth[7:].strip(), [self.config.access_key], url)
+            validate_rest_token(
+                auth[7:].strip(), [self.config.access_key], self.clients.origins, raw_path
+            )
         except TokenError as exc:
             log.info("rest call rejected: %s", exc)
             raise RestError(401, "", "") from exc
@@ -446,8 +453,7 @@ class RestApi:
         if len(members) > len(page) and (remaining is None or remaining > 0):
             token = _encode_token({"after": page[-1].id, "top": remaining})
             next_link = (
-                f"{request.scheme}://{request.host}{request.path}"
-                f"?maxpagesize={page_size}&continuationToken={token}"
+                f"{self._endpoint}{request.path}?maxpagesize={page_size}&continuationToken={token}"
             )
         value = [{"connectionId": c.id, "userId": c.user_id} for c in page]
         return web.json_response({"value": value, "nextLink": next_link})
@@ -468,9 +474,9 @@ class RestApi:
         groups = q.getall("group", [])
         if not all(jp.valid_group_name(g) for g in groups):
             raise bad_request("Invalid group name.", "group")
-        # The token's audience is this service's own URL (lower-cased, as the SDK does).
-        base = f"{request.scheme}://{request.host}".lower()
-        audience = f"{base}/{paths[client_type.lower()]}/hubs/{hub.name}"
+        # The token's audience is this service's own endpoint (lower-cased, as the SDK does),
+        # never the caller's Host header.
+        audience = f"{self._endpoint.lower()}/{paths[client_type.lower()]}/hubs/{hub.name}"
         token = issue_client_token(
             self.config.access_key,
             audience,

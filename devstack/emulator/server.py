@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .audiences import ServedOrigins
 from .clientendpoint import ClientEndpoint
 from .config import EmulatorConfig
 from .events import Events
@@ -82,6 +83,9 @@ class Emulator:
             self._runner = None
             raise
         self.port = sock.getsockname()[1]
+        self.clients.origins = ServedOrigins.of(
+            self.port, self.config.advertised_host, self.config.host
+        )
         await web.SockSite(self._runner, sock).start()
 
     async def stop(self) -> None:
