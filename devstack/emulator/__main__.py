@@ -17,6 +17,16 @@ from .server import Emulator
 log = logging.getLogger("devstack.emulator")
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devstack.emulator", description="Offline Azure Web PubSub emulator."
@@ -26,6 +36,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--access-key", default=None, help="access key (>= 32 bytes)")
     parser.add_argument("--config", default=None, help="path to an appsettings.json")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds a request's headers may take to arrive (default 30, as Kestrel)",
+    )
+    parser.add_argument(
+        "--keepalive-timeout",
+        type=_seconds,
+        default=130.0,
+        help="seconds an idle HTTP connection stays open (default 130, as Kestrel)",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("Invalid configuration: %s", exc)
         return 2
+    config.header_timeout = args.header_timeout
+    config.keepalive_timeout = args.keepalive_timeout
     emulator = Emulator(config)
     try:
         asyncio.run(serve(emulator))

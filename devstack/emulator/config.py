@@ -74,6 +74,9 @@ class EmulatorConfig:
     outbound_queue_bytes: int = 16 * 1024 * 1024
     reliable_buffer_limit: int = 1000
     reliable_buffer_bytes: int = 16 * 1024 * 1024
+    # HTTP connection timeouts, as Kestrel's defaults (see httpserver.py).
+    header_timeout: float = 30.0
+    keepalive_timeout: float = 130.0
 
     def hub(self, name: str) -> HubSettings:
         return self.hubs.get(name.lower(), HubSettings())

@@ -13,6 +13,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from . import jsonprotocol as jp
+from . import safejson
 from .clientendpoint import ClientEndpoint
 from .config import HUB_NAME_RE, EmulatorConfig
 from .connections import Connection
@@ -46,10 +47,9 @@ def bad_request(message: str, target: str = "Request") -> RestError:
     return RestError(400, "Error.BadRequest", message, target)
 
 
-def connection_not_found(
-    connection_id: str, code: str = "Error.Connection.NotExisted"
-) -> RestError:
-    return RestError(404, code, f"Connection `{connection_id}` is not found.", "Connection")
+def connection_not_found(code: str = "Error.Connection.NotExisted") -> RestError:
+    # The real service quotes the id; request values are not echoed here (issue 11, item 6).
+    return RestError(404, code, "The connection is not found.", "Connection")
 
 
 def filter_context(conn: Connection) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def check_api_version(query: MultiDictProxy[str]) -> None:
     if len(values) > 1:
         raise bad_request("The api-version parameter must be given once.", "api-version")
     if values and values[0] not in SUPPORTED_API_VERSIONS:
-        raise bad_request(f"Unsupported api-version '{values[0]}'.", "api-version")
+        raise bad_request(f"Unsupported api-version; supported: {SUPPORTED_HEADER}.", "api-version")
 
 
 def payload_from_body(content_type: str | None, body: bytes) -> jp.Payload:
@@ -85,13 +85,17 @@ def payload_from_body(content_type: str | None, body: bytes) -> jp.Payload:
         return jp.Payload.text(text)
     if media == "application/json":
         try:
-            json.loads(body)
+            safejson.loads(body)
         except ValueError as exc:
             raise bad_request("The request body is not a valid JSON.") from exc
         return jp.Payload("json", body)
     if media in ("application/octet-stream", ""):
         return jp.Payload("binary", body)
-    raise RestError(415, "Error.UnsupportedMediaType", f"Unsupported Content-Type '{media}'.")
+    raise RestError(
+        415,
+        "Error.UnsupportedMediaType",
+        "Unsupported Content-Type; use text/plain, application/json or application/octet-stream.",
+    )
 
 
 def metadata_from_headers(headers: Any) -> tuple[tuple[str, str], ...]:
@@ -152,7 +156,7 @@ def _encode_token(data: dict[str, Any]) -> str:
 
 def _decode_token(token: str) -> dict[str, Any]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        data = safejson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError as exc:
         raise bad_request("Invalid continuation token.", "continuationToken") from exc
     if not isinstance(data, dict) or not isinstance(data.get("after"), str):
@@ -286,7 +290,7 @@ class RestApi:
         group = check_group(p["group"])
         conn = hub.get(p["connection"])
         if conn is None:
-            raise connection_not_found(p["connection"])
+            raise connection_not_found()
         hub.join(conn, group)
         return web.Response(status=200)
 
@@ -307,9 +311,7 @@ class RestApi:
         group = check_group(p["group"])
         conns = hub.of_user(check_nonempty(p["user"], "userId"))
         if not conns:
-            raise RestError(
-                404, "Error.User.NotExisted", f"User `{p['user']}` is not found.", "User"
-            )
+            raise RestError(404, "Error.User.NotExisted", "The user is not found.", "User")
         for conn in conns:
             hub.join(conn, group)
         return web.Response(status=200)
@@ -332,7 +334,7 @@ class RestApi:
                 415, "Error.UnsupportedMediaType", "Content-Type must be application/json."
             )
         try:
-            body = json.loads(await request.read())
+            body = safejson.loads(await request.read())
         except ValueError as exc:
             raise bad_request("The request body is not a valid JSON.") from exc
         groups = body.get("groups") if isinstance(body, dict) else None
@@ -403,7 +405,9 @@ class RestApi:
     def _permission_target(self, request, p) -> tuple[str, str]:
         permission = parse_permission_name(p["permission"])
         if permission is None:
-            raise bad_request(f"Unknown permission '{p['permission']}'.", "permission")
+            raise bad_request(
+                "Unknown permission; use sendToGroup or joinLeaveGroup.", "permission"
+            )
         target = request.rel_url.query.get("targetName")
         if target is None or not jp.valid_group_name(target):
             raise bad_request(
@@ -415,7 +419,7 @@ class RestApi:
         permission, target = self._permission_target(request, p)
         conn = hub.get(p["connection"])
         if conn is None:
-            raise connection_not_found(p["connection"], "Info.Connection.NotExisted")
+            raise connection_not_found("Info.Connection.NotExisted")
         conn.permissions.grant(permission, target)
         return web.Response(status=200)
 
