@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 
-from .config import ConfigError, load_config
+from .config import DEFAULT_ACCESS_KEY, ConfigError, load_config
 from .server import Emulator
 
 log = logging.getLogger("devstack.emulator")
@@ -33,7 +33,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
-    parser.add_argument("--access-key", default=None, help="access key (>= 32 bytes)")
+    parser.add_argument(
+        "--access-key",
+        default=None,
+        help="access key (>= 32 bytes); WebPubSub__AccessKey in the environment keeps it out of ps",
+    )
     parser.add_argument("--config", default=None, help="path to an appsettings.json")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument(
@@ -59,7 +63,10 @@ async def serve(emulator: Emulator) -> None:
             loop.add_signal_handler(sig, stop.set)
     await emulator.start()
     log.info("Listening on http://%s:%d", emulator.config.host, emulator.port)
-    log.info("Connection string: %s", emulator.connection_string)
+    shown = emulator.connection_string
+    if emulator.config.access_key != DEFAULT_ACCESS_KEY:  # the well-known key is no secret
+        shown = shown.replace(emulator.config.access_key, "***")
+    log.info("Connection string: %s", shown)
     hubs = sorted(h.name for h in emulator.config.hubs.values()) or ["{hub}"]
     for hub in hubs:
         log.info("Client endpoint: %s?access_token={token}", emulator.client_url(hub))

@@ -105,7 +105,9 @@ class EmulatorRequestHandler(web.RequestHandler):
         message: str | None = None,
     ) -> web.StreamResponse:
         if status >= 500:
-            return super().handle_error(request, status, exc, message)
+            resp = super().handle_error(request, status, exc, message)
+            resp.headers.update(NOSNIFF)
+            return resp
         log.info("bad request from %s: %d (%s)", request.remote, status, type(exc).__name__)
         if request.writer.output_size > 0:
             raise ConnectionError("Response is sent already, cannot send an error")
