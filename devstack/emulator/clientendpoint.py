@@ -1,4 +1,10 @@
-"""The client WebSocket endpoint ``/client/hubs/{hub}``: handshake, frames, recovery."""
+"""The client WebSocket endpoint ``/client/hubs/{hub}``: handshake, frames, recovery.
+
+Close rules for reliable connections (decided in ``closecodes``): a client close with 1000 or
+with no status code (JS ``stop()``) ends the connection at once (removed, ``disconnected`` sent);
+1001, any other code, or a dropped socket keeps it recoverable for ``recovery_window`` seconds.
+Service-side closes (REST close, 1003, 1007, 1009, slow client, failed recovery 1008) are final.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from aiohttp import WebSocketError, WSMsgType, web
 
 from . import jsonprotocol as jp
 from .audiences import ServedOrigins
+from .closecodes import client_close_is_final
 from .cloudevents import ConnectRejected, EventContext, UpstreamError
 from .config import HUB_NAME_RE, EmulatorConfig
 from .connections import RAW, RELIABLE, ClientOverflow, Connection, protocol_kind
@@ -226,8 +233,8 @@ class ClientEndpoint:
                     continue
                 if msg.type == WSMsgType.CLOSE:
                     reason = msg.extra or ""
-                    if msg.data in (1000, 1001):
-                        # A deliberate close by the client ends even a reliable connection.
+                    if client_close_is_final(msg.data):
+                        # A deliberate close ends even a reliable connection (closecodes.py).
                         conn.closed = True
                 elif msg.type == WSMsgType.ERROR and isinstance(msg.data, WebSocketError):
                     # Protocol error or oversized frame: aiohttp already closed (e.g. 1009).
