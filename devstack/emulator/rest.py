@@ -6,7 +6,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -177,11 +177,41 @@ def _positive_int(query: MultiDictProxy[str], name: str, maximum: int) -> int | 
     return value
 
 
+Operation = Callable[[web.Request, Hub, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
 class RestApi:
     def __init__(self, config: EmulatorConfig, registry: Registry, clients: ClientEndpoint) -> None:
         self.config = config
         self.registry = registry
         self.clients = clients
+        # Operation name (restroutes.ROUTES) -> method; spelled out so each route is greppable.
+        self.operations: dict[str, Operation] = {
+            "send_to_all": self.op_send_to_all,
+            "send_to_user": self.op_send_to_user,
+            "send_to_connection": self.op_send_to_connection,
+            "send_to_group": self.op_send_to_group,
+            "add_connection_to_group": self.op_add_connection_to_group,
+            "remove_connection_from_group": self.op_remove_connection_from_group,
+            "remove_connection_from_all_groups": self.op_remove_connection_from_all_groups,
+            "add_user_to_group": self.op_add_user_to_group,
+            "remove_user_from_group": self.op_remove_user_from_group,
+            "remove_user_from_all_groups": self.op_remove_user_from_all_groups,
+            "close_connection": self.op_close_connection,
+            "connection_exists": self.op_connection_exists,
+            "close_all_connections": self.op_close_all_connections,
+            "close_group_connections": self.op_close_group_connections,
+            "close_user_connections": self.op_close_user_connections,
+            "group_exists": self.op_group_exists,
+            "user_exists": self.op_user_exists,
+            "grant_permission": self.op_grant_permission,
+            "revoke_permission": self.op_revoke_permission,
+            "has_permission": self.op_has_permission,
+            "list_connections": self.op_list_connections,
+            "generate_token": self.op_generate_token,
+            "add_to_groups": self.op_add_to_groups,
+            "remove_from_groups": self.op_remove_from_groups,
+        }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
@@ -237,8 +267,7 @@ class RestApi:
         if not HUB_NAME_RE.match(params["hub"]):
             raise bad_request("Invalid hub name.", "hub")
         hub = self.registry.hub(params["hub"])
-        handler = getattr(self, "op_" + op)
-        return await handler(request, hub, params)
+        return await self.operations[op](request, hub, params)
 
     # ---- send -----------------------------------------------------------------------
 
