@@ -8,6 +8,7 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -27,6 +28,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _host_name(text: str) -> str:
+    # A bare DNS name or IP literal: it is pasted into URLs and compared with token audiences.
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]", text):
+        raise argparse.ArgumentTypeError(f"not a host name: {text!r}")
+    return text.lower()
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devstack.emulator", description="Offline Azure Web PubSub emulator."
@@ -39,6 +47,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="access key (>= 32 bytes); WebPubSub__AccessKey in the environment keeps it out of ps",
     )
     parser.add_argument("--config", default=None, help="path to an appsettings.json")
+    parser.add_argument(
+        "--advertised-host",
+        type=_host_name,
+        default="localhost",
+        help="host name in the connection string; tokens must name it or a loopback alias "
+        "(default localhost)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument(
         "--header-timeout",
@@ -94,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("Invalid configuration: %s", exc)
         return 2
+    config.advertised_host = args.advertised_host
     config.header_timeout = args.header_timeout
     config.keepalive_timeout = args.keepalive_timeout
     emulator = Emulator(config)

@@ -19,6 +19,7 @@ import pytest
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
 from devstack.emulator import Emulator, hubs_from_dict
+from devstack.emulator.__main__ import parse_args
 
 from .emu_helpers import emulator
 
@@ -124,3 +125,31 @@ async def test_generated_token_names_the_emulator_not_the_host_header(emu: Emula
     token = json.loads(data.split(b"\r\n\r\n", 1)[1])["token"]
     aud = jwt.decode(token, options={"verify_signature": False})["aud"]
     assert aud.lower() == f"http://localhost:{emu.port}/client/hubs/{HUB}".lower()
+
+
+async def test_advertised_host_is_an_accepted_audience() -> None:
+    """A LAN name given with --advertised-host: its tokens work, other names' do not."""
+    async with emulator(advertised_host="chat.example", hubs=hubs_from_dict({HUB: {}})) as emu:
+        assert emu.connection_string.startswith(f"Endpoint=http://chat.example:{emu.port};")
+        key = emu.config.access_key
+
+        def token(host: str) -> str:
+            aud = f"http://{host}:{emu.port}/client/hubs/{HUB}"
+            return jwt.encode({"aud": aud, "exp": int(time.time()) + 60}, key, algorithm="HS256")
+
+        for host, status in (("chat.example", 101), ("localhost", 101), ("other.example", 401)):
+            ws_key = base64.b64encode(os.urandom(16)).decode()
+            head = (
+                f"GET /client/hubs/{HUB}?access_token={token(host)} HTTP/1.1\r\n"
+                f"Host: {host}:{emu.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {ws_key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            assert (await raw_request(emu.port, head))[0] == status, host
+
+
+def test_advertised_host_flag_takes_only_a_host_name() -> None:
+    assert parse_args(["--advertised-host", "Chat.Example"]).advertised_host == "chat.example"
+    assert parse_args([]).advertised_host == "localhost"
+    for bad in ("a/b", "x@y", "h:1", "", "a?b"):
+        with pytest.raises(SystemExit):
+            parse_args(["--advertised-host", bad])
