@@ -8,8 +8,10 @@ signs the full URL, so a long ``filter=`` makes a long Authorization header).
 
 aiohttp provides the keep-alive timeout (``keepalive_timeout``, which also closes a connection
 that never sends a request) and the size limits, but no header read timeout, so
-``EmulatorRequestHandler`` adds one: a timer armed by the first byte of a request and disarmed
-by ``request_started`` (the first middleware, which runs once headers are parsed). A WebSocket
+``EmulatorRequestHandler`` adds one: a timer armed by the first byte of a request (not by blank
+lines, nor by the drained rest of a body) and disarmed by ``request_started`` (the first
+middleware, which runs once headers are parsed). The same design as the Functions host's
+``devstack/host/connection.py``; the two could share one module. A WebSocket
 is a request in progress for its whole life, so neither timer can cut it.
 
 Malformed requests get ``<status> <reason>`` with no request bytes echoed (aiohttp quotes the
@@ -25,11 +27,12 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 log = logging.getLogger("devstack.emulator.http")
 
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+LINGER_SECONDS = 2.0
 TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n"
     b"X-Content-Type-Options: nosniff\r\n\r\n"
@@ -59,18 +62,28 @@ class EmulatorRequestHandler(web.RequestHandler):
         self._header_timeout = header_timeout
         self._header_timer: asyncio.TimerHandle | None = None
         self._busy = False
+        # The latest request's body: aiohttp drains what a handler left unread after the
+        # response, and those bytes are not the start of a new request.
+        self._body: StreamReader | None = None
+        self._timed_out = False
 
     def data_received(self, data: bytes) -> None:
-        if not self._busy:
-            self._arm()  # the first byte of a (next) request starts its header clock
+        if self._timed_out:
+            return  # the 408 is out; the rest of that request is of no interest
+        body_pending = self._body is not None and not self._body.is_eof()
+        # The first byte of a request starts its header clock; blank lines between requests
+        # (allowed by RFC 9112) and bytes of a request in progress or of its body do not.
+        if not self._busy and not body_pending and data.strip(b"\r\n"):
+            self._arm()
         super().data_received(data)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def request_started(self) -> None:
+    def request_started(self, body: StreamReader) -> None:
         self._busy = True
+        self._body = body
         self._disarm()
 
     def request_finished(self) -> None:
@@ -91,11 +104,16 @@ class EmulatorRequestHandler(web.RequestHandler):
         transport = self.transport
         if self._busy or transport is None or transport.is_closing():
             return
-        log.info(
-            "closing a connection whose request headers took over %.0f s", self._header_timeout
-        )
+        log.info("closing a connection: request headers took over %.0f s", self._header_timeout)
+        self._timed_out = True
         transport.write(TIMEOUT_RESPONSE)
-        transport.close()
+        # Closing at once while the client is still sending would answer with a TCP reset,
+        # which can destroy the 408 before it is read: half-close, then close a little later.
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_running_loop().call_later(LINGER_SECONDS, transport.close)
+        else:
+            transport.close()
 
     def handle_error(
         self,
@@ -140,7 +158,7 @@ async def track_requests(request: web.Request, handler: Handler) -> web.StreamRe
     protocol = request.transport.get_protocol() if request.transport is not None else None
     tracked = protocol if isinstance(protocol, EmulatorRequestHandler) else None
     if tracked is not None:
-        tracked.request_started()
+        tracked.request_started(request.content)
     try:
         return await handler(request)
     finally:
