@@ -7,17 +7,18 @@ to broadcast. function_app.py performs the broadcast and maps service failures t
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chat import connection_state, message_text, rate_limit, user_id
+from chat import bounded_json, connection_state, message_text, rate_limit, user_id
 from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, CloudEvent
 from chat.reply import Reply, json_reply, text
 from chat.settings import Settings
 
 MESSAGE = USER_PREFIX + "message"
+# A connect event carries the client's query, headers, claims and certificates.
+CONNECT_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def decide(
         return _presence(event, now)
     if event.type == MESSAGE:
         return _message(event, body, content_type, settings, now)
-    return Outcome(text(400, f"unsupported event type {event.type[:100]!r}"))
+    # Not echoed back to the caller: the log line names the type.
+    return Outcome(text(400, "unsupported event type"))
 
 
 def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
@@ -62,9 +64,9 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
     if not settings.lazy_auth:
         return Outcome(text(401, "missing user id (connect through negotiate)"))
     try:
-        request = json.loads(body or b"{}")
-    except ValueError:
-        return Outcome(text(400, "connect body is not valid JSON"))
+        request = bounded_json.loads(body or b"{}", max_bytes=CONNECT_MAX_BYTES)
+    except bounded_json.InvalidJson as error:
+        return Outcome(text(400, f"connect body is not usable JSON: {error}"))
     query = request.get("query") if isinstance(request, dict) else None
     try:
         user = user_id.from_connect_query(query or {})

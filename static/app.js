@@ -13,6 +13,7 @@
 
   var core = window.ChatCore;
   var Connection = window.ChatConnection;
+  var collapse = window.ChatCollapse;
 
   var NAME_KEY = "chat.name";
   /** Older lines are dropped beyond this so a long session stays fast. */
@@ -70,6 +71,17 @@
     return node;
   }
 
+  /**
+   * A name or a message: its own bidi isolate (like <bdi>), with its direction
+   * taken from its first strong letter, so a right-to-left name cannot pull
+   * the text after it into its run and reorder it.
+   */
+  function isolated(className, text) {
+    var node = span(className, text);
+    node.dir = "auto";
+    return node;
+  }
+
   function timeElement(iso) {
     var date = core.parseTime(iso, new Date());
     var node = document.createElement("time");
@@ -88,7 +100,7 @@
     li.dataset.from = item.from;
     var body = document.createElement("p");
     body.className = "bubble";
-    body.append(span("from", item.from), span("sep", ": "), span("text", item.message));
+    body.append(isolated("from", item.from), span("sep", ": "), isolated("text", item.message));
     li.append(body, timeElement(item.time));
     return li;
   }
@@ -120,7 +132,7 @@
     li.className = "message plain";
     var body = document.createElement("p");
     body.className = "bubble";
-    body.append(span("text", text));
+    body.append(isolated("text", text));
     li.append(body, timeElement(""));
     return li;
   }
@@ -147,6 +159,8 @@
   function appendLine(li, forceScroll) {
     var follow = forceScroll || following || atBottom();
     el.messages.append(li);
+    var bubble = li.querySelector(".bubble");
+    if (bubble) collapse.collapseIfTall(bubble);
     while (el.messages.childElementCount > MAX_LINES) {
       el.messages.firstElementChild.remove();
     }

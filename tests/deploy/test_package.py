@@ -56,6 +56,7 @@ PLANTED_OUT = [
     "README.md",
     "pyproject.toml",
     "requirements-dev.txt",
+    "requirements-dev.lock",
     "azure.yaml",
     ".funcignore",
     "app.zip",
