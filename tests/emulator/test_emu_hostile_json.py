@@ -17,8 +17,15 @@ from aiohttp import web
 
 from devstack.emulator import safejson
 
-from .emu_helpers import HUB, client_url, emulator, expect_close, handler_hubs, recv_json
-from .test_emu_rest import call
+from .emu_helpers import (
+    HUB,
+    call,
+    client_url,
+    emulator,
+    expect_close,
+    handler_hubs,
+    recv_json,
+)
 
 DEEP = "[" * 5000 + "]" * 5000
 JSON = "json.webpubsub.azure.v1"

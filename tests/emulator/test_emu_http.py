@@ -13,7 +13,7 @@ import pytest
 from devstack.emulator import Emulator
 from devstack.emulator.__main__ import parse_args
 
-from .emu_helpers import HUB, client_url, emulator, recv_json
+from .emu_helpers import HUB, call, client_url, emulator, recv_json
 
 JSON = "json.webpubsub.azure.v1"
 
@@ -136,7 +136,6 @@ async def test_malformed_requests_get_a_bare_400_without_echo(emu, caplog, reque
 
 
 async def test_rest_errors_do_not_echo_request_values(emu, http) -> None:
-    from .test_emu_rest import call
 
     checks = [
         ("POST", "/:send", "api-version=sekrit"),
