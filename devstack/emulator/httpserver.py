@@ -12,7 +12,9 @@ that never sends a request) and the size limits, but no header read timeout, so
 lines, nor by the drained rest of a body) and disarmed by ``request_started`` (the first
 middleware, which runs once headers are parsed). The same design as the Functions host's
 ``devstack/host/connection.py``; the two could share one module. A WebSocket
-is a request in progress for its whole life, so neither timer can cut it.
+is a request in progress for its whole life, so neither timer can cut it. As there, aiohttp's
+keep-alive clock keeps running once a request's first byte arrives, so a request begun late in
+the idle window must finish its headers before that window ends (Kestrel would allow 30 s).
 
 Malformed requests get ``<status> <reason>`` with no request bytes echoed (aiohttp quotes the
 offending bytes, which may hold an Authorization header) and an INFO log line without a traceback.
@@ -70,10 +72,15 @@ class EmulatorRequestHandler(web.RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._timed_out:
             return  # the 408 is out; the rest of that request is of no interest
-        body_pending = self._body is not None and not self._body.is_eof()
         # The first byte of a request starts its header clock; blank lines between requests
         # (allowed by RFC 9112) and bytes of a request in progress or of its body do not.
-        if not self._busy and not body_pending and data.strip(b"\r\n"):
+        # _busy is tested first: it is True for every frame of a WebSocket.
+        if (
+            not self._busy
+            and self._header_timer is None
+            and (self._body is None or self._body.is_eof())
+            and data.strip(b"\r\n")
+        ):
             self._arm()
         super().data_received(data)
 
