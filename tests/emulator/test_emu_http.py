@@ -57,6 +57,16 @@ async def test_trickled_headers_are_cut_by_the_header_timeout() -> None:
         assert data.startswith(b"HTTP/1.1 408 ")
 
 
+async def test_blank_lines_between_requests_do_not_start_the_header_clock() -> None:
+    async with emulator(header_timeout=0.5, keepalive_timeout=60) as emu, opened(emu) as (r, w):
+        for _ in range(6):  # 1.2 s of blank lines, more than the header timeout
+            w.write(b"\r\n")
+            await w.drain()
+            await asyncio.sleep(0.2)
+        w.write(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert (await read_until_closed(r)).startswith(b"HTTP/1.1 200")
+
+
 async def test_idle_keepalive_connection_closes_after_a_complete_request() -> None:
     async with emulator(keepalive_timeout=0.5, header_timeout=60) as emu, opened(emu) as (r, w):
         w.write(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\n\r\n")
