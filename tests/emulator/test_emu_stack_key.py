@@ -55,7 +55,10 @@ def test_custom_key_goes_through_the_environment_not_argv() -> None:
         env=env, cwd=str(ROOT), new_session=True,
     )  # fmt: skip
     try:
-        output.wait_for(re.escape(f"http://localhost:{host_port}/api/index"), 30, runner)
+        # The runner's own banner line, printed once both children are healthy (the host's
+        # function list shows the same URL earlier).
+        chat_line = r"Chat: +" + re.escape(f"http://localhost:{host_port}/api/index")
+        output.wait_for(chat_line, 30, runner)
         commands = [command_line(runner.pid)] + [command_line(p) for p in children_of(runner.pid)]
         assert any("devstack.emulator" in c for c in commands), commands
         assert all(CUSTOM_KEY not in c for c in commands), commands
