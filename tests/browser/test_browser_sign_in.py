@@ -7,10 +7,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from chat_page import DESKTOP, ChatPage
 from playwright.sync_api import Browser, expect
 
 from tests.support.stack import LocalStack, local_stack
+
+from .chat_page import DESKTOP, ChatPage
 
 LONG_EMAIL = "a.very.long.first.name.and.surname.for.testing@subdivision.contoso.example"
 

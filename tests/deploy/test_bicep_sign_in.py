@@ -4,11 +4,32 @@ the app registration from the Microsoft Graph extension, and the settings the ap
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from pycep import BicepParser
 
-from .test_bicep import INFRA, REPO, body, condition, parse, var
+REPO = Path(__file__).resolve().parents[2]
+INFRA = REPO / "infra"
+
+
+def parse(path: Path) -> dict[str, Any]:
+    return BicepParser().parse(file_path=path)
+
+
+def body(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's (or module's) properties, unwrapping `= if (condition) { ... }`."""
+    config = resource["config"]
+    return config["config"] if "condition" in config else config
+
+
+def condition(resource: dict[str, Any]) -> Any:
+    return resource["config"].get("condition")
+
+
+def var(doc: dict[str, Any], name: str) -> Any:
+    return doc["variables"][name]["value"]
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pycep import BicepParser
 
 from .fakecloud import FakeCloud
-from .test_bicep import INFRA, body, parse
-from .test_deploy_script import ENV, only
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+ENV = {"CHAT_ENV_NAME": "chat-test", "CHAT_LOCATION": "westeurope"}
+
+
+def only(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    (value,) = (v for k, v in state["resources"].items() if k.startswith(prefix))
+    return value
+
+
+def bicep_auth_settings() -> dict[str, Any]:
+    """The authsettingsV2 properties infra/sign-in.bicep declares."""
+    resource = BicepParser().parse(file_path=INFRA / "sign-in.bicep")["resources"]["authSettings"]
+    return resource["config"]["properties"]
+
 
 SIGN_IN = {"CHAT_SIGN_IN": "required"}
 
@@ -77,7 +91,7 @@ def test_app_settings_and_authentication(signed_in: FakeCloud) -> None:
 
 def test_the_script_and_the_bicep_configure_authentication_alike(signed_in: FakeCloud) -> None:
     script = only(signed_in.state, "functionapp/")["authsettingsV2"]["properties"]
-    bicep = body(parse(INFRA / "sign-in.bicep")["resources"]["authSettings"])["properties"]
+    bicep = bicep_auth_settings()
     for part in ("platform", "globalValidation", "httpSettings", "login"):
         assert script[part] == bicep[part], part
     assert script["globalValidation"]["excludedPaths"] == ["/api/eventhandler"]

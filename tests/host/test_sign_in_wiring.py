@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from devstack.host.cli import parse_args as host_args
 from devstack.stack import parse_args as stack_args
 from devstack.stack_wiring import StackOptions, host_command, host_env
+from tests.host.helpers import FIXTURE_APPS, ROOT, start_host_process
 from tests.host.helpers import host_env as process_env
-from tests.host.helpers import start_host_process
-from tests.host.test_cli import fetch, settings_app
-from tests.host.test_stack import start_runner, status_of
-from tests.support.processes import stop_process
+from tests.support.processes import ProcessOutput, spawn, stop_process
 from tests.support.stack import free_port
 
 
@@ -89,7 +93,37 @@ def test_the_host_alone_decides_website_auth_enabled(
     app_dir = settings_app(tmp_path, {"WEBSITE_AUTH_ENABLED": "True"})
     host = start_host_process(app_dir, *flags, env=process_env(WEBSITE_AUTH_ENABLED="True"))
     host_process.append(host)
-    assert fetch(f"{host.base_url}/api/setting/WEBSITE_AUTH_ENABLED") == (200, expected)
+    assert status_of(f"{host.base_url}/api/setting/WEBSITE_AUTH_ENABLED") == (200, expected)
+
+
+def settings_app(tmp_path: Path, values: dict) -> Path:
+    """The settings fixture app with its own local.settings.json."""
+    app_dir = tmp_path / "app"
+    shutil.copytree(FIXTURE_APPS / "settings_app", app_dir)
+    (app_dir / "local.settings.json").write_text(json.dumps({"Values": values}), encoding="utf-8")
+    return app_dir
+
+
+def status_of(url: str) -> tuple[int | None, str]:
+    # Only loopback URLs of the host or stack under test are requested.
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except (urllib.error.URLError, OSError):
+        return None, ""
+
+
+def start_runner(
+    runners: list[subprocess.Popen[str]], *args: str
+) -> tuple[subprocess.Popen[str], ProcessOutput]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process, output = spawn(
+        [sys.executable, "-m", "devstack", *args], env=env, cwd=str(ROOT), new_session=True
+    )
+    runners.append(process)
+    return process, output
 
 
 @pytest.fixture
@@ -119,10 +153,10 @@ def test_make_run_sign_in_starts_a_signed_in_stack(stack_runners) -> None:
     output.wait_for(re.escape("Sign-in:           required"), 30, runner)
     base = f"http://127.0.0.1:{host_port}"
     assert "?connect=direct" not in output.text  # no lazy-auth line
-    assert status_of(f"{base}/.auth/login/aad") == 200
-    assert status_of(f"{base}/.auth/login/github") == 200
-    assert status_of(f"{base}/.auth/me") == 401
-    assert status_of(f"{base}/api/negotiate?id=alice") == 401
+    assert status_of(f"{base}/.auth/login/aad")[0] == 200
+    assert status_of(f"{base}/.auth/login/github")[0] == 200
+    assert status_of(f"{base}/.auth/me")[0] == 401
+    assert status_of(f"{base}/api/negotiate?id=alice")[0] == 401
     assert stop_process(runner, signal.SIGINT, timeout=15) == 0
     output.join()
 
