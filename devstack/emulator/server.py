@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Handler, Middleware
 
 from devstack.httpserver import NOSNIFF, ConnectionTimeouts, start_server
 
@@ -17,6 +18,7 @@ from .audiences import ServedOrigins
 from .clientendpoint import ClientEndpoint
 from .config import EmulatorConfig
 from .events import Events
+from .host_allowlist import host_is_served
 from .hub import Registry
 from .rest import RestApi
 from .upstream import Upstream, close_quietly
@@ -36,6 +38,28 @@ async def _add_nosniff(request: web.Request, response: web.StreamResponse) -> No
     response.headers.update(NOSNIFF)
 
 
+def _only_served_hosts(clients: ClientEndpoint) -> Middleware:
+    """Middleware: refuse (421) a request whose Host header does not name this emulator.
+
+    Applies to every route (REST, client endpoint, health, 404s); see host_allowlist.py.
+    """
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origins = clients.origins
+        if host_is_served(request.headers.getall(hdrs.HOST, []), origins):
+            return await handler(request)
+        # The Host value is the caller's: neither logged nor echoed.
+        log.info("refused a request whose Host header does not name this emulator (421)")
+        return web.Response(
+            status=421,
+            text="Misdirected Request: the Host header must name this emulator (localhost, "
+            f"127.0.0.1, [::1] or its --advertised-host) and its port {origins.port}.\n",
+        )
+
+    return middleware
+
+
 async def _health(request: web.Request) -> web.Response:
     return web.Response(status=200, text="" if request.method == "HEAD" else "OK")
 
@@ -51,7 +75,9 @@ def build_app(config: EmulatorConfig) -> tuple[web.Application, ClientEndpoint, 
     clients = ClientEndpoint(config, registry, events)
     rest = RestApi(config, registry, clients)
     # The REST body limit is enforced by aiohttp too (413) so huge bodies are never buffered.
-    app = web.Application(client_max_size=config.max_rest_body_bytes)
+    app = web.Application(
+        client_max_size=config.max_rest_body_bytes, middlewares=[_only_served_hosts(clients)]
+    )
     app.on_response_prepare.append(_add_nosniff)
     app.router.add_get("/api/health", _health)
     app.router.add_get("/health", _health)
