@@ -14,11 +14,12 @@ from pathlib import Path
 
 import azure.functions as func
 
-from chat import cloudevents, static_files, user_id, webhook
-from chat.reply import Reply
+from adapters.runtime import Runtime
+from adapters.table_store import StoreUnavailable
+from adapters.webpubsub import ServiceUnavailable
+from chat import cloudevents, history, rooms, static_files, user_id, webhook
+from chat.reply import Reply, json_reply
 from chat.reply import text as text_reply
-from chat.runtime import Runtime
-from chat.service import ServiceUnavailable
 
 log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -40,8 +41,7 @@ async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
     if runtime.settings() is None:
         return _response(text_reply(503, UNCONFIGURED))
     try:
-        principal = user_id.from_client_principal(req.headers)
-        user = principal or user_id.validate(req.params.get("id"))
+        user = caller(req) or user_id.validate(req.params.get("id"))
     except user_id.InvalidUserId as error:
         return _response(text_reply(400, str(error)))
     try:
@@ -71,37 +71,76 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(event, Reply):
         log.warning("Refused an upstream call (%s): %s", event.status, event.body.decode())
         return _response(event)
-    outcome = webhook.decide(
-        event, req.get_body(), headers.get("content-type"), settings, time.time()
-    )
-    broadcast = outcome.broadcast
-    if broadcast is not None and broadcast["id"] not in runtime.recent:
-        try:
-            await runtime.service().broadcast(broadcast)
-        except ServiceUnavailable as error:
-            log.error(
-                "Broadcast failed for event ce-id=%s connection=%s: %s",
-                event.id,
-                event.connection_id,
-                error.reason,
-            )
-            return _response(text_reply(error.status, "could not reach the Web PubSub service"))
-        runtime.recent.add(broadcast["id"])
+    now = time.time()
+    if event.type == cloudevents.CONNECT or not (
+        event.type in (cloudevents.CONNECTED, cloudevents.DISCONNECTED)
+        or event.type == webhook.MESSAGE
+    ):
+        outcome = webhook.decide(event, req.get_body(), headers.get("content-type"), settings, now)
+        _log_event(event, outcome.reply, outcome.notes, logging.INFO)
+        return _response(outcome.reply)
+    if runtime.storage() is None:
+        return _response(text_reply(503, UNCONFIGURED))
+    events = runtime.events()
+    if event.type == cloudevents.CONNECTED:
+        result = await events.connected(event, now)
+    elif event.type == cloudevents.DISCONNECTED:
+        result = await events.disconnected(event, now)
+    else:
+        result = await events.command(
+            event, req.get_body(), headers.get("content-type"), headers.get("ce-time"), now
+        )
     # Chat messages are the bulk of the traffic: in Azure every log line is billed telemetry, so
     # a delivered message logs at DEBUG; presence events and refusals stay visible.
-    level = (
-        logging.DEBUG if broadcast is not None and event.type == webhook.MESSAGE else logging.INFO
+    _log_event(
+        event, result.reply, result.notes, logging.DEBUG if result.delivered else logging.INFO
     )
+    return _response(result.reply)
+
+
+def _log_event(
+    event: cloudevents.CloudEvent, reply: Reply, notes: dict[str, str], level: int
+) -> None:
     log.log(
         level,
         "Handled %s ce-id=%s connection=%s -> %s%s",
         event.type,
         event.id,
         event.connection_id,
-        outcome.reply.status,
-        "".join(f" {k}={v}" for k, v in outcome.notes.items()),
+        reply.status,
+        "".join(f" {k}={v}" for k, v in notes.items()),
     )
-    return _response(outcome.reply)
+
+
+def caller(req: func.HttpRequest) -> str | None:
+    """Who is calling, by the app's one rule for callers (negotiate and history use it).
+
+    The signed-in user when App Service Authentication vouches for one, else None: anonymous
+    callers are allowed in the default mode. InvalidUserId when the principal is unusable.
+    """
+    return user_id.from_client_principal(req.headers)
+
+
+@app.route(route="rooms/{room}/messages", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
+    """A page of a room's history: oldest to newest, and the cursor of the page before it."""
+    if runtime.settings() is None or runtime.storage() is None:
+        return _response(text_reply(503, UNCONFIGURED, NO_STORE))
+    try:
+        caller(req)
+    except user_id.InvalidUserId as error:
+        return _response(text_reply(400, str(error), NO_STORE))
+    try:
+        room = rooms.validate(req.route_params.get("room"))
+        page = history.parse_query(room, dict(req.params))
+    except (rooms.InvalidRoom, history.BadQuery) as error:
+        return _response(text_reply(400, str(error), NO_STORE))
+    try:
+        rows = await runtime.store().page(page)
+    except StoreUnavailable as error:
+        log.error("History of %s could not be read: %s", room, error)
+        return _response(text_reply(503, "the chat history is unavailable right now", NO_STORE))
+    return _response(json_reply(200, history.page_body(room, rows, page.limit), NO_STORE))
 
 
 def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:

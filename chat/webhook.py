@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from chat import connection_state, message_text, rate_limit, user_id
+from chat import connection_state, message_text, rate_limit, rooms, user_id
 from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, CloudEvent
 from chat.reply import Reply, json_reply, text
 from chat.settings import Settings
@@ -57,8 +57,9 @@ def decide(
 
 def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
     if event.user_id:
-        # The client holds a token we signed for this user: keep what it says.
-        return Outcome(Reply(204))
+        # The client holds a token we signed for this user: keep what it says. Every
+        # connection starts in the lobby, joined here so that `connected` finds it there.
+        return Outcome(json_reply(200, {"groups": lobby_groups(event.user_id)}))
     if not settings.lazy_auth:
         return Outcome(text(401, "missing user id (connect through negotiate)"))
     try:
@@ -70,7 +71,11 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
         user = user_id.from_connect_query(query or {})
     except user_id.InvalidUserId as error:
         return Outcome(text(401, str(error)))
-    return Outcome(json_reply(200, {"userId": user}))
+    return Outcome(json_reply(200, {"userId": user, "groups": lobby_groups(user)}))
+
+
+def lobby_groups(user: str) -> list[str]:
+    return [rooms.group(rooms.LOBBY), rooms.presence_group(rooms.LOBBY, user)]
 
 
 def _presence(event: CloudEvent, now: float) -> Outcome:
