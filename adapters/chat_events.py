@@ -246,7 +246,12 @@ class ChatEvents:
         except ServiceUnavailable as error:
             # Take it back out, so the service's retry of this event stores and sends it.
             await self._forget(entity)
-            log.error("Broadcast of %s failed: %s", message["id"], error.reason)
+            log.error(
+                "Broadcast failed for event ce-id=%s connection=%s: %s",
+                event.id,
+                event.connection_id,
+                error.reason,
+            )
             return Result(text(error.status, "could not reach the Web PubSub service"))
         return Result(self._ok(state), {"room": room}, delivered=True)
 

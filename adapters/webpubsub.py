@@ -123,7 +123,8 @@ class Service:
     async def list_connections(self, group: str, top: int | None = None) -> list[dict[str, Any]]:
         """The group's connections as the service lists them ({"connectionId", "userId"})."""
         async with self._errors():
-            return [c async for c in self.client().list_connections(group=group, top=top)]
+            listed = self.client().list_connections(group=group, top=top)
+            return [{"connectionId": m.connection_id, "userId": m.user_id} async for m in listed]
 
     @contextlib.asynccontextmanager
     async def _errors(self) -> AsyncIterator[None]:

@@ -16,9 +16,11 @@ _MS_CEILING = 10**13 - 1
 ROW_KEY = re.compile(r"\d{13}-[0-9a-f]{24}")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-# A retried event carries the ce-time of its first delivery; one further off than this from our
-# clock is not trusted (the message then takes our time, and a retry could be stored twice).
-MAX_CLOCK_SKEW_S = 300.0
+# A retried event carries the ce-time of its first delivery, so its time (and row key) is the
+# same on every retry. A ce-time in the future beyond clock skew, or older than a day (no retry
+# is that late), is not trusted: the message takes our clock's time instead.
+MAX_FUTURE_S = 300.0
+MAX_AGE_S = 86_400.0
 
 
 class BadQuery(ValueError):
@@ -50,7 +52,7 @@ def event_time(ce_time: str | None, now: float) -> float:
             return now
         if moment.tzinfo is not None:
             stamp = moment.timestamp()
-            if abs(stamp - now) <= MAX_CLOCK_SKEW_S:
+            if -MAX_AGE_S <= stamp - now <= MAX_FUTURE_S:
                 return stamp
     return now
 
