@@ -81,9 +81,7 @@ async def service() -> AsyncIterator[RecordingService]:
     async def handle(request: web.Request) -> web.Response:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         try:
-            claims = jwt.decode(
-                token, PRIMARY, algorithms=["HS256"], options={"verify_aud": False}
-            )
+            claims = jwt.decode(token, PRIMARY, algorithms=["HS256"], options={"verify_aud": False})
             # The audience is the URL the SDK sent; aiohttp may re-quote characters such as
             # "'" in what it hands us, so both are compared unquoted.
             if unquote(str(claims.get("aud", ""))) != unquote(str(request.url)):
