@@ -87,9 +87,7 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     elif event.type == cloudevents.DISCONNECTED:
         result = await events.disconnected(event, now)
     else:
-        result = await events.command(
-            event, req.get_body(), headers.get("content-type"), headers.get("ce-time"), now
-        )
+        result = await events.command(event, req.get_body(), headers.get("content-type"), now)
     # Chat messages are the bulk of the traffic: in Azure every log line is billed telemetry, so
     # a delivered message logs at DEBUG; presence events and refusals stay visible.
     _log_event(

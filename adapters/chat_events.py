@@ -5,8 +5,9 @@ chat.typing_notice); this module performs them against the service and the table
 an order that keeps two promises:
 - store first, then broadcast: a message is in the history table before anyone sees it, and
   one the store refuses is never broadcast (its sender is told why);
-- a retried event (same ce-id, same ce-time) is stored once and broadcast once: its row key is
-  the same, so the second insert answers 409 and nothing is sent again.
+- a retried event (same ce-id) is stored once and broadcast once: the message is stored with
+  a marker row for its stable id in one transaction, so a second insert answers 409 and
+  nothing is sent again.
 """
 
 from __future__ import annotations
@@ -92,7 +93,6 @@ class ChatEvents:
         event: CloudEvent,
         body: bytes,
         content_type: str | None,
-        ce_time: str | None,
         now: float,
     ) -> Result:
         state = connection_state.decode(event.connection_state)
@@ -116,7 +116,7 @@ class ChatEvents:
             return await self._leave(event, command.room, state, now)
         if command.kind == rooms.TYPING:
             return await self._typing(event, command.room, state, now)
-        return await self._message(event, command, state, ce_time, now)
+        return await self._message(event, command, state, now)
 
     def _refuse(self, reason: str, room: str | None, state: dict, why: str) -> Result:
         headers = {connection_state.HEADER: connection_state.encode(state)}
@@ -188,7 +188,6 @@ class ChatEvents:
         event: CloudEvent,
         command: rooms.Command,
         state: dict,
-        ce_time: str | None,
         now: float,
     ) -> Result:
         room, user, settings = command.room, event.user_id or "", self.settings
@@ -205,20 +204,20 @@ class ChatEvents:
         except message_text.Rejected as error:
             return self._refuse(str(error), room, state, "policy")
 
-        said = history.event_time(ce_time, now)
         message = {
             "id": webhook.stable_id(event),
             "room": room,
             "from": user,
             "message": cleaned,
-            "time": history.iso_time(said),
+            "time": history.iso_time(now),
         }
-        entity = history.to_entity(message, int(said * 1000))
+        entity = history.to_entity(message, int(now * 1000))
+        marker = history.marker(message, entity["RowKey"])
         # The user's bucket and the insert go to the store together (one round trip of
         # latency, not two); a message the bucket refuses is deleted before anyone sees it.
         outcome = await asyncio.gather(
             self.store.take_token(user, capacity, window, now),
-            self.store.add_message(entity),
+            self.store.add_message(entity, marker),
             return_exceptions=True,
         )
         allowed_user, stored = outcome
@@ -226,7 +225,7 @@ class ChatEvents:
             if isinstance(result, BaseException) and not isinstance(result, StoreUnavailable):
                 raise result
         if stored is True and allowed_user is not True:
-            await self._forget(entity)
+            await self._forget(entity, marker)
         if isinstance(stored, StoreUnavailable) or isinstance(allowed_user, StoreUnavailable):
             failure = stored if isinstance(stored, StoreUnavailable) else allowed_user
             log.error("Message %s not stored: %s", message["id"], failure)
@@ -245,7 +244,7 @@ class ChatEvents:
             await self.service.send_to_group(rooms.group(room), message)
         except ServiceUnavailable as error:
             # Take it back out, so the service's retry of this event stores and sends it.
-            await self._forget(entity)
+            await self._forget(entity, marker)
             log.error(
                 "Broadcast failed for event ce-id=%s connection=%s: %s",
                 event.id,
@@ -255,9 +254,9 @@ class ChatEvents:
             return Result(text(error.status, "could not reach the Web PubSub service"))
         return Result(self._ok(state), {"room": room}, delivered=True)
 
-    async def _forget(self, entity: dict[str, Any]) -> None:
+    async def _forget(self, entity: dict[str, Any], marker: dict[str, Any]) -> None:
         try:
-            await self.store.delete_message(entity["PartitionKey"], entity["RowKey"])
+            await self.store.delete_message(entity, marker)
         except StoreUnavailable as error:
             log.error("Could not remove unsent message %s: %s", entity["id"], error)
 

@@ -121,24 +121,26 @@ class TableStore:
             ) from error
 
     # --- history ---------------------------------------------------------------------------
-    async def add_message(self, entity: dict[str, Any]) -> bool:
-        """Store a message; False when its keys were already there (a retried event)."""
-        from azure.core.exceptions import ResourceExistsError
+    async def add_message(self, entity: dict[str, Any], marker: dict[str, Any]) -> bool:
+        """Store a message and its id marker at once; False when the id was already stored."""
+        from azure.data.tables import TableTransactionError
 
         async def create() -> bool:
             table = await self._table(MESSAGES_TABLE)
             try:
-                await table.create_entity(entity)
-            except ResourceExistsError:
-                return False
+                await table.submit_transaction([("create", marker), ("create", entity)])
+            except TableTransactionError as error:
+                if error.status_code == 409:
+                    return False  # a retried event: its marker is there
+                raise
             return True
 
         return await self._call("store message", create)
 
-    async def delete_message(self, partition: str, row: str) -> None:
+    async def delete_message(self, entity: dict[str, Any], marker: dict[str, Any]) -> None:
         async def delete() -> None:
             table = await self._table(MESSAGES_TABLE)
-            await table.delete_entity(partition, row)
+            await table.submit_transaction([("delete", marker), ("delete", entity)])
 
         await self._call("delete message", delete)
 
@@ -187,8 +189,11 @@ class TableStore:
                 except ResourceNotFoundError:
                     entity = None
                 raw = [entity["tokens"], entity["updated"]] if entity is not None else None
-                bucket = rate_limit.Bucket.from_state(raw, capacity, now)
-                allowed, bucket = rate_limit.take(bucket, capacity, window, now)
+                # Never move the bucket's clock back: an event handled a little later than
+                # another but timed earlier would otherwise refill the same seconds twice.
+                at = max(now, float(entity["updated"])) if entity is not None else now
+                bucket = rate_limit.Bucket.from_state(raw, capacity, at)
+                allowed, bucket = rate_limit.take(bucket, capacity, window, at)
                 fields = {
                     "PartitionKey": f"rate|{key}",
                     "RowKey": "bucket",

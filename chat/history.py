@@ -2,6 +2,10 @@
 
 Pure. One table of messages: PartitionKey = room, RowKey = inverted milliseconds + "-" + id,
 so the newest message sorts first and a page of history is one ordered range query.
+Beside each message, in the same partition, a marker row "~id-<id>" makes the insert
+idempotent: both are created in one entity-group transaction, so a retried event (same id)
+fails as a whole with 409 and is neither stored nor sent twice. "~" sorts after every digit,
+so markers never appear in a page (the query stops below them).
 """
 
 from __future__ import annotations
@@ -16,11 +20,7 @@ _MS_CEILING = 10**13 - 1
 ROW_KEY = re.compile(r"\d{13}-[0-9a-f]{24}")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-# A retried event carries the ce-time of its first delivery, so its time (and row key) is the
-# same on every retry. A ce-time in the future beyond clock skew, or older than a day (no retry
-# is that late), is not trusted: the message takes our clock's time instead.
-MAX_FUTURE_S = 300.0
-MAX_AGE_S = 86_400.0
+MARKER_PREFIX = "~id-"
 
 
 class BadQuery(ValueError):
@@ -43,20 +43,6 @@ def iso_time(epoch_s: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def event_time(ce_time: str | None, now: float) -> float:
-    """When a message was said: its event's ce-time (the same on every retry), else now."""
-    if ce_time:
-        try:
-            moment = datetime.fromisoformat(ce_time.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return now
-        if moment.tzinfo is not None:
-            stamp = moment.timestamp()
-            if -MAX_AGE_S <= stamp - now <= MAX_FUTURE_S:
-                return stamp
-    return now
-
-
 def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
     """A broadcast chat message as a table entity (property names are the JSON keys)."""
     return {
@@ -67,6 +53,11 @@ def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
         "message": message["message"],
         "time": message["time"],
     }
+
+
+def marker(message: dict[str, Any], row: str) -> dict[str, Any]:
+    """The row that claims a message id in its room (and points at the message's row)."""
+    return {"PartitionKey": message["room"], "RowKey": MARKER_PREFIX + message["id"], "row": row}
 
 
 def from_entity(entity: dict[str, Any]) -> dict[str, Any]:
@@ -99,11 +90,16 @@ def parse_query(room: str, params: dict[str, str]) -> Page:
 
 def query_filter(page: Page) -> tuple[str, dict[str, str]]:
     """A parameterised filter: the room's partition, older than the cursor when there is one."""
+    markers = MARKER_PREFIX[0]
     if page.before is None:
-        return "PartitionKey eq @room", {"room": page.room}
-    return "PartitionKey eq @room and RowKey gt @before", {
+        return "PartitionKey eq @room and RowKey lt @markers", {
+            "room": page.room,
+            "markers": markers,
+        }
+    return "PartitionKey eq @room and RowKey gt @before and RowKey lt @markers", {
         "room": page.room,
         "before": page.before,
+        "markers": markers,
     }
 
 

@@ -132,7 +132,8 @@ async def start_child(name: str, command: list[str], env: dict[str, str]) -> Chi
 async def stop_child(child: Child) -> None:
     if child.process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
-            child.process.terminate()
+            # Azurite saves its data on SIGINT only; SIGTERM would lose the last seconds.
+            child.process.send_signal(signal.SIGINT if child.name == "azurite" else signal.SIGTERM)
         try:
             await asyncio.wait_for(child.process.wait(), STOP_TIMEOUT_S)
         except TimeoutError:

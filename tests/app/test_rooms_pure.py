@@ -180,23 +180,6 @@ def test_bad_history_query(params: dict, reason: str) -> None:
         history.parse_query("dev", params)
 
 
-@pytest.mark.parametrize(
-    ("ce_time", "now", "expected"),
-    [
-        ("2026-11-30T10:00:00Z", 1_795_000_000.0, None),  # far off: our clock
-        (None, 100.0, 100.0),
-        ("", 100.0, 100.0),
-        ("garbage", 100.0, 100.0),
-        ("2026-11-30T10:00:00", 1_796_032_800.0, 1_796_032_800.0),  # no zone: our clock
-        ("2026-11-30T10:00:00Z", 1_796_032_810.0, 1_796_032_800.0),  # a retry 10 s later
-        ("2026-11-30T10:00:00.250+00:00", 1_796_032_800.0, 1_796_032_800.25),
-        ("2026-11-30T10:10:00Z", 1_796_032_800.0, None),  # 10 min ahead: our clock
-    ],
-)
-def test_event_time(ce_time: str | None, now: float, expected: float | None) -> None:
-    assert history.event_time(ce_time, now) == (now if expected is None else expected)
-
-
 def test_page_body_is_oldest_first_with_a_cursor_only_when_there_is_more() -> None:
     rows = [
         {

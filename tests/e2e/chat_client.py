@@ -23,6 +23,18 @@ class ChatClient:
     async def say(self, text: str) -> None:
         await self.ws.send_str(text)
 
+    async def send(self, command: dict[str, Any]) -> None:
+        """A room command: join, leave, message or typing."""
+        await self.ws.send_str(json.dumps(command))
+
+    async def join_room(self, room: str) -> Frame:
+        """Join and wait for the room's presence snapshot (sent only to this connection)."""
+        await self.send({"type": "join", "room": room})
+        return await self.wait_for(lambda f: f.get("type") == "presence" and f["room"] == room)
+
+    async def say_in(self, room: str, text: str) -> None:
+        await self.send({"type": "message", "room": room, "message": text})
+
     async def next_frame(self, timeout: float = FRAME_TIMEOUT_S) -> Frame:
         message = await asyncio.wait_for(self.ws.receive(), timeout)
         if message.type is not aiohttp.WSMsgType.TEXT:

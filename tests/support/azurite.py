@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -98,7 +99,7 @@ class Azurite:
     def stop(self) -> None:
         if self.process is not None:
             if self.process.poll() is None:
-                stop_process(self.process)
+                stop_process(self.process, signal.SIGINT)  # Azurite saves on SIGINT
             _LIVE.discard(self.process)
             self.process = None
 

@@ -139,8 +139,10 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        for name in ("host", "emulator", "azurite"):
+        for name in ("host", "emulator"):
             self._stop_child(name, signal.SIGTERM)
+        # Azurite saves its data on SIGINT only (SIGTERM would lose the last seconds).
+        self._stop_child("azurite", signal.SIGINT)
 
     def __enter__(self) -> LocalStack:
         return self.start()
