@@ -240,7 +240,8 @@
     if (r.items.length > MAX_LINES) r.items.shift();
     if (name === current) {
       appendLine(lineFor(item), forceScroll);
-    } else if (item.kind === "chat" || item.kind === "system") {
+    } else if (item.kind === "chat") {
+      // Unread counts what people said; joined/left notices are not worth a badge.
       r.unread += 1;
       renderRoomList();
     }
