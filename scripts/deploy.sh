@@ -97,6 +97,16 @@ exists az storage container-rm show --resource-group "$rg" --storage-account "$s
   az storage container-rm create --resource-group "$rg" --storage-account "$storage_name" \
     --name "$deployment_container" --public-access off --output none
 }
+# The chat's history and shared state (rooms, presence, per-user flood limits). Created here,
+# at deploy time, so the deployment declares the whole data model; the app also creates them
+# on first use (an idempotent call), which is what a fresh Azurite needs locally.
+for table in chatmessages chatstate; do
+  exists az storage table-rm show --resource-group "$rg" --storage-account "$storage_name" --name "$table" || {
+    log "creating table $table"
+    az storage table-rm create --resource-group "$rg" --storage-account "$storage_name" \
+      --name "$table" --output none
+  }
+done
 ensure_role "$principal_id" "Storage Blob Data Owner" "$storage_id"
 ensure_role "$principal_id" "Storage Queue Data Contributor" "$storage_id"
 ensure_role "$principal_id" "Storage Table Data Contributor" "$storage_id"
@@ -180,6 +190,9 @@ az functionapp config appsettings set --resource-group "$rg" --name "$app_name" 
   "AzureWebJobsStorage__accountName=$storage_name" \
   "AzureWebJobsStorage__credential=managedidentity" \
   "AzureWebJobsStorage__clientId=$client_id" \
+  "ChatStorage__tableServiceUri=https://$storage_name.table.core.windows.net" \
+  "ChatStorage__credential=managedidentity" \
+  "ChatStorage__clientId=$client_id" \
   "APPLICATIONINSIGHTS_CONNECTION_STRING=$insights_connection" \
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING=ClientId=$client_id;Authorization=AAD" \
   "AZURE_CLIENT_ID=$client_id" \

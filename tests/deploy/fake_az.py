@@ -207,6 +207,14 @@ class FakeAzure:
                 f"container/{o['--storage-account']}/{name}", {"name": name, "resourceGroup": rg}
             )
 
+        if cmd == "storage table-rm show":
+            return self.get(f"table/{o['--storage-account']}/{name}")
+        if cmd == "storage table-rm create":
+            self.get(f"storage/{o['--storage-account']}")
+            return self.put(
+                f"table/{o['--storage-account']}/{name}", {"name": name, "resourceGroup": rg}
+            )
+
         if cmd == "role assignment list":
             return [
                 v
