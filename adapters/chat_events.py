@@ -216,14 +216,20 @@ class ChatEvents:
         # The user's bucket and the insert go to the store together (one round trip of
         # latency, not two); a message the bucket refuses is deleted before anyone sees it.
         outcome = await asyncio.gather(
-            self.store.take_token(user, capacity, window, now),
+            self.store.take_token(user, capacity, window, now, state.get("user_rate")),
             self.store.add_message(entity, marker),
             return_exceptions=True,
         )
-        allowed_user, stored = outcome
         for result in outcome:
             if isinstance(result, BaseException) and not isinstance(result, StoreUnavailable):
                 raise result
+        taken, stored = outcome
+        allowed_user: bool | StoreUnavailable
+        if isinstance(taken, StoreUnavailable):
+            allowed_user = taken
+        else:
+            allowed_user, cache = taken
+            state = state | {"user_rate": cache}
         if stored is True and allowed_user is not True:
             await self._forget(entity, marker)
         if isinstance(stored, StoreUnavailable) or isinstance(allowed_user, StoreUnavailable):

@@ -38,6 +38,18 @@ def user_key(user: str) -> str:
     return hashlib.sha256(user.encode()).hexdigest()[:32]
 
 
+def _usable_cache(cached: object) -> bool:
+    """[tokens, updated, etag] as take_token returned it (connection state is not trusted
+    for more than that: the If-Match makes a stale or forged value cost a read, no more)."""
+    return (
+        isinstance(cached, list)
+        and len(cached) == 3
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in cached[:2])
+        and isinstance(cached[2], str)
+        and 0 < len(cached[2]) <= 200
+    )
+
+
 class TableStore:
     def __init__(self, settings: StorageSettings, timeout: float = 5.0) -> None:
         self.settings = settings
@@ -170,8 +182,16 @@ class TableStore:
         return await self._call("read history", read)
 
     # --- per-user flood limit ----------------------------------------------------------------
-    async def take_token(self, user: str, capacity: int, window: float, now: float) -> bool:
-        """One token from the user's bucket, shared by all connections and instances."""
+    async def take_token(
+        self, user: str, capacity: int, window: float, now: float, cached: object = None
+    ) -> tuple[bool, list[Any] | None]:
+        """One token from the user's bucket, shared by all connections and instances.
+
+        `cached` is what an earlier call returned for this connection ([tokens, updated,
+        etag], kept in its connection state): while no other connection of the user has
+        spent a token since, the update goes straight out with that ETag, one round trip
+        instead of a read and a write. Returns (allowed, the value to cache next).
+        """
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             ResourceExistsError,
@@ -179,41 +199,60 @@ class TableStore:
             ResourceNotFoundError,
         )
 
-        key = user_key(user)
+        key = f"rate|{user_key(user)}"
 
-        async def take() -> bool:
+        def spend(raw: list[float] | None) -> tuple[bool, dict[str, Any]]:
+            # Never move the bucket's clock back: an event handled a little later than
+            # another but timed earlier would otherwise refill the same seconds twice.
+            at = max(now, float(raw[1])) if raw is not None else now
+            bucket = rate_limit.Bucket.from_state(raw, capacity, at)
+            allowed, bucket = rate_limit.take(bucket, capacity, window, at)
+            fields = {
+                "PartitionKey": key,
+                "RowKey": "bucket",
+                "tokens": bucket.tokens,
+                "updated": bucket.updated,
+            }
+            return allowed, fields
+
+        def remember(fields: dict[str, Any], written: Any) -> list[Any] | None:
+            etag = written.get("etag") if isinstance(written, dict) else None
+            return [fields["tokens"], fields["updated"], etag] if etag else None
+
+        async def take() -> tuple[bool, list[Any] | None]:
             table = await self._table(STATE_TABLE)
+            if _usable_cache(cached):
+                assert isinstance(cached, list)
+                allowed, fields = spend([float(cached[0]), float(cached[1])])
+                try:
+                    written = await table.update_entity(
+                        fields, etag=cached[2], match_condition=MatchConditions.IfNotModified
+                    )
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    pass  # another connection spent a token: read the bucket below
+                else:
+                    return allowed, remember(fields, written)
             for _ in range(MAX_CONFLICT_RETRIES):
                 try:
-                    entity = await table.get_entity(f"rate|{key}", "bucket")
+                    entity = await table.get_entity(key, "bucket")
                 except ResourceNotFoundError:
                     entity = None
                 raw = [entity["tokens"], entity["updated"]] if entity is not None else None
-                # Never move the bucket's clock back: an event handled a little later than
-                # another but timed earlier would otherwise refill the same seconds twice.
-                at = max(now, float(entity["updated"])) if entity is not None else now
-                bucket = rate_limit.Bucket.from_state(raw, capacity, at)
-                allowed, bucket = rate_limit.take(bucket, capacity, window, at)
-                fields = {
-                    "PartitionKey": f"rate|{key}",
-                    "RowKey": "bucket",
-                    "tokens": bucket.tokens,
-                    "updated": bucket.updated,
-                }
+                allowed, fields = spend(raw)
                 try:
                     if entity is None:
-                        await table.create_entity(fields)
+                        written = await table.create_entity(fields)
                     else:
-                        await table.update_entity(
+                        written = await table.update_entity(
                             fields,
                             etag=entity.metadata["etag"],
                             match_condition=MatchConditions.IfNotModified,
                         )
                 except (ResourceModifiedError, ResourceExistsError):
                     continue  # another connection spent a token meanwhile: read again
-                return allowed
+                return allowed, remember(fields, written)
             # Fail closed: a user racing themselves this hard is flooding.
-            return False
+            return False, None
 
         return await self._call("rate limit", take)
 

@@ -249,3 +249,25 @@ async def test_missing_storage_is_503_and_logged_once_by_name(
     )
     assert negotiate.status_code == 200
     await close_clients()
+
+
+async def test_user_bucket_is_cached_in_connection_state_and_a_forged_cache_gains_nothing(
+    configure, service: RecordingService
+) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatRateLimitMessages="2",
+        ChatRateLimitWindowSeconds="60",
+    )
+    first = await command(b"one")
+    cached = connection_state.decode(state_of(first))["user_rate"]
+    assert cached[0] == 1.0 and isinstance(cached[2], str) and cached[2]
+    # A state claiming a full bucket under an ETag the store never issued: the conditional
+    # update fails, the bucket is read, and the user's real count decides.
+    forged = connection_state.encode({"user_rate": [1000.0, cached[1], 'W/"not-the-etag"']})
+    second = await command(b"two", forged, "2")
+    third = await command(b"three", state_of(second), "3")
+    assert second.status_code == 204
+    assert json.loads(third.get_body())["event"] == "rejected"
+    assert [b["message"] for b in service.broadcasts] == ["one", "two"]
+    await close_clients()
