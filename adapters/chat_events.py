@@ -36,7 +36,7 @@ from chat.settings import Settings
 log = logging.getLogger("chat")
 # The presence snapshot lists the users of at most this many of the room's connections
 # (one page of the service's list): enough for a member list, bounded for a crowded room.
-SNAPSHOT_CONNECTIONS = 200
+SNAPSHOT_CONNECTIONS = 100
 
 
 @dataclass
@@ -269,6 +269,8 @@ class ChatEvents:
     # --- presence ----------------------------------------------------------------------------
     async def _reconcile(self, room: str, user: str, now: float) -> None:
         """Compare the service's truth with what the room was told; announce a change once."""
+        if not self.notices.open(room, now):
+            return  # the room's notice budget is spent: no notice, so no work either
         try:
             tabs = await self.service.list_connections(rooms.presence_group(room, user), top=1)
             announced, etag = await self.store.announced(room, user)

@@ -65,12 +65,17 @@ class Stack:
     def __init__(self) -> None:
         from devstack import stack_wiring as wiring
 
-        self.options = wiring.StackOptions(procs.free_port(), procs.free_port())
+        self.options = wiring.StackOptions(
+            procs.free_port(), procs.free_port(), storage_port=procs.free_port(), storage_dir=None
+        )
         self.wiring = wiring
         self._exit: list[Any] = []
 
     def __enter__(self) -> Stack:
         w, o = self.wiring, self.options
+        storage = procs.azurite()
+        self.storage_connection = storage.__enter__()
+        self._exit.append(storage)
         # The emulator's per-event INFO lines are not part of what a service does; the host
         # keeps its normal logging (it is the app's real cost), discarded by procs.server.
         emulator = procs.server(
@@ -79,7 +84,10 @@ class Stack:
             w.emulator_env(o, os.environ),
         )
         # The benchmark sends far faster than a person: lift the per-connection flood limit.
-        host_env = w.host_env(o, os.environ) | {"ChatRateLimitMessages": "10000"}
+        host_env = w.host_env(o, os.environ) | {
+            "ChatRateLimitMessages": "10000",
+            "ChatStorage": self.storage_connection,
+        }
         host = procs.server(w.host_command(o), o.host_health_url, host_env)
         for context in (emulator, host):
             context.__enter__()

@@ -84,6 +84,15 @@ class RoomNotices:
         self._buckets: dict[str, rate_limit.Bucket] = {}
         self._capacity = capacity
 
+    def open(self, room: str, now: float) -> bool:
+        """Whether a notice could go out now (nothing spent): when not, a crowd is arriving and
+        the presence work (listing, the record's read and write) is skipped altogether."""
+        bucket = self._buckets.get(room)
+        if bucket is None:
+            return True
+        refill = (now - bucket.updated) * ROOM_NOTICES / ROOM_WINDOW_S
+        return bucket.tokens + max(refill, 0.0) >= 1.0
+
     def allow(self, room: str, now: float) -> bool:
         bucket = self._buckets.pop(room, None) or rate_limit.Bucket(float(ROOM_NOTICES), now)
         allowed, bucket = rate_limit.take(bucket, ROOM_NOTICES, ROOM_WINDOW_S, now)

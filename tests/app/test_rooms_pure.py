@@ -238,8 +238,11 @@ def test_a_flapping_connection_gives_a_bounded_number_of_notices() -> None:
 
 def test_room_notices_are_bounded_per_room() -> None:
     notices = presence.RoomNotices()
+    assert notices.open("busy", 0.0)
     allowed = sum(notices.allow("busy", 0.0) for _ in range(1000))
     assert allowed == presence.ROOM_NOTICES
+    assert not notices.open("busy", 0.0)
+    assert notices.open("busy", presence.ROOM_WINDOW_S / presence.ROOM_NOTICES)
     assert notices.allow("quiet", 0.0)
     assert notices.allow("busy", presence.ROOM_WINDOW_S)  # refilled
 
