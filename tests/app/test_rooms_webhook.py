@@ -271,3 +271,18 @@ async def test_user_bucket_is_cached_in_connection_state_and_a_forged_cache_gain
     assert json.loads(third.get_body())["event"] == "rejected"
     assert [b["message"] for b in service.broadcasts] == ["one", "two"]
     await close_clients()
+
+
+async def test_the_longest_allowed_message_fits_the_history_table(
+    configure, service: RecordingService
+) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatMaxMessageLength="16000",
+    )
+    text = "\U0001f600" * 16_000  # every character a surrogate pair in UTF-16: 64,000 bytes
+    response = await command(text.encode())
+    assert response.status_code == 204, response.get_body()[:200]
+    [stored] = json.loads((await history("lobby")).get_body())["messages"]
+    assert stored["message"] == text
+    await close_clients()
