@@ -76,7 +76,7 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
         event.type in (cloudevents.CONNECTED, cloudevents.DISCONNECTED)
         or event.type == webhook.MESSAGE
     ):
-        outcome = webhook.decide(event, req.get_body(), headers.get("content-type"), settings, now)
+        outcome = webhook.decide(event, req.get_body(), settings)
         _log_event(event, outcome.reply, outcome.notes, logging.INFO)
         return _response(outcome.reply)
     if runtime.storage() is None:
