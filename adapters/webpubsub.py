@@ -80,18 +80,6 @@ class Service:
             await self._client.close()
         self._client = self._loop = None
 
-    async def broadcast(self, payload: dict[str, Any]) -> None:
-        from azure.core.exceptions import AzureError, HttpResponseError
-
-        try:
-            await self.client().send_to_all(payload, content_type="application/json")
-        except HttpResponseError as error:
-            raise ServiceUnavailable(502, f"service answered {error.status_code}") from error
-        except (AzureError, OSError, TimeoutError) as error:
-            raise ServiceUnavailable(
-                503, f"service unreachable ({type(error).__name__})"
-            ) from error
-
     async def send_to_group(
         self, group: str, payload: dict[str, Any], filter: str | None = None
     ) -> None:
