@@ -62,9 +62,11 @@ class Tracker:
 class Stack:
     """The emulator and host children, started the way `python -m devstack` starts them."""
 
-    def __init__(self) -> None:
+    def __init__(self, only_connect: bool = False) -> None:
         from devstack import stack_wiring as wiring
 
+        # only_connect: the hub sends no connected/disconnected events (a floor for storms).
+        self.only_connect = only_connect
         self.options = wiring.StackOptions(
             procs.free_port(), procs.free_port(), storage_port=procs.free_port(), storage_dir=None
         )
@@ -81,7 +83,7 @@ class Stack:
         emulator = procs.server(
             [*w.emulator_command(o), "--log-level", "WARNING"],
             o.emulator_health_url,
-            w.emulator_env(o, os.environ),
+            self._emulator_env(),
         )
         # The benchmark sends far faster than a person: lift the per-connection flood limit.
         host_env = w.host_env(o, os.environ) | {
@@ -93,6 +95,14 @@ class Stack:
             context.__enter__()
             self._exit.append(context)
         return self
+
+    def _emulator_env(self) -> dict[str, str]:
+        env = self.wiring.emulator_env(self.options, os.environ)
+        if self.only_connect:
+            handler = f"WebPubSub__Hubs__{self.options.hub}__EventHandlers__0__SystemEvents__"
+            env = {k: v for k, v in env.items() if not k.startswith(handler)}
+            env[handler + "0"] = "connect"
+        return env
 
     def __exit__(self, *exc: object) -> None:
         for context in reversed(self._exit):
