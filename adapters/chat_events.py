@@ -37,6 +37,11 @@ log = logging.getLogger("chat")
 # The presence snapshot lists the users of at most this many of the room's connections
 # (one page of the service's list): enough for a member list, bounded for a crowded room.
 SNAPSHOT_CONNECTIONS = 100
+# Joiners of one room within this long share one listing (a crowd arriving costs one list
+# call per second and room, not one per newcomer); each still gets its own snapshot, with
+# itself in it. A snapshot is thus at most this old.
+SNAPSHOT_REUSE_S = 1.0
+MAX_LISTINGS = 1000
 
 
 @dataclass
@@ -67,6 +72,8 @@ class ChatEvents:
         self.service = service
         self.store = store
         self.notices = notices
+        self._listings: dict[str, tuple[float, asyncio.Future[list[str]]]] = {}
+        self._listings_loop: asyncio.AbstractEventLoop | None = None
 
     # --- system events -----------------------------------------------------------------------
     async def connected(self, event: CloudEvent, now: float) -> Result:
@@ -74,7 +81,7 @@ class ChatEvents:
         if event.user_id:
             await asyncio.gather(
                 self._reconcile(rooms.LOBBY, event.user_id, now),
-                self._snapshot(rooms.LOBBY, event.connection_id),
+                self._snapshot(rooms.LOBBY, event.connection_id, event.user_id),
             )
         return Result(Reply(200))
 
@@ -144,7 +151,7 @@ class ChatEvents:
                 "service",
             )
         await asyncio.gather(
-            self._reconcile(room, user, now), self._snapshot(room, event.connection_id)
+            self._reconcile(room, user, now), self._snapshot(room, event.connection_id, user)
         )
         return Result(self._ok(state), {"joined": room})
 
@@ -294,13 +301,37 @@ class ChatEvents:
             # Presence is advisory: the next event in the room corrects it.
             log.warning("Presence of a user in %s not updated: %s", room, error)
 
-    async def _snapshot(self, room: str, connection_id: str) -> None:
+    async def _snapshot(self, room: str, connection_id: str, user: str) -> None:
         try:
-            connections = await self.service.list_connections(
-                rooms.group(room), top=SNAPSHOT_CONNECTIONS
-            )
-            users = presence.snapshot_users(connections)
+            users = await asyncio.shield(self._listing(room))
+            if user not in users:
+                users = [*users, user]  # listed just before this connection was added
             snapshot = {"type": "presence", "room": room, "users": users}
             await self.service.send_to_connection(connection_id, snapshot)
         except ServiceUnavailable as error:
             log.warning("Presence snapshot of %s not sent: %s", room, error.reason)
+
+    def _listing(self, room: str) -> asyncio.Future[list[str]]:
+        """The users of the room's group, listed at most SNAPSHOT_REUSE_S ago (or now)."""
+        loop = asyncio.get_running_loop()
+        if self._listings_loop is not loop:  # futures belong to one event loop
+            self._listings, self._listings_loop = {}, loop
+        now = loop.time()
+        entry = self._listings.get(room)
+        if entry is not None:
+            listed_at, future = entry
+            failed = future.done() and future.exception() is not None
+            if now - listed_at <= SNAPSHOT_REUSE_S and not failed:
+                return future
+        future = asyncio.ensure_future(self._list_users(room))
+        self._listings.pop(room, None)
+        self._listings[room] = (now, future)
+        while len(self._listings) > MAX_LISTINGS:
+            self._listings.pop(next(iter(self._listings)))
+        return future
+
+    async def _list_users(self, room: str) -> list[str]:
+        connections = await self.service.list_connections(
+            rooms.group(room), top=SNAPSHOT_CONNECTIONS
+        )
+        return presence.snapshot_users(connections)

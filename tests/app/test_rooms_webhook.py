@@ -286,3 +286,21 @@ async def test_the_longest_allowed_message_fits_the_history_table(
     [stored] = json.loads((await history("lobby")).get_body())["messages"]
     assert stored["message"] == text
     await close_clients()
+
+
+async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
+    app: RecordingService,
+) -> None:
+    app.connect("conn-1", "alice")
+    app.connect("conn-2", "bob")
+    await command({"type": "join", "room": "dev"})
+    await command({"type": "join", "room": "dev"}, connection_id="conn-2", user="bob", ce_id="2")
+    listings = [
+        r
+        for r in app.requests
+        if r.method == "GET" and r.path.endswith("/groups/r.dev/connections")
+    ]
+    assert len(listings) == 1  # the second joiner, within a second, reused the first listing
+    snapshots = {r.path.split("/")[-2]: r.json() for r in app.sends("connections")}
+    assert snapshots["conn-1"]["users"] == ["alice"]
+    assert snapshots["conn-2"]["users"] == ["alice", "bob"]  # bob added himself
