@@ -233,8 +233,8 @@ def run(quick: bool) -> tuple[dict[str, Any], list[str]]:
     rows = []
     for r in data["sizes"]:
         app, floor = r["app"], r["floor"]
-        rows.append([r["clients"], "app: client -> webhook -> store -> send_to_group", app["p50_ms"],
-                     app["p95_ms"], app["p99_ms"], f"{r['p99_ratio']:.2f}",
+        rows.append([r["clients"], "app: client -> webhook -> store -> send_to_group",
+                     app["p50_ms"], app["p95_ms"], app["p99_ms"], f"{r['p99_ratio']:.2f}",
                      app["messages_per_s"]])  # fmt: skip
         rows.append(["", "floor: REST send_to_all only", floor["p50_ms"], floor["p95_ms"],
                      floor["p99_ms"], "1.00", floor["messages_per_s"]])  # fmt: skip
