@@ -6,23 +6,35 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# checkov pins its own dependencies (it downgrades `packaging` below what pytest needs), so it
-# lives in a venv of its own; tests/deploy finds it there (or at $$CHECKOV).
+# Tools that pin their own dependencies live in venvs of their own, each pinned here:
+# checkov downgrades `packaging` below what pytest needs; azure-cli brings ~150 packages that the
+# app must not see; uv only writes the lock. tests/deploy finds them there (or at $$CHECKOV and
+# $$AZURE_CLI_PYTHON).
 CHECKOV := $(VENV)/tools/checkov/bin/checkov
+AZ := $(VENV)/tools/azure-cli/bin/az
+UV := $(VENV)/tools/uv/bin/uv
 # Azurite, the storage emulator that keeps the chat history locally (see the block at the end).
 AZURITE := devstack/azurite/node_modules/.bin/azurite-table
 
-.PHONY: run emulator host test lint bench clean azurite
+.PHONY: run emulator host check test lint lock bench clean azurite
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The venv is installed from the lock: every package pinned and hash-checked.
+$(STAMP): requirements-dev.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
 
 $(CHECKOV):
 	$(PYTHON) -m venv $(VENV)/tools/checkov
 	$(VENV)/tools/checkov/bin/pip install --quiet checkov==3.3.30
+
+$(AZ):
+	$(PYTHON) -m venv $(VENV)/tools/azure-cli
+	$(VENV)/tools/azure-cli/bin/pip install --quiet azure-cli==2.91.0
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)/tools/uv
+	$(VENV)/tools/uv/bin/pip install --quiet uv==0.13.9
 
 run: $(STAMP) $(AZURITE)  ## the emulator on :8080, the Functions host on :7071 and Azurite's Table service on :10002
 	$(PY) -m devstack $(ARGS)
@@ -37,9 +49,24 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: $(STAMP) $(CHECKOV) lint $(AZURITE)
+check: lint $(AZURITE)  ## the fast loop: lint and the app's unit tests (seconds; they use a throwaway Azurite)
+	$(PY) -m pytest tests/app -q
+
+test: $(STAMP) $(CHECKOV) $(AZ) lint $(AZURITE)
 	./tools/install-system-packages.sh
 	$(PY) -m pytest
+
+# Re-resolve requirements-dev.lock after editing requirements.txt or requirements-dev.txt. Versions
+# already in the lock are kept; `make lock ARGS=--upgrade` moves everything to the newest release.
+# One universal resolution serves this machine's Python (3.11+) and Azure's (3.12). The two checks
+# after it: every locked version has Linux wheels for Python 3.12, and requirements.txt resolves
+# there with wheels only, as Azure's remote build will resolve it.
+AZURE_TARGET := --python-version 3.12 --python-platform x86_64-manylinux_2_28 --only-binary :all:
+lock: $(UV)
+	$(UV) pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes \
+	  --no-header --quiet --output-file requirements-dev.lock $(ARGS)
+	$(UV) pip compile requirements-dev.lock $(AZURE_TARGET) --quiet --output-file /dev/null
+	$(UV) pip compile requirements.txt $(AZURE_TARGET) --quiet --output-file /dev/null
 
 bench: $(STAMP) $(AZURITE)
 	$(PY) -m bench $(ARGS)

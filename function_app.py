@@ -25,15 +25,26 @@ log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 runtime = Runtime(os.environ, Path(__file__).parent / "static")
 
-NO_STORE = {"Cache-Control": "no-store"}
+# On every response the app builds: no content sniffing (an API answer is never a script or a
+# page), and nothing cached unless the reply says otherwise (the page and its assets do).
+ALWAYS = {"X-Content-Type-Options": "nosniff"}
+DEFAULT_CACHE = {"Cache-Control": "no-store"}
 UNCONFIGURED = "service unavailable: the app is not configured (see the function app log)"
 
 
+def _http(
+    status: int, body: bytes | str, content_type: str | None, headers: dict[str, str]
+) -> func.HttpResponse:
+    """The one place responses are built."""
+    merged = {**DEFAULT_CACHE, **headers, **ALWAYS}
+    if content_type:
+        merged["Content-Type"] = content_type  # the header is what the worker sends
+    mimetype = content_type.split(";", 1)[0] if content_type else None
+    return func.HttpResponse(body=body, status_code=status, headers=merged, mimetype=mimetype)
+
+
 def _response(reply: Reply) -> func.HttpResponse:
-    headers = dict(reply.headers)
-    if reply.content_type:
-        headers["Content-Type"] = reply.content_type
-    return func.HttpResponse(body=reply.body, status_code=reply.status, headers=headers)
+    return _http(reply.status, reply.body, reply.content_type, reply.headers)
 
 
 @app.route(route="negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
@@ -50,9 +61,7 @@ async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
         log.error("negotiate failed for a user: %s", error.reason)
         return _response(text_reply(503, "could not get a token from the Web PubSub service"))
     # Built by hand rather than through json_reply: this is the hottest path of the app.
-    return func.HttpResponse(
-        '{"url":' + encode_basestring(url) + "}", mimetype="application/json", headers=NO_STORE
-    )
+    return _http(200, '{"url":' + encode_basestring(url) + "}", "application/json", {})
 
 
 @app.route(
@@ -123,22 +132,22 @@ def caller(req: func.HttpRequest) -> str | None:
 async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     """A page of a room's history: oldest to newest, and the cursor of the page before it."""
     if runtime.settings() is None or runtime.storage() is None:
-        return _response(text_reply(503, UNCONFIGURED, NO_STORE))
+        return _response(text_reply(503, UNCONFIGURED))
     try:
         caller(req)
     except user_id.InvalidUserId as error:
-        return _response(text_reply(400, str(error), NO_STORE))
+        return _response(text_reply(400, str(error)))
     try:
         room = rooms.validate(req.route_params.get("room"))
         page = history.parse_query(room, dict(req.params))
     except (rooms.InvalidRoom, history.BadQuery) as error:
-        return _response(text_reply(400, str(error), NO_STORE))
+        return _response(text_reply(400, str(error)))
     try:
         rows = await runtime.store().page(page)
     except StoreUnavailable as error:
         log.error("History of %s could not be read: %s", room, error)
-        return _response(text_reply(503, "the chat history is unavailable right now", NO_STORE))
-    return _response(json_reply(200, history.page_body(room, rows, page.limit), NO_STORE))
+        return _response(text_reply(503, "the chat history is unavailable right now"))
+    return _response(json_reply(200, history.page_body(room, rows, page.limit)))
 
 
 def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:

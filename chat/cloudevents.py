@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chat import signature
+from chat import signature, user_id
 from chat.reply import Reply, text
 from chat.settings import Settings
 
@@ -20,6 +20,19 @@ USER_PREFIX = "azure.webpubsub.user."
 
 REQUIRED_HEADERS = ("ce-type", "ce-id", "ce-hub", "ce-connectionid")
 ORIGIN_HEADER = "webhook-request-origin"
+# Headers the service sends once, whose values never hold a comma (user ids may not: see
+# user_id.validate). The Functions host hands the worker one string per header name, joining
+# repeats with ","; a comma in one of these therefore means it was sent more than once, and
+# no guess about which copy counts is safe. (ce-signature is a list by design; a repeated
+# ce-hub or origin already fails its exact comparison.)
+SINGLE_VALUED = (
+    "ce-type",
+    "ce-id",
+    "ce-connectionid",
+    "ce-userid",
+    "ce-eventname",
+    "ce-connectionstate",  # base64: never a comma
+)
 
 
 @dataclass(frozen=True)
@@ -70,12 +83,31 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> CloudEvent |
         return text(401, "invalid or missing ce-signature")
     if headers["ce-hub"].strip().lower() != settings.hub.lower():
         return text(400, "this app does not serve that hub")
+    for name in SINGLE_VALUED:
+        if "," in (headers.get(name) or ""):
+            return text(400, f"CloudEvents header {name} was sent more than once")
+    user = headers.get("ce-userid") or None
+    if user is not None:
+        refusal = _user_id_refusal(user)
+        if refusal is not None:
+            return refusal
     return CloudEvent(
         type=headers["ce-type"].strip(),
         id=headers["ce-id"].strip(),
         hub=headers["ce-hub"].strip(),
         connection_id=connection_id,
         event_name=(headers.get("ce-eventname") or "").strip(),
-        user_id=headers.get("ce-userid") or None,
+        user_id=user,
         connection_state=headers.get("ce-connectionstate"),
     )
+
+
+def _user_id_refusal(user: str) -> Reply | None:
+    """ce-userId reaches broadcasts and the page: it must pass the rules negotiate applies."""
+    try:
+        checked = user_id.validate(user)
+    except user_id.InvalidUserId as error:
+        return text(400, f"ce-userId is not a valid user id: {error}")
+    if checked != user:
+        return text(400, "ce-userId is not a valid user id: it has surrounding white space")
+    return None

@@ -8,11 +8,14 @@ The value is base64 of a small JSON object (the convention of the official SDKs)
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
 
+from chat import bounded_json
+
 HEADER = "ce-connectionState"
+# What we store is a few dozen bytes; anything much larger was not written by us.
+MAX_BYTES = 4096
 
 
 def decode(value: str | None) -> dict[str, Any]:
@@ -20,8 +23,8 @@ def decode(value: str | None) -> dict[str, Any]:
     if not value:
         return {}
     try:
-        state = json.loads(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError):
+        state = bounded_json.loads_base64(value, max_bytes=MAX_BYTES)
+    except bounded_json.InvalidJson:
         return {}
     return state if isinstance(state, dict) else {}
 

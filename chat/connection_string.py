@@ -27,13 +27,14 @@ def parse(value: str) -> ConnectionString:
     appended to the endpoint.
     """
     fields: dict[str, str] = {}
-    for segment in value.split(";"):
+    for number, segment in enumerate(value.split(";"), start=1):
         segment = segment.strip()
         if not segment:
             continue
         key, sep, val = segment.partition("=")
         if not sep:
-            raise ConnectionStringError(f"segment {key[:20]!r} has no '='")
+            # Only the position: a segment without "=" is often a pasted key.
+            raise ConnectionStringError(f"segment {number} (split on ';') has no '='")
         fields[key.strip().lower()] = val.strip()
     endpoint = fields.get("endpoint", "")
     key = fields.get("accesskey", "")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
+
+from chat import bounded_json, combining_marks, invisible_text
+
+# Marks stacked on one letter beyond this are dropped: enough for Vietnamese or pointed Hebrew
+# (a letter, its dagesh, its dot and its vowel), not enough to draw over the lines above.
+MAX_COMBINING_RUN = 3
 
 
 class Rejected(ValueError):
@@ -34,9 +39,9 @@ def extract(body: bytes, content_type: str | None, max_bytes: int) -> str:
     if media != "application/json":
         return decoded
     try:
-        value = json.loads(decoded)
-    except ValueError:
-        raise Rejected("Message not sent: it is not valid JSON.") from None
+        value = bounded_json.loads(decoded, max_bytes=max_bytes)
+    except bounded_json.InvalidJson as error:
+        raise Rejected(f"Message not sent: it is not usable JSON ({error}).") from None
     if isinstance(value, dict):
         value = value.get("message")
     if not isinstance(value, str):
@@ -55,9 +60,12 @@ def _kept(ch: str) -> bool:
 
 
 def clean(raw: str, max_length: int) -> str:
-    """Strip control characters (tabs become spaces), then apply the empty and length rules."""
+    """Strip control characters (tabs become spaces) and stacked combining marks beyond
+    MAX_COMBINING_RUN (the text comes back in NFC), then apply the empty and length rules."""
     kept = "".join(ch for ch in raw.replace("\t", " ") if _kept(ch)).strip()
-    if not kept:
+    kept = combining_marks.cap(kept, MAX_COMBINING_RUN)
+    # Only fillers (U+3164, U+2800, zero-width characters) would be an empty-looking bubble.
+    if not kept or (not kept.isascii() and invisible_text.shows_nothing(kept)):
         raise Rejected("Message not sent: it is empty.")
     if len(kept) > max_length:
         raise Rejected(

@@ -7,11 +7,10 @@ tutorial's page and clients keep working unchanged.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
-from chat import message_text
+from chat import bounded_json, message_text
 
 LOBBY = "lobby"
 MAX_ROOM_LENGTH = 64
@@ -101,8 +100,8 @@ def _json_object(body: bytes) -> dict | None:
     if not stripped.startswith(b"{"):
         return None  # cheap: most plain chat text is never handed to the JSON parser
     try:
-        value = json.loads(body)
-    except (ValueError, RecursionError):
+        value = bounded_json.loads(body, max_bytes=len(body))  # the caller bounded the size
+    except bounded_json.InvalidJson:
         return None
     return value if isinstance(value, dict) else None
 

@@ -9,15 +9,16 @@ refusal's shape live here, shared by both.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 
-from chat import rooms, user_id
+from chat import bounded_json, rooms, user_id
 from chat.cloudevents import CONNECT, USER_PREFIX, CloudEvent
 from chat.reply import Reply, json_reply, text
 from chat.settings import Settings
 
 MESSAGE = USER_PREFIX + "message"
+# A connect event carries the client's query, headers, claims and certificates.
+CONNECT_MAX_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ def rejection(reason: str) -> dict[str, str]:
 def decide(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
     if event.type == CONNECT:
         return _connect(event, body, settings)
-    return Outcome(text(400, f"unsupported event type {event.type[:100]!r}"))
+    # Not echoed back to the caller: the log line names the type.
+    return Outcome(text(400, "unsupported event type"))
 
 
 def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
@@ -50,9 +52,9 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
     if not settings.lazy_auth:
         return Outcome(text(401, "missing user id (connect through negotiate)"))
     try:
-        request = json.loads(body or b"{}")
-    except ValueError:
-        return Outcome(text(400, "connect body is not valid JSON"))
+        request = bounded_json.loads(body or b"{}", max_bytes=CONNECT_MAX_BYTES)
+    except bounded_json.InvalidJson as error:
+        return Outcome(text(400, f"connect body is not usable JSON: {error}"))
     query = request.get("query") if isinstance(request, dict) else None
     try:
         user = user_id.from_connect_query(query or {})

@@ -44,7 +44,10 @@ exists() { "$@" --output none >/dev/null 2>&1; }
 # ensure_role PRINCIPAL_ID ROLE SCOPE_ID [PRINCIPAL_TYPE]
 ensure_role() {
   local principal=$1 role=$2 scope=$3 type=${4:-ServicePrincipal} found
-  found=$(az role assignment list --assignee "$principal" --role "$role" --scope "$scope" --query "[0].scope" --output tsv)
+  # --assignee-object-id and --fill-principal-name false: no Microsoft Graph look-up, which fails
+  # for an identity created seconds ago (not replicated yet; azure-cli issue 32943).
+  found=$(az role assignment list --assignee-object-id "$principal" --fill-principal-name false \
+    --role "$role" --scope "$scope" --query "[0].scope" --output tsv)
   if [[ -z "$found" ]]; then
     log "granting '$role' on ${scope##*/}"
     az role assignment create --assignee-object-id "$principal" --assignee-principal-type "$type" \

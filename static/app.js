@@ -18,6 +18,7 @@
   var core = window.ChatCore;
   var Connection = window.ChatConnection;
   var roomsCore = window.ChatRooms;
+  var collapse = window.ChatCollapse;
 
   var NAME_KEY = "chat.name";
   var ROOMS_KEY = "chat.rooms";
@@ -123,6 +124,17 @@
     return node;
   }
 
+  /**
+   * A name or a message: its own bidi isolate (like <bdi>), with its direction
+   * taken from its first strong letter, so a right-to-left name cannot pull
+   * the text after it into its run and reorder it.
+   */
+  function isolated(className, text) {
+    var node = span(className, text);
+    node.dir = "auto";
+    return node;
+  }
+
   function timeElement(iso) {
     var date = core.parseTime(iso, new Date());
     var node = document.createElement("time");
@@ -141,7 +153,7 @@
     li.dataset.from = item.from;
     var body = document.createElement("p");
     body.className = "bubble";
-    body.append(span("from", item.from), span("sep", ": "), span("text", item.message));
+    body.append(isolated("from", item.from), span("sep", ": "), isolated("text", item.message));
     li.append(body, timeElement(item.time));
     return li;
   }
@@ -173,7 +185,7 @@
     li.className = "message plain";
     var body = document.createElement("p");
     body.className = "bubble";
-    body.append(span("text", text));
+    body.append(isolated("text", text));
     li.append(body, timeElement(""));
     return li;
   }
@@ -200,6 +212,8 @@
   function appendLine(li, forceScroll) {
     var follow = forceScroll || following || atBottom();
     el.messages.append(li);
+    var bubble = li.querySelector(".bubble");
+    if (bubble) collapse.collapseIfTall(bubble);
     while (el.messages.childElementCount > MAX_LINES) {
       el.messages.firstElementChild.remove();
     }
@@ -342,8 +356,18 @@
   /** Show the current room's lines from scratch (on switching rooms or after history). */
   function renderMessages() {
     var r = room(current);
-    el.messages.replaceChildren.apply(el.messages, r.items.map(lineFor));
+    var lines = r.items.map(lineFor);
+    el.messages.replaceChildren.apply(el.messages, lines);
+    collapseTall(lines);
     scrollToBottom();
+  }
+
+  /** Tall messages are collapsed once they are in the document (they must be measured). */
+  function collapseTall(lines) {
+    lines.forEach(function (li) {
+      var bubble = li.querySelector(".bubble");
+      if (bubble) collapse.collapseIfTall(bubble);
+    });
   }
 
   function byTime(a, b) {
@@ -375,7 +399,9 @@
           if (name === current) {
             var before = el.messages.scrollHeight;
             var top = el.messages.scrollTop;
-            el.messages.prepend.apply(el.messages, fresh.map(lineFor));
+            var older = fresh.map(lineFor);
+            el.messages.prepend.apply(el.messages, older);
+            collapseTall(older);
             el.messages.scrollTop = top + (el.messages.scrollHeight - before);
           }
         } else {

@@ -11,13 +11,17 @@ import socket
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from aiohttp import web
 
 from devstack.host.app_loader import AppImportError, AppLoadError, HttpFunction, load_app
 from devstack.host.banner import banner_lines, base_url
+from devstack.host.connection import (
+    KEEP_ALIVE_TIMEOUT_S,
+    REQUEST_HEADERS_TIMEOUT_S,
+    ConnectionTimeouts,
+    start_server,
+)
 from devstack.host.function_keys import KEY_SETTING, new_key
 from devstack.host.host_json import HostJsonError, read_route_prefix
 from devstack.host.invoker import Invoker, thread_pool_size
@@ -42,6 +46,18 @@ class HostOptions:
     app_dir: Path
     enforce_keys: bool
     function_key: str | None
+    timeouts: ConnectionTimeouts = field(default_factory=ConnectionTimeouts)
+
+
+def seconds(raw: str) -> float:
+    """argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {raw!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {raw}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> HostOptions:
@@ -67,6 +83,22 @@ def parse_args(argv: list[str] | None = None) -> HostOptions:
         default=None,
         help=f"the key for --enforce-keys (default: ${KEY_SETTING}, else a random one)",
     )
+    parser.add_argument(
+        "--request-headers-timeout",
+        type=seconds,
+        default=REQUEST_HEADERS_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close a connection whose request headers are not complete this long after the "
+        f"request's first byte, with 408 (default {REQUEST_HEADERS_TIMEOUT_S:g}, as Kestrel)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout",
+        type=seconds,
+        default=KEEP_ALIVE_TIMEOUT_S,
+        metavar="SECONDS",
+        help="close a connection with no request in progress after this long "
+        f"(default {KEEP_ALIVE_TIMEOUT_S:g}, as Azure's front end)",
+    )
     args = parser.parse_args(argv)
     return HostOptions(
         host=args.host,
@@ -74,6 +106,7 @@ def parse_args(argv: list[str] | None = None) -> HostOptions:
         app_dir=Path(args.app_dir).resolve(),
         enforce_keys=args.enforce_keys,
         function_key=args.function_key,
+        timeouts=ConnectionTimeouts(args.request_headers_timeout, args.keep_alive_timeout),
     )
 
 
@@ -139,15 +172,12 @@ def prepare(options: HostOptions) -> PreparedHost:
 
 async def serve(options: HostOptions, prepared: PreparedHost) -> None:
     app = create_app(prepared.functions, Invoker(options.app_dir, prepared.executor), prepared.keys)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runner = await start_server(app, prepared.listener, options.timeouts)
     try:
-        site = web.SockSite(runner, prepared.listener, shutdown_timeout=5)
-        await site.start()
         base = base_url(options.host, prepared.port)
         for line in banner_lines(prepared.functions, base, prepared.keys.key):
             logger.info("%s", line)

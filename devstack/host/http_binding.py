@@ -27,6 +27,8 @@ class HostResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # The invocation failed: the host answers with its own empty 500, not the function.
+    failed: bool = False
 
 
 def _string(value: str) -> meta.Datum:

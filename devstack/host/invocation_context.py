@@ -1,17 +1,24 @@
 """A concrete func.Context for functions that declare `context: func.Context`."""
 
-# azure.functions exports Context but not the abstract TraceContext/RetryContext it returns,
-# so they come from its _abc module (the same classes the worker implements).
-
 from __future__ import annotations
 
 import threading
 
 import azure.functions as func
-from azure.functions import _abc
+
+# azure.functions exports Context but not the abstract TraceContext/RetryContext it returns;
+# they live in its private _abc module (the classes the worker implements). Deriving from them
+# keeps isinstance checks true, but a release may move or drop them, so plain bases stand in
+# then: every attribute an app can read is defined below either way.
+try:
+    from azure.functions._abc import RetryContext as _RetryContextBase
+    from azure.functions._abc import TraceContext as _TraceContextBase
+except ImportError:  # also raised when the module exists but lacks the names
+    _RetryContextBase = object  # type: ignore[assignment,misc]
+    _TraceContextBase = object  # type: ignore[assignment,misc]
 
 
-class _TraceContext(_abc.TraceContext):
+class _TraceContext(_TraceContextBase):
     def __init__(self, trace_parent: str, trace_state: str) -> None:
         self._parent = trace_parent
         self._state = trace_state
@@ -29,7 +36,7 @@ class _TraceContext(_abc.TraceContext):
         return {}
 
 
-class _RetryContext(_abc.RetryContext):
+class _RetryContext(_RetryContextBase):
     @property
     def retry_count(self) -> int:
         return 0
@@ -39,7 +46,7 @@ class _RetryContext(_abc.RetryContext):
         return 0
 
     @property
-    def exception(self) -> _abc.RpcException:  # type: ignore[override]
+    def exception(self) -> Exception:  # type: ignore[override]
         raise AttributeError("no retry exception: HTTP triggers are not retried")
 
 
@@ -72,9 +79,9 @@ class InvocationContext(func.Context):
         return self._function_directory
 
     @property
-    def trace_context(self) -> _abc.TraceContext:
+    def trace_context(self) -> _TraceContext:
         return self._trace
 
     @property
-    def retry_context(self) -> _abc.RetryContext:
+    def retry_context(self) -> _RetryContext:
         return self._retry

@@ -71,7 +71,7 @@ class Invoker:
         except Exception:
             # The trace goes to the log only; the caller gets an empty 500, as from the host.
             self._log_done(function, invocation_id, started, "Failed", exc_info=True)
-            return HostResponse(500)
+            return HostResponse(500, failed=True)
         self._log_done(function, invocation_id, started, "Succeeded")
         return response
 

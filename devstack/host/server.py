@@ -11,8 +11,10 @@ from multidict import CIMultiDict
 
 from devstack.host.app_loader import HttpFunction
 from devstack.host.function_keys import is_authorized, presented_key
+from devstack.host.host_responses import host_json, host_response
 from devstack.host.http_binding import HostResponse, decode_request, request_datum
 from devstack.host.invoker import Invoker
+from devstack.host.request_body import body_forwarding
 from devstack.host.request_mapping import join_headers, join_query
 from devstack.host.routing import Route, RouteTable
 
@@ -50,13 +52,31 @@ def to_aiohttp(response: HostResponse) -> web.Response:
     return web.Response(status=response.status, body=response.body, headers=headers)
 
 
+async def read_forwarded_body(
+    request: web.Request, function: str, headers: dict[str, str]
+) -> bytes:
+    """The body the function gets: only one announced by Content-Length > 0, as in Azure."""
+    decision = body_forwarding(headers)
+    if decision.forward:
+        return await request.read()
+    if decision.withheld_because is not None:
+        # Read and drop it, so the connection stays usable for the next request.
+        await request.read()
+        logger.warning("Function '%s' gets an empty body: %s", function, decision.withheld_because)
+    return b""
+
+
 def create_app(
-    functions: Sequence[HttpFunction], invoker: Invoker, keys: KeyPolicy = KeyPolicy()
+    functions: Sequence[HttpFunction],
+    invoker: Invoker,
+    keys: KeyPolicy = KeyPolicy(),
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> web.Application:
     table = build_route_table(functions)
 
     async def host_status(request: web.Request) -> web.Response:
-        return web.json_response({"state": "Running"})
+        return host_json({"state": "Running"})
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
         raw_path = request.raw_path.split("?", 1)[0]
@@ -64,7 +84,7 @@ def create_app(
             return await host_status(request)
         match = table.resolve(request.method, raw_path)
         if match is None:
-            return web.Response(status=404)
+            return host_response(404)
         function = match.route.target
         headers = join_headers(request.headers.items())
         query = join_query(request.rel_url.raw_query_string)
@@ -72,8 +92,15 @@ def create_app(
             function.auth_level, presented_key(headers, query), keys.key
         ):
             logger.info("401 for '%s': missing or wrong function key", function.name)
-            return web.Response(status=401)
-        body = await request.read()
+            return host_response(401)
+        try:
+            body = await read_forwarded_body(request, function.name, headers)
+        except web.HTTPRequestEntityTooLarge:
+            logger.info("413 for '%s': request body over %d bytes", function.name, max_body_bytes)
+            return host_response(413, f"Request body larger than {max_body_bytes} bytes.")
+        except web.RequestPayloadError:
+            logger.info("400 for '%s': the request body could not be read", function.name)
+            return host_response(400, "The request body is malformed or incomplete.")
         datum = request_datum(
             method=request.method,
             url=f"{request.scheme}://{request.host}{request.raw_path}",
@@ -83,14 +110,16 @@ def create_app(
             body=body,
         )
         response = await invoker.invoke(function, decode_request(datum))
+        if response.failed:
+            return host_response(500)
         try:
             return to_aiohttp(response)
         except ValueError:
             # e.g. a status code outside 100-999: the worker fails such an invocation, too.
             logger.exception("Function '%s' returned an unusable HTTP response", function.name)
-            return web.Response(status=500)
+            return host_response(500)
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=max_body_bytes)
     app[FUNCTIONS_KEY] = table
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

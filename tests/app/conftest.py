@@ -21,11 +21,10 @@ from aiohttp import web
 
 import function_app
 from chat import signature, storage_settings
-from tests.support.azurite import Azurite
 
-PRIMARY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
-SECONDARY = "secondary-key-0123456789-abcdefghijklmnopqrstuvwxyz"
-HUB = "Sample_ChatApp"
+# Re-exported: the app's tests take them from here with the fixtures.
+from tests.support.access_keys import HUB, PRIMARY, SECONDARY, connection_string  # noqa: F401
+from tests.support.azurite import Azurite
 
 
 @dataclass
@@ -128,10 +127,6 @@ async def service() -> AsyncIterator[RecordingService]:
     recorder.endpoint = f"http://127.0.0.1:{port}"
     yield recorder
     await runner.cleanup()
-
-
-def connection_string(endpoint: str, key: str = PRIMARY) -> str:
-    return f"Endpoint={endpoint};AccessKey={key};Version=1.0;"
 
 
 def empty_tables(connection: str) -> None:

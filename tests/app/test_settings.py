@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from chat.settings import SettingsError, load
@@ -138,3 +140,43 @@ def test_errors_never_echo_the_key() -> None:
     with pytest.raises(SettingsError) as caught:
         load({"WebPubSubConnectionString": "Endpoint=ftp://h;AccessKey=supersecretvalue"})
     assert "supersecretvalue" not in str(caught.value)
+
+
+PASTED_KEY = "Zm9vYmFyc2VjcmV0a2V5MDEyMzQ1Njc4OWFiY2RlZgQ"  # no "=": base64 without padding
+LEAKY = [
+    # A key pasted as its own segment, or with its "AccessKey=" lost.
+    f"Endpoint=https://chat.webpubsub.azure.com;{PASTED_KEY};Version=1.0;",
+    f"{PASTED_KEY}",
+    f"Endpoint=https://chat.webpubsub.azure.com;AccessKey{PASTED_KEY}",
+    # A key in a field that is then found malformed.
+    f"Endpoint=https://chat.webpubsub.azure.com;AccessKey=k;Port={PASTED_KEY}",
+    f"Endpoint={PASTED_KEY};AccessKey=k",
+    f"Endpoint=https://{PASTED_KEY}:{PASTED_KEY};AccessKey=k",
+]
+
+
+def fragments(secret: str, size: int = 6) -> set[str]:
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
+
+
+@pytest.mark.parametrize("value", LEAKY)
+@pytest.mark.parametrize(
+    "setting", ["WebPubSubConnectionString", "WebPubSubConnectionStringSecondary"]
+)
+async def test_no_fragment_of_a_connection_string_reaches_the_log(
+    configure, caplog: pytest.LogCaptureFixture, value: str, setting: str
+) -> None:
+    import azure.functions as func
+
+    import function_app
+
+    good = "Endpoint=https://chat.webpubsub.azure.com;AccessKey=k;Version=1.0;"
+    configure(**{"WebPubSubConnectionString": good, setting: value})
+    caplog.set_level(logging.DEBUG)
+    request = func.HttpRequest("GET", "http://h/api/negotiate", params={"id": "a"}, body=b"")
+    response = await function_app.negotiate(request)
+    assert response.status_code == 503
+    assert setting in caplog.text  # the error names the setting...
+    shown = caplog.text + response.get_body().decode()
+    leaked = {f for f in fragments(PASTED_KEY) if f in shown}
+    assert not leaked  # ...and echoes no part of its value

@@ -416,6 +416,8 @@ async def test_unknown_event_types(app: RecordingService, event_type: str) -> No
     response = await call(event_request(event_type, body=b"x", content_type="text/plain"))
     assert response.status_code == 400
     assert b"unsupported event type" in response.get_body()
+    assert event_type.encode() not in response.get_body()  # no request bytes echoed
+    assert response.headers["Content-Type"].startswith("text/plain")
     assert app.requests == []
 
 

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chat_page import DESKTOP, ChatPage, OpenChat
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.support.stack import LocalStack, local_stack
+
+from .chat_page import DESKTOP, ChatPage, OpenChat
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")

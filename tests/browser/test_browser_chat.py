@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
 from playwright.sync_api import Locator, expect
 
 from tests.support.stack import LocalStack
+
+from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from chat_page import MESSAGE_TIMEOUT_MS, PHONE, ChatPage, OpenChat, is_browser_network_line
 from playwright.sync_api import expect
+
+from .chat_page import MESSAGE_TIMEOUT_MS, PHONE, ChatPage, OpenChat, is_browser_network_line
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 

@@ -7,10 +7,11 @@ import re
 from collections.abc import Callable
 
 import pytest
-from chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
 from playwright.sync_api import expect
 
 from tests.support.stack import LocalStack
+
+from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 

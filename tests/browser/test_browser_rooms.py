@@ -13,7 +13,7 @@ import pytest
 from chat_page import MESSAGE_TIMEOUT_MS, PHONE, OpenChat
 from playwright.sync_api import expect
 
-from tests.e2e.chat_client import join
+from tests.support.chat_client import join
 from tests.support.stack import LocalStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]

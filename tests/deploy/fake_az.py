@@ -216,11 +216,21 @@ class FakeAzure:
             )
 
         if cmd == "role assignment list":
+            if "--assignee" in o and o["--assignee"] != self.state["user"]["id"]:
+                # az resolves --assignee through Microsoft Graph first. A managed identity created
+                # seconds earlier is not there yet (replication), and az fails (azure-cli #32943);
+                # this fake's Graph knows only the signed-in user.
+                raise Fail(
+                    "Cannot find user or service principal in graph database for "
+                    f"'{o['--assignee']}'. If the assignee is an appId, make sure the "
+                    "corresponding service principal is created with 'az ad sp create --id "
+                    f"{o['--assignee']}'."
+                )
             return [
                 v
                 for k, v in res.items()
                 if k.startswith("role/")
-                and v["principalId"] == o["--assignee"]
+                and v["principalId"] == o.get("--assignee-object-id", o.get("--assignee"))
                 and v["roleDefinitionName"] == o["--role"]
                 and v["scope"] == o["--scope"]
             ]

@@ -17,6 +17,10 @@ FAKE = Path(__file__).with_name("fake_az.py")
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 
+# Every `az` command line any script ran in this test session, by script: test_az_cli_conformance
+# checks them against the real azure-cli, so each scenario that runs a script adds its branches.
+RECORDED_AZ_CALLS: dict[str, set[tuple[str, ...]]] = {}
+
 
 @dataclass
 class FakeCloud:
@@ -85,7 +89,8 @@ class FakeCloud:
             "PYTHON": sys.executable,
         }
         full_env.update(env or {})
-        return subprocess.run(
+        already = len(self.calls())
+        result = subprocess.run(
             ["bash", str(SCRIPTS / script), *args],
             cwd=REPO,
             env=full_env,
@@ -94,6 +99,9 @@ class FakeCloud:
             timeout=120,
             check=False,
         )
+        recorded = RECORDED_AZ_CALLS.setdefault(script, set())
+        recorded.update(tuple(c[1:]) for c in self.calls()[already:] if c[0] == "az")
+        return result
 
 
 def option(call: list[str], name: str) -> list[str]:

@@ -120,6 +120,25 @@ def test_roles_granted(first_run: tuple[FakeCloud, str]) -> None:
     ]
 
 
+def test_role_checks_never_look_the_principal_up_in_graph(
+    first_run: tuple[FakeCloud, str],
+) -> None:
+    """A managed identity made seconds ago is not in Microsoft Graph yet (azure-cli #32943).
+
+    `--assignee` resolves the principal through Graph (the fake az fails as az does for anything
+    but the signed-in user), and so does filling in principal names; both are avoided.
+    """
+    deployed, _ = first_run
+    lists = deployed.az_calls("role", "assignment", "list")
+    assert len(lists) >= 6
+    for call in lists:
+        assert "--assignee" not in call, call
+        assert option(call, "--assignee-object-id"), call
+        assert option(call, "--fill-principal-name") == ["false"], call
+    for call in deployed.az_calls("role", "assignment", "create"):
+        assert "--assignee" not in call and option(call, "--assignee-principal-type"), call
+
+
 def test_publishes_only_the_runtime_files_with_remote_build(
     first_run: tuple[FakeCloud, str],
 ) -> None:

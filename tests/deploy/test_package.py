@@ -57,6 +57,7 @@ PLANTED_OUT = [
     "README.md",
     "pyproject.toml",
     "requirements-dev.txt",
+    "requirements-dev.lock",
     "azure.yaml",
     ".funcignore",
     "app.zip",

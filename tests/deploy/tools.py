@@ -17,6 +17,9 @@ CHECKOV_INSTALL = (
     f"{(CHECKOV_VENV / 'bin' / 'pip').relative_to(REPO)} install checkov==3.3.30"
 )
 SHELLCHECK_INSTALL = "apt-get install -y shellcheck"
+# The real az CLI, only to parse the scripts' command lines (tests/deploy/az_cli_check.py).
+AZURE_CLI_VENV = REPO / ".venv" / "tools" / "azure-cli"
+AZURE_CLI_INSTALL = "make .venv/tools/azure-cli/bin/az"
 
 
 def checkov() -> str:
@@ -37,3 +40,14 @@ def shellcheck() -> str:
             f"shellcheck is not installed; install it with: {SHELLCHECK_INSTALL}", pytrace=False
         )
     return found
+
+
+def azure_cli_python() -> str:
+    """The interpreter of the venv that holds azure-cli ($AZURE_CLI_PYTHON, or the Makefile's)."""
+    for candidate in (
+        os.environ.get("AZURE_CLI_PYTHON", ""),
+        str(AZURE_CLI_VENV / "bin" / "python"),
+    ):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.fail(f"azure-cli is not installed; install it with: {AZURE_CLI_INSTALL}", pytrace=False)

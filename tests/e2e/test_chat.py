@@ -9,7 +9,7 @@ import uuid
 import aiohttp
 import pytest
 
-from tests.e2e.chat_client import connect, join
+from tests.support.chat_client import connect, join
 from tests.support.stack import LocalStack
 
 pytestmark = pytest.mark.stack

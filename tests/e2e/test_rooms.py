@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from tests.e2e.chat_client import ChatClient, join
+from tests.support.chat_client import ChatClient, join
 from tests.support.stack import LocalStack
 
 pytestmark = pytest.mark.stack

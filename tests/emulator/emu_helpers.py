@@ -145,3 +145,9 @@ async def expect_close(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5.0
                 return ws.close_code
             if msg.type == aiohttp.WSMsgType.ERROR:
                 return ws.close_code
+
+
+def detached(emu: Emulator, connection_id: str, hub: str = HUB) -> bool:
+    """The emulator has noticed the connection's socket is gone and keeps it for recovery."""
+    conn = emu.clients.registry.find(hub, connection_id)
+    return conn is not None and conn.ws is None

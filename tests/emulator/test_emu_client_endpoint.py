@@ -11,8 +11,9 @@ import pytest
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
 from devstack.emulator import Emulator, hubs_from_dict
+from tests.support.waiting import until
 
-from .emu_helpers import HUB, client_url, emulator, expect_close, recv_json
+from .emu_helpers import HUB, client_url, detached, emulator, expect_close, recv_json
 
 JSON = "json.webpubsub.azure.v1"
 RELIABLE = "json.reliable.webpubsub.azure.v1"
@@ -327,7 +328,7 @@ async def test_reliable_replay_after_dropped_socket(emu, service, http) -> None:
     await service.send_to_all("m2", content_type="text/plain")
     assert (await recv_json(ws))["sequenceId"] == 2
     await ws.close(code=4000)  # abnormal close: the connection stays recoverable
-    await asyncio.sleep(0.1)
+    await until(lambda: detached(emu, conn_id))
     assert await service.connection_exists(conn_id)
     await service.send_to_all("m3", content_type="text/plain")  # delivered while detached
     recover = f"{ws_base(emu)}?awps_connection_id={conn_id}&awps_reconnection_token={reconnect}"
@@ -345,7 +346,7 @@ async def test_failed_recovery_closes_1008(emu, service, http, case: str) -> Non
     connected = await recv_json(ws)
     conn_id, reconnect = connected["connectionId"], connected["reconnectionToken"]
     await ws.close(code=4000)
-    await asyncio.sleep(0.1)
+    await until(lambda: detached(emu, conn_id))
     if case == "unknown-id":
         conn_id = "nope"
     elif case == "bad-token":
@@ -365,17 +366,17 @@ async def test_recovery_window_expiry_removes_connection(http) -> None:
             ws = await http.ws_connect(await client_url(svc), protocols=[RELIABLE])
             conn_id = (await recv_json(ws))["connectionId"]
             await ws.close(code=4000)
-            await asyncio.sleep(0.1)
+            await until(lambda: detached(emu, conn_id))
             assert await svc.connection_exists(conn_id)
-            await asyncio.sleep(0.5)
+            await until(lambda: emu.clients.registry.find(HUB, conn_id) is None, what="expiry")
             assert not await svc.connection_exists(conn_id)
 
 
-async def test_client_normal_close_ends_reliable_connection(service, http) -> None:
+async def test_client_normal_close_ends_reliable_connection(emu, service, http) -> None:
     ws = await http.ws_connect(await client_url(service), protocols=[RELIABLE])
     conn_id = (await recv_json(ws))["connectionId"]
     await ws.close()
-    await asyncio.sleep(0.1)
+    await until(lambda: emu.clients.registry.find(HUB, conn_id) is None)
     assert not await service.connection_exists(conn_id)
 
 
@@ -426,7 +427,7 @@ async def test_reliable_buffer_overflow_makes_connection_unrecoverable(http) -> 
             ws = await http.ws_connect(await client_url(svc), protocols=[RELIABLE])
             connected = await recv_json(ws)
             await ws.close(code=4000)
-            await asyncio.sleep(0.1)
+            await until(lambda: detached(emu, connected["connectionId"]))
             for i in range(4):
                 await svc.send_to_all(f"m{i}", content_type="text/plain")
             assert not await svc.connection_exists(connected["connectionId"])

@@ -19,6 +19,8 @@ from azure.messaging.webpubsubclient.models import (
 from azure.messaging.webpubsubservice import WebPubSubServiceClient as SyncServiceClient
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
+from tests.support.waiting import until
+
 from .emu_helpers import HUB, Upstream, emulator, handler_hubs
 
 ROLES = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"]
@@ -85,10 +87,15 @@ async def test_join_send_leave_between_two_sdk_clients(service) -> None:
         assert items[0].data == "hello" and items[1].data == {"n": 1}
         assert bytes(items[2].data) == b"\x00\x01"
         assert all(m.sequence_id for m in items)  # reliable protocol numbers messages
+        await b.join_group("marker")
+        await a.join_group("marker")
         await b.leave_group("room")
         await a.send_to_group("room", "after leave", WebPubSubDataType.TEXT)
-        await asyncio.sleep(0.3)
-        assert len(inbox_b.items) == 3
+        # a's frames are handled in order and b's queue is FIFO: had "after leave" reached b,
+        # it would arrive before the marker.
+        await a.send_to_group("marker", "marker", WebPubSubDataType.TEXT)
+        items = await inbox_b.wait(4)
+        assert [(m.group, m.data) for m in items[3:]] == [("marker", "marker")]
 
 
 async def test_forbidden_ack_raises_and_duplicate_is_success(service, upstream: Upstream) -> None:
@@ -140,8 +147,10 @@ async def test_recovery_after_dropped_socket_replays_messages(emu, service) -> N
         await inbox.wait(1)
         conn = emu.clients.registry.find(HUB, info.connection_id)
         assert conn is not None and conn.ws is not None
-        conn.ws._req.transport.abort()  # drop the TCP connection without a close frame
-        await asyncio.sleep(0.1)
+        dropped = conn.ws
+        dropped._req.transport.abort()  # drop the TCP connection without a close frame
+        # The SDK may recover at once, so wait for "the emulator noticed", not for "detached".
+        await until(lambda: conn.ws is not dropped)
         await service.send_to_all("while away", content_type="text/plain")
         items = await inbox.wait(2, timeout=10)
         assert [m.data for m in items] == ["before", "while away"]

@@ -17,6 +17,7 @@ from azure.messaging.webpubsubservice import WebPubSubServiceClient as SyncServi
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
 from devstack.emulator import Emulator
+from tests.support.waiting import until
 
 from .emu_helpers import HUB, client_url, expect_close, recv_json
 
@@ -140,7 +141,7 @@ async def test_list_connections_pages(service, http) -> None:
         await ws.close()
 
 
-async def test_close_connection_with_reason(service, http) -> None:
+async def test_close_connection_with_reason(emu, service, http) -> None:
     ws, conn_id = await connect(http, service)
     await service.close_connection(conn_id, reason="kicked")
     assert await recv_json(ws) == {
@@ -149,7 +150,7 @@ async def test_close_connection_with_reason(service, http) -> None:
         "message": "Application server closed the connection. Reason: kicked",
     }
     assert await expect_close(ws) == 1000
-    await asyncio.sleep(0.05)
+    await until(lambda: emu.clients.registry.find(HUB, conn_id) is None)
     assert not await service.connection_exists(conn_id)
     await service.close_connection("missing")  # 204
 
@@ -175,7 +176,7 @@ async def test_scoped_closes_with_exclusions(service, http) -> None:
 async def test_raw_client_close_reason_goes_in_close_frame(service, http) -> None:
     url = await client_url(service, user_id="raw")
     async with http.ws_connect(url) as raw:
-        await asyncio.sleep(0.05)
+        await until(lambda: service.user_exists("raw"))  # registered after the 101
         await service.close_user_connections("raw", reason="bye")
         msg = await raw.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1000 and msg.extra == "bye"

@@ -17,7 +17,9 @@ import aiohttp
 from aiohttp import web
 
 from devstack.host.app_loader import MODULE_NAME, HttpFunction, load_app
+from devstack.host.connection import ConnectionTimeouts, start_server
 from devstack.host.invoker import Invoker
+from devstack.host.listener import bind_listener
 from devstack.host.server import KeyPolicy, create_app
 from tests.support.processes import ProcessOutput, spawn, stop_process
 
@@ -53,15 +55,20 @@ class InProcessHost:
 
 
 async def start_in_process(
-    functions: list[HttpFunction], keys: KeyPolicy | None = None, threads: int = 4
+    functions: list[HttpFunction],
+    keys: KeyPolicy | None = None,
+    threads: int = 4,
+    *,
+    timeouts: ConnectionTimeouts | None = None,
+    max_body_bytes: int | None = None,
 ) -> tuple[web.AppRunner, str, ThreadPoolExecutor]:
+    """The host as `python -m devstack.host` serves it, in this process on a free port."""
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="function")
-    app = create_app(functions, Invoker(FIXTURE_APPS, executor), keys or KeyPolicy())
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    limits = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
+    app = create_app(functions, Invoker(FIXTURE_APPS, executor), keys or KeyPolicy(), **limits)
+    listener = bind_listener("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    runner = await start_server(app, listener, timeouts or ConnectionTimeouts())
     return runner, f"http://127.0.0.1:{port}", executor
 
 

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 import function_app
-from tests.app.conftest import HUB, PRIMARY, connection_string
+from tests.support.access_keys import HUB, PRIMARY, connection_string
 from tests.support.azurite import Azurite
 
 

@@ -15,10 +15,11 @@ from collections import Counter, defaultdict
 
 import aiohttp
 import pytest
-from stackclients import JSON_PROTOCOL, Receiver, client_session, close_all, connect_all
 
 from chat import signature
 from tests.support.stack import LocalStack
+
+from .stackclients import JSON_PROTOCOL, Receiver, client_session, close_all, connect_all
 
 log = logging.getLogger(__name__)
 pytestmark = pytest.mark.stack

@@ -18,9 +18,10 @@ import pytest
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wsframes import close_code, frame, upgrade
 
 from devstack.emulator import Emulator, EmulatorConfig, hubs_from_dict, run_emulator
+
+from .wsframes import close_code, frame, upgrade
 
 HUB = "chat"
 MAX_FRAME = 64 * 1024

@@ -9,9 +9,10 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
-from stackclients import client_session, close_all, connect_all
 
 from tests.support.stack import LocalStack
+
+from .stackclients import client_session, close_all, connect_all
 
 log = logging.getLogger(__name__)
 

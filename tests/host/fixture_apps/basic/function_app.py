@@ -140,3 +140,8 @@ def default_route(req: func.HttpRequest) -> func.HttpResponse:
 async def slow(req: func.HttpRequest) -> func.HttpResponse:
     await asyncio.sleep(float(req.params.get("s", "0.2")))
     return func.HttpResponse("slow done")
+
+
+@app.route(route="body-length", methods=["POST"])
+def body_length(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(str(len(req.get_body())))

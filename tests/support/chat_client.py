@@ -1,4 +1,4 @@
-"""A plain-WebSocket chat client for end-to-end tests, speaking the page's wire format."""
+"""A plain-WebSocket chat client for tests (e2e, browser set-up): the page's wire format."""
 
 from __future__ import annotations
 

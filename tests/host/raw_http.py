@@ -1,0 +1,67 @@
+"""HTTP/1.1 over a raw socket, for what aiohttp's client will not send or hides.
+
+Chunked bodies written by hand, half-sent headers, idle keep-alive connections, and malformed
+requests all need bytes on the wire exactly as written, and the server's closing of the
+connection observed directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+WAIT_S = 10.0  # generous: a timeout under test is far shorter than this
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+
+async def connect(base_url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = base_url.removeprefix("http://").split(":")
+    return await asyncio.open_connection(host, int(port))
+
+
+async def read_response(reader: asyncio.StreamReader) -> RawResponse:
+    """One response with a Content-Length body (all the host sends)."""
+    async with asyncio.timeout(WAIT_S):
+        head = await reader.readuntil(b"\r\n\r\n")
+        response = parse_head(head)
+        length = int(response.headers.get("content-length", "0"))
+        response.body = await reader.readexactly(length)
+    return response
+
+
+async def read_until_closed(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes; fails if it has not closed within WAIT_S."""
+    async with asyncio.timeout(WAIT_S):
+        return await reader.read()
+
+
+def parse_head(head: bytes) -> RawResponse:
+    status_line, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return RawResponse(int(status_line.split()[1]), headers, b"")
+
+
+def parse_response(raw: bytes) -> RawResponse:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    response = parse_head(head)
+    response.body = body
+    return response
+
+
+def request(method: str, path: str, *headers: str, body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: localhost", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def chunked(*parts: bytes) -> bytes:
+    """A chunked body: each part a chunk, then the last-chunk."""
+    return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
