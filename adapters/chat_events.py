@@ -38,8 +38,8 @@ log = logging.getLogger("chat")
 # (one page of the service's list): enough for a member list, bounded for a crowded room.
 SNAPSHOT_CONNECTIONS = 100
 # Joiners of one room within this long share one listing (a crowd arriving costs one list
-# call per second and room, not one per newcomer); each still gets its own snapshot, with
-# itself in it. A snapshot is thus at most this old.
+# call per second and room, not one per newcomer). The listing learns the joins and leaves
+# this instance handles meanwhile; those handled by other instances show up within this long.
 SNAPSHOT_REUSE_S = 1.0
 MAX_LISTINGS = 1000
 
@@ -280,6 +280,8 @@ class ChatEvents:
             return  # the room's notice budget is spent: no notice, so no work either
         try:
             tabs = await self.service.list_connections(rooms.presence_group(room, user), top=1)
+            if not tabs:
+                self._forget_listed(room, user)
             announced, etag = await self.store.announced(room, user)
             transition = presence.decide(announced, bool(tabs), now)
             if transition is None or not self.notices.allow(room, now):
@@ -305,7 +307,10 @@ class ChatEvents:
         try:
             users = await asyncio.shield(self._listing(room))
             if user not in users:
-                users = [*users, user]  # listed just before this connection was added
+                # Listed before this connection was added: the shared listing learns it, so
+                # the next joiner within the second sees this one too.
+                users.append(user)
+            users = list(users)
             snapshot = {"type": "presence", "room": room, "users": users}
             await self.service.send_to_connection(connection_id, snapshot)
         except ServiceUnavailable as error:
@@ -329,6 +334,13 @@ class ChatEvents:
         while len(self._listings) > MAX_LISTINGS:
             self._listings.pop(next(iter(self._listings)))
         return future
+
+    def _forget_listed(self, room: str, user: str) -> None:
+        entry = self._listings.get(room)
+        if entry is not None and entry[1].done() and entry[1].exception() is None:
+            users = entry[1].result()
+            if user in users:
+                users.remove(user)
 
     async def _list_users(self, room: str) -> list[str]:
         connections = await self.service.list_connections(

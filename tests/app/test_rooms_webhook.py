@@ -293,8 +293,10 @@ async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
 ) -> None:
     app.connect("conn-1", "alice")
     app.connect("conn-2", "bob")
+    app.connect("conn-3", "carol")
     await command({"type": "join", "room": "dev"})
     await command({"type": "join", "room": "dev"}, connection_id="conn-2", user="bob", ce_id="2")
+    await command({"type": "join", "room": "dev"}, connection_id="conn-3", user="carol", ce_id="3")
     listings = [
         r
         for r in app.requests
@@ -304,3 +306,5 @@ async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
     snapshots = {r.path.split("/")[-2]: r.json() for r in app.sends("connections")}
     assert snapshots["conn-1"]["users"] == ["alice"]
     assert snapshots["conn-2"]["users"] == ["alice", "bob"]  # bob added himself
+    # ... and the shared listing learnt him: carol's snapshot names all three
+    assert snapshots["conn-3"]["users"] == ["alice", "bob", "carol"]
