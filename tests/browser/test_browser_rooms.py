@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import aiohttp
 import pytest
-from chat_page import MESSAGE_TIMEOUT_MS, PHONE, OpenChat
 from playwright.sync_api import expect
 
 from tests.support.chat_client import join
 from tests.support.stack import LocalStack
+
+from .chat_page import MESSAGE_TIMEOUT_MS, PHONE, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
