@@ -103,11 +103,12 @@ exists az storage container-rm show --resource-group "$rg" --storage-account "$s
 # The chat's history and shared state (rooms, presence, per-user flood limits). Created here,
 # at deploy time, so the deployment declares the whole data model; the app also creates them
 # on first use (an idempotent call), which is what a fresh Azurite needs locally.
+# Through the management plane (ARM), as the container above: the deployer needs no data role.
 for table in chatmessages chatstate; do
-  exists az storage table-rm show --resource-group "$rg" --storage-account "$storage_name" --name "$table" || {
+  table_id="$storage_id/tableServices/default/tables/$table"
+  exists az resource show --ids "$table_id" || {
     log "creating table $table"
-    az storage table-rm create --resource-group "$rg" --storage-account "$storage_name" \
-      --name "$table" --output none
+    az resource create --id "$table_id" --properties '{}' --output none
   }
 done
 ensure_role "$principal_id" "Storage Blob Data Owner" "$storage_id"

@@ -207,14 +207,6 @@ class FakeAzure:
                 f"container/{o['--storage-account']}/{name}", {"name": name, "resourceGroup": rg}
             )
 
-        if cmd == "storage table-rm show":
-            return self.get(f"table/{o['--storage-account']}/{name}")
-        if cmd == "storage table-rm create":
-            self.get(f"storage/{o['--storage-account']}")
-            return self.put(
-                f"table/{o['--storage-account']}/{name}", {"name": name, "resourceGroup": rg}
-            )
-
         if cmd == "role assignment list":
             if "--assignee" in o and o["--assignee"] != self.state["user"]["id"]:
                 # az resolves --assignee through Microsoft Graph first. A managed identity created
@@ -415,6 +407,20 @@ class FakeAzure:
             if f"{name}/{fn}" not in [f["name"] for f in app["functions"]]:
                 raise Fail(f"function {fn} not found", NOT_FOUND)
             return {"default": app["keys"].setdefault(fn, "KEY" + token(name, fn))}
+
+        if cmd == "resource show":
+            return self.by_id(o["--ids"])
+        if cmd == "resource create":
+            # Only what deploy.sh creates this way: a table under a storage account (ARM).
+            resource_id = o["--id"]
+            account_id, sep, table = resource_id.partition("/tableServices/default/tables/")
+            if not sep or "/" in table:
+                raise Fail(f"fake az: unsupported resource id {resource_id}")
+            account = self.by_id(account_id)
+            return self.put(
+                f"table/{account['name']}/{table}",
+                {"name": table, "id": resource_id, "resourceGroup": account["resourceGroup"]},
+            )
 
         if cmd == "resource update":
             obj = self.by_id(o["--ids"])
