@@ -22,6 +22,7 @@ import aiohttp
 
 from devstack.host.listener import port_is_free
 from devstack.stack_wiring import (
+    ACCESS_KEY_ENV,
     AZURITE_BIN,
     BIND_HOST,
     DEFAULT_ACCESS_KEY,
@@ -59,7 +60,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
     )
     parser.add_argument("--emulator-port", type=int, default=DEFAULT_EMULATOR_PORT)
     parser.add_argument("--host-port", type=int, default=DEFAULT_HOST_PORT)
-    parser.add_argument("--access-key", default=DEFAULT_ACCESS_KEY, help="emulator access key")
+    parser.add_argument(
+        "--access-key",
+        default=os.environ.get(ACCESS_KEY_ENV) or DEFAULT_ACCESS_KEY,
+        help=f"emulator access key (better: set {ACCESS_KEY_ENV}, which ps does not show)",
+    )
     parser.add_argument("--hub", default=DEFAULT_HUB, help="hub name (Sample_ChatApp)")
     parser.add_argument("--app-dir", default=str(REPO_ROOT), help="folder with function_app.py")
     parser.add_argument(

@@ -26,6 +26,9 @@ BIND_HOST = "127.0.0.1"
 # ("localhost") then matches the host of the connection string's endpoint.
 PUBLIC_HOST = "localhost"
 SYSTEM_EVENTS = ("connect", "connected", "disconnected")
+# The emulator reads its key from this variable (the official emulator's configuration key).
+# The stack passes the key this way, never as --access-key: a command line is visible in ps.
+ACCESS_KEY_ENV = "WebPubSub__AccessKey"
 DEFAULT_STORAGE_PORT = 10002
 DEFAULT_STORAGE_DIR = REPO_ROOT / ".azurite"
 AZURITE_DIR = REPO_ROOT / "devstack" / "azurite"
@@ -111,13 +114,12 @@ def emulator_command(options: StackOptions, python: str = sys.executable) -> lis
         BIND_HOST,
         "--port",
         str(options.emulator_port),
-        "--access-key",
-        options.access_key,
     ]
 
 
 def emulator_env(options: StackOptions, base: Mapping[str, str]) -> dict[str, str]:
     env = _child_env(base)
+    env[ACCESS_KEY_ENV] = options.access_key
     prefix = f"WebPubSub__Hubs__{options.hub}__"
     handler = f"{prefix}EventHandlers__0__"
     env[f"{handler}UrlTemplate"] = options.event_handler_url

@@ -8,13 +8,31 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import signal
 import sys
 
-from .config import ConfigError, load_config
+from .config import DEFAULT_ACCESS_KEY, ConfigError, load_config
 from .server import Emulator
 
 log = logging.getLogger("devstack.emulator")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
+    return value
+
+
+def _host_name(text: str) -> str:
+    # A bare DNS name or IP literal: it is pasted into URLs and compared with token audiences.
+    if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]", text):
+        raise argparse.ArgumentTypeError(f"not a host name: {text!r}")
+    return text.lower()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,9 +41,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to bind (default 8080)")
-    parser.add_argument("--access-key", default=None, help="access key (>= 32 bytes)")
+    parser.add_argument(
+        "--access-key",
+        default=None,
+        help="access key (>= 32 bytes); WebPubSub__AccessKey in the environment keeps it out of ps",
+    )
     parser.add_argument("--config", default=None, help="path to an appsettings.json")
+    parser.add_argument(
+        "--advertised-host",
+        type=_host_name,
+        default="localhost",
+        help="host name in the connection string; tokens must name it or a loopback alias "
+        "(default localhost)",
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    parser.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=30.0,
+        help="seconds a request's headers may take to arrive (default 30, as Kestrel)",
+    )
+    parser.add_argument(
+        "--keepalive-timeout",
+        type=_seconds,
+        default=130.0,
+        help="seconds an idle HTTP connection stays open (default 130, as Kestrel)",
+    )
     return parser.parse_args(argv)
 
 
@@ -37,7 +78,10 @@ async def serve(emulator: Emulator) -> None:
             loop.add_signal_handler(sig, stop.set)
     await emulator.start()
     log.info("Listening on http://%s:%d", emulator.config.host, emulator.port)
-    log.info("Connection string: %s", emulator.connection_string)
+    shown = emulator.connection_string
+    if emulator.config.access_key != DEFAULT_ACCESS_KEY:  # the well-known key is no secret
+        shown = shown.replace(emulator.config.access_key, "***")
+    log.info("Connection string: %s", shown)
     hubs = sorted(h.name for h in emulator.config.hubs.values()) or ["{hub}"]
     for hub in hubs:
         log.info("Client endpoint: %s?access_token={token}", emulator.client_url(hub))
@@ -65,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         log.error("Invalid configuration: %s", exc)
         return 2
+    config.advertised_host = args.advertised_host
+    config.header_timeout = args.header_timeout
+    config.keepalive_timeout = args.keepalive_timeout
     emulator = Emulator(config)
     try:
         asyncio.run(serve(emulator))

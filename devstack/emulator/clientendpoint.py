@@ -1,20 +1,29 @@
-"""The client WebSocket endpoint ``/client/hubs/{hub}``: handshake, frames, recovery."""
+"""The client WebSocket endpoint ``/client/hubs/{hub}``: handshake, frames, recovery.
+
+Close rules for reliable connections (decided in ``closecodes``): a client close with 1000 or
+with no status code (JS ``stop()``) ends the connection at once (removed, ``disconnected`` sent);
+1001, any other code, or a dropped socket keeps it recoverable for ``recovery_window`` seconds.
+Service-side closes (REST close, 1003, 1007, 1009, slow client, failed recovery 1008) are final.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WebSocketError, WSMsgType, web
 
 from . import jsonprotocol as jp
+from .audiences import ServedOrigins
+from .clientmessages import INTERNAL_ERROR, ClientMessageHandler
+from .closecodes import client_close_is_final
 from .cloudevents import ConnectRejected, EventContext, UpstreamError
 from .config import HUB_NAME_RE, EmulatorConfig
 from .connections import RAW, RELIABLE, ClientOverflow, Connection, protocol_kind
 from .events import Events
-from .frames import INTERNAL_ERROR, FrameHandler
 from .handshake import (
     HandshakeError,
     choose_subprotocol,
@@ -43,91 +52,158 @@ RECOVERY_EXPIRED = "The connection recovery timeout expired."
 SLOW_CLIENT = "The client is too slow to receive messages."
 
 
+class _Refused(Exception):
+    """A handshake step refuses the client with this HTTP answer."""
+
+    def __init__(self, status: int, text: str | None = None) -> None:
+        super().__init__(status)
+        self.response = web.Response(status=status, text=text)
+
+
+@dataclass
+class _Admission:
+    """A client being admitted: what its token asked for, as the connect event leaves it."""
+
+    hub: str
+    offered: list[str]
+    claims: dict[str, Any]
+    ctx: EventContext
+    user_id: str | None
+    roles: list[str]
+    groups: list[str]
+    raw_mode: tuple[str, str | None, bool]
+    subprotocol: str | None = None
+
+
 class ClientEndpoint:
     def __init__(self, config: EmulatorConfig, registry: Registry, events: Events) -> None:
         self.config = config
         self.registry = registry
         self.events = events
-        self.frames = FrameHandler(registry, events)
+        self.messages = ClientMessageHandler(registry, events)
         self.sockets: set[web.WebSocketResponse] = set()
+        # Replaced by the server once it knows the port it really bound (port 0 in tests).
+        self.origins = ServedOrigins.of(config.port, config.advertised_host, config.host)
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.on_overflow = self._overflow
 
     # ---- handshake ------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Admit a client in named steps; any step may refuse with an HTTP answer."""
+        try:
+            hub_name, offered = self._check_upgrade(request)
+            if "awps_connection_id" in request.rel_url.query:
+                return await self._recover(request, hub_name, offered)
+            claims = self._authenticate(request, hub_name)
+            admission = self._admission(request, hub_name, offered, claims)
+            await self._run_connect_event(request, admission)
+            self._choose_subprotocol(admission)
+        except _Refused as refused:
+            return refused.response
+        ws = self._socket(admission.subprotocol)
+        await ws.prepare(request)
+        conn = self._open(request, admission, ws)
+        await self._serve(conn, ws)
+        return ws
+
+    def _check_upgrade(self, request: web.Request) -> tuple[str, list[str]]:
+        """The hub name is valid and this is a WebSocket upgrade; the offered subprotocols."""
         hub_name = request.match_info.get("hub", "")
         if not HUB_NAME_RE.match(hub_name):
-            return web.Response(status=400, text="Invalid hub name.")
+            raise _Refused(400, "Invalid hub name.")
         offered = offered_protocols(request.headers.getall("Sec-WebSocket-Protocol", []))
         if not web.WebSocketResponse(protocols=tuple(offered)).can_prepare(request).ok:
-            return web.Response(status=400, text="A WebSocket upgrade request is required.")
-        query = request.rel_url.query
-        if "awps_connection_id" in query:
-            return await self._recover(request, hub_name, offered)
+            raise _Refused(400, "A WebSocket upgrade request is required.")
+        return hub_name, offered
 
-        token = query.get("access_token")
+    def _authenticate(self, request: web.Request, hub_name: str) -> dict[str, Any]:
+        """The token's claims, or {} for an anonymous client the hub's policy allows."""
+        token = request.rel_url.query.get("access_token")
         auth = request.headers.get("Authorization", "")
         if not token and auth.lower().startswith("bearer "):
             token = auth[7:].strip()
-        claims: dict[str, Any] = {}
-        if token:
-            aud = f"{request.scheme}://{request.host}/client/hubs/{hub_name}"
-            try:
-                claims = validate_client_token(token, [self.config.access_key], aud)
-            except TokenError as exc:
-                log.info("client %s rejected: invalid token (%s)", hub_name, exc)
-                return web.Response(status=401)
-            except ClaimError as exc:
-                return web.Response(status=400, text=str(exc))
-        elif not self.config.hub(hub_name).anonymous_connect:
-            log.info("client %s rejected: no token and anonymous connect denied", hub_name)
-            return web.Response(status=401)
+        if not token:
+            if not self.config.hub(hub_name).anonymous_connect:
+                log.info("client %s rejected: no token and anonymous connect denied", hub_name)
+                raise _Refused(401)
+            return {}
         try:
-            mode, raw_group, no_echo = raw_mode_params(query)
-        except HandshakeError as exc:
-            return web.Response(status=exc.status, text=str(exc))
+            return validate_client_token(token, [self.config.access_key], self.origins, hub_name)
+        except TokenError as exc:
+            log.info("client %s rejected: invalid token (%s)", hub_name, exc)
+            raise _Refused(401) from exc
+        except ClaimError as exc:
+            raise _Refused(400, str(exc)) from exc
 
+    def _admission(
+        self, request: web.Request, hub_name: str, offered: list[str], claims: dict[str, Any]
+    ) -> _Admission:
+        """What the token and query ask for, before the connect event may change it."""
+        try:
+            mode, raw_group, no_echo = raw_mode_params(request.rel_url.query)
+        except HandshakeError as exc:
+            raise _Refused(exc.status, str(exc)) from exc
         hub = self.registry.hub(hub_name)
         conn_id = new_connection_id()
         user_id = claims.get("sub") if isinstance(claims.get("sub"), str) else None
-        roles = as_list(claims.get("role"))
-        groups = as_list(claims.get("webpubsub.group"))
-        ctx = EventContext(hub=hub.name, connection_id=conn_id, user_id=user_id or None)
-        chosen: str | None = None
-        if self.events.has_connect_handler(hub.name):
-            try:
-                body = connect_body(request.rel_url.query, request.headers, claims, offered)
-                overrides = await self.events.connect(ctx, body)
-            except ConnectRejected as exc:
-                log.info("connection %s rejected by connect handler: %d", conn_id, exc.status)
-                return web.Response(status=exc.status)
-            except UpstreamError as exc:
-                log.warning("connect event for %s failed: %s", conn_id, exc)
-                return web.Response(status=500)
-            if overrides.user_id is not None:
-                user_id = overrides.user_id or None
-                ctx.user_id = user_id
-            if overrides.roles is not None:
-                roles = overrides.roles
-            if overrides.groups:
-                groups = overrides.groups
-            chosen = overrides.subprotocol
-        try:
-            chosen = choose_subprotocol(offered, chosen)
-        except HandshakeError as exc:
-            log.info("connection %s rejected: %s", conn_id, exc)
-            return web.Response(status=exc.status, text=str(exc))
+        return _Admission(
+            hub=hub.name,
+            offered=offered,
+            claims=claims,
+            ctx=EventContext(hub=hub.name, connection_id=conn_id, user_id=user_id or None),
+            user_id=user_id,
+            roles=as_list(claims.get("role")),
+            groups=as_list(claims.get("webpubsub.group")),
+            raw_mode=(mode, raw_group, no_echo),
+        )
 
-        ws = self._socket(chosen)
-        await ws.prepare(request)
+    async def _run_connect_event(self, request: web.Request, admission: _Admission) -> None:
+        """Ask the hub's connect handler, if any; apply its userId/roles/groups/subprotocol."""
+        if not self.events.has_connect_handler(admission.hub):
+            return
+        conn_id = admission.ctx.connection_id
+        try:
+            body = connect_body(
+                request.rel_url.query, request.headers, admission.claims, admission.offered
+            )
+            overrides = await self.events.connect(admission.ctx, body)
+        except ConnectRejected as exc:
+            log.info("connection %s rejected by connect handler: %d", conn_id, exc.status)
+            raise _Refused(exc.status) from exc
+        except UpstreamError as exc:
+            log.warning("connect event for %s failed: %s", conn_id, exc)
+            raise _Refused(500) from exc
+        if overrides.user_id is not None:
+            admission.user_id = overrides.user_id or None
+            admission.ctx.user_id = admission.user_id
+        if overrides.roles is not None:
+            admission.roles = overrides.roles
+        if overrides.groups:
+            admission.groups = overrides.groups
+        admission.subprotocol = overrides.subprotocol
+
+    def _choose_subprotocol(self, admission: _Admission) -> None:
+        try:
+            admission.subprotocol = choose_subprotocol(admission.offered, admission.subprotocol)
+        except HandshakeError as exc:
+            log.info("connection %s rejected: %s", admission.ctx.connection_id, exc)
+            raise _Refused(exc.status, str(exc)) from exc
+
+    def _open(
+        self, request: web.Request, admission: _Admission, ws: web.WebSocketResponse
+    ) -> Connection:
+        """Register the accepted connection, join its groups and greet it."""
+        hub = self.registry.hub(admission.hub)
+        ctx, chosen = admission.ctx, admission.subprotocol
         ctx.subprotocol = chosen
+        mode, raw_group, no_echo = admission.raw_mode
         conn = Connection(
-            id=conn_id,
+            id=ctx.connection_id,
             hub=hub.name,
             subprotocol=chosen,
-            user_id=user_id,
-            permissions=Permissions.from_roles(roles),
+            user_id=admission.user_id,
+            permissions=Permissions.from_roles(admission.roles),
             ctx=ctx,
             raw_mode=mode,
             raw_group=raw_group,
@@ -138,24 +214,23 @@ class ClientEndpoint:
             buffer_bytes_limit=self.config.reliable_buffer_bytes,
         )
         hub.add(conn)
-        for group in groups:
+        for group in admission.groups:
             hub.join(conn, group)
         conn.attach(ws, request.transport)
         if conn.kind == RELIABLE:
-            conn.reconnection_token = issue_reconnection_token(self.config.access_key, conn_id)
+            conn.reconnection_token = issue_reconnection_token(self.config.access_key, conn.id)
         if conn.kind != RAW:
-            conn.send_control(jp.connected_message(conn_id, user_id, conn.reconnection_token))
+            conn.send_control(jp.connected_message(conn.id, conn.user_id, conn.reconnection_token))
         log.info(
             "connection %s opened: hub=%s user=%s protocol=%s url=%s",
-            conn_id,
+            conn.id,
             hub.name,
-            user_id,
+            conn.user_id,
             chosen or "raw",
             redact_url(str(request.rel_url)),
         )
         self.events.notify(conn, "connected", {})
-        await self._serve(conn, ws)
-        return ws
+        return conn
 
     def _socket(self, protocol: str | None) -> web.WebSocketResponse:
         return web.WebSocketResponse(
@@ -212,7 +287,7 @@ class ClientEndpoint:
                 msg = await ws.receive()
                 if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     try:
-                        keep = await self.frames.on_frame(conn, msg)
+                        keep = await self.messages.on_frame(conn, msg)
                     except ClientOverflow:
                         self._overflow(conn)
                         keep = False
@@ -222,8 +297,8 @@ class ClientEndpoint:
                     continue
                 if msg.type == WSMsgType.CLOSE:
                     reason = msg.extra or ""
-                    if msg.data in (1000, 1001):
-                        # A deliberate close by the client ends even a reliable connection.
+                    if client_close_is_final(msg.data):
+                        # A deliberate close ends even a reliable connection (closecodes.py).
                         conn.closed = True
                 elif msg.type == WSMsgType.ERROR and isinstance(msg.data, WebSocketError):
                     # Protocol error or oversized frame: aiohttp already closed (e.g. 1009).

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from . import safejson
 from .jsonprotocol import Payload, valid_group_name
 
 METADATA_HEADER_PREFIX = "x-webpubsub-metadata-"
@@ -126,7 +126,7 @@ def parse_connect_body(body: bytes) -> ConnectOverrides:
     if not body.strip():
         return ConnectOverrides()
     try:
-        doc = json.loads(body)
+        doc = safejson.loads(body)
     except ValueError as exc:
         raise UpstreamError("connect response is not valid JSON") from exc
     if doc is None:
@@ -188,7 +188,7 @@ def reply_payload(
         return Payload("text", text.encode("utf-8"), metadata)
     if media == "application/json":
         try:
-            json.loads(body)
+            safejson.loads(body)
         except ValueError as exc:
             raise UpstreamError("reply is not valid JSON") from exc
         return Payload("json", body, metadata)

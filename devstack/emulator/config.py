@@ -9,13 +9,14 @@ values win over the JSON file, as in .NET configuration.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from . import safejson
 
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 SYSTEM_EVENTS = ("connect", "connected", "disconnected")
@@ -74,6 +75,9 @@ class EmulatorConfig:
     outbound_queue_bytes: int = 16 * 1024 * 1024
     reliable_buffer_limit: int = 1000
     reliable_buffer_bytes: int = 16 * 1024 * 1024
+    # HTTP connection timeouts, as Kestrel's defaults (see httpserver.py).
+    header_timeout: float = 30.0
+    keepalive_timeout: float = 130.0
 
     def hub(self, name: str) -> HubSettings:
         return self.hubs.get(name.lower(), HubSettings())
@@ -233,7 +237,7 @@ def load_config(
     document: Any = {}
     if config_path is not None:
         try:
-            document = json.loads(Path(config_path).read_text(encoding="utf-8-sig"))
+            document = safejson.loads(Path(config_path).read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"Cannot read configuration file {config_path}: {exc}") from exc
     environ = environ or {}

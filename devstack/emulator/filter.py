@@ -8,6 +8,11 @@ Literals: 'text' ('' escapes a quote), integers, true/false, null.
 No library implements this subset, so this is a small recursive-descent parser that
 type-checks at parse time (type errors are 400s even when no connection matches) and
 compiles to a predicate over a connection's fields.
+
+Hostile input: nesting (parentheses, ``not``, function calls) is bounded by ``MAX_DEPTH`` in
+the parser, so 300 parentheses or 1,000 ``not`` are a FilterError (400), never a
+RecursionError; ``and``/``or`` chains are evaluated flat, so their length does not nest either.
+Error messages do not quote the caller's text back.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ STRING, INT, BOOL, NULL, COLLECTION = "string", "int", "bool", "null", "collecti
 IDENTIFIERS = {"userid": STRING, "connectionid": STRING, "protocol": STRING, "groups": COLLECTION}
 COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
 MAX_LENGTH = 4096
+MAX_DEPTH = 32
 
 Context = Mapping[str, Any]
 Evaluator = Callable[[Context], Any]
@@ -50,7 +56,7 @@ def _tokenize(text: str) -> list[_Token]:
             break
         match = _TOKEN_RE.match(text, pos)
         if not match:
-            raise FilterError(f"Invalid syntax for '{text}': unexpected character at {pos}.")
+            raise FilterError(f"Invalid filter syntax: unexpected character at {pos}.")
         if match.group("str") is not None:
             tokens.append(_Token("str", match.group("str")[1:-1].replace("''", "'"), pos))
         elif match.group("int") is not None:
@@ -74,9 +80,19 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
+        self.depth = 0
 
     def fail(self, why: str) -> FilterError:
-        return FilterError(f"Invalid syntax for '{self.text}': {why}")
+        return FilterError(f"Invalid filter syntax: {why}")
+
+    def enter(self) -> None:
+        """Count one nesting level (paired with ``leave``); refuse more than MAX_DEPTH."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise FilterError(f"The filter is nested too deeply (more than {MAX_DEPTH} levels).")
+
+    def leave(self) -> None:
+        self.depth -= 1
 
     def peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -109,26 +125,30 @@ class _Parser:
             raise self.fail(f"Type '{node.type}', expect '{want}'.")
 
     def parse_or(self) -> _Node:
-        left = self.parse_and()
+        operands = [self.parse_and()]
         while self.keyword("or"):
-            right = self.parse_and()
-            self.require(left, BOOL)
-            self.require(right, BOOL)
-            left = _Node(BOOL, _or(left.fn, right.fn))
-        return left
+            operands.append(self.parse_and())
+        if len(operands) == 1:
+            return operands[0]
+        for node in operands:
+            self.require(node, BOOL)
+        return _Node(BOOL, _or([n.fn for n in operands]))
 
     def parse_and(self) -> _Node:
-        left = self.parse_not()
+        operands = [self.parse_not()]
         while self.keyword("and"):
-            right = self.parse_not()
-            self.require(left, BOOL)
-            self.require(right, BOOL)
-            left = _Node(BOOL, _and(left.fn, right.fn))
-        return left
+            operands.append(self.parse_not())
+        if len(operands) == 1:
+            return operands[0]
+        for node in operands:
+            self.require(node, BOOL)
+        return _Node(BOOL, _and([n.fn for n in operands]))
 
     def parse_not(self) -> _Node:
         if self.keyword("not"):
+            self.enter()
             inner = self.parse_not()
+            self.leave()
             self.require(inner, BOOL)
             return _Node(BOOL, lambda ctx, f=inner.fn: not f(ctx))
         return self.parse_comparison()
@@ -181,8 +201,10 @@ class _Parser:
         if tok.kind == "int":
             return _Node(INT, lambda ctx, v=tok.value: v)
         if tok.kind == "(":
+            self.enter()
             node = self.parse_or()
             self.expect(")")
+            self.leave()
             return node
         if tok.kind != "name":
             raise self.fail(f"unexpected token at {tok.pos}.")
@@ -194,15 +216,17 @@ class _Parser:
         nxt = self.peek()
         if nxt is not None and nxt.kind == "(" and name in _FUNCTIONS:
             self.i += 1
+            self.enter()
             args = [self.parse_or()]
             while self.peek() is not None and self.peek().kind == ",":  # type: ignore[union-attr]
                 self.i += 1
                 args.append(self.parse_or())
             self.expect(")")
+            self.leave()
             return self.call(name, args)
         if name in IDENTIFIERS:
             return _Node(IDENTIFIERS[name], lambda ctx, n=name: ctx.get(n))
-        raise self.fail(f"unknown identifier '{tok.value}'.")
+        raise self.fail(f"unknown identifier at {tok.pos}.")
 
     def call(self, name: str, args: list[_Node]) -> _Node:
         param_types, result, impl = _FUNCTIONS[name]
@@ -240,12 +264,12 @@ _FUNCTIONS: dict[str, tuple[dict[int, tuple[str, ...]], str, Callable[..., Any]]
 }
 
 
-def _or(a: Evaluator, b: Evaluator) -> Evaluator:
-    return lambda ctx: bool(a(ctx)) or bool(b(ctx))
+def _or(fns: list[Evaluator]) -> Evaluator:
+    return lambda ctx: any(f(ctx) for f in fns)
 
 
-def _and(a: Evaluator, b: Evaluator) -> Evaluator:
-    return lambda ctx: bool(a(ctx)) and bool(b(ctx))
+def _and(fns: list[Evaluator]) -> Evaluator:
+    return lambda ctx: all(f(ctx) for f in fns)
 
 
 def _comparison(op: str, a: Evaluator, b: Evaluator) -> Evaluator:
@@ -272,5 +296,8 @@ def compile_filter(text: str) -> Callable[[Context], bool]:
     """Parse a filter; the result maps {userid, connectionid, protocol, groups} -> bool."""
     if len(text) > MAX_LENGTH:
         raise FilterError("The filter is too long.")
-    node = _Parser(text).parse()
+    try:
+        node = _Parser(text).parse()
+    except RecursionError as exc:  # MAX_DEPTH should make this unreachable; fail closed anyway
+        raise FilterError("The filter is nested too deeply.") from exc
     return lambda ctx: bool(node.fn(ctx))

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from . import safejson
+
 JSON_PROTOCOL = "json.webpubsub.azure.v1"
 RELIABLE_JSON_PROTOCOL = "json.reliable.webpubsub.azure.v1"
 BUILTIN_PROTOCOLS = (JSON_PROTOCOL, RELIABLE_JSON_PROTOCOL)
@@ -192,7 +194,7 @@ def _ttl(msg: dict[str, Any]) -> None:
 def parse_client_message(text: str) -> ClientMessage:
     """Parse one client text frame; raise ProtocolError when it is invalid."""
     try:
-        msg = json.loads(text, object_pairs_hook=_pairs)
+        msg = safejson.loads(text, object_pairs_hook=_pairs)
     except ValueError as exc:
         raise ProtocolError("Invalid JSON.") from exc
     if not isinstance(msg, dict):

@@ -6,13 +6,14 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from . import jsonprotocol as jp
+from . import safejson
 from .clientendpoint import ClientEndpoint
 from .config import HUB_NAME_RE, EmulatorConfig
 from .connections import Connection
@@ -46,10 +47,9 @@ def bad_request(message: str, target: str = "Request") -> RestError:
     return RestError(400, "Error.BadRequest", message, target)
 
 
-def connection_not_found(
-    connection_id: str, code: str = "Error.Connection.NotExisted"
-) -> RestError:
-    return RestError(404, code, f"Connection `{connection_id}` is not found.", "Connection")
+def connection_not_found(code: str = "Error.Connection.NotExisted") -> RestError:
+    # The real service quotes the id; request values are not echoed here (issue 11, item 6).
+    return RestError(404, code, "The connection is not found.", "Connection")
 
 
 def filter_context(conn: Connection) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def check_api_version(query: MultiDictProxy[str]) -> None:
     if len(values) > 1:
         raise bad_request("The api-version parameter must be given once.", "api-version")
     if values and values[0] not in SUPPORTED_API_VERSIONS:
-        raise bad_request(f"Unsupported api-version '{values[0]}'.", "api-version")
+        raise bad_request(f"Unsupported api-version; supported: {SUPPORTED_HEADER}.", "api-version")
 
 
 def payload_from_body(content_type: str | None, body: bytes) -> jp.Payload:
@@ -85,13 +85,17 @@ def payload_from_body(content_type: str | None, body: bytes) -> jp.Payload:
         return jp.Payload.text(text)
     if media == "application/json":
         try:
-            json.loads(body)
+            safejson.loads(body)
         except ValueError as exc:
             raise bad_request("The request body is not a valid JSON.") from exc
         return jp.Payload("json", body)
     if media in ("application/octet-stream", ""):
         return jp.Payload("binary", body)
-    raise RestError(415, "Error.UnsupportedMediaType", f"Unsupported Content-Type '{media}'.")
+    raise RestError(
+        415,
+        "Error.UnsupportedMediaType",
+        "Unsupported Content-Type; use text/plain, application/json or application/octet-stream.",
+    )
 
 
 def metadata_from_headers(headers: Any) -> tuple[tuple[str, str], ...]:
@@ -152,7 +156,7 @@ def _encode_token(data: dict[str, Any]) -> str:
 
 def _decode_token(token: str) -> dict[str, Any]:
     try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        data = safejson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except ValueError as exc:
         raise bad_request("Invalid continuation token.", "continuationToken") from exc
     if not isinstance(data, dict) or not isinstance(data.get("after"), str):
@@ -173,11 +177,41 @@ def _positive_int(query: MultiDictProxy[str], name: str, maximum: int) -> int | 
     return value
 
 
+Operation = Callable[[web.Request, Hub, dict[str, str]], Awaitable[web.StreamResponse]]
+
+
 class RestApi:
     def __init__(self, config: EmulatorConfig, registry: Registry, clients: ClientEndpoint) -> None:
         self.config = config
         self.registry = registry
         self.clients = clients
+        # Operation name (restroutes.ROUTES) -> method; spelled out so each route is greppable.
+        self.operations: dict[str, Operation] = {
+            "send_to_all": self.op_send_to_all,
+            "send_to_user": self.op_send_to_user,
+            "send_to_connection": self.op_send_to_connection,
+            "send_to_group": self.op_send_to_group,
+            "add_connection_to_group": self.op_add_connection_to_group,
+            "remove_connection_from_group": self.op_remove_connection_from_group,
+            "remove_connection_from_all_groups": self.op_remove_connection_from_all_groups,
+            "add_user_to_group": self.op_add_user_to_group,
+            "remove_user_from_group": self.op_remove_user_from_group,
+            "remove_user_from_all_groups": self.op_remove_user_from_all_groups,
+            "close_connection": self.op_close_connection,
+            "connection_exists": self.op_connection_exists,
+            "close_all_connections": self.op_close_all_connections,
+            "close_group_connections": self.op_close_group_connections,
+            "close_user_connections": self.op_close_user_connections,
+            "group_exists": self.op_group_exists,
+            "user_exists": self.op_user_exists,
+            "grant_permission": self.op_grant_permission,
+            "revoke_permission": self.op_revoke_permission,
+            "has_permission": self.op_has_permission,
+            "list_connections": self.op_list_connections,
+            "generate_token": self.op_generate_token,
+            "add_to_groups": self.op_add_to_groups,
+            "remove_from_groups": self.op_remove_from_groups,
+        }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
@@ -199,13 +233,20 @@ class RestApi:
         )
         return response
 
+    @property
+    def _endpoint(self) -> str:
+        """The advertised endpoint (as in the connection string), with the bound port."""
+        return f"http://{self.config.advertised_host}:{self.clients.origins.port}"
+
     def _authorize(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
         if not auth.lower().startswith("bearer "):
             raise RestError(401, "", "")
-        url = f"{request.scheme}://{request.host}{request.raw_path}"
+        raw_path = request.raw_path.split("?", 1)[0]
         try:
-            validate_rest_token(auth[7:].strip(), [self.config.access_key], url)
+            validate_rest_token(
+                auth[7:].strip(), [self.config.access_key], self.clients.origins, raw_path
+            )
         except TokenError as exc:
             log.info("rest call rejected: %s", exc)
             raise RestError(401, "", "") from exc
@@ -226,8 +267,7 @@ class RestApi:
         if not HUB_NAME_RE.match(params["hub"]):
             raise bad_request("Invalid hub name.", "hub")
         hub = self.registry.hub(params["hub"])
-        handler = getattr(self, "op_" + op)
-        return await handler(request, hub, params)
+        return await self.operations[op](request, hub, params)
 
     # ---- send -----------------------------------------------------------------------
 
@@ -279,7 +319,7 @@ class RestApi:
         group = check_group(p["group"])
         conn = hub.get(p["connection"])
         if conn is None:
-            raise connection_not_found(p["connection"])
+            raise connection_not_found()
         hub.join(conn, group)
         return web.Response(status=200)
 
@@ -300,9 +340,7 @@ class RestApi:
         group = check_group(p["group"])
         conns = hub.of_user(check_nonempty(p["user"], "userId"))
         if not conns:
-            raise RestError(
-                404, "Error.User.NotExisted", f"User `{p['user']}` is not found.", "User"
-            )
+            raise RestError(404, "Error.User.NotExisted", "The user is not found.", "User")
         for conn in conns:
             hub.join(conn, group)
         return web.Response(status=200)
@@ -325,7 +363,7 @@ class RestApi:
                 415, "Error.UnsupportedMediaType", "Content-Type must be application/json."
             )
         try:
-            body = json.loads(await request.read())
+            body = safejson.loads(await request.read())
         except ValueError as exc:
             raise bad_request("The request body is not a valid JSON.") from exc
         groups = body.get("groups") if isinstance(body, dict) else None
@@ -396,7 +434,9 @@ class RestApi:
     def _permission_target(self, request, p) -> tuple[str, str]:
         permission = parse_permission_name(p["permission"])
         if permission is None:
-            raise bad_request(f"Unknown permission '{p['permission']}'.", "permission")
+            raise bad_request(
+                "Unknown permission; use sendToGroup or joinLeaveGroup.", "permission"
+            )
         target = request.rel_url.query.get("targetName")
         if target is None or not jp.valid_group_name(target):
             raise bad_request(
@@ -408,7 +448,7 @@ class RestApi:
         permission, target = self._permission_target(request, p)
         conn = hub.get(p["connection"])
         if conn is None:
-            raise connection_not_found(p["connection"], "Info.Connection.NotExisted")
+            raise connection_not_found("Info.Connection.NotExisted")
         conn.permissions.grant(permission, target)
         return web.Response(status=200)
 
@@ -446,8 +486,7 @@ class RestApi:
         if len(members) > len(page) and (remaining is None or remaining > 0):
             token = _encode_token({"after": page[-1].id, "top": remaining})
             next_link = (
-                f"{request.scheme}://{request.host}{request.path}"
-                f"?maxpagesize={page_size}&continuationToken={token}"
+                f"{self._endpoint}{request.path}?maxpagesize={page_size}&continuationToken={token}"
             )
         value = [{"connectionId": c.id, "userId": c.user_id} for c in page]
         return web.json_response({"value": value, "nextLink": next_link})
@@ -468,9 +507,9 @@ class RestApi:
         groups = q.getall("group", [])
         if not all(jp.valid_group_name(g) for g in groups):
             raise bad_request("Invalid group name.", "group")
-        # The token's audience is this service's own URL (lower-cased, as the SDK does).
-        base = f"{request.scheme}://{request.host}".lower()
-        audience = f"{base}/{paths[client_type.lower()]}/hubs/{hub.name}"
+        # The token's audience is this service's own endpoint (lower-cased, as the SDK does),
+        # never the caller's Host header.
+        audience = f"{self._endpoint.lower()}/{paths[client_type.lower()]}/hubs/{hub.name}"
         token = issue_client_token(
             self.config.access_key,
             audience,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
@@ -11,9 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from .audiences import ServedOrigins
 from .clientendpoint import ClientEndpoint
 from .config import EmulatorConfig
 from .events import Events
+from .httpserver import HttpLimits, add_nosniff, handler_factory, track_requests
 from .hub import Registry
 from .rest import RestApi
 from .upstream import Upstream, close_quietly
@@ -36,7 +39,8 @@ def build_app(config: EmulatorConfig) -> tuple[web.Application, ClientEndpoint, 
     clients = ClientEndpoint(config, registry, events)
     rest = RestApi(config, registry, clients)
     # The REST body limit is enforced by aiohttp too (413) so huge bodies are never buffered.
-    app = web.Application(client_max_size=config.max_rest_body_bytes)
+    app = web.Application(client_max_size=config.max_rest_body_bytes, middlewares=[track_requests])
+    app.on_response_prepare.append(add_nosniff)
     app.router.add_get("/api/health", _health)
     app.router.add_get("/health", _health)
     app.router.add_get("/client/hubs/{hub}", clients.handle)
@@ -52,6 +56,7 @@ class Emulator:
         self.config = config
         self.app, self.clients, self.upstream, self.events = build_app(config)
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
         self.port = config.port
 
     @property
@@ -82,7 +87,18 @@ class Emulator:
             self._runner = None
             raise
         self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self.clients.origins = ServedOrigins.of(
+            self.port, self.config.advertised_host, self.config.host
+        )
+        # Our own listener (not web.SockSite) so each connection gets EmulatorRequestHandler,
+        # which adds the header read timeout aiohttp lacks.
+        limits = HttpLimits(
+            header_timeout=self.config.header_timeout,
+            keepalive_timeout=self.config.keepalive_timeout,
+        )
+        assert self._runner.server is not None  # set by setup()
+        factory = handler_factory(self._runner.server, limits)
+        self._listener = await asyncio.get_running_loop().create_server(factory, sock=sock)
 
     async def stop(self) -> None:
         """Close clients, let disconnected events go out briefly, then stop (bounded)."""
@@ -95,9 +111,14 @@ class Emulator:
         # Closing the upstream session fails in-flight handler calls fast, so no request
         # handler keeps the shutdown waiting on a slow event handler.
         await close_quietly(self.upstream)
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
-            await self._runner.cleanup()
+            await self._runner.cleanup()  # closes the connections it still tracks
             self._runner = None
+        if self._listener is not None:
+            await self._listener.wait_closed()
+            self._listener = None
 
 
 @contextlib.asynccontextmanager

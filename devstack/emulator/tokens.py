@@ -1,8 +1,8 @@
 """Token validation: client access tokens, REST bearer tokens and reconnection tokens.
 
 All tokens are HS256 JWTs signed with the access key's raw UTF-8 bytes (PyJWT treats a
-``str`` key the same way). Audiences are compared leniently, as the official emulator
-does: case-insensitively, URL-decoded once, http/ws and https/wss treated alike.
+``str`` key the same way). Which audiences are accepted is decided in ``audiences``: only the
+emulator's own origins, and the exact resource (hub client endpoint or REST path).
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import jwt
+
+from .audiences import ServedOrigins, audience_matches, client_path, path_segments
 
 CLOCK_SKEW_SECONDS = 300
 RECONNECTION_ISSUER = "https://webpubsub.azure.com"
@@ -40,42 +41,15 @@ def _decode(token: str, key: str) -> dict[str, Any]:
         )
     except jwt.PyJWTError as exc:
         raise TokenError(str(exc)) from exc
+    except RecursionError as exc:
+        # PyJWT parses the header and payload JSON; a deeply nested one is not a token.
+        raise TokenError("token JSON nested too deeply") from exc
 
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
-
-
-def _audience_key(url: str) -> tuple[str, str]:
-    """(host, path) of a URL, normalised for comparison; the scheme and query are ignored.
-
-    Loopback spellings count as one host so a token minted for the advertised
-    ``localhost`` endpoint also works when a local tool connects to 127.0.0.1.
-    """
-    parts = urlsplit(unquote(url.strip()))
-    host, sep, port = parts.netloc.lower().rpartition(":")
-    if not sep or not port.isdigit():
-        host, port = parts.netloc.lower(), ""
-    if host in LOOPBACK_NAMES:
-        host = "localhost"
-    return f"{host}:{port}", unquote(parts.path).rstrip("/").lower()
-
-
-def audience_matches(audience: Any, expected_url: str) -> bool:
-    candidates = audience if isinstance(audience, list) else [audience]
-    want = _audience_key(expected_url)
-    for aud in candidates:
-        if not isinstance(aud, str):
-            continue
-        parts = urlsplit(aud.strip())
-        if parts.scheme.lower() not in ("http", "https", "ws", "wss"):
-            continue
-        if _audience_key(aud) == want:
-            return True
-    return False
-
-
-def validate_client_token(token: str, keys: list[str], expected_aud: str) -> dict[str, Any]:
-    """Return the claims of a valid client token; raise TokenError or ClaimError."""
+def validate_client_token(
+    token: str, keys: list[str], origins: ServedOrigins, hub: str
+) -> dict[str, Any]:
+    """Return the claims of a valid client token for ``hub``; raise TokenError or ClaimError."""
     claims: dict[str, Any] | None = None
     error: TokenError | None = None
     for key in keys:
@@ -86,7 +60,7 @@ def validate_client_token(token: str, keys: list[str], expected_aud: str) -> dic
             error = exc
     if claims is None:
         raise error or TokenError("no key")
-    if not audience_matches(claims.get("aud"), expected_aud):
+    if not audience_matches(claims.get("aud"), origins, client_path(hub)):
         raise TokenError("audience mismatch")
     for group in as_list(claims.get("webpubsub.group")):
         if not group.strip() or len(group) > MAX_GROUP_LENGTH:
@@ -94,8 +68,13 @@ def validate_client_token(token: str, keys: list[str], expected_aud: str) -> dic
     return claims
 
 
-def validate_rest_token(token: str, keys: list[str], request_url: str) -> dict[str, Any]:
-    """Validate a REST bearer token whose aud is the request URL (with or without query)."""
+def validate_rest_token(
+    token: str, keys: list[str], origins: ServedOrigins, raw_path: str
+) -> dict[str, Any]:
+    """Validate a REST bearer token whose aud is the request URL (query ignored).
+
+    ``raw_path`` is the request's path as sent (still percent-encoded, no query).
+    """
     claims: dict[str, Any] | None = None
     for key in keys:
         try:
@@ -105,7 +84,7 @@ def validate_rest_token(token: str, keys: list[str], request_url: str) -> dict[s
             continue
     if claims is None:
         raise TokenError("invalid token")
-    if not audience_matches(claims.get("aud"), request_url):
+    if not audience_matches(claims.get("aud"), origins, path_segments(raw_path)):
         raise TokenError("audience mismatch")
     return claims
 
@@ -168,6 +147,6 @@ def reconnection_token_valid(token: str, key: str, connection_id: str) -> bool:
             issuer=RECONNECTION_ISSUER,
             options={"require": ["exp", "aud", "iss"]},
         )
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, RecursionError):
         return False
     return True

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import jwt
 from aiohttp import web
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
@@ -151,3 +153,25 @@ def detached(emu: Emulator, connection_id: str, hub: str = HUB) -> bool:
     """The emulator has noticed the connection's socket is gone and keeps it for recovery."""
     conn = emu.clients.registry.find(hub, connection_id)
     return conn is not None and conn.ws is None
+
+
+def rest_token(emu: Emulator, url: str, *, key: str | None = None, exp_delta: int = 60) -> str:
+    payload = {"aud": url, "exp": int(time.time()) + exp_delta}
+    return jwt.encode(payload, key or emu.config.access_key, algorithm="HS256")
+
+
+async def call(
+    http: aiohttp.ClientSession,
+    emu: Emulator,
+    method: str,
+    path: str,
+    *,
+    query: str = "api-version=2024-12-01",
+    token_url: str | None = None,
+    **kwargs,
+) -> tuple[int, dict[str, str], bytes]:
+    url = f"{emu.endpoint}/api/hubs/{HUB}{path}" + (f"?{query}" if query else "")
+    headers = dict(kwargs.pop("headers", {}))
+    headers.setdefault("Authorization", f"Bearer {rest_token(emu, token_url or url)}")
+    async with http.request(method, url, headers=headers, **kwargs) as resp:
+        return resp.status, dict(resp.headers), await resp.read()

@@ -155,3 +155,10 @@ def test_user_event_patterns(pattern: str, event: str, expected: bool) -> None:
 )
 def test_url_template(template: str, hub: str, event: str, expected: str) -> None:
     assert expand_url_template(template, hub, event) == expected
+
+
+def test_deeply_nested_appsettings_is_a_config_error(tmp_path) -> None:
+    path = tmp_path / "appsettings.json"
+    path.write_text('{"WebPubSub":' + "[" * 5000 + "]" * 5000 + "}")
+    with pytest.raises(ConfigError, match="nested"):
+        load_config(config_path=path)

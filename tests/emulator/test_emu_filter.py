@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.emulator.filter import FilterError, compile_filter
+from devstack.emulator.filter import MAX_DEPTH, FilterError, compile_filter
 
 CTX = {
     "userid": "Bob",
@@ -86,3 +86,36 @@ def test_invalid_filters(text: str) -> None:
 def test_type_error_message_names_types() -> None:
     with pytest.raises(FilterError, match="Type 'string', expect 'int'"):
         compile_filter("userId lt 1")
+
+
+HOSTILE = {
+    "300 parentheses": "(" * 300 + "true" + ")" * 300,
+    "1000 not": "not " * 1000 + "true",
+    "400 tolower": "tolower(" * 400 + "userId" + ")" * 400 + " eq 'a'",
+    "unclosed 2000 parentheses": "(" * 2000,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_deep_nesting_is_a_filter_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(FilterError, match="nested too deeply"):
+        compile_filter(text)
+
+
+def test_nesting_up_to_the_limit_still_works() -> None:
+    fn = compile_filter("(" * MAX_DEPTH + "userId eq 'a'" + ")" * MAX_DEPTH)
+    assert fn({"userid": "a"}) is True
+
+
+def test_long_and_or_chains_evaluate_without_nesting() -> None:
+    text = " or ".join(["userId eq 'x'"] * 230) + " or userId eq 'a'"
+    assert len(text) <= 4096
+    assert compile_filter(text)({"userid": "a"}) is True
+    chain = " and ".join(["true"] * 400)
+    assert compile_filter(chain)({}) is True
+
+
+def test_error_messages_do_not_echo_the_filter() -> None:
+    with pytest.raises(FilterError) as info:
+        compile_filter("secretvalue eq 'a'")
+    assert "secretvalue" not in str(info.value)

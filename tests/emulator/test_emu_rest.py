@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import aiohttp
-import jwt
 import pytest
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -16,35 +14,12 @@ from azure.core.exceptions import (
 from azure.messaging.webpubsubservice import WebPubSubServiceClient as SyncServiceClient
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
-from devstack.emulator import Emulator
 from tests.support.waiting import until
 
-from .emu_helpers import HUB, client_url, expect_close, recv_json
+from .emu_helpers import HUB, call, client_url, expect_close, recv_json, rest_token
 
 JSON = "json.webpubsub.azure.v1"
 ROLES = ["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"]
-
-
-def rest_token(emu: Emulator, url: str, *, key: str | None = None, exp_delta: int = 60) -> str:
-    payload = {"aud": url, "exp": int(time.time()) + exp_delta}
-    return jwt.encode(payload, key or emu.config.access_key, algorithm="HS256")
-
-
-async def call(
-    http: aiohttp.ClientSession,
-    emu: Emulator,
-    method: str,
-    path: str,
-    *,
-    query: str = "api-version=2024-12-01",
-    token_url: str | None = None,
-    **kwargs,
-) -> tuple[int, dict[str, str], bytes]:
-    url = f"{emu.endpoint}/api/hubs/{HUB}{path}" + (f"?{query}" if query else "")
-    headers = dict(kwargs.pop("headers", {}))
-    headers.setdefault("Authorization", f"Bearer {rest_token(emu, token_url or url)}")
-    async with http.request(method, url, headers=headers, **kwargs) as resp:
-        return resp.status, dict(resp.headers), await resp.read()
 
 
 async def connect(http, service, **kwargs):

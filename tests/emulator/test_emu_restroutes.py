@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.emulator.restroutes import MethodNotAllowed, RouteNotFound, route
+from devstack.emulator import EmulatorConfig
+from devstack.emulator.rest import RestApi
+from devstack.emulator.restroutes import ROUTES, MethodNotAllowed, RouteNotFound, route
+from devstack.emulator.server import build_app
 
 H = "/api/hubs/Chat"
 
@@ -84,3 +87,10 @@ def test_unknown_paths(path: str) -> None:
 def test_wrong_method() -> None:
     with pytest.raises(MethodNotAllowed):
         route("GET", H + "/:send")
+
+
+def test_every_route_has_an_operation_and_back() -> None:
+    """The dispatch table in rest.py names exactly the operations of the route table."""
+    _, clients, _, _ = build_app(EmulatorConfig())
+    api = RestApi(EmulatorConfig(), clients.registry, clients)
+    assert {op for _, _, op in ROUTES} == set(api.operations)

@@ -171,8 +171,8 @@ def test_wiring_matches_the_contract() -> None:
     assert env[f"{prefix}AnonymousConnectPolicy"] == "allow"
     assert emulator_command(options)[1:] == [
         "-m", "devstack.emulator", "--host", "127.0.0.1", "--port", "8080",
-        "--access-key", DEFAULT_ACCESS_KEY,
     ]  # fmt: skip
+    assert env["WebPubSub__AccessKey"] == DEFAULT_ACCESS_KEY  # not on the command line
     henv = host_env(options, {"WebPubSubConnectionString": "from the caller"})
     assert henv["WebPubSubConnectionString"] == options.connection_string
     assert henv["WebPubSubHub"] == "Sample_ChatApp"

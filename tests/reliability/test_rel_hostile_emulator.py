@@ -256,3 +256,40 @@ async def test_any_token_gets_101_400_or_401(scene, data) -> None:
     else:
         await ws.close()
     await scene.bystander_still_served()
+
+
+# ---- Hypothesis: Host headers (issue 11, item 1) -----------------------------------------
+
+host_headers = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=80
+) | st.builds(
+    lambda port, tail: f"localhost:{port}{tail}",
+    st.integers(0, 70000),
+    st.sampled_from(["", "?", "#", "/", f"/client/hubs/{HUB}?", f"/client/hubs/{HUB}#", "%2F"]),
+)
+
+
+async def _raw_status(port: int, head: str, body: bytes = b"") -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head.encode("latin-1") + body)
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+    return int(status_line.split(b" ")[1])
+
+
+@FUZZ
+@given(host=host_headers)
+async def test_no_host_header_turns_a_client_token_into_a_rest_token(scene, host: str) -> None:
+    """A chat user's client token (what negotiate hands out) never authorises a REST call."""
+    token = (await scene.service.get_client_access_token(user_id="mallory"))["token"]
+    body = b'"pwned"'
+    head = (
+        f"POST /api/hubs/{HUB}/:send?api-version=2024-12-01 HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    assert await _raw_status(scene.emu.port, head, body) in (400, 401)
+    await scene.bystander_still_served()  # and "pwned" never reached it (checked there)

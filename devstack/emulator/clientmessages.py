@@ -1,4 +1,8 @@
-"""What the service does with each frame a connected client sends."""
+"""What the service does with each message a connected client sends.
+
+JSON-protocol messages (joinGroup, leaveGroup, sendToGroup, event, sequenceAck, ping; parsed
+in ``jsonprotocol``) and raw-mode frames, turned into deliveries, acks and upstream events.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ TEXT_REQUIRED = "The JSON subprotocol requires text messages."
 INTERNAL_ERROR = "Internal server error"
 
 
-class FrameHandler:
+class ClientMessageHandler:
     """Frames in, deliveries/acks/upstream events out. Returns False when the socket must close."""
 
     def __init__(self, registry: Registry, events: Events) -> None:
