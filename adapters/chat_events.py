@@ -305,12 +305,14 @@ class ChatEvents:
 
     async def _snapshot(self, room: str, connection_id: str, user: str) -> None:
         try:
-            users = await asyncio.shield(self._listing(room))
-            if user not in users:
-                # Listed before this connection was added: the shared listing learns it, so
-                # the next joiner within the second sees this one too.
+            listed = await asyncio.shield(self._listing(room))
+            users = list(listed)
+            if user not in listed:
+                # Listed before this connection was added: the shared listing learns it (up
+                # to the snapshot's size), so the next joiner within the second sees it too.
                 users.append(user)
-            users = list(users)
+                if len(listed) < SNAPSHOT_CONNECTIONS:
+                    listed.append(user)
             snapshot = {"type": "presence", "room": room, "users": users}
             await self.service.send_to_connection(connection_id, snapshot)
         except ServiceUnavailable as error:
