@@ -308,3 +308,25 @@ async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
     assert snapshots["conn-2"]["users"] == ["alice", "bob"]  # bob added himself
     # ... and the shared listing learnt him: carol's snapshot names all three
     assert snapshots["conn-3"]["users"] == ["alice", "bob", "carol"]
+
+
+async def test_a_crowd_does_not_grow_each_snapshot_past_its_size(
+    app: RecordingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters import chat_events
+
+    monkeypatch.setattr(chat_events, "SNAPSHOT_CONNECTIONS", 3)
+    for n in range(6):
+        app.connect(f"conn-{n}", f"user{n}")
+        response = await command(
+            {"type": "join", "room": "dev"},
+            connection_id=f"conn-{n}",
+            user=f"user{n}",
+            ce_id=str(n),
+        )
+        assert response.status_code == 204
+    snapshots = {r.path.split("/")[-2]: r.json()["users"] for r in app.sends("connections")}
+    assert snapshots["conn-0"] == ["user0"]
+    assert snapshots["conn-2"] == ["user0", "user1", "user2"]
+    # Past the size, a joiner is named in its own snapshot but the shared listing stays at 3.
+    assert snapshots["conn-5"] == ["user0", "user1", "user2", "user5"]
