@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from tests.support.chat_client import ChatClient, join
+from tests.support.chat_client import ChatClient, join, negotiate
 from tests.support.stack import LocalStack
 
 pytestmark = pytest.mark.stack
@@ -217,3 +217,24 @@ async def test_25_connections_of_one_user_are_limited_as_one_user(
     assert len(page["messages"]) == len(delivered)  # refused messages were not kept either
     for client in (*tabs, observer):
         await client.close()
+
+
+async def test_clients_cannot_publish_to_a_room_group_themselves(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    """The server decides membership: no client token carries group roles, so a client that
+    tries to publish straight to a room's group (skipping policy and history) is refused."""
+    observer = await join(session, stack.host_base_url, _name("observer"))
+    await observer.wait_for(lambda f: f.get("type") == "presence")
+    sneaky = _name("sneaky")
+    url = await negotiate(session, stack.host_base_url, sneaky)
+    ws = await session.ws_connect(f"{url}&webpubsub_mode=sendToGroup&group=r.lobby")
+    await ws.send_str('{"id": "x", "room": "lobby", "from": "admin", "message": "spoofed"}')
+    closed = await ws.receive(timeout=10)
+    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == 1008  # policy violation: no sendToGroup permission
+    later = await quiet(observer, 1.5)
+    assert not any(f.get("message") == "spoofed" for f in later)
+    page = await history(session, stack, "lobby", limit="200")
+    assert not any(m["message"] == "spoofed" for m in page["messages"])
+    await observer.close()
