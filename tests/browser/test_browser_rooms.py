@@ -157,3 +157,25 @@ def test_load_earlier_pages_back_without_duplicates(
     expect(load).to_be_hidden()
     ids = reader.line_ids()
     assert len(ids) == len(set(ids))
+
+
+def test_rooms_and_history_in_the_lazy_auth_flow(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    room = unique("direct")
+    alice_name, bob_name = unique("alice"), unique("bob")
+    alice = open_chat("?connect=direct")  # straight to the service with ?id=, no negotiate
+    alice.join(alice_name)
+    alice.enter_room(room)
+    alice.send("said before bob came")
+    expect(alice.chat_line(alice_name, "said before bob came")).to_be_visible(
+        timeout=MESSAGE_TIMEOUT_MS
+    )
+    bob = open_chat(f"?connect=direct#room={room}")
+    bob.join(bob_name)
+    expect(bob.chat_line(alice_name, "said before bob came")).to_be_visible(
+        timeout=MESSAGE_TIMEOUT_MS
+    )
+    assert bob.page.evaluate("() => location.search + location.hash") == (
+        f"?connect=direct#room={room}"
+    )
