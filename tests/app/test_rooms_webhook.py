@@ -330,3 +330,50 @@ async def test_a_crowd_does_not_grow_each_snapshot_past_its_size(
     assert snapshots["conn-2"] == ["user0", "user1", "user2"]
     # Past the size, a joiner is named in its own snapshot but the shared listing stays at 3.
     assert snapshots["conn-5"] == ["user0", "user1", "user2", "user5"]
+
+
+async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> None:
+    """Two Functions instances handle alice's two tabs at the same moment: the conditional
+    write of the presence record lets exactly one of them announce her."""
+    import asyncio
+
+    from adapters.chat_events import ChatEvents
+    from adapters.table_store import TableStore
+    from adapters.webpubsub import Service
+    from chat import presence
+    from chat.cloudevents import authenticate
+
+    settings = function_app.runtime.settings()
+    storage = function_app.runtime.storage()
+    assert settings is not None and storage is not None
+    instances = [
+        ChatEvents(settings, Service(settings), TableStore(storage), presence.RoomNotices())
+        for _ in range(2)
+    ]
+    for n in (1, 2):
+        app.connect(f"conn-{n}", "alice", "r.lobby", "p.lobby.alice")
+    events = [
+        authenticate(
+            event_request("azure.webpubsub.sys.connected", connection_id=f"conn-{n}").headers,
+            settings,
+        )
+        for n in (1, 2)
+    ]
+    # Both read the (absent) record before either writes: the race at its tightest.
+    both_read = asyncio.Barrier(2)
+    for instance in instances:
+        read = instance.store.announced
+
+        async def announced(room: str, user: str, read=read):  # type: ignore[no-untyped-def]
+            record = await read(room, user)
+            await both_read.wait()
+            return record
+
+        instance.store.announced = announced  # type: ignore[method-assign]
+    now = 1_800_000_000.0
+    await asyncio.gather(*(i.connected(e, now) for i, e in zip(instances, events, strict=True)))
+    notices = [n for n in app.broadcasts if n.get("type") == "system"]
+    assert [(n["event"], n["user"]) for n in notices] == [("joined", "alice")]
+    for instance in instances:
+        await instance.service.close()
+        await instance.store.close()
