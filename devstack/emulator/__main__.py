@@ -51,8 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--advertised-host",
         type=_host_name,
         default="localhost",
-        help="host name in the connection string; tokens must name it or a loopback alias "
-        "(default localhost)",
+        help="host name in the connection string; tokens and the Host header of requests must "
+        "name it, a loopback alias or the bind address (default localhost)",
     )
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     parser.add_argument(

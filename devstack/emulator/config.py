@@ -75,7 +75,7 @@ class EmulatorConfig:
     outbound_queue_bytes: int = 16 * 1024 * 1024
     reliable_buffer_limit: int = 1000
     reliable_buffer_bytes: int = 16 * 1024 * 1024
-    # HTTP connection timeouts, as Kestrel's defaults (see httpserver.py).
+    # HTTP connection timeouts, as Kestrel's defaults (see devstack/httpserver.py).
     header_timeout: float = 30.0
     keepalive_timeout: float = 130.0
 

@@ -16,18 +16,18 @@ from pathlib import Path
 
 from devstack.host.app_loader import AppImportError, AppLoadError, HttpFunction, load_app
 from devstack.host.banner import banner_lines, base_url
-from devstack.host.connection import (
-    KEEP_ALIVE_TIMEOUT_S,
-    REQUEST_HEADERS_TIMEOUT_S,
-    ConnectionTimeouts,
-    start_server,
-)
 from devstack.host.function_keys import KEY_SETTING, new_key
 from devstack.host.host_json import HostJsonError, read_route_prefix
 from devstack.host.invoker import Invoker, thread_pool_size
 from devstack.host.listener import PortInUseError, bind_listener
 from devstack.host.local_settings import SettingsError, load_into_environ
 from devstack.host.server import KeyPolicy, create_app
+from devstack.httpserver import (
+    KEEP_ALIVE_TIMEOUT_S,
+    REQUEST_HEADERS_TIMEOUT_S,
+    ConnectionTimeouts,
+    start_server,
+)
 
 logger = logging.getLogger("devstack.host")
 

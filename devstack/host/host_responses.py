@@ -1,4 +1,4 @@
-"""Responses the host makes itself (not a function's): status, 404, 401, 408, 413, 500.
+"""Responses the host makes itself (not a function's): status, 404, 401, 413, 500.
 
 Each carries `X-Content-Type-Options: nosniff` and a fixed text: nothing from the request (path,
 query, header values) is ever echoed, so an error page cannot be turned into reflected content.
@@ -7,12 +7,9 @@ A function's own responses are left exactly as the function built them, as in Az
 
 from __future__ import annotations
 
-from email.utils import formatdate
-from http import HTTPStatus
-
 from aiohttp import web
 
-NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+from devstack.httpserver import NOSNIFF
 
 
 def host_response(status: int, reason: str | None = None) -> web.Response:
@@ -25,20 +22,3 @@ def host_response(status: int, reason: str | None = None) -> web.Response:
 
 def host_json(data: object) -> web.Response:
     return web.json_response(data, headers=NOSNIFF)
-
-
-def request_timeout_bytes(now: float | None = None) -> bytes:
-    """The 408 Kestrel sends when request headers do not arrive in time, written raw.
-
-    Written straight to the socket: no request was parsed, so aiohttp has no request to
-    answer through.
-    """
-    status = HTTPStatus.REQUEST_TIMEOUT
-    lines = [
-        f"HTTP/1.1 {status.value} {status.phrase}",
-        "Connection: close",
-        f"Date: {formatdate(now, usegmt=True)}",
-        "Content-Length: 0",
-        *(f"{name}: {value}" for name, value in NOSNIFF.items()),
-    ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")

@@ -2,7 +2,9 @@
 
 A chat user's client token (what the app's negotiate returns) once became a REST admin token
 when sent with ``Host: localhost:<port>/client/hubs/<hub>?``. These tests send crafted Host
-values over raw sockets, so nothing in an HTTP client normalises them first.
+values over raw sockets, so nothing in an HTTP client normalises them first. Crafted values are
+now refused before any token is read (421, test_emu_host_allowlist.py); under each Host the
+emulator does serve, the token is still refused for what it is (401).
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ def crafted_hosts(port: int) -> list[str]:
         f"mallory@localhost:{port}",
         f"localhost:{port}@evil.example",
         "",
-        f"localhost:{port}",
     ]
+
+
+def served_hosts(port: int) -> list[str]:
+    return [f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"]
 
 
 async def mallory_token(emu: Emulator, hub: str = HUB) -> str:
@@ -67,36 +72,38 @@ async def mallory_token(emu: Emulator, hub: str = HUB) -> str:
         return (await service.get_client_access_token(user_id="mallory"))["token"]
 
 
-async def test_exploit_client_token_as_rest_bearer_is_401(emu: Emulator) -> None:
+async def test_exploit_client_token_as_rest_bearer_is_refused(emu: Emulator) -> None:
     token = await mallory_token(emu)
     body = b'"pwned"'
-    for host in crafted_hosts(emu.port):
+    expected = {host: 421 for host in crafted_hosts(emu.port)}
+    expected.update({host: 401 for host in served_hosts(emu.port)})
+    for host, status in expected.items():
         head = (
             f"POST /api/hubs/{HUB}/:send?api-version=2024-12-01 HTTP/1.1\r\n"
             f"Host: {host}\r\nAuthorization: Bearer {token}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n"
         )
-        status, _ = await raw_request(emu.port, head, body)
-        assert status == 401, host
+        assert (await raw_request(emu.port, head, body))[0] == status, host
 
 
 async def test_token_for_another_hub_is_refused_on_the_client_endpoint(emu: Emulator) -> None:
     token = await mallory_token(emu, OTHER)
-    for host in crafted_hosts(emu.port):
+    expected = {host: 421 for host in crafted_hosts(emu.port)}
+    expected.update({host: 401 for host in served_hosts(emu.port)})
+    for host, status in expected.items():
         key = base64.b64encode(os.urandom(16)).decode()
         head = (
             f"GET /client/hubs/{HUB}?access_token={token} HTTP/1.1\r\n"
             f"Host: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
-        status, _ = await raw_request(emu.port, head)
-        assert status == 401, host
+        assert (await raw_request(emu.port, head))[0] == status, host
 
 
 async def test_own_tokens_still_work_whatever_loopback_name_is_used(emu: Emulator) -> None:
     token = await mallory_token(emu)
-    for host in (f"localhost:{emu.port}", f"127.0.0.1:{emu.port}", f"[::1]:{emu.port}"):
+    for host in served_hosts(emu.port):
         key = base64.b64encode(os.urandom(16)).decode()
         head = (
             f"GET /client/hubs/{HUB}?access_token={token} HTTP/1.1\r\n"
@@ -108,7 +115,11 @@ async def test_own_tokens_still_work_whatever_loopback_name_is_used(emu: Emulato
 
 
 async def test_generated_token_names_the_emulator_not_the_host_header(emu: Emulator) -> None:
-    """:generateToken builds the new token's audience from the emulator's endpoint."""
+    """:generateToken builds the new token's audience from the emulator's endpoint.
+
+    The request names the emulator as 127.0.0.1 (a Host it serves); the token still names the
+    advertised endpoint, localhost.
+    """
     path = f"/api/hubs/{HUB}/:generateToken"
     rest = jwt.encode(
         {"aud": f"http://localhost:{emu.port}{path}", "exp": int(time.time()) + 60},
@@ -117,7 +128,7 @@ async def test_generated_token_names_the_emulator_not_the_host_header(emu: Emula
     )
     head = (
         f"POST {path}?userId=a&api-version=2024-12-01 HTTP/1.1\r\n"
-        f"Host: evil.example:1\r\nAuthorization: Bearer {rest}\r\n"
+        f"Host: 127.0.0.1:{emu.port}\r\nAuthorization: Bearer {rest}\r\n"
         "Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     status, data = await raw_request(emu.port, head)
@@ -128,7 +139,10 @@ async def test_generated_token_names_the_emulator_not_the_host_header(emu: Emula
 
 
 async def test_advertised_host_is_an_accepted_audience() -> None:
-    """A LAN name given with --advertised-host: its tokens work, other names' do not."""
+    """A LAN name given with --advertised-host: its tokens work, other names' do not.
+
+    Each case is (the name in the token's audience, the Host header sent, the status).
+    """
     async with emulator(advertised_host="chat.example", hubs=hubs_from_dict({HUB: {}})) as emu:
         assert emu.connection_string.startswith(f"Endpoint=http://chat.example:{emu.port};")
         key = emu.config.access_key
@@ -137,14 +151,22 @@ async def test_advertised_host_is_an_accepted_audience() -> None:
             aud = f"http://{host}:{emu.port}/client/hubs/{HUB}"
             return jwt.encode({"aud": aud, "exp": int(time.time()) + 60}, key, algorithm="HS256")
 
-        for host, status in (("chat.example", 101), ("localhost", 101), ("other.example", 401)):
+        cases = (
+            ("chat.example", "chat.example", 101),
+            ("localhost", "localhost", 101),
+            ("localhost", "chat.example", 101),
+            ("other.example", "localhost", 401),
+            ("other.example", "chat.example", 401),
+            ("other.example", "other.example", 421),  # not a name it serves
+        )
+        for audience, host, status in cases:
             ws_key = base64.b64encode(os.urandom(16)).decode()
             head = (
-                f"GET /client/hubs/{HUB}?access_token={token(host)} HTTP/1.1\r\n"
+                f"GET /client/hubs/{HUB}?access_token={token(audience)} HTTP/1.1\r\n"
                 f"Host: {host}:{emu.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {ws_key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
             )
-            assert (await raw_request(emu.port, head))[0] == status, host
+            assert (await raw_request(emu.port, head))[0] == status, (audience, host)
 
 
 def test_advertised_host_flag_takes_only_a_host_name() -> None:

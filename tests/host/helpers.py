@@ -17,10 +17,10 @@ import aiohttp
 from aiohttp import web
 
 from devstack.host.app_loader import MODULE_NAME, HttpFunction, load_app
-from devstack.host.connection import ConnectionTimeouts, start_server
 from devstack.host.invoker import Invoker
 from devstack.host.listener import bind_listener
 from devstack.host.server import KeyPolicy, create_app
+from devstack.httpserver import ConnectionTimeouts, start_server
 from tests.support.processes import ProcessOutput, spawn, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,11 +13,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from devstack.host.host_responses import request_timeout_bytes
 from devstack.host.server import KeyPolicy
 from tests.host.helpers import InProcessHost, load_fixture, start_in_process
-
-from .raw_http import connect, parse_response, read_until_closed, request
+from tests.support.raw_http import connect, parse_response, read_until_closed, request
 
 MARK = "zq7mark"  # appears in each hostile request; must never come back
 
@@ -73,16 +71,15 @@ async def test_too_large_body_is_a_413_with_a_reason(keyed_small_host: InProcess
     "raw",
     [
         f"G<script>{MARK}T / HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
-        f"GET /api/echo/x HTTP/1.1\r\nHost: x\r\nBad<b>{MARK}: 1\r\n\r\n".encode(),
+        # Over aiohttp's 8190-byte field limit, which the host keeps.
         f"GET /api/echo/x HTTP/1.1\r\nHost: x\r\nX: {MARK}{'a' * 9000}\r\n\r\n".encode(),
-        f"POST /api/echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1<i>{MARK}\r\n\r\n".encode(),
-        f"GET /<b>{MARK} HTTP/9.9\r\n\r\n".encode(),
     ],
-    ids=["method", "header-name", "long-header", "content-length", "version"],
+    ids=["method", "long-header"],
 )
 async def test_malformed_http_gets_a_plain_400_that_quotes_nothing(
     basic_host: InProcessHost, caplog: pytest.LogCaptureFixture, raw: bytes
 ) -> None:
+    """The host answers through devstack/httpserver.py (its full table is in tests/httpserver)."""
     caplog.set_level(logging.DEBUG)
     reader, writer = await connect(basic_host.base_url)
     try:
@@ -122,11 +119,3 @@ async def test_function_responses_are_left_as_the_function_built_them(
         assert await response.text() == "custom"
         assert response.headers["X-Custom"] == "yes"
         assert "X-Content-Type-Options" not in response.headers
-
-
-def test_the_408_is_written_like_kestrels() -> None:
-    assert request_timeout_bytes(0) == (
-        b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-        b"Date: Thu, 01 Jan 1970 00:00:00 GMT\r\nContent-Length: 0\r\n"
-        b"X-Content-Type-Options: nosniff\r\n\r\n"
-    )

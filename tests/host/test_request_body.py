@@ -8,8 +8,7 @@ import pytest
 
 from devstack.host.request_body import BodyForwarding, body_forwarding
 from tests.host.helpers import InProcessHost
-
-from .raw_http import chunked, connect, read_response, request
+from tests.support.raw_http import chunked, connect, read_response, request
 
 
 @pytest.mark.parametrize(

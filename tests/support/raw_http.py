@@ -65,3 +65,24 @@ def request(method: str, path: str, *headers: str, body: bytes = b"") -> bytes:
 def chunked(*parts: bytes) -> bytes:
     """A chunked body: each part a chunk, then the last-chunk."""
     return b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in parts) + b"0\r\n\r\n"
+
+
+async def dribble_headers(base_url: str, every: float, path: str = "/") -> tuple[bytes, int]:
+    """Send a request line, then one header line every `every` s, never finishing the headers.
+
+    Returns what the server sent before closing and how many lines went out before that.
+    """
+    reader, writer = await connect(base_url)
+    closed = asyncio.create_task(read_until_closed(reader))
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {base_url.removeprefix('http://')}\r\n".encode())
+    sent = 0
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while not closed.done():
+                await asyncio.wait({closed}, timeout=every)  # pace the lines, stop on close
+                if not closed.done():
+                    writer.write(f"X-Line-{sent}: still coming\r\n".encode())
+                    sent += 1
+        return await closed, sent
+    finally:
+        writer.close()
