@@ -13,8 +13,10 @@ STAMP := $(VENV)/.installed
 CHECKOV := $(VENV)/tools/checkov/bin/checkov
 AZ := $(VENV)/tools/azure-cli/bin/az
 UV := $(VENV)/tools/uv/bin/uv
+# Azurite, the storage emulator that keeps the chat history locally (see the block at the end).
+AZURITE := devstack/azurite/node_modules/.bin/azurite-table
 
-.PHONY: run emulator host check test lint lock bench clean
+.PHONY: run emulator host check test lint lock bench clean azurite
 
 # The venv is installed from the lock: every package pinned and hash-checked.
 $(STAMP): requirements-dev.lock
@@ -34,7 +36,7 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)/tools/uv
 	$(VENV)/tools/uv/bin/pip install --quiet uv==0.13.9
 
-run: $(STAMP)  ## the emulator on :8080 and the Functions host on :7071, wired together
+run: $(STAMP) $(AZURITE)  ## the emulator on :8080, the Functions host on :7071 and Azurite's Table service on :10002
 	$(PY) -m devstack $(ARGS)
 
 emulator: $(STAMP)
@@ -47,10 +49,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-check: lint  ## the fast loop: lint and the app's unit tests (seconds)
+check: lint $(AZURITE)  ## the fast loop: lint and the app's unit tests (seconds; they use a throwaway Azurite)
 	$(PY) -m pytest tests/app -q
 
-test: $(STAMP) $(CHECKOV) $(AZ) lint
+test: $(STAMP) $(CHECKOV) $(AZ) lint $(AZURITE)
 	./tools/install-system-packages.sh
 	$(PY) -m pytest
 
@@ -66,8 +68,19 @@ lock: $(UV)
 	$(UV) pip compile requirements-dev.lock $(AZURE_TARGET) --quiet --output-file /dev/null
 	$(UV) pip compile requirements.txt $(AZURE_TARGET) --quiet --output-file /dev/null
 
-bench: $(STAMP)
+bench: $(STAMP) $(AZURITE)
 	$(PY) -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts bench/results
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts bench/results devstack/azurite/node_modules
+
+# --- Azurite (rooms and history) -------------------------------------------------------------
+# The storage emulator's Table service keeps the chat history locally. It comes from the npm
+# registry, pinned by devstack/azurite/package-lock.json (3.35.x: the last line that runs on
+# Node 20); `npm ci` installs exactly that. Its data lives in .azurite/ (git-ignored).
+$(AZURITE): devstack/azurite/package.json devstack/azurite/package-lock.json
+	./tools/install-system-packages.sh
+	cd devstack/azurite && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(AZURITE)
+
+azurite: $(AZURITE)

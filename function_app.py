@@ -14,11 +14,12 @@ from pathlib import Path
 
 import azure.functions as func
 
-from chat import cloudevents, identity, static_files, webhook
-from chat.reply import Reply
+from adapters.runtime import Runtime
+from adapters.table_store import StoreUnavailable
+from adapters.webpubsub import ServiceUnavailable
+from chat import cloudevents, history, identity, rooms, static_files, user_id, webhook
+from chat.reply import Reply, json_reply
 from chat.reply import text as text_reply
-from chat.runtime import Runtime
-from chat.service import ServiceUnavailable
 
 log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -51,11 +52,11 @@ async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
     settings = runtime.settings()
     if settings is None:
         return _response(text_reply(503, UNCONFIGURED))
-    caller = identity.caller(req.headers, req.params, settings)
-    if isinstance(caller, Reply):
-        return _response(caller)
+    who = identity.caller(req.headers, req.params, settings)
+    if isinstance(who, Reply):
+        return _response(who)
     try:
-        url = await runtime.service().client_url(caller.user_id)
+        url = await runtime.service().client_url(who.user_id)
     except ServiceUnavailable as error:
         log.error("negotiate failed for a user: %s", error.reason)
         return _response(text_reply(503, "could not get a token from the Web PubSub service"))
@@ -79,37 +80,81 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(event, Reply):
         log.warning("Refused an upstream call (%s): %s", event.status, event.body.decode())
         return _response(event)
-    outcome = webhook.decide(
-        event, req.get_body(), headers.get("content-type"), settings, time.time()
-    )
-    broadcast = outcome.broadcast
-    if broadcast is not None and broadcast["id"] not in runtime.recent:
-        try:
-            await runtime.service().broadcast(broadcast)
-        except ServiceUnavailable as error:
-            log.error(
-                "Broadcast failed for event ce-id=%s connection=%s: %s",
-                event.id,
-                event.connection_id,
-                error.reason,
-            )
-            return _response(text_reply(error.status, "could not reach the Web PubSub service"))
-        runtime.recent.add(broadcast["id"])
+    now = time.time()
+    if event.type == cloudevents.CONNECT or not (
+        event.type in (cloudevents.CONNECTED, cloudevents.DISCONNECTED)
+        or event.type == webhook.MESSAGE
+    ):
+        outcome = webhook.decide(event, req.get_body(), settings)
+        _log_event(event, outcome.reply, outcome.notes, logging.INFO)
+        return _response(outcome.reply)
+    if runtime.storage() is None:
+        return _response(text_reply(503, UNCONFIGURED))
+    events = runtime.events()
+    if event.type == cloudevents.CONNECTED:
+        result = await events.connected(event, now)
+    elif event.type == cloudevents.DISCONNECTED:
+        result = await events.disconnected(event, now)
+    else:
+        result = await events.command(event, req.get_body(), headers.get("content-type"), now)
     # Chat messages are the bulk of the traffic: in Azure every log line is billed telemetry, so
     # a delivered message logs at DEBUG; presence events and refusals stay visible.
-    level = (
-        logging.DEBUG if broadcast is not None and event.type == webhook.MESSAGE else logging.INFO
+    _log_event(
+        event, result.reply, result.notes, logging.DEBUG if result.delivered else logging.INFO
     )
+    return _response(result.reply)
+
+
+def _log_event(
+    event: cloudevents.CloudEvent, reply: Reply, notes: dict[str, str], level: int
+) -> None:
     log.log(
         level,
         "Handled %s ce-id=%s connection=%s -> %s%s",
         event.type,
         event.id,
         event.connection_id,
-        outcome.reply.status,
-        "".join(f" {k}={v}" for k, v in outcome.notes.items()),
+        reply.status,
+        "".join(f" {k}={v}" for k, v in notes.items()),
     )
-    return _response(outcome.reply)
+
+
+def caller(req: func.HttpRequest) -> str | None:
+    """Who is calling, by the app's one rule for callers (negotiate and history use it).
+
+    The signed-in user when App Service Authentication vouches for one, else None: anonymous
+    callers are allowed in the default mode. InvalidUserId when the principal is unusable.
+    """
+    return user_id.from_client_principal(req.headers)
+
+
+@app.route(route="rooms/{room}/messages", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
+    """A page of a room's history: oldest to newest, and the cursor of the page before it."""
+    settings = runtime.settings()
+    if settings is None or runtime.storage() is None:
+        return _response(text_reply(503, UNCONFIGURED))
+    if settings.sign_in:
+        # The same rule as negotiate (chat/identity.py): only signed-in callers.
+        who = identity.caller(req.headers, req.params, settings)
+        if isinstance(who, Reply):
+            return _response(who)
+    else:
+        try:
+            caller(req)
+        except user_id.InvalidUserId as error:
+            return _response(text_reply(400, str(error)))
+    try:
+        room = rooms.validate(req.route_params.get("room"))
+        page = history.parse_query(room, dict(req.params))
+    except (rooms.InvalidRoom, history.BadQuery) as error:
+        return _response(text_reply(400, str(error)))
+    try:
+        rows = await runtime.store().page(page)
+    except StoreUnavailable as error:
+        log.error("History of %s could not be read: %s", room, error)
+        return _response(text_reply(503, "the chat history is unavailable right now"))
+    return _response(json_reply(200, history.page_body(room, rows, page.limit)))
 
 
 def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:

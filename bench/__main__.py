@@ -16,6 +16,7 @@ SUITES = {
     "inprocess": "bench.inprocess",
     "e2e": "bench.e2e",
     "fanout": "bench.fanout",
+    "storm": "bench.storm",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -69,3 +70,37 @@ def rss_kib(pid: int) -> int:
 
 def python() -> str:
     return sys.executable
+
+
+@contextmanager
+def azurite() -> Iterator[str]:
+    """Azurite's Table service on a free port, in memory; yields its connection string."""
+    from dataclasses import replace
+
+    from devstack import stack_wiring as wiring
+
+    options = replace(wiring.StackOptions(), storage_port=free_port(), storage_dir=None)
+    process = subprocess.Popen(
+        wiring.azurite_command(options),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", options.storage_port), 0.5).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("Azurite did not start (run `make azurite`)") from None
+                time.sleep(0.05)
+        yield options.storage_connection_string
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

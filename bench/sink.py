@@ -18,6 +18,8 @@ from aiohttp import web
 
 async def _accept(request: web.Request) -> web.Response:
     await request.read()
+    if request.method == "GET" and request.path.endswith("/connections"):
+        return web.json_response({"value": []})  # list_connections: an empty group
     return web.Response(status=202 if request.method == "POST" else 200)
 
 

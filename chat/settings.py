@@ -17,6 +17,9 @@ HUB_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$")
 DEFAULT_HUB = "Sample_ChatApp"
 # The App Service Authentication providers the page may offer (ChatSignInProviders).
 SIGN_IN_PROVIDERS = ("aad", "github", "google", "facebook", "x", "twitter", "apple")
+# Messages are stored in a table string property, which holds 64 KiB of UTF-16: 16,000
+# characters fit even when every one needs a surrogate pair.
+MAX_MESSAGE_LENGTH = 16_000
 
 
 class SettingsError(Exception):
@@ -155,7 +158,7 @@ def load(env: Mapping[str, str]) -> Settings:
         access_keys=tuple(keys),
         hub=hub,
         token_lifetime_minutes=_int(env, "ChatTokenLifetimeMinutes", 60, 1, 24 * 60),
-        max_message_length=_int(env, "ChatMaxMessageLength", 2000, 1, 100_000),
+        max_message_length=_int(env, "ChatMaxMessageLength", 2000, 1, MAX_MESSAGE_LENGTH),
         rate_limit_messages=_int(env, "ChatRateLimitMessages", 20, 1, 10_000),
         rate_limit_window_seconds=float(window),
         lazy_auth=lazy_auth,

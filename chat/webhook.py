@@ -1,18 +1,18 @@
-"""What to do with an authenticated upstream event: pure decisions, no I/O.
+"""What to do with an authenticated upstream event that needs no I/O: pure decisions.
 
-`decide` returns the reply for the service and, when everyone should hear about it, the JSON
-to broadcast. function_app.py performs the broadcast and maps service failures to 502/503.
+`decide` answers `connect` (who the connection is, and the lobby's groups) and refuses event
+types the app does not serve. `connected`, `disconnected` and the `message` user event touch
+the service and the store: adapters/chat_events.py carries them out. The stable id and the
+refusal's shape live here, shared by both.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
-from chat import bounded_json, connection_state, identity, message_text, rate_limit, user_id
-from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, CloudEvent
+from chat import bounded_json, identity, rooms, user_id
+from chat.cloudevents import CONNECT, USER_PREFIX, CloudEvent
 from chat.reply import Reply, json_reply, text
 from chat.settings import Settings
 
@@ -24,7 +24,6 @@ CONNECT_MAX_BYTES = 64 * 1024
 @dataclass(frozen=True)
 class Outcome:
     reply: Reply
-    broadcast: dict[str, Any] | None = None
     notes: dict[str, str] = field(default_factory=dict)  # for the log line, never secrets
 
 
@@ -34,25 +33,13 @@ def stable_id(event: CloudEvent) -> str:
     return hashlib.sha256(seed).hexdigest()[:24]
 
 
-def _time(now: float) -> str:
-    return (
-        datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
-
-
 def rejection(reason: str) -> dict[str, str]:
     return {"type": "system", "event": "rejected", "message": reason}
 
 
-def decide(
-    event: CloudEvent, body: bytes, content_type: str | None, settings: Settings, now: float
-) -> Outcome:
+def decide(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
     if event.type == CONNECT:
         return _connect(event, body, settings)
-    if event.type in (CONNECTED, DISCONNECTED):
-        return _presence(event, settings, now)
-    if event.type == MESSAGE:
-        return _message(event, body, content_type, settings, now)
     # Not echoed back to the caller: the log line names the type.
     return Outcome(text(400, "unsupported event type"))
 
@@ -63,10 +50,11 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
         # (not even from tokens issued before sign-in was turned on).
         if identity.parse_user_id(event.user_id) is None:
             return Outcome(text(401, identity.SIGN_IN_REQUIRED))
-        return Outcome(Reply(204))
+        return Outcome(json_reply(200, {"groups": lobby_groups(event.user_id or "")}))
     if event.user_id:
-        # The client holds a token we signed for this user: keep what it says.
-        return Outcome(Reply(204))
+        # The client holds a token we signed for this user: keep what it says. Every
+        # connection starts in the lobby, joined here so that `connected` finds it there.
+        return Outcome(json_reply(200, {"groups": lobby_groups(event.user_id)}))
     if not settings.lazy_auth:
         return Outcome(text(401, "missing user id (connect through negotiate)"))
     try:
@@ -80,54 +68,8 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
         return Outcome(text(401, str(error)))
     if identity.is_reserved(user):
         return Outcome(text(401, identity.RESERVED))
-    return Outcome(json_reply(200, {"userId": user}))
+    return Outcome(json_reply(200, {"userId": user, "groups": lobby_groups(user)}))
 
 
-def _presence(event: CloudEvent, settings: Settings, now: float) -> Outcome:
-    sender = identity.sender(event.user_id, settings)
-    if sender is None:
-        return Outcome(Reply(200), notes={"ignored": "not signed in"})
-    user = sender.pop("from")
-    joined = event.type == CONNECTED
-    notice = {
-        "type": "system",
-        "event": "joined" if joined else "left",
-        "user": user,
-        **sender,
-        "message": f"{user} {'joined' if joined else 'left'}",
-        "id": stable_id(event),
-        "time": _time(now),
-    }
-    return Outcome(Reply(200), broadcast=notice)
-
-
-def _message(
-    event: CloudEvent, body: bytes, content_type: str | None, settings: Settings, now: float
-) -> Outcome:
-    state = connection_state.decode(event.connection_state)
-    capacity = settings.rate_limit_messages
-    bucket = rate_limit.Bucket.from_state(state.get("rate"), capacity, now)
-    allowed, bucket = rate_limit.take(bucket, capacity, settings.rate_limit_window_seconds, now)
-    state["rate"] = bucket.to_state()
-    headers = {connection_state.HEADER: connection_state.encode(state)}
-
-    def refuse(reason: str, why: str) -> Outcome:
-        return Outcome(json_reply(200, rejection(reason), headers), notes={"rejected": why})
-
-    if not event.user_id:
-        return refuse("Message not sent: anonymous connections cannot chat.", "anonymous")
-    sender = identity.sender(event.user_id, settings)
-    if sender is None:
-        # A connection from before sign-in was required: its user id is a chosen name.
-        return refuse("Message not sent: sign in first, then reconnect.", "not signed in")
-    if not allowed:
-        return refuse("Message not sent: you are sending too fast. Wait a moment.", "rate")
-    # Room for 4-byte UTF-8 and JSON escapes; anything larger cannot be within the limit.
-    max_bytes = settings.max_message_length * 6 + 1024
-    try:
-        raw = message_text.extract(body, content_type, max_bytes)
-        message = message_text.clean(raw, settings.max_message_length)
-    except message_text.Rejected as error:
-        return refuse(str(error), "policy")
-    chat = {"id": stable_id(event), **sender, "message": message, "time": _time(now)}
-    return Outcome(Reply(204, headers=headers), broadcast=chat)
+def lobby_groups(user: str) -> list[str]:
+    return [rooms.group(rooms.LOBBY), rooms.presence_group(rooms.LOBBY, user)]

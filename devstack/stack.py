@@ -1,6 +1,7 @@
-"""`python -m devstack`: run the emulator and the Functions host together (what `make run` does).
+"""`python -m devstack`: the emulator, Azurite's Table service and the Functions host together
+(what `make run` does).
 
-Both run as child processes with their output forwarded line by line. The runner waits for both
+All run as child processes with their output forwarded line by line. The runner waits for both
 health checks, prints the chat URL, and stops both on Ctrl-C/SIGTERM; if either child dies it
 stops the other and exits non-zero. Busy ports are reported before anything is started.
 """
@@ -22,13 +23,17 @@ import aiohttp
 from devstack.host.listener import port_is_free
 from devstack.stack_wiring import (
     ACCESS_KEY_ENV,
+    AZURITE_BIN,
     BIND_HOST,
     DEFAULT_ACCESS_KEY,
     DEFAULT_EMULATOR_PORT,
     DEFAULT_HOST_PORT,
     DEFAULT_HUB,
+    DEFAULT_STORAGE_DIR,
+    DEFAULT_STORAGE_PORT,
     REPO_ROOT,
     StackOptions,
+    azurite_command,
     emulator_command,
     emulator_env,
     host_command,
@@ -63,6 +68,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
     parser.add_argument("--hub", default=DEFAULT_HUB, help="hub name (Sample_ChatApp)")
     parser.add_argument("--app-dir", default=str(REPO_ROOT), help="folder with function_app.py")
     parser.add_argument(
+        "--storage-port", type=int, default=DEFAULT_STORAGE_PORT, help="Azurite's Table port"
+    )
+    parser.add_argument(
+        "--storage-dir",
+        default=str(DEFAULT_STORAGE_DIR),
+        help="where Azurite keeps the history (.azurite, git-ignored)",
+    )
+    parser.add_argument("--storage-in-memory", action="store_true", help="keep no history on disk")
+    parser.add_argument(
         "--startup-timeout", type=float, default=STARTUP_TIMEOUT_S, help="seconds (30)"
     )
     parser.add_argument(
@@ -88,16 +102,20 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
         app_dir=Path(args.app_dir).resolve(),
         sign_in=args.sign_in,
         sign_in_action=args.sign_in_action or "AllowAnonymous",
+        storage_port=args.storage_port,
+        storage_dir=None if args.storage_in_memory else Path(args.storage_dir).resolve(),
     )
     return options, args.startup_timeout
 
 
 def check_ports(options: StackOptions) -> None:
-    if options.emulator_port == options.host_port:
-        raise StackError(f"the emulator and the host cannot share port {options.host_port}")
+    ports = (options.emulator_port, options.host_port, options.storage_port)
+    if len(set(ports)) != len(ports):
+        raise StackError(f"the emulator, the host and Azurite need three different ports: {ports}")
     for role, port, flag in (
         ("emulator", options.emulator_port, "--emulator-port"),
         ("Functions host", options.host_port, "--host-port"),
+        ("Azurite Table service", options.storage_port, "--storage-port"),
     ):
         if not port_is_free(BIND_HOST, port):
             raise StackError(
@@ -135,7 +153,8 @@ async def start_child(name: str, command: list[str], env: dict[str, str]) -> Chi
 async def stop_child(child: Child) -> None:
     if child.process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
-            child.process.terminate()
+            # Azurite saves its data on SIGINT only; SIGTERM would lose the last seconds.
+            child.process.send_signal(signal.SIGINT if child.name == "azurite" else signal.SIGTERM)
         try:
             await asyncio.wait_for(child.process.wait(), STOP_TIMEOUT_S)
         except TimeoutError:
@@ -157,6 +176,26 @@ async def _healthy(session: aiohttp.ClientSession, method: str, url: str) -> boo
         return False
 
 
+async def _listening(port: int) -> bool:
+    """Azurite answers every unauthenticated request with an error: an open port is health."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(BIND_HOST, port), 2)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def check_azurite() -> None:
+    if not AZURITE_BIN.exists():
+        raise StackError(
+            "Azurite is not installed: run `make azurite` "
+            "(npm ci in devstack/azurite, the pinned storage emulator)"
+        )
+
+
 async def wait_healthy(options: StackOptions, children: list[Child], timeout: float) -> None:
     checks = [("HEAD", options.emulator_health_url), ("GET", options.host_health_url)]
     loop = asyncio.get_running_loop()
@@ -170,10 +209,12 @@ async def wait_healthy(options: StackOptions, children: list[Child], timeout: fl
                         f"(exit code {child.process.returncode}); see its log above"
                     )
             results = [await _healthy(session, method, url) for method, url in checks]
-            if all(results):
+            storage_up = await _listening(options.storage_port)
+            if all(results) and storage_up:
                 return
             if loop.time() > deadline:
                 waiting = [url for (_, url), ok in zip(checks, results, strict=True) if not ok]
+                waiting += [] if storage_up else [options.table_endpoint]
                 raise StackError(f"not healthy after {timeout:.0f}s: {', '.join(waiting)}")
             await asyncio.sleep(0.1)
 
@@ -181,6 +222,7 @@ async def wait_healthy(options: StackOptions, children: list[Child], timeout: fl
 def announce(options: StackOptions) -> None:
     # The default key is the emulator's well-known development key; a chosen one stays hidden.
     shown = options.connection_string
+    where = options.storage_dir or "memory only"
     if options.access_key != DEFAULT_ACCESS_KEY:
         shown = shown.replace(options.access_key, "***")
     for line in (
@@ -194,6 +236,7 @@ def announce(options: StackOptions) -> None:
         ),
         f"Hub:               {options.hub} -> {options.event_handler_url}",
         f"Connection string: {shown}",
+        f"Table storage:     {options.table_endpoint} (Azurite; history in {where})",
         "Press Ctrl+C to stop.",
         "",
     ):
@@ -202,12 +245,16 @@ def announce(options: StackOptions) -> None:
 
 async def supervise(options: StackOptions, startup_timeout: float) -> int:
     check_ports(options)
+    check_azurite()
+    if options.storage_dir is not None:
+        options.storage_dir.mkdir(parents=True, exist_ok=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     children: list[Child] = []
     try:
+        children.append(await start_child("azurite", azurite_command(options), dict(os.environ)))
         children.append(
             await start_child(
                 "emulator", emulator_command(options), emulator_env(options, os.environ)

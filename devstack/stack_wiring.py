@@ -1,9 +1,11 @@
-"""What `python -m devstack` starts: the two child commands and the settings that wire them.
+"""What `python -m devstack` starts: the child commands and the settings that wire them.
 
 Pure (no I/O), so tests/support/stack.py can start the very same children on free ports.
 The emulator calls the Functions host's /api/eventhandler for the hub's system events
 (connect, connected, disconnected) and every user event, and accepts anonymous connects for
 the lazy-auth flow; the host gets the emulator's connection string and ChatLazyAuth=true.
+Azurite's Table service (pinned in devstack/azurite) keeps the chat history, under a
+git-ignored folder of the repository so that it survives restarts.
 """
 
 from __future__ import annotations
@@ -28,6 +30,15 @@ SIGN_IN_PROVIDERS = "aad,github"
 # The emulator reads its key from this variable (the official emulator's configuration key).
 # The stack passes the key this way, never as --access-key: a command line is visible in ps.
 ACCESS_KEY_ENV = "WebPubSub__AccessKey"
+DEFAULT_STORAGE_PORT = 10002
+DEFAULT_STORAGE_DIR = REPO_ROOT / ".azurite"
+AZURITE_DIR = REPO_ROOT / "devstack" / "azurite"
+AZURITE_BIN = AZURITE_DIR / "node_modules" / ".bin" / "azurite-table"
+# Azurite's well-known development account (published in its README; not a secret).
+STORAGE_ACCOUNT = "devstoreaccount1"
+STORAGE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,19 @@ class StackOptions:
     # What the host does with callers who have not signed in (unauthenticatedClientAction).
     # Anything but AllowAnonymous also excludes the webhook, as the deployment does.
     sign_in_action: str = "AllowAnonymous"
+    storage_port: int = DEFAULT_STORAGE_PORT
+    storage_dir: Path | None = DEFAULT_STORAGE_DIR  # None: in memory (lost on exit)
+
+    @property
+    def table_endpoint(self) -> str:
+        return f"http://{BIND_HOST}:{self.storage_port}/{STORAGE_ACCOUNT}"
+
+    @property
+    def storage_connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={STORAGE_ACCOUNT};"
+            f"AccountKey={STORAGE_KEY};TableEndpoint={self.table_endpoint};"
+        )
 
     @property
     def emulator_endpoint(self) -> str:
@@ -112,6 +136,23 @@ def emulator_env(options: StackOptions, base: Mapping[str, str]) -> dict[str, st
     return env
 
 
+def azurite_command(options: StackOptions, binary: Path = AZURITE_BIN) -> list[str]:
+    """Only the Table service; no telemetry (it would try to reach the internet)."""
+    command = [
+        str(binary),
+        "--tableHost",
+        BIND_HOST,
+        "--tablePort",
+        str(options.storage_port),
+        "--disableTelemetry",
+        "--skipApiVersionCheck",
+        "--silent",
+    ]
+    if options.storage_dir is None:
+        return [*command, "--inMemoryPersistence"]
+    return [*command, "--location", str(options.storage_dir)]
+
+
 def host_command(options: StackOptions, python: str = sys.executable) -> list[str]:
     return [
         python,
@@ -138,6 +179,7 @@ def host_env(options: StackOptions, base: Mapping[str, str]) -> dict[str, str]:
     env["WebPubSubConnectionString"] = options.connection_string
     env["WebPubSubHub"] = options.hub
     env["ChatLazyAuth"] = "true"
+    env["ChatStorage"] = options.storage_connection_string
     if options.sign_in:
         # Lazy auth and chosen names end where real sign-in starts.
         env["ChatLazyAuth"] = "false"

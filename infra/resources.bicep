@@ -122,6 +122,25 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// The chat's history and shared state (rooms, presence, per-user flood limits): created at deploy
+// time so the template declares the whole data model; the app also creates them on first use (an
+// idempotent call), which is what a fresh Azurite needs locally. The app reaches them with its
+// identity (Storage Table Data Contributor, below) through ChatStorage__tableServiceUri.
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource chatMessagesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: 'chatmessages'
+}
+
+resource chatStateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+  parent: tableService
+  name: 'chatstate'
+}
+
 resource storageBlobDataOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identity.id, storageBlobDataOwnerRole)
   scope: storage
@@ -289,6 +308,10 @@ var commonSettings = {
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identity.properties.clientId
+  // The chat's tables (see chatMessagesTable), through the same identity.
+  ChatStorage__tableServiceUri: storage.properties.primaryEndpoints.table
+  ChatStorage__credential: 'managedidentity'
+  ChatStorage__clientId: identity.properties.clientId
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identity.properties.clientId};Authorization=AAD'
   // DefaultAzureCredential picks the user-assigned identity by this client id.

@@ -105,6 +105,17 @@ exists az storage container-rm show --resource-group "$rg" --storage-account "$s
   az storage container-rm create --resource-group "$rg" --storage-account "$storage_name" \
     --name "$deployment_container" --public-access off --output none
 }
+# The chat's history and shared state (rooms, presence, per-user flood limits). Created here,
+# at deploy time, so the deployment declares the whole data model; the app also creates them
+# on first use (an idempotent call), which is what a fresh Azurite needs locally.
+# Through the management plane (ARM), as the container above: the deployer needs no data role.
+for table in chatmessages chatstate; do
+  table_id="$storage_id/tableServices/default/tables/$table"
+  exists az resource show --ids "$table_id" || {
+    log "creating table $table"
+    az resource create --id "$table_id" --properties '{}' --output none
+  }
+done
 ensure_role "$principal_id" "Storage Blob Data Owner" "$storage_id"
 ensure_role "$principal_id" "Storage Queue Data Contributor" "$storage_id"
 ensure_role "$principal_id" "Storage Table Data Contributor" "$storage_id"
@@ -188,6 +199,9 @@ az functionapp config appsettings set --resource-group "$rg" --name "$app_name" 
   "AzureWebJobsStorage__accountName=$storage_name" \
   "AzureWebJobsStorage__credential=managedidentity" \
   "AzureWebJobsStorage__clientId=$client_id" \
+  "ChatStorage__tableServiceUri=https://$storage_name.table.core.windows.net" \
+  "ChatStorage__credential=managedidentity" \
+  "ChatStorage__clientId=$client_id" \
   "APPLICATIONINSIGHTS_CONNECTION_STRING=$insights_connection" \
   "APPLICATIONINSIGHTS_AUTHENTICATION_STRING=ClientId=$client_id;Authorization=AAD" \
   "AZURE_CLIENT_ID=$client_id" \

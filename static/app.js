@@ -1,9 +1,13 @@
 /*
  * The chat page: DOM wiring only.
  *
- * Parsing and formatting live in chat-core.js (pure functions), the socket
- * and reconnect logic in chat-connection.js; this file turns their results
- * into elements and user actions into calls on them.
+ * Parsing and formatting live in chat-core.js and rooms-core.js (pure
+ * functions), the socket and reconnect logic in chat-connection.js; this file
+ * turns their results into elements and user actions into calls on them.
+ *
+ * Rooms: every room the page knows keeps its own lines, seen ids, unread
+ * count, members, typing users and history cursor; the message list shows
+ * the current room (named in the URL, "#room=<name>").
  *
  * Rule for everything below: data from the network is only ever written
  * with textContent / attributes, never parsed as HTML.
@@ -14,9 +18,12 @@
   var core = window.ChatCore;
   var Connection = window.ChatConnection;
   var identity = window.ChatIdentity;
+  var roomsCore = window.ChatRooms;
   var collapse = window.ChatCollapse;
 
   var NAME_KEY = "chat.name";
+  var ROOMS_KEY = "chat.rooms";
+  var HISTORY_PAGE = 50;
   /** Older lines are dropped beyond this so a long session stays fast. */
   var MAX_LINES = 500;
 
@@ -36,6 +43,15 @@
     messageInput: document.getElementById("message-input"),
     sendButton: document.getElementById("send-button"),
     sendError: document.getElementById("send-error"),
+    roomList: document.getElementById("room-list"),
+    roomForm: document.getElementById("room-form"),
+    roomInput: document.getElementById("room-input"),
+    roomError: document.getElementById("room-error"),
+    roomTitle: document.getElementById("room-title"),
+    membersSummary: document.getElementById("members-summary"),
+    memberList: document.getElementById("member-list"),
+    loadEarlier: document.getElementById("load-earlier"),
+    typing: document.getElementById("typing"),
     signInPanel: document.getElementById("sign-in-panel"),
     signInButtons: document.getElementById("sign-in-buttons"),
     signInError: document.getElementById("sign-in-error"),
@@ -49,7 +65,17 @@
   var providers = identity.providersFromMeta(signInMeta ? signInMeta.content : "");
   var signedInMode = providers.length > 0;
 
-  var session = null; // {name, connection, seen, wasConnected, lost}
+  /** What to show for a user id: the name of a signed-in user, else the id (a chosen name). */
+  function shownName(userId) {
+    var me = signedInMode ? identity.parseUserId(userId) : null;
+    return me ? me.name : userId;
+  }
+
+  var session = null; // {name, connection, wasConnected, lost}
+  var roomNames = [roomsCore.LOBBY]; // the room list, remembered
+  var current = roomsCore.LOBBY;
+  var roomState = {}; // name -> {items, seen, unread, members, cursor, loaded, typists, sentTyping}
+  var typingTimer = null;
   var unread = 0;
   // Whether the reader is following the newest line. Kept up to date on
   // scroll, so a layout change (an error line under the composer, a phone
@@ -72,6 +98,39 @@
     } catch (_err) {
       // Private browsing or storage disabled: the name just is not remembered.
     }
+  }
+
+  function loadRooms() {
+    try {
+      return roomsCore.parseRemembered(window.localStorage.getItem(ROOMS_KEY));
+    } catch (_err) {
+      return [roomsCore.LOBBY];
+    }
+  }
+
+  function saveRooms() {
+    try {
+      window.localStorage.setItem(ROOMS_KEY, JSON.stringify(roomNames.slice(1)));
+    } catch (_err) {
+      // not remembered; the list still works for this visit
+    }
+  }
+
+  function room(name) {
+    if (!roomState[name]) {
+      roomState[name] = {
+        items: [],
+        seen: core.createSeenIds(),
+        unread: 0,
+        members: [],
+        cursor: null,
+        loaded: false,
+        loading: false,
+        typists: {},
+        sentTyping: 0,
+      };
+    }
+    return roomState[name];
   }
 
   /* ---------- building message elements ---------- */
@@ -128,7 +187,7 @@
     li.className = "system " + kind;
     li.dataset.event = kind;
     if (info.id) li.dataset.id = info.id;
-    if (info.user) li.dataset.user = info.user;
+    if (info.user) li.dataset.user = shownName(info.user);
     if (info.userId) li.dataset.userId = info.userId;
     li.append(span("text", text));
     if (info.idp) li.append(span("idp", identity.providerLabel(info.idp)));
@@ -193,35 +252,244 @@
     }
   }
 
+  /** The element for one item of a room's list. */
+  function lineFor(item) {
+    switch (item.kind) {
+      case "chat":
+        return chatLine(item, item.from === (session && session.name));
+      case "system":
+        return systemLine(item.event || "notice", item.message, {
+          id: item.id,
+          user: item.user,
+          userId: item.userId,
+          idp: item.idp,
+          time: item.time,
+        });
+      case "rejected":
+        return rejectedLine(item.message);
+      case "local":
+        return systemLine("local", item.message, { time: item.time });
+      default:
+        return plainLine(item.message);
+    }
+  }
+
+  /** Add an item to a room: shown at once in the current room, counted as unread elsewhere. */
+  function addItem(name, item, forceScroll) {
+    var r = room(name);
+    r.items.push(item);
+    if (r.items.length > MAX_LINES) r.items.shift();
+    if (name === current) {
+      appendLine(lineFor(item), forceScroll);
+    } else if (item.kind === "chat") {
+      // Unread counts what people said; joined/left notices are not worth a badge.
+      r.unread += 1;
+      renderRoomList();
+    }
+  }
+
+  function localNote(text) {
+    addItem(current, { kind: "local", message: text, time: new Date().toISOString() }, false);
+  }
+
   /** Handle one received frame. */
   function onText(text) {
     if (!session) return;
-    var item = core.parseFrame(text);
-    // Upstream retries can deliver an event twice; the id is stable per event.
-    if (item.id && !session.seen.add(item.id)) return;
-    switch (item.kind) {
-      case "chat": {
-        var own = identity.isOwn(item, session.name, signedInMode);
-        appendLine(chatLine(item, own), own);
-        break;
+    var special = roomsCore.parseRoomFrame(text);
+    if (special) {
+      var target = room(special.room);
+      if (special.kind === "presence") {
+        target.members = special.users.slice();
+      } else if (special.user !== session.name) {
+        target.typists[special.user] = Date.now() + roomsCore.TYPING_SHOW_MS;
+        scheduleTypingRefresh();
       }
-      case "system":
-        appendLine(
-          systemLine(item.event || "notice", item.message, {
-            id: item.id,
-            user: item.user,
-            userId: item.userId,
-            idp: item.idp,
-            time: item.time,
-          })
-        );
-        break;
-      case "rejected":
-        appendLine(rejectedLine(item.message), true);
-        break;
-      default:
-        appendLine(plainLine(item.message));
+      if (special.room === current) renderRoomInfo();
+      return;
     }
+    var item = core.parseFrame(text);
+    // A refusal without a room answers what was just done here; other frames without
+    // one come from the lobby (the tutorial's wire format).
+    var name = roomsCore.roomOf(text, item.kind === "rejected" ? current : roomsCore.LOBBY);
+    var r = room(name);
+    // Upstream retries can deliver an event twice, and history can hold what came live:
+    // the id is stable per message, so each is shown once.
+    if (item.id && !r.seen.add(item.id)) return;
+    if (item.kind === "system" && (item.event === "joined" || item.event === "left")) {
+      r.members = roomsCore.applyNotice(r.members, item.event, item.user);
+    }
+    if (item.kind === "chat") delete r.typists[item.userId || item.from];
+    // Own messages by user id, never by name (two providers can both have an "alice").
+    var own = item.kind === "chat" && identity.isOwn(item, session.name, signedInMode);
+    addItem(name, item, own || item.kind === "rejected");
+    if (name === current) renderRoomInfo();
+  }
+
+  /* ---------- rooms: list, header, members, typing, history ---------- */
+
+  function renderRoomList() {
+    var nodes = roomNames.map(function (name) {
+      var r = room(name);
+      var li = document.createElement("li");
+      li.className = "room-item";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "room-button";
+      button.dataset.room = name;
+      button.setAttribute("aria-current", name === current ? "true" : "false");
+      var label = roomsCore.unreadLabel(r.unread);
+      button.setAttribute("aria-label", name + (label ? ", " + label + " unread" : ""));
+      button.append(span("room-name", name));
+      if (label) button.append(span("badge", label));
+      li.append(button);
+      if (name !== roomsCore.LOBBY) {
+        var leave = document.createElement("button");
+        leave.type = "button";
+        leave.className = "room-leave";
+        leave.dataset.leave = name;
+        leave.setAttribute("aria-label", "Leave " + name);
+        leave.textContent = "×";
+        li.append(leave);
+      }
+      return li;
+    });
+    el.roomList.replaceChildren.apply(el.roomList, nodes);
+  }
+
+  function renderRoomInfo() {
+    var r = room(current);
+    el.roomTitle.textContent = current;
+    var members = r.members.slice().sort();
+    el.membersSummary.textContent = members.length === 1 ? "1 here" : members.length + " here";
+    el.memberList.replaceChildren.apply(
+      el.memberList,
+      members.map(function (user) {
+        var li = document.createElement("li");
+        li.textContent = shownName(user);
+        return li;
+      })
+    );
+    var typists = {};
+    Object.keys(r.typists).forEach(function (user) {
+      typists[shownName(user)] = r.typists[user];
+    });
+    el.typing.textContent = roomsCore.typingText(typists, Date.now());
+    el.loadEarlier.hidden = !(r.loaded && r.cursor);
+  }
+
+  function scheduleTypingRefresh() {
+    if (typingTimer !== null) window.clearTimeout(typingTimer);
+    typingTimer = window.setTimeout(function () {
+      typingTimer = null;
+      renderRoomInfo();
+    }, roomsCore.TYPING_SHOW_MS + 50);
+  }
+
+  /** Show the current room's lines from scratch (on switching rooms or after history). */
+  function renderMessages() {
+    var r = room(current);
+    var lines = r.items.map(lineFor);
+    el.messages.replaceChildren.apply(el.messages, lines);
+    collapseTall(lines);
+    scrollToBottom();
+  }
+
+  /** Tall messages are collapsed once they are in the document (they must be measured). */
+  function collapseTall(lines) {
+    lines.forEach(function (li) {
+      var bubble = li.querySelector(".bubble");
+      if (bubble) collapse.collapseIfTall(bubble);
+    });
+  }
+
+  function byTime(a, b) {
+    return (Date.parse(a.time) || 0) - (Date.parse(b.time) || 0);
+  }
+
+  /**
+   * Fetch a page of history. The first page (no cursor) is merged with what arrived live and
+   * put in time order; "load earlier" pages go on top, keeping the reader's place.
+   */
+  function loadHistory(name, older) {
+    var r = room(name);
+    if (r.loading || !session) return;
+    r.loading = true;
+    var url = roomsCore.historyUrl(name, HISTORY_PAGE, older ? r.cursor : null);
+    window
+      .fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (res) {
+        if (!res.ok) throw new Error("history answered " + res.status);
+        return res.json();
+      })
+      .then(function (page) {
+        r.loading = false;
+        var fresh = roomsCore.olderItems(page, r.seen);
+        r.cursor = page.next || null;
+        r.loaded = true;
+        if (older) {
+          r.items = fresh.concat(r.items);
+          if (name === current) {
+            var before = el.messages.scrollHeight;
+            var top = el.messages.scrollTop;
+            var older = fresh.map(lineFor);
+            el.messages.prepend.apply(el.messages, older);
+            collapseTall(older);
+            el.messages.scrollTop = top + (el.messages.scrollHeight - before);
+          }
+        } else {
+          r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
+          if (name === current) renderMessages();
+        }
+        if (name === current) renderRoomInfo();
+      })
+      .catch(function () {
+        r.loading = false;
+        if (name === current) localNote("Could not load earlier messages of " + name + ".");
+      });
+  }
+
+  function showRoom(name) {
+    current = name;
+    var r = room(name);
+    r.unread = 0;
+    renderRoomList();
+    renderRoomInfo();
+    renderMessages();
+    var hash = roomsCore.hashForRoom(name);
+    if (window.location.hash !== hash) {
+      window.history.replaceState(null, "", hash || window.location.pathname + window.location.search);
+    }
+    if (!r.loaded && session && session.wasConnected) loadHistory(name, false);
+  }
+
+  function sendCommand(command) {
+    return !!session && session.connection.send(JSON.stringify(command));
+  }
+
+  /** Add a room to the list (remembered) and ask the server to put us in it. */
+  function enterRoom(name) {
+    if (roomNames.indexOf(name) === -1) {
+      if (roomNames.length >= roomsCore.MAX_ROOMS) {
+        el.roomError.textContent = "You are in " + roomsCore.MAX_ROOMS + " rooms: leave one first.";
+        return;
+      }
+      roomNames.push(name);
+      saveRooms();
+      sendCommand({ type: "join", room: name });
+    }
+    showRoom(name);
+  }
+
+  function leaveRoom(name) {
+    if (name === roomsCore.LOBBY) return;
+    sendCommand({ type: "leave", room: name });
+    roomNames = roomNames.filter(function (n) {
+      return n !== name;
+    });
+    delete roomState[name];
+    saveRooms();
+    if (current === name) showRoom(roomsCore.LOBBY);
+    else renderRoomList();
   }
 
   /* ---------- connection state ---------- */
@@ -229,11 +497,7 @@
   function onState(state, detail) {
     el.status.dataset.state = state;
     el.app.dataset.state = state;
-    var shown = detail;
-    if (signedInMode && detail.name) {
-      var me = identity.parseUserId(detail.name);
-      shown = Object.assign({}, detail, { name: me ? me.name : detail.name });
-    }
+    var shown = detail.name ? Object.assign({}, detail, { name: shownName(detail.name) }) : detail;
     el.status.textContent = core.describeState(state, shown);
     if (detail.reason && state === "reconnecting") el.status.title = detail.reason;
     else el.status.removeAttribute("title");
@@ -249,13 +513,22 @@
       // Own-message detection must use the id the server puts in "from".
       session.name = detail.name || session.name;
       if (signedInMode) showSignedIn(session.name);
-      if (session.wasConnected) appendLine(systemLine("local", "Reconnected."), false);
+      if (session.wasConnected) localNote("Reconnected.");
       session.wasConnected = true;
       session.lost = false;
+      // A new connection is in the lobby only: join the rest again, and fetch what was
+      // said meanwhile (merged by id with what is already shown).
+      roomNames.slice(1).forEach(function (name) {
+        sendCommand({ type: "join", room: name });
+      });
+      Object.keys(roomState).forEach(function (name) {
+        roomState[name].loaded = false;
+      });
+      loadHistory(current, false);
     } else if (state === "reconnecting" && session.wasConnected && !session.lost) {
       // Note the drop once, not on every failed attempt.
       session.lost = true;
-      appendLine(systemLine("local", "Connection lost. Trying to reconnect…"), false);
+      localNote("Connection lost. Trying to reconnect…");
     } else if (state === "disconnected" && detail.fatal) {
       // The server refused the request itself (e.g. an unacceptable name):
       // retrying cannot help, so go back to the name form and say why.
@@ -333,15 +606,20 @@
     var direct = core.directUrl(meta ? meta.content : "", window.location.search, name);
     session = {
       name: name,
-      seen: core.createSeenIds(),
       wasConnected: false,
       lost: false,
       connection: null,
     };
-    el.messages.replaceChildren();
+    roomState = {};
+    roomNames = loadRooms();
+    var wanted = roomsCore.roomFromHash(window.location.hash);
+    if (roomNames.indexOf(wanted) === -1 && roomNames.length < roomsCore.MAX_ROOMS) {
+      roomNames.push(wanted); // a shared link to a room: join it
+      saveRooms();
+    }
     el.sendError.textContent = "";
-    scrollToBottom();
     showChat();
+    showRoom(roomNames.indexOf(wanted) === -1 ? roomsCore.LOBBY : wanted);
     session.connection = Connection.createConnection({
       name: name,
       directUrl: direct,
@@ -381,7 +659,7 @@
     var text = el.messageInput.value;
     // An empty box is sent as well: the server owns the message rules and answers with its
     // own explanation ("Message not sent: it is empty."), so Send never silently does nothing.
-    if (session && session.connection.send(text)) {
+    if (sendCommand({ type: "message", room: current, message: text })) {
       el.messageInput.value = "";
       el.sendError.textContent = "";
     } else if (text) {
@@ -422,12 +700,64 @@
     el.messageInput.focus();
   }
 
+  function onRoomForm(event) {
+    event.preventDefault();
+    var check = roomsCore.validateRoom(el.roomInput.value);
+    if (!check.ok) {
+      el.roomError.textContent = check.error;
+      el.roomInput.setAttribute("aria-invalid", "true");
+      el.roomInput.focus();
+      return;
+    }
+    el.roomError.textContent = "";
+    el.roomInput.setAttribute("aria-invalid", "false");
+    el.roomInput.value = "";
+    enterRoom(check.name);
+    el.messageInput.focus();
+  }
+
+  function onRoomClick(event) {
+    var target = event.target.closest("button");
+    if (!target) return;
+    if (target.dataset.leave) {
+      leaveRoom(target.dataset.leave);
+      el.messageInput.focus();
+    } else if (target.dataset.room) {
+      showRoom(target.dataset.room);
+      el.messageInput.focus();
+    }
+  }
+
+  function onHashChange() {
+    if (!session) return;
+    var wanted = roomsCore.roomFromHash(window.location.hash);
+    if (wanted !== current) enterRoom(wanted);
+  }
+
+  /** Tell the room we are typing: at most once per TYPING_SEND_MS, never for an empty box. */
+  function onTyping() {
+    el.sendError.textContent = "";
+    if (!session || !el.messageInput.value) return;
+    var r = room(current);
+    var now = Date.now();
+    if (now - r.sentTyping < roomsCore.TYPING_SEND_MS) return;
+    r.sentTyping = now;
+    sendCommand({ type: "typing", room: current });
+  }
+
   function init() {
     el.nameForm.addEventListener("submit", onJoin);
-    el.messageForm.addEventListener("submit", onSend);
-    el.messageInput.addEventListener("input", function () {
-      el.sendError.textContent = "";
+    el.roomForm.addEventListener("submit", onRoomForm);
+    el.roomInput.addEventListener("input", function () {
+      el.roomError.textContent = "";
     });
+    el.roomList.addEventListener("click", onRoomClick);
+    el.loadEarlier.addEventListener("click", function () {
+      loadHistory(current, true);
+    });
+    window.addEventListener("hashchange", onHashChange);
+    el.messageForm.addEventListener("submit", onSend);
+    el.messageInput.addEventListener("input", onTyping);
     el.leave.addEventListener("click", onLeave);
     el.retry.addEventListener("click", onRetry);
     el.messages.addEventListener("scroll", onScroll, { passive: true });

@@ -21,4 +21,9 @@ def app_functions() -> dict:
 
 
 # The local stack (emulator + Functions host as `make run` wires them), for every area.
-from tests.support.fixtures import local_stack, shared_local_stack, stack_factory  # noqa: E402, F401
+from tests.support.fixtures import (  # noqa: E402, F401
+    azurite,
+    local_stack,
+    shared_local_stack,
+    stack_factory,
+)

@@ -8,11 +8,14 @@ declare -A why=(
   [chromium]="the browser tests (tests/browser) drive Debian's Chromium through Playwright"
   [shellcheck]="tests/deploy lints the deployment scripts with ShellCheck"
   [nodejs]="the page's JavaScript unit tests (tests/browser/js) run under Node's test runner"
+  [npm]="make azurite installs the pinned Azurite (the chat history's local store) with npm ci"
 )
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# Debian packages npm apart from nodejs (NodeSource's nodejs includes it).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "Missing system packages, needed by the tests:"

@@ -1,7 +1,9 @@
 """Fixtures for calling the registered functions with real func.HttpRequest objects.
 
 Broadcasts are checked on the wire: the connection string points at a local aiohttp server
-that records what the real SDK sends and checks its bearer token like the service does.
+that records what the real SDK sends and checks its bearer token like the service does. It
+also keeps group memberships, so the SDK's list_connections gets real answers. History and
+shared state go to a real (throwaway) Azurite, emptied before every test.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import azure.functions as func
 import jwt
@@ -16,10 +20,11 @@ import pytest
 from aiohttp import web
 
 import function_app
-from chat import signature
+from chat import signature, storage_settings
 
 # Re-exported: the app's tests take them from here with the fixtures.
 from tests.support.access_keys import HUB, PRIMARY, SECONDARY, connection_string  # noqa: F401
+from tests.support.azurite import Azurite
 
 
 @dataclass
@@ -43,10 +48,29 @@ class RecordingService:
     requests: list[Recorded] = field(default_factory=list)
     status: int = 202
     rejected_tokens: int = 0
+    groups: dict[str, set[str]] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # connection id -> user id
 
     @property
     def broadcasts(self) -> list[object]:
         return [r.json() for r in self.requests if r.path.endswith("/:send")]
+
+    def sends(self, kind: str) -> list[Recorded]:
+        """Sends of one kind: "groups", "connections" or "hub" (send_to_all)."""
+        sends = [r for r in self.requests if r.path.endswith("/:send")]
+        if kind == "hub":
+            return [r for r in sends if r.path.count("/") == 4]
+        return [r for r in sends if f"/{kind}/" in r.path]
+
+    def connect(self, connection: str, user: str, *groups: str) -> None:
+        """A connection the service holds (as after a connect reply with these groups)."""
+        self.users[connection] = user
+        for group in groups:
+            self.groups.setdefault(group, set()).add(connection)
+
+    def disconnect(self, connection: str) -> None:
+        for members in self.groups.values():
+            members.discard(connection)
 
 
 @pytest.fixture
@@ -56,7 +80,11 @@ async def service() -> AsyncIterator[RecordingService]:
     async def handle(request: web.Request) -> web.Response:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         try:
-            claims = jwt.decode(token, PRIMARY, algorithms=["HS256"], audience=str(request.url))
+            claims = jwt.decode(token, PRIMARY, algorithms=["HS256"], options={"verify_aud": False})
+            # The audience is the URL the SDK sent; aiohttp may re-quote characters such as
+            # "'" in what it hands us, so both are compared unquoted.
+            if unquote(str(claims.get("aud", ""))) != unquote(str(request.url)):
+                raise jwt.InvalidAudienceError("audience is not this URL")
         except jwt.PyJWTError:
             recorder.rejected_tokens += 1
             return web.Response(status=401)
@@ -70,6 +98,23 @@ async def service() -> AsyncIterator[RecordingService]:
                 claims,
             )
         )
+        if recorder.status >= 400:
+            return web.Response(status=recorder.status)
+        parts = request.path.split("/")  # /api/hubs/<hub>/groups/<g>/connections[/<c>]
+        if len(parts) >= 7 and parts[4] == "groups" and parts[6] == "connections":
+            members = recorder.groups.setdefault(parts[5], set())
+            if request.method == "GET":
+                value = [
+                    {"connectionId": c, "userId": recorder.users.get(c)} for c in sorted(members)
+                ]
+                top = int(request.query.get("top", "0") or 0)
+                return web.json_response({"value": value[:top] if top else value})
+            if request.method == "PUT":
+                members.add(parts[7])
+                return web.Response(status=200)
+            if request.method == "DELETE":
+                members.discard(parts[7])
+                return web.Response(status=204)
         return web.Response(status=recorder.status)
 
     app = web.Application()
@@ -84,14 +129,28 @@ async def service() -> AsyncIterator[RecordingService]:
     await runner.cleanup()
 
 
+def empty_tables(connection: str) -> None:
+    """Drop the chat's tables so every test starts with no history and no shared state."""
+    from azure.data.tables import TableServiceClient
+
+    with TableServiceClient.from_connection_string(connection) as client:
+        for name in (storage_settings.MESSAGES_TABLE, storage_settings.STATE_TABLE):
+            client.delete_table(name)  # no error when it does not exist
+
+
 @pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    """Set the app's settings for one test; every test starts from a clean environment."""
+def configure(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator:
+    """Set the app's settings for one test; every test starts from a clean environment.
+
+    ChatStorage points at the session's Azurite unless a test sets it (or "" to unset it).
+    """
     for name in list(function_app.os.environ):
-        if name.startswith(("WebPubSub", "Chat")):
+        if name.startswith(("WebPubSub", "Chat", "AzureWebJobsStorage")):
             monkeypatch.delenv(name)
+    empty_tables(azurite.connection_string)
 
     def apply(**values: str) -> None:
+        values = {"ChatStorage": azurite.connection_string} | values
         for name, value in values.items():
             monkeypatch.setenv(name, value)
         function_app.runtime.reset()
@@ -105,8 +164,14 @@ async def app(configure, service: RecordingService) -> AsyncIterator[RecordingSe
     """The app configured against the recording service with default settings."""
     configure(WebPubSubConnectionString=connection_string(service.endpoint), WebPubSubHub=HUB)
     yield service
+    await close_clients()
+
+
+async def close_clients() -> None:
     if function_app.runtime._service is not None:
         await function_app.runtime._service.close()
+    if function_app.runtime._store is not None:
+        await function_app.runtime._store.close()
 
 
 def event_request(
@@ -124,6 +189,7 @@ def event_request(
     signature_header: str | None = None,
     drop: tuple[str, ...] = (),
     method: str = "POST",
+    ce_time: str | None = None,
 ) -> func.HttpRequest:
     """A CloudEvents request as the service sends it, signed unless told otherwise."""
     name = ce_type.rsplit(".", 1)[-1]
@@ -133,7 +199,7 @@ def event_request(
         "ce-type": ce_type,
         "ce-source": f"/hubs/{hub}/client/{connection_id}",
         "ce-id": ce_id,
-        "ce-time": "2026-11-28T12:00:00Z",
+        "ce-time": ce_time or datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "ce-hub": hub,
         "ce-connectionId": connection_id,
         "ce-eventName": name,

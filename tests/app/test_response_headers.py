@@ -73,7 +73,10 @@ async def test_api_responses(app: RecordingService, kind: str, status: int) -> N
 
 async def test_service_failure_response(app: RecordingService) -> None:
     app.status = 500
-    response = await function_app.eventhandler(event_request(CONNECTED))
+    # A message is stored, then its send fails: 502 (presence events never fail on the service).
+    response = await function_app.eventhandler(
+        event_request(MESSAGE, body=b"hi", content_type="text/plain")
+    )
     assert response.status_code == 502
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"

@@ -14,6 +14,7 @@ CONTRACT = [
     ("eventhandler", "eventhandler", {"OPTIONS", "GET", "POST"}, func.AuthLevel.FUNCTION),
     ("index", "index", {"GET", "HEAD"}, func.AuthLevel.ANONYMOUS),
     ("static", "static/{*path}", {"GET", "HEAD"}, func.AuthLevel.ANONYMOUS),
+    ("room_messages", "rooms/{room}/messages", {"GET"}, func.AuthLevel.ANONYMOUS),
 ]
 
 

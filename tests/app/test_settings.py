@@ -109,6 +109,11 @@ def test_identity_mode() -> None:
             "ChatTokenLifetimeMinutes",
         ),
         ({"WebPubSubConnectionString": CS, "ChatMaxMessageLength": "-5"}, "ChatMaxMessageLength"),
+        # the history table's string property holds 64 KiB of UTF-16
+        (
+            {"WebPubSubConnectionString": CS, "ChatMaxMessageLength": "16001"},
+            "ChatMaxMessageLength",
+        ),
         (
             {"WebPubSubConnectionString": CS, "ChatRateLimitMessages": "1.5"},
             "ChatRateLimitMessages",

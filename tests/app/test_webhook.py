@@ -9,7 +9,15 @@ import pytest
 import function_app
 from chat import connection_state
 
-from .conftest import HUB, PRIMARY, SECONDARY, RecordingService, connection_string, event_request
+from .conftest import (
+    HUB,
+    PRIMARY,
+    SECONDARY,
+    RecordingService,
+    close_clients,
+    connection_string,
+    event_request,
+)
 
 CONNECT = "azure.webpubsub.sys.connect"
 CONNECTED = "azure.webpubsub.sys.connected"
@@ -100,10 +108,14 @@ async def test_refused_calls_change_nothing(
     assert app.requests == []
 
 
+LOBBY_GROUPS = ("r.lobby", "p.lobby.alice")
+
+
 async def test_hub_is_compared_case_insensitively(app: RecordingService) -> None:
+    app.connect("conn-1", "alice", *LOBBY_GROUPS)
     response = await call(event_request(CONNECTED, hub="SAMPLE_CHATAPP"))
     assert response.status_code == 200
-    assert len(app.broadcasts) == 1
+    assert [n["event"] for n in app.broadcasts if n.get("type") == "system"] == ["joined"]
 
 
 async def test_secondary_key_only(configure, service: RecordingService) -> None:
@@ -111,10 +123,11 @@ async def test_secondary_key_only(configure, service: RecordingService) -> None:
         WebPubSubConnectionString=connection_string(service.endpoint),
         WebPubSubConnectionStringSecondary=connection_string(service.endpoint, SECONDARY),
     )
+    service.connect("conn-1", "alice", *LOBBY_GROUPS)
     response = await call(event_request(CONNECTED, keys=(SECONDARY,)))
     assert response.status_code == 200
-    assert service.broadcasts[0]["event"] == "joined"
-    await function_app.runtime.service().close()
+    assert [n["event"] for n in service.broadcasts if n.get("type") == "system"] == ["joined"]
+    await close_clients()
 
 
 async def test_both_keys_in_one_header(app: RecordingService) -> None:
@@ -162,7 +175,10 @@ async def test_lazy_auth_connect(
     response = await call(event_request(CONNECT, user=None, body=connect_body(query)))
     assert response.status_code == status
     if user:
-        assert json.loads(response.get_body()) == {"userId": user}
+        assert json.loads(response.get_body()) == {
+            "userId": user,
+            "groups": ["r.lobby", f"p.lobby.{user}"],
+        }
     else:
         assert response.get_body()
     assert service.requests == []
@@ -177,21 +193,46 @@ async def test_lazy_auth_connect_bad_json(configure, service: RecordingService) 
 # --- connected / disconnected ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("event_type", "word"), [(CONNECTED, "joined"), (DISCONNECTED, "left")])
-async def test_presence_is_broadcast(app: RecordingService, event_type: str, word: str) -> None:
-    body = b"{}" if event_type == CONNECTED else b'{"reason": "bye"}'
-    response = await call(event_request(event_type, body=body, content_type="application/json"))
+async def test_connected_announces_the_first_tab_and_sends_the_member_list(
+    app: RecordingService,
+) -> None:
+    app.connect("conn-0", "bob", "r.lobby", "p.lobby.bob")
+    app.connect("conn-1", "alice", *LOBBY_GROUPS)
+    response = await call(event_request(CONNECTED, body=b"{}", content_type="application/json"))
     assert response.status_code == 200
-    [sent] = app.requests
-    assert sent.method == "POST"
-    assert sent.path == f"/api/hubs/{HUB}/:send"
-    assert sent.content_type.startswith("application/json")
-    notice = sent.json()
-    assert notice["type"] == "system"
-    assert notice["event"] == word
-    assert notice["user"] == "alice"
-    assert notice["message"] == f"alice {word}"
-    assert notice["id"] and notice["time"].endswith("Z")
+    [notice] = [r for r in app.sends("groups")]
+    assert notice.path == f"/api/hubs/{HUB}/groups/r.lobby/:send"
+    assert notice.content_type.startswith("application/json")
+    body = notice.json()
+    assert {k: body[k] for k in ("type", "event", "room", "user", "message")} == {
+        "type": "system",
+        "event": "joined",
+        "room": "lobby",
+        "user": "alice",
+        "message": "alice joined",
+    }
+    assert body["id"] and body["time"].endswith("Z")
+    [snapshot] = app.sends("connections")
+    assert snapshot.path == f"/api/hubs/{HUB}/connections/conn-1/:send"
+    assert snapshot.json() == {"type": "presence", "room": "lobby", "users": ["bob", "alice"]}
+    assert app.sends("hub") == []  # nothing goes to everyone any more
+
+
+async def test_second_tab_is_not_announced_and_last_tab_leaving_is(app: RecordingService) -> None:
+    app.connect("conn-1", "alice", *LOBBY_GROUPS)
+    await call(event_request(CONNECTED))
+    app.connect("conn-2", "alice", *LOBBY_GROUPS)
+    await call(event_request(CONNECTED, connection_id="conn-2", ce_id="2"))
+    app.disconnect("conn-1")
+    await call(event_request(DISCONNECTED, ce_id="3"))
+    assert [n["event"] for n in app.broadcasts if n.get("type") == "system"] == ["joined"]
+    app.disconnect("conn-2")
+    await call(event_request(DISCONNECTED, connection_id="conn-2", ce_id="4"))
+    notices = [n for n in app.broadcasts if n.get("type") == "system"]
+    assert [(n["event"], n["message"]) for n in notices] == [
+        ("joined", "alice joined"),
+        ("left", "alice left"),
+    ]
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -214,8 +255,10 @@ async def test_message_is_broadcast(
     response = await call(event_request(MESSAGE, body=body, content_type=content_type))
     assert response.status_code == 204
     [sent] = app.requests
-    assert sent.path == f"/api/hubs/{HUB}/:send"
+    assert sent.path == f"/api/hubs/{HUB}/groups/r.lobby/:send"
     chat = sent.json()
+    assert set(chat) == {"id", "room", "from", "message", "time"}
+    assert chat["room"] == "lobby"
     assert chat["from"] == "alice"
     assert chat["message"] == text
     assert "type" not in chat
@@ -301,12 +344,20 @@ async def test_rate_limit_round_trips_through_connection_state(
     assert outcomes == [204, 204, 204, 200, 200]
     assert [b["message"] for b in service.broadcasts] == ["m0", "m1", "m2"]
     assert "rate" in connection_state.decode(state)
-    # another connection (no state yet) is not affected
+    # the limit is the user's: another connection of alice (no state yet) is refused too ...
     other = await call(
         event_request(MESSAGE, body=b"x", content_type="text/plain", connection_id="conn-2")
     )
-    assert other.status_code == 204
-    await function_app.runtime.service().close()
+    assert "too fast" in json.loads(other.get_body())["message"]
+    # ... and bob is not affected
+    bob = await call(
+        event_request(
+            MESSAGE, body=b"y", content_type="text/plain", connection_id="conn-3", user="bob"
+        )
+    )
+    assert bob.status_code == 204
+    assert [b["message"] for b in service.broadcasts] == ["m0", "m1", "m2", "y"]
+    await close_clients()
 
 
 async def test_flood_reply_explains(configure, service: RecordingService) -> None:
@@ -337,9 +388,10 @@ async def test_garbage_connection_state_is_a_fresh_start(app: RecordingService) 
 
 
 async def test_retry_of_the_same_event_is_broadcast_once(app: RecordingService) -> None:
+    when = "2026-11-30T10:00:00.000Z"  # a retry carries its first delivery's ce-time
     for _ in range(3):
         response = await call(
-            event_request(MESSAGE, body=b"once", content_type="text/plain", ce_id="7")
+            event_request(MESSAGE, body=b"once", content_type="text/plain", ce_id="7", ce_time=when)
         )
         assert response.status_code == 204
     assert [b["message"] for b in app.broadcasts] == ["once"]
@@ -382,11 +434,14 @@ async def test_service_error_is_a_502_without_details(app: RecordingService, cap
 
 async def test_failed_broadcast_is_retried_not_remembered(app: RecordingService) -> None:
     app.status = 500
-    assert (await call(event_request(CONNECTED))).status_code == 502
+    when = "2026-11-30T10:00:00.000Z"
+    first = event_request(MESSAGE, body=b"again", content_type="text/plain", ce_time=when)
+    assert (await call(first)).status_code == 502
     app.status = 202
     app.requests.clear()
-    assert (await call(event_request(CONNECTED))).status_code == 200
-    assert len(app.broadcasts) == 1
+    retry = event_request(MESSAGE, body=b"again", content_type="text/plain", ce_time=when)
+    assert (await call(retry)).status_code == 204
+    assert [b["message"] for b in app.broadcasts] == ["again"]
 
 
 async def test_unreachable_service_is_a_fast_503(configure) -> None:

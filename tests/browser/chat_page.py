@@ -128,6 +128,16 @@ class ChatPage:
         self.message_input.fill(text)
         self.message_input.press("Enter")
 
+    # --- rooms ----------------------------------------------------------------------------
+    def room_button(self, room: str) -> Locator:
+        return self.page.locator(f'#room-list button.room-button[data-room="{room}"]')
+
+    def enter_room(self, room: str) -> None:
+        """Join (or create) a room by name with the room form, as a person would."""
+        self.page.locator("#room-input").fill(room)
+        self.page.locator("#room-input").press("Enter")
+        expect(self.page.locator("#room-title")).to_have_text(room)
+
     def expect_connected(self, name: str | None = None) -> None:
         expect(self.status).to_have_attribute("data-state", "connected", timeout=CONNECT_TIMEOUT_MS)
         if name is not None:

@@ -408,6 +408,20 @@ class FakeAzure:
                 raise Fail(f"function {fn} not found", NOT_FOUND)
             return {"default": app["keys"].setdefault(fn, "KEY" + token(name, fn))}
 
+        if cmd == "resource show":
+            return self.by_id(o["--ids"])
+        if cmd == "resource create":
+            # Only what deploy.sh creates this way: a table under a storage account (ARM).
+            resource_id = o["--id"]
+            account_id, sep, table = resource_id.partition("/tableServices/default/tables/")
+            if not sep or "/" in table:
+                raise Fail(f"fake az: unsupported resource id {resource_id}")
+            account = self.by_id(account_id)
+            return self.put(
+                f"table/{account['name']}/{table}",
+                {"name": table, "id": resource_id, "resourceGroup": account["resourceGroup"]},
+            )
+
         if cmd == "resource update":
             obj = self.by_id(o["--ids"])
             assignment = o["--set"]

@@ -185,6 +185,12 @@ def test_app_settings_identity_based_storage_and_no_deprecated_flex_settings(
     }
     common = var(res, "commonSettings")
     assert common["AzureWebJobsStorage__credential"] == "managedidentity"
+    # The chat's tables through the app's identity (the app reads ChatStorage__*).
+    assert dotted(common["ChatStorage__tableServiceUri"]) == (
+        "storage.properties.primaryEndpoints.table"
+    )
+    assert common["ChatStorage__credential"] == "managedidentity"
+    assert dotted(common["ChatStorage__clientId"]) == "identity.properties.clientId"
     assert {"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__clientId"} <= set(common)
     assert {"APPLICATIONINSIGHTS_CONNECTION_STRING", "AZURE_CLIENT_ID"} <= set(common)
     assert common["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"].endswith(";Authorization=AAD")
@@ -276,6 +282,24 @@ def test_storage_and_monitoring_take_entra_only(res: dict[str, Any]) -> None:
     assert props["allowSharedKeyAccess"] is False and props["allowBlobPublicAccess"] is False
     (appi,) = of_type(res, "Microsoft.Insights/components").values()
     assert body(appi)["properties"]["DisableLocalAuth"] is True
+
+
+def dotted(value: Any) -> str:
+    """pycep's nested property accessor as Bicep wrote it: a.b.c."""
+    if isinstance(value, str):
+        return value
+    operands = value["operator"]["operands"]
+    assert value["operator"]["type"] == "property_accessor"
+    return f"{dotted(operands['operand_1'])}.{dotted(operands['operand_2'])}"
+
+
+def test_chat_tables_are_created_at_deploy_time(res: dict[str, Any]) -> None:
+    tables = of_type(res, "Microsoft.Storage/storageAccounts/tableServices/tables")
+    assert sorted(body(t)["name"] for t in tables.values()) == ["chatmessages", "chatstate"]
+    storage_py = (REPO / "chat" / "storage_settings.py").read_text()
+    assert 'MESSAGES_TABLE = "chatmessages"' in storage_py
+    assert 'STATE_TABLE = "chatstate"' in storage_py
+    assert '"ChatStorage"' in storage_py and "__tableServiceUri" in storage_py
 
 
 def test_settings_names_match_the_apps_settings_module() -> None:

@@ -48,7 +48,10 @@ def test_key_mode_deploys_everything(first_run: tuple[FakeCloud, str]) -> None:
     state = deployed.state
     kinds = sorted({k.split("/")[0] for k in state["resources"]})
     expected = ["group", "identity", "law", "appi", "storage", "container", "role", "webpubsub"]
+    expected += ["table"]
     assert kinds == sorted([*expected, "keyvault", "secret", "functionapp", "hub"])
+    tables = sorted(v["name"] for k, v in state["resources"].items() if k.startswith("table/"))
+    assert tables == ["chatmessages", "chatstate"]  # created at deploy time
     app = only(state, "functionapp/")
     identity = only(state, "identity/")
     vault = only(state, "keyvault/")["name"]
@@ -63,6 +66,12 @@ def test_key_mode_deploys_everything(first_run: tuple[FakeCloud, str]) -> None:
         "AzureWebJobsStorage__accountName": only(state, "storage/")["name"],
         "AzureWebJobsStorage__credential": "managedidentity",
         "AzureWebJobsStorage__clientId": identity["clientId"],
+        # The chat's tables, reached with the app's identity (Storage Table Data Contributor).
+        "ChatStorage__tableServiceUri": (
+            f"https://{only(state, 'storage/')['name']}.table.core.windows.net"
+        ),
+        "ChatStorage__credential": "managedidentity",
+        "ChatStorage__clientId": identity["clientId"],
         "APPLICATIONINSIGHTS_CONNECTION_STRING": only(state, "appi/")["connectionString"],
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": (
             f"ClientId={identity['clientId']};Authorization=AAD"
@@ -139,8 +148,9 @@ def test_publishes_only_the_runtime_files_with_remote_build(
     files = app["deployed_files"]
     assert set(files) >= ALLOWED_TOP
     assert any(f.startswith("chat/") for f in files) and any(f.startswith("static/") for f in files)
+    assert "adapters/table_store.py" in files
     for name in files:
-        assert name in ALLOWED_TOP or name.split("/")[0] in {"chat", "static"}, name
+        assert name in ALLOWED_TOP or name.split("/")[0] in {"chat", "adapters", "static"}, name
 
 
 def test_wires_the_hub_to_the_real_host(first_run: tuple[FakeCloud, str]) -> None:

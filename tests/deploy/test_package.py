@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The only top-level entries the package may hold.
 ALLOWED_FILES = {"function_app.py", "host.json", "requirements.txt"}
-ALLOWED_DIRS = {"static", "chat"}
+# chat/ is the pure logic, adapters/ its I/O (service, table store): both deploy.
+ALLOWED_DIRS = {"static", "chat", "adapters"}
 
 # Files planted in the copy to stand for everything that must stay out, whether or not it exists
 # in the working tree right now.
@@ -71,6 +72,8 @@ PLANTED_IN = [
     "static/img/logo.svg",
     "chat/__init__.py",
     "chat/settings.py",
+    "adapters/__init__.py",
+    "adapters/table_store.py",
 ]
 
 
@@ -139,7 +142,12 @@ def all_files(root: Path) -> list[str]:
 
 def test_runtime_files_are_in(packaged: set[str], tree: Path) -> None:
     assert set(PLANTED_IN) <= packaged
-    modules = {p.relative_to(tree).as_posix() for p in (tree / "chat").glob("*.py")}
+    modules = {
+        p.relative_to(tree).as_posix()
+        for package in ("chat", "adapters")
+        for p in (tree / package).glob("*.py")
+    }
+    assert "adapters/table_store.py" in modules
     statics = {p.relative_to(tree).as_posix() for p in (tree / "static").rglob("*") if p.is_file()}
     statics = {s for s in statics if "__pycache__" not in s}
     assert modules <= packaged

@@ -34,7 +34,14 @@ def run_with_only(tmp_path: Path, tools: dict[str, str]) -> subprocess.Completed
 
 def test_nothing_missing_says_nothing(tmp_path: Path) -> None:
     result = run_with_only(
-        tmp_path, {"chromium": "exit 0", "shellcheck": "exit 0", "node": "exit 0", "id": "echo 0"}
+        tmp_path,
+        {
+            "chromium": "exit 0",
+            "shellcheck": "exit 0",
+            "node": "exit 0",
+            "npm": "exit 0",
+            "id": "echo 0",
+        },
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == result.stderr == ""
@@ -49,8 +56,9 @@ def test_names_each_missing_package_and_why_without_root(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     assert "chromium: the browser tests" in result.stdout
     assert "nodejs: the page's JavaScript unit tests" in result.stdout
+    assert "npm: make azurite installs the pinned Azurite" in result.stdout
     assert "shellcheck" not in result.stdout
-    assert "sudo apt-get update && sudo apt-get install -y chromium nodejs" in result.stderr
+    assert "sudo apt-get update && sudo apt-get install -y chromium nodejs npm" in result.stderr
     assert not marker.exists()
 
 
@@ -61,6 +69,7 @@ def test_as_root_it_announces_before_installing(tmp_path: Path) -> None:
         {
             "chromium": "exit 0",
             "node": "exit 0",
+            "npm": "exit 0",
             "id": "echo 0",
             # apt-get only records its arguments.
             "apt-get": f'echo "$@" >> {log}',

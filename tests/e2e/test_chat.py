@@ -9,7 +9,7 @@ import uuid
 import aiohttp
 import pytest
 
-from tests.e2e.chat_client import connect, join
+from tests.support.chat_client import connect, join
 from tests.support.stack import LocalStack
 
 pytestmark = pytest.mark.stack
@@ -34,7 +34,8 @@ async def test_two_users_chat_and_see_join_and_leave(
     await alice.say("hello bob")
     for client in (alice, bob):
         frame = await client.wait_chat(alice_id, "hello bob")
-        assert set(frame) == {"id", "from", "message", "time"}
+        assert set(frame) == {"id", "room", "from", "message", "time"}
+        assert frame["room"] == "lobby"
     await bob.say("hi alice ✓")
     from_bob = await alice.wait_chat(bob_id, "hi alice ✓")
     assert from_bob["time"].endswith("Z") or from_bob["time"].endswith("+00:00")

@@ -51,7 +51,9 @@ def test_custom_key_goes_through_the_environment_not_argv() -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1", **{ACCESS_KEY_ENV: CUSTOM_KEY})
     runner, output = spawn(
         [sys.executable, "-m", "devstack", "--emulator-port", str(emulator_port),
-         "--host-port", str(host_port)],
+         "--host-port", str(host_port),
+         # Azurite on a free port, nothing on disk: never 10002 or the repo's .azurite/.
+         "--storage-port", str(free_port()), "--storage-in-memory"],
         env=env, cwd=str(ROOT), new_session=True,
     )  # fmt: skip
     try:

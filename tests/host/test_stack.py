@@ -12,13 +12,16 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from devstack.stack_wiring import (
     DEFAULT_ACCESS_KEY,
+    STORAGE_KEY,
     StackOptions,
+    azurite_command,
     emulator_command,
     emulator_env,
     host_command,
@@ -59,8 +62,13 @@ def start_runner(
     runners: list[subprocess.Popen[str]], *args: str
 ) -> tuple[subprocess.Popen[str], ProcessOutput]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # Azurite on a free port with nothing on disk: never the default 10002 or the repo's folder.
+    storage = ["--storage-port", str(free_port()), "--storage-in-memory"]
     process, output = spawn(
-        [sys.executable, "-m", "devstack", *args], env=env, cwd=str(ROOT), new_session=True
+        [sys.executable, "-m", "devstack", *args, *storage],
+        env=env,
+        cwd=str(ROOT),
+        new_session=True,
     )
     runners.append(process)
     return process, output
@@ -91,8 +99,11 @@ def test_stack_starts_both_and_ctrl_c_stops_both(runners: list[subprocess.Popen[
         assert f"ws://localhost:{emulator_port}/client/hubs/Sample_ChatApp?access_token=" in (
             response.read().decode()
         )
-    # Both children's logs are forwarded with a prefix.
+    # Both children's logs are forwarded with a prefix; the banner names the table store.
     assert "[host] " in output.text and "[emulator] " in output.text
+    assert re.search(
+        r"Table storage: +http://127\.0\.0\.1:\d+/devstoreaccount1 \(Azurite", output.text
+    )
     host_pid = int(re.search(r"\[host\] .*Host started on .* \(pid (\d+)\)", output.text)[1])
 
     assert stop_process(runner, signal.SIGINT, timeout=15) == 0
@@ -166,6 +177,15 @@ def test_wiring_matches_the_contract() -> None:
     assert henv["WebPubSubConnectionString"] == options.connection_string
     assert henv["WebPubSubHub"] == "Sample_ChatApp"
     assert henv["ChatLazyAuth"] == "true"
+    assert henv["ChatStorage"] == (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+        f"AccountKey={STORAGE_KEY};TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+    )
+    assert azurite_command(options)[1:] == [
+        "--tableHost", "127.0.0.1", "--tablePort", "10002", "--disableTelemetry",
+        "--skipApiVersionCheck", "--silent", "--location", str(ROOT / ".azurite"),
+    ]  # fmt: skip
+    assert azurite_command(replace(options, storage_dir=None))[-1] == "--inMemoryPersistence"
     assert host_command(options)[1:6] == ["-m", "devstack.host", "--host", "127.0.0.1", "--port"]
 
 
@@ -196,3 +216,20 @@ def test_a_child_failing_at_startup_stops_everything(runners: list[subprocess.Po
     assert "devstack: the emulator exited during startup" in output.text
     assert "Chat: " not in output.text
     assert not group_alive(runner.pid)
+
+
+def test_busy_storage_port_names_its_flag(runners: list[subprocess.Popen[str]]) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        runner, output = spawn(
+            [sys.executable, "-m", "devstack", "--emulator-port", str(free_port()),
+             "--host-port", str(free_port()), "--storage-port", str(port), "--storage-in-memory"],
+            env=dict(os.environ, PYTHONUNBUFFERED="1"), cwd=str(ROOT), new_session=True,
+        )  # fmt: skip
+        runners.append(runner)
+        assert runner.wait(20) == 1
+        output.join()
+    assert f"port {port} (Azurite Table service) is already in use" in output.text
+    assert "--storage-port" in output.text

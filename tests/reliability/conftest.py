@@ -1,4 +1,5 @@
-"""Fixtures for the reliability suite: the app in process against a recording service."""
+"""Fixtures for the reliability suite: the app in process against a recording service
+and a real (throwaway) Azurite for the history."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aiohttp import web
 
 import function_app
 from tests.support.access_keys import HUB, PRIMARY, connection_string
+from tests.support.azurite import Azurite
 
 
 @dataclass
@@ -30,7 +32,7 @@ class LiveApp:
 
 
 @pytest.fixture(scope="module")
-def live_app() -> Iterator[LiveApp]:
+def live_app(azurite: Azurite) -> Iterator[LiveApp]:
     loop = asyncio.new_event_loop()
     live = LiveApp(loop)
 
@@ -38,6 +40,8 @@ def live_app() -> Iterator[LiveApp]:
         body = await request.read()
         if request.path.endswith("/:send"):
             live.broadcasts.append(body)
+        if request.method == "GET" and request.path.endswith("/connections"):
+            return web.json_response({"value": []})  # list_connections: nobody there
         return web.Response(status=202)
 
     async def start() -> web.AppRunner:
@@ -58,11 +62,14 @@ def live_app() -> Iterator[LiveApp]:
         patch.setenv("WebPubSubConnectionString", connection_string(live.endpoint))
         patch.setenv("WebPubSubHub", HUB)
         patch.setenv("ChatRateLimitMessages", "10000")
+        patch.setenv("ChatStorage", azurite.connection_string)
         function_app.runtime.reset()
         try:
             yield live
         finally:
             loop.run_until_complete(function_app.runtime.service().close())
+            if function_app.runtime.storage() is not None:
+                loop.run_until_complete(function_app.runtime.store().close())
             function_app.runtime.reset()
     loop.run_until_complete(runner.cleanup())
     loop.close()

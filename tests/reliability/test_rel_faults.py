@@ -158,6 +158,8 @@ async def test_unreachable_service_gets_a_fast_503(kind: str) -> None:
             f"AccessKey={stack.access_key};Version=1.0;",
             "ChatServiceTimeoutSeconds": "1",
         }
+        # The store is up (a message is stored before it is sent); the service is not.
+        await asyncio.to_thread(stack.start_storage)
         await asyncio.to_thread(stack.start_host)
         try:
             status, seconds = await _signed_message(stack.host_base_url)

@@ -1,6 +1,6 @@
-"""pytest fixtures for the local stack (import them from tests/conftest.py).
+"""pytest fixtures for the local stack and Azurite (import them from tests/conftest.py).
 
-from tests.support.fixtures import local_stack, shared_local_stack, stack_factory  # noqa: F401
+from tests.support.fixtures import azurite, local_stack, ...  # noqa: F401
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.support.azurite import Azurite, free_port
 from tests.support.stack import LocalStack
 from tests.support.stack import local_stack as _local_stack
 
@@ -40,3 +41,10 @@ def stack_factory() -> Iterator[Callable[..., LocalStack]]:
             return cleanup.enter_context(_local_stack(**overrides))
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    """One throwaway Azurite Table service (in memory) for the session: use unique rooms."""
+    with Azurite(free_port()) as service:
+        yield service

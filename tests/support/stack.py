@@ -13,24 +13,29 @@ import atexit
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from devstack.stack_wiring import (
     BIND_HOST,
     REPO_ROOT,
     StackOptions,
+    azurite_command,
     emulator_command,
     emulator_env,
     host_command,
     host_env,
 )
+from tests.support.azurite import port_open, require_azurite
 from tests.support.processes import ProcessOutput, spawn, stop_process
 
 logger = logging.getLogger(__name__)
@@ -72,9 +77,13 @@ class _Child:
 
 @dataclass
 class LocalStack:
-    """Emulator + Functions host on free loopback ports. Use as a context manager."""
+    """Azurite + emulator + Functions host on free loopback ports. Use as a context manager.
 
-    options: StackOptions = field(default_factory=lambda: StackOptions(free_port(), free_port()))
+    Azurite keeps its data in a temporary folder of the stack, so stopping and starting the
+    stack (or Azurite alone) keeps the history, as `make run` does with .azurite/.
+    """
+
+    options: StackOptions = field(default_factory=lambda: _fresh_options())
     extra_emulator_env: Mapping[str, str] = field(default_factory=dict)
     extra_host_env: Mapping[str, str] = field(default_factory=dict)
     startup_timeout: float = STARTUP_TIMEOUT_S
@@ -121,6 +130,7 @@ class LocalStack:
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalStack:
         try:
+            self.start_storage()
             self.start_emulator()
             self.start_host()
         except BaseException:
@@ -131,12 +141,29 @@ class LocalStack:
     def stop(self) -> None:
         for name in ("host", "emulator"):
             self._stop_child(name, signal.SIGTERM)
+        # Azurite saves its data on SIGINT only (SIGTERM would lose the last seconds).
+        self._stop_child("azurite", signal.SIGINT)
 
     def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def start_storage(self) -> None:
+        require_azurite()
+        self._start_child("azurite", azurite_command(self.options), dict(os.environ))
+        child = self._children["azurite"]
+        deadline = time.monotonic() + self.startup_timeout
+        while not port_open(self.options.storage_port):
+            if child.process.poll() is not None or time.monotonic() > deadline:
+                log = child.output.text
+                self._stop_child("azurite", signal.SIGKILL)
+                raise RuntimeError(f"Azurite did not start:\n{log}")
+            time.sleep(0.05)
+
+    def kill_storage(self, sig: int = signal.SIGKILL) -> None:
+        self._stop_child("azurite", sig)
 
     def start_emulator(self) -> None:
         env = emulator_env(self.options, os.environ) | dict(self.extra_emulator_env)
@@ -213,6 +240,13 @@ class LocalStack:
             self._logs.setdefault(name, []).append(child.output.text)
 
 
+def _fresh_options() -> StackOptions:
+    folder = tempfile.mkdtemp(prefix="chat-azurite-")
+    return StackOptions(
+        free_port(), free_port(), storage_port=free_port(), storage_dir=Path(folder)
+    )
+
+
 @contextlib.contextmanager
 def local_stack(**overrides: object) -> Iterator[LocalStack]:
     """`with local_stack() as stack:`; overrides are StackOptions fields or LocalStack fields."""
@@ -224,11 +258,16 @@ def local_stack(**overrides: object) -> Iterator[LocalStack]:
         "host_port",
         "sign_in",
         "sign_in_action",
+        "storage_port",
+        "storage_dir",
     }
     options = replace(
-        StackOptions(free_port(), free_port()),
-        **{k: v for k, v in overrides.items() if k in option_fields},
+        _fresh_options(), **{k: v for k, v in overrides.items() if k in option_fields}
     )
     stack = LocalStack(options, **{k: v for k, v in overrides.items() if k not in option_fields})
-    with stack:
-        yield stack
+    try:
+        with stack:
+            yield stack
+    finally:
+        if options.storage_dir is not None and options.storage_dir.name.startswith("chat-azurite-"):
+            shutil.rmtree(options.storage_dir, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""What the app keeps between invocations: settings, the service client, assets, recent ids."""
+"""What the app keeps between invocations: settings, the service and store clients, assets."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from adapters.chat_events import ChatEvents
+from adapters.table_store import TableStore
+from adapters.webpubsub import Service
+from chat import presence, static_files, storage_settings
 from chat import settings as settings_module
-from chat import static_files
-from chat.recent_ids import RecentIds
-from chat.service import Service
 from chat.settings import Settings, SettingsError
+from chat.storage_settings import StorageSettings
 
 log = logging.getLogger("chat")
 
@@ -27,8 +29,12 @@ class Runtime:
         self._settings: Settings | None = None
         self._error: SettingsError | None = None
         self._service: Service | None = None
+        self._storage: StorageSettings | None = None
+        self._storage_error: SettingsError | None = None
+        self._store: TableStore | None = None
+        self._events: ChatEvents | None = None
         self._assets: dict[tuple[str, int], static_files.Asset] = {}
-        self.recent = RecentIds()
+        self.notices = presence.RoomNotices()
 
     def settings(self) -> Settings | None:
         """The settings, or None when they are broken (said once in the log, naming which)."""
@@ -45,6 +51,29 @@ class Runtime:
                         "checked with ce-signature; only the webhook's function key protects it."
                     )
         return self._settings
+
+    def storage(self) -> StorageSettings | None:
+        """Where history lives, or None when that is not configured (said once in the log)."""
+        if self._storage is None and self._storage_error is None:
+            try:
+                self._storage = storage_settings.load(self._environ)
+            except SettingsError as error:
+                self._storage_error = error
+                log.error("Chat storage is not configured: %s. History and rooms get 503.", error)
+        return self._storage
+
+    def store(self) -> TableStore:
+        storage = self.storage()
+        settings = self.settings()
+        assert storage is not None and settings is not None, "check storage() first"
+        if self._store is None:
+            self._store = TableStore(storage, settings.service_timeout_seconds)
+        return self._store
+
+    def events(self) -> ChatEvents:
+        if self._events is None:
+            self._events = ChatEvents(self.settings(), self.service(), self.store(), self.notices)  # type: ignore[arg-type]
+        return self._events
 
     def service(self) -> Service:
         settings = self.settings()

@@ -1,4 +1,4 @@
-"""A plain-WebSocket chat client for end-to-end tests, speaking the page's wire format."""
+"""A plain-WebSocket chat client for tests (e2e, browser set-up): the page's wire format."""
 
 from __future__ import annotations
 
@@ -22,6 +22,18 @@ class ChatClient:
 
     async def say(self, text: str) -> None:
         await self.ws.send_str(text)
+
+    async def send(self, command: dict[str, Any]) -> None:
+        """A room command: join, leave, message or typing."""
+        await self.ws.send_str(json.dumps(command))
+
+    async def join_room(self, room: str) -> Frame:
+        """Join and wait for the room's presence snapshot (sent only to this connection)."""
+        await self.send({"type": "join", "room": room})
+        return await self.wait_for(lambda f: f.get("type") == "presence" and f["room"] == room)
+
+    async def say_in(self, room: str, text: str) -> None:
+        await self.send({"type": "message", "room": room, "message": text})
 
     async def next_frame(self, timeout: float = FRAME_TIMEOUT_S) -> Frame:
         message = await asyncio.wait_for(self.ws.receive(), timeout)

@@ -1,4 +1,4 @@
-"""The Web PubSub service as the app uses it: one broadcast and one client URL.
+"""The Web PubSub service as the app uses it: client URLs, sends, groups and their members.
 
 The SDK (and aiohttp, azure-core, azure-identity behind it) is imported on first use, not
 at import time, so a cold start that serves only the page does not pay for it. One client
@@ -8,7 +8,9 @@ is kept per event loop, so its connection pool is reused across invocations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from chat.settings import Settings
@@ -78,11 +80,46 @@ class Service:
             await self._client.close()
         self._client = self._loop = None
 
-    async def broadcast(self, payload: dict[str, Any]) -> None:
+    async def send_to_group(
+        self, group: str, payload: dict[str, Any], filter: str | None = None
+    ) -> None:
+        async with self._errors():
+            await self.client().send_to_group(
+                group, payload, content_type="application/json", filter=filter
+            )
+
+    async def send_to_connection(self, connection_id: str, payload: dict[str, Any]) -> None:
+        async with self._errors():
+            await self.client().send_to_connection(
+                connection_id, payload, content_type="application/json"
+            )
+
+    async def add_to_groups(self, connection_id: str, groups: list[str]) -> None:
+        client = self.client()
+        async with self._errors():
+            await asyncio.gather(
+                *(client.add_connection_to_group(g, connection_id) for g in groups)
+            )
+
+    async def remove_from_groups(self, connection_id: str, groups: list[str]) -> None:
+        client = self.client()
+        async with self._errors():
+            await asyncio.gather(
+                *(client.remove_connection_from_group(g, connection_id) for g in groups)
+            )
+
+    async def list_connections(self, group: str, top: int | None = None) -> list[dict[str, Any]]:
+        """The group's connections as the service lists them ({"connectionId", "userId"})."""
+        async with self._errors():
+            listed = self.client().list_connections(group=group, top=top)
+            return [{"connectionId": m.connection_id, "userId": m.user_id} async for m in listed]
+
+    @contextlib.asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
         from azure.core.exceptions import AzureError, HttpResponseError
 
         try:
-            await self.client().send_to_all(payload, content_type="application/json")
+            yield
         except HttpResponseError as error:
             raise ServiceUnavailable(502, f"service answered {error.status_code}") from error
         except (AzureError, OSError, TimeoutError) as error:

@@ -1,0 +1,306 @@
+"""Azure Table Storage (Azurite locally) through azure-data-tables' async client.
+
+Three kinds of entity, in two tables:
+- `chatmessages`: one per chat message (PartitionKey = room; see chat.history);
+- `chatstate`, PartitionKey "rate|<user key>": a user's token bucket, shared by all their
+  connections on every instance, updated with ETag concurrency;
+- `chatstate`, PartitionKey "presence|<room>", RowKey <user key>: what the room was last told
+  about that user (chat.presence), also updated with ETag concurrency.
+User ids may hold characters keys cannot ('/', '#', '?'), so keys use a hash of the id.
+
+The tables are created on first use by each instance (one call, 409 ignored), so a fresh
+Azurite or storage account works with no set-up step; the Bicep also declares them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from chat import history, presence, rate_limit
+from chat.storage_settings import MESSAGES_TABLE, STATE_TABLE, StorageSettings
+
+if TYPE_CHECKING:
+    from azure.data.tables.aio import TableClient, TableServiceClient
+
+log = logging.getLogger(__name__)
+# Bounded retries of an ETag race: each retry re-reads, so a loser sees the winner's write.
+MAX_CONFLICT_RETRIES = 5
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached or refused the call; the reason is safe to log."""
+
+
+def user_key(user: str) -> str:
+    return hashlib.sha256(user.encode()).hexdigest()[:32]
+
+
+def _usable_cache(cached: object) -> bool:
+    """[tokens, updated, etag] as take_token returned it (connection state is not trusted
+    for more than that: the If-Match makes a stale or forged value cost a read, no more)."""
+    return (
+        isinstance(cached, list)
+        and len(cached) == 3
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in cached[:2])
+        and isinstance(cached[2], str)
+        and 0 < len(cached[2]) <= 200
+    )
+
+
+class TableStore:
+    def __init__(self, settings: StorageSettings, timeout: float = 5.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._service: TableServiceClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Task[None] | None = None
+
+    # --- clients ---------------------------------------------------------------------------
+    def _make_service(self) -> TableServiceClient:
+        from azure.data.tables.aio import TableServiceClient
+
+        options: dict[str, Any] = {
+            "connection_timeout": self.timeout,
+            "read_timeout": self.timeout,
+            # One quick retry: the service retries whole events, and a refusal is better
+            # than a webhook that hangs while the store is down.
+            "retry_total": 1,
+            "retry_backoff_factor": 0.2,
+            "logging_enable": False,
+        }
+        s = self.settings
+        credential: Any
+        if s.account_key is not None:
+            from azure.core.credentials import AzureNamedKeyCredential
+
+            credential = AzureNamedKeyCredential(s.account_name or "", s.account_key)
+        elif s.sas is not None:
+            from azure.core.credentials import AzureSasCredential
+
+            credential = AzureSasCredential(s.sas)
+        else:
+            from azure.identity.aio import DefaultAzureCredential
+
+            credential = DefaultAzureCredential(managed_identity_client_id=s.client_id)
+        return TableServiceClient(endpoint=s.table_endpoint, credential=credential, **options)
+
+    async def _table(self, name: str) -> TableClient:
+        loop = asyncio.get_running_loop()
+        if self._service is None or self._loop is not loop:
+            # A client's connection pool belongs to the loop it was made on.
+            self._service, self._loop = self._make_service(), loop
+            self._ready = None
+        if self._ready is None:
+            self._ready = asyncio.ensure_future(self._create_tables())
+        try:
+            await asyncio.shield(self._ready)
+        except BaseException:
+            self._ready = None  # try again on the next call
+            raise
+        assert self._service is not None
+        return self._service.get_table_client(name)
+
+    async def _create_tables(self) -> None:
+        from azure.core.exceptions import ResourceExistsError
+
+        assert self._service is not None
+        for name in (MESSAGES_TABLE, STATE_TABLE):
+            try:
+                await self._service.create_table(name)
+            except ResourceExistsError:
+                pass
+            else:
+                log.info("Created table %s", name)
+
+    async def close(self) -> None:
+        if self._service is not None and self._loop is asyncio.get_running_loop():
+            await self._service.close()
+        self._service = self._loop = self._ready = None
+
+    async def _call(self, what: str, operation: Any) -> Any:
+        """Run one store operation; every failure but the expected ones is StoreUnavailable."""
+        from azure.core.exceptions import AzureError
+
+        try:
+            return await operation()
+        except (AzureError, OSError, TimeoutError) as error:
+            status = getattr(error, "status_code", None)
+            raise StoreUnavailable(
+                f"{what}: {type(error).__name__} {status or ''}".strip()
+            ) from error
+
+    # --- history ---------------------------------------------------------------------------
+    async def add_message(self, entity: dict[str, Any], marker: dict[str, Any]) -> bool:
+        """Store a message and its id marker at once; False when the id was already stored."""
+        from azure.data.tables import TableTransactionError
+
+        async def create() -> bool:
+            table = await self._table(MESSAGES_TABLE)
+            try:
+                await table.submit_transaction([("create", marker), ("create", entity)])
+            except TableTransactionError as error:
+                if error.status_code == 409:
+                    return False  # a retried event: its marker is there
+                raise
+            return True
+
+        return await self._call("store message", create)
+
+    async def delete_message(self, entity: dict[str, Any], marker: dict[str, Any]) -> None:
+        async def delete() -> None:
+            table = await self._table(MESSAGES_TABLE)
+            await table.submit_transaction([("delete", marker), ("delete", entity)])
+
+        await self._call("delete message", delete)
+
+    async def page(self, page: history.Page) -> list[dict[str, Any]]:
+        """Up to limit + 1 entities of one room, newest first: one range query."""
+        query, parameters = history.query_filter(page)
+
+        async def read() -> list[dict[str, Any]]:
+            table = await self._table(MESSAGES_TABLE)
+            pages = table.query_entities(
+                query,
+                parameters=parameters,
+                results_per_page=page.limit + 1,
+                select=["RowKey", "id", "from", "message", "time"],
+            ).by_page()
+            rows: list[dict[str, Any]] = []
+            async for chunk in pages:
+                async for entity in chunk:
+                    rows.append(
+                        dict(entity)
+                        | {"PartitionKey": page.room, "RowKey": entity.get("RowKey", "")}
+                    )
+                if rows:
+                    break
+            return rows[: page.limit + 1]
+
+        return await self._call("read history", read)
+
+    # --- per-user flood limit ----------------------------------------------------------------
+    async def take_token(
+        self, user: str, capacity: int, window: float, now: float, cached: object = None
+    ) -> tuple[bool, list[Any] | None]:
+        """One token from the user's bucket, shared by all connections and instances.
+
+        `cached` is what an earlier call returned for this connection ([tokens, updated,
+        etag], kept in its connection state): while no other connection of the user has
+        spent a token since, the update goes straight out with that ETag, one round trip
+        instead of a read and a write. Returns (allowed, the value to cache next).
+        """
+        from azure.core import MatchConditions
+        from azure.core.exceptions import (
+            ResourceExistsError,
+            ResourceModifiedError,
+            ResourceNotFoundError,
+        )
+
+        key = f"rate|{user_key(user)}"
+
+        def spend(raw: list[float] | None) -> tuple[bool, dict[str, Any]]:
+            # Never move the bucket's clock back: an event handled a little later than
+            # another but timed earlier would otherwise refill the same seconds twice.
+            at = max(now, float(raw[1])) if raw is not None else now
+            bucket = rate_limit.Bucket.from_state(raw, capacity, at)
+            allowed, bucket = rate_limit.take(bucket, capacity, window, at)
+            fields = {
+                "PartitionKey": key,
+                "RowKey": "bucket",
+                "tokens": bucket.tokens,
+                "updated": bucket.updated,
+            }
+            return allowed, fields
+
+        def remember(fields: dict[str, Any], written: Any) -> list[Any] | None:
+            etag = written.get("etag") if isinstance(written, dict) else None
+            return [fields["tokens"], fields["updated"], etag] if etag else None
+
+        async def take() -> tuple[bool, list[Any] | None]:
+            table = await self._table(STATE_TABLE)
+            if _usable_cache(cached):
+                assert isinstance(cached, list)
+                allowed, fields = spend([float(cached[0]), float(cached[1])])
+                try:
+                    written = await table.update_entity(
+                        fields, etag=cached[2], match_condition=MatchConditions.IfNotModified
+                    )
+                except (ResourceModifiedError, ResourceNotFoundError):
+                    pass  # another connection spent a token: read the bucket below
+                else:
+                    return allowed, remember(fields, written)
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    entity = await table.get_entity(key, "bucket")
+                except ResourceNotFoundError:
+                    entity = None
+                raw = [entity["tokens"], entity["updated"]] if entity is not None else None
+                allowed, fields = spend(raw)
+                try:
+                    if entity is None:
+                        written = await table.create_entity(fields)
+                    else:
+                        written = await table.update_entity(
+                            fields,
+                            etag=entity.metadata["etag"],
+                            match_condition=MatchConditions.IfNotModified,
+                        )
+                except (ResourceModifiedError, ResourceExistsError):
+                    continue  # another connection spent a token meanwhile: read again
+                return allowed, remember(fields, written)
+            # Fail closed: a user racing themselves this hard is flooding.
+            return False, None
+
+        return await self._call("rate limit", take)
+
+    # --- presence ----------------------------------------------------------------------------
+    async def announced(self, room: str, user: str) -> tuple[presence.Announced | None, str | None]:
+        """What the room was last told about the user, and the record's ETag."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        async def read() -> tuple[presence.Announced | None, str | None]:
+            table = await self._table(STATE_TABLE)
+            try:
+                entity = await table.get_entity(f"presence|{room}", user_key(user))
+            except ResourceNotFoundError:
+                return None, None
+            record = presence.Announced(
+                bool(entity["present"]), float(entity["tokens"]), float(entity["updated"])
+            )
+            return record, entity.metadata["etag"]
+
+        return await self._call("read presence", read)
+
+    async def save_announced(
+        self, room: str, user: str, record: presence.Announced, etag: str | None
+    ) -> bool:
+        """Store the new record unless another instance changed it first (then False)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+        fields = {
+            "PartitionKey": f"presence|{room}",
+            "RowKey": user_key(user),
+            "user": user,
+            "present": record.present,
+            "tokens": record.tokens,
+            "updated": record.updated,
+        }
+
+        async def save() -> bool:
+            table = await self._table(STATE_TABLE)
+            try:
+                if etag is None:
+                    await table.create_entity(fields)
+                else:
+                    await table.update_entity(
+                        fields, etag=etag, match_condition=MatchConditions.IfNotModified
+                    )
+            except (ResourceModifiedError, ResourceExistsError):
+                return False
+            return True
+
+        return await self._call("save presence", save)

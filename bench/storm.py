@@ -1,0 +1,116 @@
+"""A storm of connections into one room, through the local stack (Azurite, emulator, host).
+
+Ten people chat in the lobby, one message in flight at a time; the latency is from one
+client's send until all ten have it. First idle, then while 1,000 connections (distinct
+users, lazy auth) arrive at once: each is put in the lobby by its connect reply and its
+`connected` event reconciles presence and sends a member list. Target: chat p99 during the
+storm <= 3x the idle p99. Also counted: the presence notices one observer gets.
+
+The same storm is then run against a floor: the same stack with the hub sending no
+`connected`/`disconnected` events, so what remains is the emulator accepting the connections
+and the connect webhook, with none of the app's presence work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from typing import Any
+
+from bench import wsclient
+from bench.e2e import Stack, Tracker
+from bench.report import median, percentile, table
+
+TARGET = 3.0
+CHATTERS = 10
+
+
+async def _one(clients: list[wsclient.Client], tracker: Tracker, counter: Any) -> float:
+    marker = f"~m{next(counter)}~".encode()
+    waiter = tracker.expect(marker, len(clients))
+    began = time.perf_counter()
+    clients[0].send(marker)
+    await asyncio.wait_for(waiter.done.wait(), 60)
+    del tracker.waiters[marker]
+    return (waiter.last - began) * 1000
+
+
+async def _measure(quick: bool) -> dict[str, Any]:
+    app = await _storm(quick, only_connect=False)
+    floor = await _storm(quick, only_connect=True)
+    return app | {"floor": floor}
+
+
+async def _storm(quick: bool, only_connect: bool) -> dict[str, Any]:
+    wsclient.raise_open_file_limit()
+    storm_size = 250 if quick else 1000
+    idle_samples = 30 if quick else 100
+    tracker = Tracker()
+    notices = {"joined": 0, "left": 0}
+
+    def observe(client: wsclient.Client, payload: bytes) -> None:
+        tracker.on_frame(client, payload)
+        if client.tag == 0 and b'"system"' in payload:
+            event = json.loads(payload).get("event")
+            if event in notices:
+                notices[event] += 1
+
+    counter = itertools.count()
+    with Stack(only_connect=only_connect) as stack:
+        urls = [stack.client_url(f"chatter{i:02d}") for i in range(CHATTERS)]
+        chatters = await wsclient.connect_many(urls, observe)
+        await asyncio.sleep(2)  # their own joins settle
+        for _ in range(10):
+            await _one(chatters, tracker, counter)  # warm the path
+        idle = [await _one(chatters, tracker, counter) for _ in range(idle_samples)]
+        before = dict(notices)
+
+        storm_urls = [stack.client_url(f"storm{i:04d}") for i in range(storm_size)]
+        began = time.perf_counter()
+        storm = asyncio.create_task(wsclient.connect_many(storm_urls, None, batch=storm_size))
+        during: list[float] = []
+        while not storm.done() or len(during) < idle_samples:
+            during.append(await _one(chatters, tracker, counter))
+            if time.perf_counter() - began > 300:
+                break
+        arrived = await storm
+        storm_s = time.perf_counter() - began
+        for client in (*arrived, *chatters):
+            client.close()
+    storm_notices = {k: notices[k] - before[k] for k in notices}
+    return {
+        "storm_connections": storm_size,
+        "idle": {"p50_ms": median(idle), "p99_ms": percentile(idle, 99), "samples": len(idle)},
+        "storm": {
+            "p50_ms": median(during),
+            "p99_ms": percentile(during, 99),
+            "samples": len(during),
+            "seconds": storm_s,
+        },
+        "p99_ratio": percentile(during, 99) / percentile(idle, 99),
+        "notices_seen_by_one_observer": storm_notices,
+        "target_p99_ratio": TARGET,
+    }
+
+
+def run(quick: bool) -> tuple[dict[str, Any], list[str]]:
+    data = asyncio.run(_measure(quick))
+    rows = []
+    for label, run_data in (("app", data), ("floor: no connected events", data["floor"])):
+        idle, storm = run_data["idle"], run_data["storm"]
+        rows.append([label, "idle", idle["samples"], idle["p50_ms"], idle["p99_ms"], "1.00", "-"])
+        rows.append([
+            "", f"{run_data['storm_connections']} connections arriving", storm["samples"],
+            storm["p50_ms"], storm["p99_ms"], f"{run_data['p99_ratio']:.2f}",
+            run_data["notices_seen_by_one_observer"]["joined"],
+        ])  # fmt: skip
+    return data, [
+        table(
+            f"Chat latency in the lobby ({CHATTERS} people) while connections arrive "
+            f"(ms; target: storm p99 <= {TARGET}x idle p99)",
+            ["stack", "phase", "messages", "p50 ms", "p99 ms", "p99 vs idle", "joined notices"],
+            rows,
+        )
+    ]

@@ -1,0 +1,142 @@
+"""Rooms: their names, the service groups that carry them, and the commands clients send.
+
+Pure: a user event's body in, a Command out (or Rejected with a reason for the sender).
+A frame that is not a JSON object with a `type` is a chat message to the lobby, so the
+tutorial's page and clients keep working unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chat import bounded_json, message_text
+
+LOBBY = "lobby"
+MAX_ROOM_LENGTH = 64
+ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A connection may be in this many rooms at once (the lobby included): the list travels in
+# its connection state on every event, and each room costs a group membership.
+MAX_ROOMS_PER_CONNECTION = 20
+
+JOIN, LEAVE, MESSAGE, TYPING = "join", "leave", "message", "typing"
+COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING)
+
+# Group names. Room names hold no ".", so "r.<room>" and "p.<room>.<user>" cannot collide.
+ROOM_GROUP_PREFIX = "r."
+PRESENCE_GROUP_PREFIX = "p."
+
+
+class InvalidRoom(ValueError):
+    """The reason is meant for the person who sent the name."""
+
+
+@dataclass(frozen=True)
+class Command:
+    kind: str
+    room: str
+    text: str | None = None  # raw text of a chat message (cleaned by the caller's policy)
+
+
+class Rejected(ValueError):
+    """A command that will not be carried out; `room` is echoed in the refusal when known."""
+
+    def __init__(self, reason: str, room: str | None = None) -> None:
+        super().__init__(reason)
+        self.room = room
+
+
+def validate(raw: object) -> str:
+    """The room name, or InvalidRoom: 1-64 characters of A-Z a-z 0-9 _ - (no trimming)."""
+    if not isinstance(raw, str) or not raw:
+        raise InvalidRoom("missing room name")
+    if len(raw) > MAX_ROOM_LENGTH:
+        raise InvalidRoom(f"room name is too long (at most {MAX_ROOM_LENGTH} characters)")
+    if not ROOM_PATTERN.fullmatch(raw):
+        raise InvalidRoom("room name may hold only letters A-Z a-z, digits, '_' and '-'")
+    return raw
+
+
+def group(room: str) -> str:
+    """The Web PubSub group that carries a room's messages."""
+    return ROOM_GROUP_PREFIX + room
+
+
+def presence_group(room: str, user: str) -> str:
+    """A group per (room, user): its connection count says whether the user is in the room."""
+    return f"{PRESENCE_GROUP_PREFIX}{room}.{user}"
+
+
+def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
+    """Read one user event into a Command, or raise Rejected (with the room when known)."""
+    if len(body) > max_bytes:
+        raise Rejected("Message not sent: it is too long.")
+    value = _json_object(body)
+    if value is None or "type" not in value:
+        try:
+            text = message_text.extract(body, content_type, max_bytes)
+        except message_text.Rejected as error:
+            raise Rejected(str(error), LOBBY) from None
+        return Command(MESSAGE, LOBBY, text)
+    kind = value.get("type")
+    if kind not in COMMANDS:
+        shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
+        raise Rejected(f"Unknown command {shown!r}: use join, leave, message or typing.")
+    try:
+        room = validate(value.get("room"))
+    except InvalidRoom as error:
+        raise Rejected(f"Command {kind} refused: {error}.") from None
+    if kind != MESSAGE:
+        return Command(kind, room)
+    text = value.get("message")
+    if not isinstance(text, str):
+        raise Rejected('Message not sent: "message" must be text.', room)
+    return Command(MESSAGE, room, text)
+
+
+def _json_object(body: bytes) -> dict | None:
+    """The body as a JSON object, or None for anything else (plain text, arrays, bad JSON)."""
+    stripped = body.lstrip()
+    if not stripped.startswith(b"{"):
+        return None  # cheap: most plain chat text is never handed to the JSON parser
+    try:
+        value = bounded_json.loads(body, max_bytes=len(body))  # the caller bounded the size
+    except bounded_json.InvalidJson:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+# --- which rooms a connection is in: kept in its connection state, so any instance knows ---
+
+
+def rooms_of(state: dict) -> list[str]:
+    """The rooms recorded in a connection's state; the lobby always, anything odd ignored."""
+    raw = state.get("rooms")
+    rooms = [LOBBY]
+    if isinstance(raw, list):
+        for room in raw[:MAX_ROOMS_PER_CONNECTION]:
+            if isinstance(room, str) and ROOM_PATTERN.fullmatch(room) and room not in rooms:
+                rooms.append(room)
+    return rooms
+
+
+def with_room(state: dict, room: str) -> dict:
+    """The state after joining `room`; Rejected when the connection is in too many rooms."""
+    rooms = rooms_of(state)
+    if room not in rooms:
+        if len(rooms) >= MAX_ROOMS_PER_CONNECTION:
+            raise Rejected(
+                f"Could not join {room}: a connection can be in at most "
+                f"{MAX_ROOMS_PER_CONNECTION} rooms. Leave one first.",
+                room,
+            )
+        rooms.append(room)
+    return state | {"rooms": rooms[1:]}
+
+
+def without_room(state: dict, room: str) -> dict:
+    rooms = [r for r in rooms_of(state)[1:] if r != room]
+    typing = state.get("typing")
+    if isinstance(typing, dict):
+        state = state | {"typing": {k: v for k, v in typing.items() if k != room}}
+    return state | {"rooms": rooms}

@@ -1,0 +1,380 @@
+"""The pure decisions behind rooms, history, presence, typing and storage settings: tables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chat import history, presence, rooms, storage_settings, typing_notice
+from chat.settings import SettingsError
+
+MAX = 2000 * 6 + 1024
+
+
+# --- room names ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["lobby", "a", "A-Z_09", "x" * 64, "room-1", "_", "-"])
+def test_valid_room_names(name: str) -> None:
+    assert rooms.validate(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        (None, "missing"),
+        ("", "missing"),
+        (42, "missing"),
+        ("x" * 65, "too long"),
+        ("a b", "only letters"),
+        ("a.b", "only letters"),  # '.' would let a room name reach into another group's name
+        ("a/b", "only letters"),
+        ("p.lobby.alice", "only letters"),
+        ("caf\u00e9", "only letters"),
+        (" lobby", "only letters"),
+        ("lobby\n", "only letters"),
+        ("\u0660", "only letters"),  # an Arabic-Indic digit: \\w would take it, we do not
+    ],
+)
+def test_invalid_room_names(name: object, reason: str) -> None:
+    with pytest.raises(rooms.InvalidRoom, match=reason):
+        rooms.validate(name)
+
+
+def test_groups_cannot_collide() -> None:
+    assert rooms.group("lobby") == "r.lobby"
+    assert rooms.presence_group("lobby", "a.b") == "p.lobby.a.b"
+    assert rooms.group("x") != rooms.presence_group("x", "")
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def j(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"hello", "text/plain", rooms.Command("message", "lobby", "hello")),
+        (b"{not json", "text/plain", rooms.Command("message", "lobby", "{not json")),
+        (j(["join"]), "text/plain", rooms.Command("message", "lobby", '["join"]')),
+        (j({"room": "x"}), "text/plain", rooms.Command("message", "lobby", '{"room": "x"}')),
+        (j({"message": "hi"}), "application/json", rooms.Command("message", "lobby", "hi")),
+        (j({"type": "join", "room": "dev"}), "text/plain", rooms.Command("join", "dev")),
+        (j({"type": "leave", "room": "dev"}), "text/plain", rooms.Command("leave", "dev")),
+        (j({"type": "typing", "room": "dev"}), "text/plain", rooms.Command("typing", "dev")),
+        (
+            j({"type": "message", "room": "dev", "message": "yo"}),
+            "text/plain",
+            rooms.Command("message", "dev", "yo"),
+        ),
+        (
+            j({"type": "message", "room": "dev", "message": "yo"}),
+            "application/octet-stream",
+            rooms.Command("message", "dev", "yo"),
+        ),
+    ],
+)
+def test_commands(body: bytes, content_type: str, expected: rooms.Command) -> None:
+    assert rooms.parse(body, content_type, MAX) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "room"),
+    [
+        (j({"type": "shout", "room": "dev"}), "Unknown command 'shout'", None),
+        (j({"type": None}), "Unknown command 'NoneType'", None),
+        (j({"type": "join"}), "missing room name", None),
+        (j({"type": "join", "room": "a b"}), "only letters", None),
+        (j({"type": "join", "room": "r" * 65}), "too long", None),
+        (j({"type": "message", "room": "dev"}), '"message" must be text', "dev"),
+        (j({"type": "message", "room": "dev", "message": 5}), '"message" must be text', "dev"),
+        (b"x" * (MAX + 1), "too long", None),
+        (b"\xff\xfe", "UTF-8", "lobby"),
+        (b"[" * 100_000, "too long", None),
+    ],
+)
+def test_refused_commands(body: bytes, reason: str, room: str | None) -> None:
+    with pytest.raises(rooms.Rejected, match=reason) as caught:
+        rooms.parse(body, "text/plain", MAX)
+    assert caught.value.room == room
+
+
+def test_deeply_nested_json_is_plain_text_not_a_crash() -> None:
+    body = b"{" + b'"a":{' * 50_000 + b"}" * 50_001
+    command = rooms.parse(body, "text/plain", len(body))
+    assert command.kind == "message" and command.room == "lobby"
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({}, ["lobby"]),
+        ({"rooms": ["a", "b"]}, ["lobby", "a", "b"]),
+        ({"rooms": ["a", "a", "lobby", 5, "bad name", None]}, ["lobby", "a"]),
+        ({"rooms": "a"}, ["lobby"]),
+        ({"rooms": [f"r{i}" for i in range(50)]}, ["lobby"] + [f"r{i}" for i in range(20)]),
+    ],
+)
+def test_rooms_of_a_connection(state: dict, expected: list[str]) -> None:
+    assert rooms.rooms_of(state) == expected
+
+
+def test_joining_and_leaving_rooms_in_state() -> None:
+    state = rooms.with_room({"rate": [1, 2]}, "dev")
+    assert state == {"rate": [1, 2], "rooms": ["dev"]}
+    assert rooms.with_room(state, "dev") == state
+    state = rooms.without_room(state | {"typing": {"dev": 1.0, "x": 2.0}}, "dev")
+    assert state == {"rate": [1, 2], "rooms": [], "typing": {"x": 2.0}}
+    full = {"rooms": [f"r{i}" for i in range(rooms.MAX_ROOMS_PER_CONNECTION - 1)]}
+    with pytest.raises(rooms.Rejected, match="at most 20 rooms"):
+        rooms.with_room(full, "one-more")
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def test_row_keys_sort_newest_first() -> None:
+    older = history.row_key(1_700_000_000_000, "a" * 24)
+    newer = history.row_key(1_700_000_000_001, "b" * 24)
+    assert newer < older
+    assert history.ROW_KEY.fullmatch(older)
+    assert history.row_key(0, "c" * 24).startswith("9999999999999-")
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({}, (50, None)),
+        ({"limit": "1"}, (1, None)),
+        ({"limit": "200"}, (200, None)),
+        ({"limit": " 7 "}, (7, None)),
+        ({"before": "8203961810260-" + "0" * 24}, (50, "8203961810260-" + "0" * 24)),
+    ],
+)
+def test_history_query(params: dict, expected: tuple) -> None:
+    page = history.parse_query("dev", params)
+    assert (page.limit, page.before) == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"limit": "0"}, "from 1 to 200"),
+        ({"limit": "201"}, "from 1 to 200"),
+        ({"limit": "-1"}, "whole number"),
+        ({"limit": "1e3"}, "whole number"),
+        ({"limit": "9" * 50}, "whole number"),
+        ({"limit": "\u0661"}, "whole number"),
+        ({"before": ""}, "cursor"),
+        ({"before": "x"}, "cursor"),
+        ({"before": "8203961810260-" + "0" * 24 + "' or 1 eq 1"}, "cursor"),
+        ({"before": "8203961810260-" + "G" * 24}, "cursor"),
+    ],
+)
+def test_bad_history_query(params: dict, reason: str) -> None:
+    with pytest.raises(history.BadQuery, match=reason):
+        history.parse_query("dev", params)
+
+
+def test_page_body_is_oldest_first_with_a_cursor_only_when_there_is_more() -> None:
+    rows = [
+        {
+            "PartitionKey": "dev",
+            "RowKey": f"k{i}",
+            "id": str(i),
+            "from": "a",
+            "message": "m",
+            "time": "t",
+        }
+        for i in (3, 2, 1)
+    ]
+    body = history.page_body("dev", rows, 2)
+    assert [m["id"] for m in body["messages"]] == ["2", "3"]
+    assert body["next"] == "k2"
+    assert set(body["messages"][0]) == {"id", "room", "from", "message", "time"}
+    assert history.page_body("dev", rows, 3)["next"] is None
+    assert history.page_body("dev", [], 3) == {"room": "dev", "messages": [], "next": None}
+
+
+# --- presence --------------------------------------------------------------------------------
+
+A = presence.Announced
+
+
+@pytest.mark.parametrize(
+    ("announced", "present", "now", "event"),
+    [
+        (None, False, 0.0, None),
+        (None, True, 0.0, "joined"),
+        (A(True, 4.0, 0.0), True, 1.0, None),  # another tab: nothing
+        (A(True, 4.0, 0.0), False, 1.0, "left"),  # the last tab went
+        (A(False, 3.0, 0.0), True, 1.0, "joined"),
+        (A(False, 0.2, 0.0), True, 1.0, None),  # flapping: the bucket is empty
+        (A(False, 0.2, 0.0), True, 15.0, "joined"),  # refilled after 15 s
+    ],
+)
+def test_presence_transitions(
+    announced: presence.Announced | None, present: bool, now: float, event: str | None
+) -> None:
+    transition = presence.decide(announced, present, now)
+    assert (transition.event if transition else None) == event
+    if transition:
+        assert transition.record.present is present and transition.record.updated == now
+
+
+def test_a_flapping_connection_gives_a_bounded_number_of_notices() -> None:
+    record, notices = None, 0
+    for cycle in range(100):  # 100 connect/close cycles in 10 s
+        for present in (True, False):
+            transition = presence.decide(record, present, cycle * 0.1)
+            if transition:
+                record, notices = transition.record, notices + 1
+    assert notices <= presence.USER_NOTICES + 1
+
+
+def test_room_notices_are_bounded_per_room() -> None:
+    notices = presence.RoomNotices()
+    assert notices.open("busy", 0.0)
+    allowed = sum(notices.allow("busy", 0.0) for _ in range(1000))
+    assert allowed == presence.ROOM_NOTICES
+    assert not notices.open("busy", 0.0)
+    assert notices.open("busy", presence.ROOM_WINDOW_S / presence.ROOM_NOTICES)
+    assert notices.allow("quiet", 0.0)
+    assert notices.allow("busy", presence.ROOM_WINDOW_S)  # refilled
+
+
+def test_snapshot_lists_each_user_once() -> None:
+    listed = [
+        {"connectionId": "1", "userId": "alice"},
+        {"connectionId": "2", "userId": "bob"},
+        {"connectionId": "3", "userId": "alice"},
+        {"connectionId": "4", "userId": None},
+        {"connectionId": "5", "userId": ""},
+    ]
+    assert presence.snapshot_users(listed) == ["alice", "bob"]
+
+
+def test_notice_ids_are_shared_by_instances_and_differ_by_change() -> None:
+    one = presence.notice_id("dev", "alice", "joined", 1.0)
+    assert one == presence.notice_id("dev", "alice", "joined", 1.0)
+    assert one != presence.notice_id("dev", "alice", "left", 1.0)
+
+
+# --- typing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "now", "allowed"),
+    [
+        ({}, 10.0, True),
+        ({"typing": {"dev": 9.0}}, 10.0, False),
+        ({"typing": {"dev": 7.0}}, 10.0, True),
+        ({"typing": {"other": 9.9}}, 10.0, True),
+        ({"typing": {"dev": "x"}}, 10.0, True),
+        ({"typing": {"dev": True}}, 10.0, True),
+        ({"typing": "junk"}, 10.0, True),
+        ({"typing": {"dev": 50.0}}, 10.0, True),  # a clock from the future is not trusted
+    ],
+)
+def test_typing_throttle(state: dict, now: float, allowed: bool) -> None:
+    ok, new_state = typing_notice.allow(state, "dev", now)
+    assert ok is allowed
+    if ok:
+        assert new_state["typing"]["dev"] == now
+
+
+# --- storage settings ------------------------------------------------------------------------
+
+AZ = (
+    "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;"
+    "EndpointSuffix=core.windows.net"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"ChatStorage": "UseDevelopmentStorage=true"},
+            ("ChatStorage", "http://127.0.0.1:10002/devstoreaccount1", "devstoreaccount1"),
+        ),
+        (
+            {"AzureWebJobsStorage": "UseDevelopmentStorage=true"},
+            ("AzureWebJobsStorage", "http://127.0.0.1:10002/devstoreaccount1", "devstoreaccount1"),
+        ),
+        ({"ChatStorage": AZ}, ("ChatStorage", "https://acct.table.core.windows.net", "acct")),
+        (
+            {"ChatStorage": "AccountName=a;AccountKey=k;TableEndpoint=http://127.0.0.1:9/a/"},
+            ("ChatStorage", "http://127.0.0.1:9/a", "a"),
+        ),
+        (
+            {"ChatStorage": AZ, "AzureWebJobsStorage": "UseDevelopmentStorage=true"},
+            ("ChatStorage", "https://acct.table.core.windows.net", "acct"),
+        ),
+        (
+            {"ChatStorage__tableServiceUri": "https://acct.table.core.windows.net/"},
+            ("ChatStorage__tableServiceUri", "https://acct.table.core.windows.net", None),
+        ),
+        (
+            {"AzureWebJobsStorage__accountName": "acct"},
+            ("AzureWebJobsStorage__accountName", "https://acct.table.core.windows.net", None),
+        ),
+    ],
+)
+def test_storage_settings(env: dict, expected: tuple) -> None:
+    loaded = storage_settings.load(env)
+    assert (loaded.setting, loaded.table_endpoint, loaded.account_name) == expected
+
+
+def test_identity_storage_carries_the_client_id_and_no_secret() -> None:
+    loaded = storage_settings.load(
+        {
+            "ChatStorage__tableServiceUri": "https://acct.table.core.windows.net",
+            "ChatStorage__clientId": "00000000-0000-0000-0000-000000000001",
+        }
+    )
+    assert loaded.identity_mode and loaded.client_id.endswith("1")
+    assert "a2V5" not in repr(storage_settings.load({"ChatStorage": AZ}))  # the key never shows
+
+
+@pytest.mark.parametrize(
+    ("env", "name", "reason"),
+    [
+        ({}, "ChatStorage", "missing"),
+        ({"ChatStorage": "  "}, "ChatStorage", "missing"),
+        ({"ChatStorage": "nonsense"}, "ChatStorage", "Key=Value"),
+        ({"ChatStorage": "AccountName=a"}, "ChatStorage", "no AccountKey"),
+        ({"ChatStorage": "AccountKey=k;TableEndpoint=https://x"}, "ChatStorage", "AccountName"),
+        ({"ChatStorage": "Foo=bar"}, "ChatStorage", "no AccountName"),
+        (
+            {"ChatStorage": "AccountName=a;AccountKey=k;TableEndpoint=ftp://x"},
+            "ChatStorage",
+            "http",
+        ),
+        (
+            {"ChatStorage": "AccountName=a;AccountKey=k;DefaultEndpointsProtocol=ftp"},
+            "ChatStorage",
+            "https",
+        ),
+        (
+            {"ChatStorage__tableServiceUri": "http://acct.table.core.windows.net"},
+            "ChatStorage__tableServiceUri",
+            "https",
+        ),
+        (
+            {"AzureWebJobsStorage__accountName": "Not_An_Account"},
+            "AzureWebJobsStorage__accountName",
+            "not a storage account",
+        ),
+        ({"AzureWebJobsStorage": "nonsense"}, "AzureWebJobsStorage", "Key=Value"),
+    ],
+)
+def test_bad_storage_settings_name_the_setting(env: dict, name: str, reason: str) -> None:
+    with pytest.raises(SettingsError, match=reason) as caught:
+        storage_settings.load(env)
+    assert caught.value.name == name
+    assert "a2V5" not in str(caught.value)

@@ -1,0 +1,379 @@
+"""Rooms, history and typing through the registered functions: real SDKs, real Azurite."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+
+import azure.functions as func
+import pytest
+
+import function_app
+from chat import connection_state
+
+from .conftest import RecordingService, close_clients, connection_string, event_request
+
+MESSAGE = "azure.webpubsub.user.message"
+HUB = "Sample_ChatApp"
+
+
+async def call(request: func.HttpRequest) -> func.HttpResponse:
+    return await function_app.eventhandler(request)
+
+
+async def command(
+    value: object, state: str | None = None, ce_id: str = "1", **kwargs
+) -> func.HttpResponse:
+    body = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return await call(
+        event_request(
+            MESSAGE, body=body, content_type="text/plain", state=state, ce_id=ce_id, **kwargs
+        )
+    )
+
+
+async def history(room: str, **params: str) -> func.HttpResponse:
+    request = func.HttpRequest(
+        "GET",
+        f"http://localhost/api/rooms/{room}/messages",
+        params=params,
+        route_params={"room": room},
+        body=b"",
+    )
+    return await function_app.room_messages(request)
+
+
+def state_of(response: func.HttpResponse) -> str:
+    return response.headers["ce-connectionState"]
+
+
+async def joined(room: str, app: RecordingService) -> str:
+    response = await command({"type": "join", "room": room})
+    assert response.status_code == 204, response.get_body()
+    return state_of(response)
+
+
+async def test_join_then_message_is_stored_then_sent_to_the_room(app: RecordingService) -> None:
+    app.connect("conn-0", "bob", "r.dev")
+    app.connect("conn-1", "alice")
+    state = await joined("dev", app)
+    assert connection_state.decode(state)["rooms"] == ["dev"]
+    puts = {r.path for r in app.requests if r.method == "PUT"}
+    assert puts == {
+        f"/api/hubs/{HUB}/groups/r.dev/connections/conn-1",
+        f"/api/hubs/{HUB}/groups/p.dev.alice/connections/conn-1",
+    }
+    [snapshot] = app.sends("connections")
+    assert snapshot.json() == {"type": "presence", "room": "dev", "users": ["bob", "alice"]}
+    [notice] = [r.json() for r in app.sends("groups")]
+    assert (notice["event"], notice["room"], notice["user"]) == ("joined", "dev", "alice")
+    app.requests.clear()
+
+    sent = await command({"type": "message", "room": "dev", "message": " hi dev "}, state, "2")
+    assert sent.status_code == 204
+    [broadcast] = app.sends("groups")
+    assert broadcast.path == f"/api/hubs/{HUB}/groups/r.dev/:send"
+    message = broadcast.json()
+    assert message["room"] == "dev" and message["message"] == "hi dev"
+    page = json.loads((await history("dev")).get_body())
+    assert page == {"room": "dev", "messages": [message], "next": None}  # exactly as sent
+
+
+async def test_messages_to_a_room_not_joined_are_refused(app: RecordingService) -> None:
+    response = await command({"type": "message", "room": "secret", "message": "psst"})
+    assert response.status_code == 200
+    reply = json.loads(response.get_body())
+    assert reply["event"] == "rejected" and reply["room"] == "secret"
+    assert "join the room secret first" in reply["message"]
+    assert app.requests == []
+    assert json.loads((await history("secret")).get_body())["messages"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"type": "join", "room": "bad room"}, "only letters"),
+        ({"type": "join", "room": "r." + "x"}, "only letters"),
+        ({"type": "typing", "room": ""}, "missing room"),
+        ({"type": "leave", "room": "lobby"}, "stays in the lobby"),
+        ({"type": "fly", "room": "dev"}, "Unknown command"),
+    ],
+)
+async def test_bad_commands_are_refused_with_a_reason(
+    app: RecordingService, value: dict, reason: str
+) -> None:
+    response = await command(value)
+    assert response.status_code == 200
+    assert reason in json.loads(response.get_body())["message"]
+    assert app.requests == []
+
+
+async def test_leave_removes_the_connection_from_both_groups(app: RecordingService) -> None:
+    state = await joined("dev", app)
+    app.requests.clear()
+    response = await command({"type": "leave", "room": "dev"}, state, "2")
+    assert response.status_code == 204
+    assert connection_state.decode(state_of(response))["rooms"] == []
+    deleted = {r.path for r in app.requests if r.method == "DELETE"}
+    assert deleted == {
+        f"/api/hubs/{HUB}/groups/r.dev/connections/conn-1",
+        f"/api/hubs/{HUB}/groups/p.dev.alice/connections/conn-1",
+    }
+    assert [r.json()["event"] for r in app.sends("groups")] == ["left"]
+
+
+async def test_typing_goes_to_the_others_and_is_throttled(app: RecordingService) -> None:
+    state = await joined("dev", app)
+    app.requests.clear()
+    first = await command({"type": "typing", "room": "dev"}, state, "2")
+    second = await command({"type": "typing", "room": "dev"}, state_of(first), "3")
+    assert first.status_code == second.status_code == 204
+    [typing] = app.sends("groups")
+    assert typing.json() == {"type": "typing", "room": "dev", "user": "alice"}
+    assert typing.query["filter"] == "userId ne 'alice'"
+    assert json.loads((await history("dev")).get_body())["messages"] == []  # never stored
+
+
+async def test_typing_filter_escapes_quotes_in_user_ids(app: RecordingService) -> None:
+    app.connect("conn-1", "o'brien", "r.dev")
+    response = await command({"type": "join", "room": "dev"}, user="o'brien")
+    typing = await command(
+        {"type": "typing", "room": "dev"}, state_of(response), "2", user="o'brien"
+    )
+    assert typing.status_code == 204
+    [sent] = [r for r in app.sends("groups") if r.json().get("type") == "typing"]
+    assert sent.query["filter"] == "userId ne 'o''brien'"
+
+
+async def test_history_pages_back_in_order_without_duplicates(app: RecordingService) -> None:
+    state = await joined("dev", app)
+    sent = []
+    for n in range(5):
+        response = await command(
+            {"type": "message", "room": "dev", "message": f"m{n}"}, state, f"m{n}"
+        )
+        state = state_of(response)
+        sent.append(f"m{n}")
+    seen: list[str] = []
+    cursor = None
+    for _ in range(4):
+        params = {"limit": "2"} | ({"before": cursor} if cursor else {})
+        page = json.loads((await history("dev", **params)).get_body())
+        seen = [m["message"] for m in page["messages"]] + seen
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert seen == sent
+
+
+@pytest.mark.parametrize(
+    ("room", "params", "reason"),
+    [
+        ("bad room", {}, "only letters"),
+        ("x" * 65, {}, "too long"),
+        ("dev", {"limit": "500"}, "from 1 to 200"),
+        ("dev", {"limit": "ten"}, "whole number"),
+        ("dev", {"before": "not-a-cursor"}, "cursor"),
+    ],
+)
+async def test_bad_history_requests_are_400(
+    app: RecordingService, room: str, params: dict, reason: str
+) -> None:
+    response = await history(room, **params)
+    assert response.status_code == 400
+    assert reason in response.get_body().decode()
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_user_limit_refusal_leaves_nothing_in_history(
+    configure, service: RecordingService
+) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatRateLimitMessages="2",
+        ChatRateLimitWindowSeconds="60",
+    )
+    # Three connections of one user, each with a fresh per-connection bucket.
+    outcomes = []
+    for n in range(3):
+        response = await command(f"msg{n}".encode(), connection_id=f"c{n}", ce_id=f"{n}")
+        outcomes.append(json.loads(response.get_body() or b"{}").get("event", "sent"))
+    assert outcomes == ["sent", "sent", "rejected"]
+    messages = json.loads((await history("lobby")).get_body())["messages"]
+    assert [m["message"] for m in messages] == ["msg0", "msg1"]
+    await close_clients()
+
+
+def dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_store_down_refuses_and_broadcasts_nothing(
+    configure, service: RecordingService
+) -> None:
+    dead = (
+        "AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"TableEndpoint=http://127.0.0.1:{dead_port()}/devstoreaccount1"
+    )
+    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatStorage=dead)
+    response = await command(b"will anyone see this?")
+    assert response.status_code == 200
+    reply = json.loads(response.get_body())
+    assert reply["event"] == "rejected" and "history cannot be saved" in reply["message"]
+    assert service.sends("groups") == [] and service.sends("hub") == []
+    page = await history("lobby")
+    assert page.status_code == 503
+    assert b"unavailable" in page.get_body()
+    await close_clients()
+
+
+async def test_missing_storage_is_503_and_logged_once_by_name(
+    configure, service: RecordingService, caplog
+) -> None:
+    caplog.set_level(logging.ERROR)
+    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatStorage="")
+    first = await command(b"hi")
+    second = await history("lobby")
+    third = await command(b"hi again", ce_id="2")
+    assert first.status_code == second.status_code == third.status_code == 503
+    assert b"Traceback" not in first.get_body()
+    logged = [r for r in caplog.records if "ChatStorage" in r.getMessage()]
+    assert len(logged) == 1
+    assert service.requests == []
+    # negotiate does not need the store
+    negotiate = await function_app.negotiate(
+        func.HttpRequest("GET", "http://h/api/negotiate", params={"id": "a"}, body=b"")
+    )
+    assert negotiate.status_code == 200
+    await close_clients()
+
+
+async def test_user_bucket_is_cached_in_connection_state_and_a_forged_cache_gains_nothing(
+    configure, service: RecordingService
+) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatRateLimitMessages="2",
+        ChatRateLimitWindowSeconds="60",
+    )
+    first = await command(b"one")
+    cached = connection_state.decode(state_of(first))["user_rate"]
+    assert cached[0] == 1.0 and isinstance(cached[2], str) and cached[2]
+    # A state claiming a full bucket under an ETag the store never issued: the conditional
+    # update fails, the bucket is read, and the user's real count decides.
+    forged = connection_state.encode({"user_rate": [1000.0, cached[1], 'W/"not-the-etag"']})
+    second = await command(b"two", forged, "2")
+    third = await command(b"three", state_of(second), "3")
+    assert second.status_code == 204
+    assert json.loads(third.get_body())["event"] == "rejected"
+    assert [b["message"] for b in service.broadcasts] == ["one", "two"]
+    await close_clients()
+
+
+async def test_the_longest_allowed_message_fits_the_history_table(
+    configure, service: RecordingService
+) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatMaxMessageLength="16000",
+    )
+    text = "\U0001f600" * 16_000  # every character a surrogate pair in UTF-16: 64,000 bytes
+    response = await command(text.encode())
+    assert response.status_code == 204, response.get_body()[:200]
+    [stored] = json.loads((await history("lobby")).get_body())["messages"]
+    assert stored["message"] == text
+    await close_clients()
+
+
+async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
+    app: RecordingService,
+) -> None:
+    app.connect("conn-1", "alice")
+    app.connect("conn-2", "bob")
+    app.connect("conn-3", "carol")
+    await command({"type": "join", "room": "dev"})
+    await command({"type": "join", "room": "dev"}, connection_id="conn-2", user="bob", ce_id="2")
+    await command({"type": "join", "room": "dev"}, connection_id="conn-3", user="carol", ce_id="3")
+    listings = [
+        r
+        for r in app.requests
+        if r.method == "GET" and r.path.endswith("/groups/r.dev/connections")
+    ]
+    assert len(listings) == 1  # the second joiner, within a second, reused the first listing
+    snapshots = {r.path.split("/")[-2]: r.json() for r in app.sends("connections")}
+    assert snapshots["conn-1"]["users"] == ["alice"]
+    assert snapshots["conn-2"]["users"] == ["alice", "bob"]  # bob added himself
+    # ... and the shared listing learnt him: carol's snapshot names all three
+    assert snapshots["conn-3"]["users"] == ["alice", "bob", "carol"]
+
+
+async def test_a_crowd_does_not_grow_each_snapshot_past_its_size(
+    app: RecordingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters import chat_events
+
+    monkeypatch.setattr(chat_events, "SNAPSHOT_CONNECTIONS", 3)
+    for n in range(6):
+        app.connect(f"conn-{n}", f"user{n}")
+        response = await command(
+            {"type": "join", "room": "dev"},
+            connection_id=f"conn-{n}",
+            user=f"user{n}",
+            ce_id=str(n),
+        )
+        assert response.status_code == 204
+    snapshots = {r.path.split("/")[-2]: r.json()["users"] for r in app.sends("connections")}
+    assert snapshots["conn-0"] == ["user0"]
+    assert snapshots["conn-2"] == ["user0", "user1", "user2"]
+    # Past the size, a joiner is named in its own snapshot but the shared listing stays at 3.
+    assert snapshots["conn-5"] == ["user0", "user1", "user2", "user5"]
+
+
+async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> None:
+    """Two Functions instances handle alice's two tabs at the same moment: the conditional
+    write of the presence record lets exactly one of them announce her."""
+    import asyncio
+
+    from adapters.chat_events import ChatEvents
+    from adapters.table_store import TableStore
+    from adapters.webpubsub import Service
+    from chat import presence
+    from chat.cloudevents import authenticate
+
+    settings = function_app.runtime.settings()
+    storage = function_app.runtime.storage()
+    assert settings is not None and storage is not None
+    instances = [
+        ChatEvents(settings, Service(settings), TableStore(storage), presence.RoomNotices())
+        for _ in range(2)
+    ]
+    for n in (1, 2):
+        app.connect(f"conn-{n}", "alice", "r.lobby", "p.lobby.alice")
+    events = [
+        authenticate(
+            event_request("azure.webpubsub.sys.connected", connection_id=f"conn-{n}").headers,
+            settings,
+        )
+        for n in (1, 2)
+    ]
+    # Both read the (absent) record before either writes: the race at its tightest.
+    both_read = asyncio.Barrier(2)
+    for instance in instances:
+        read = instance.store.announced
+
+        async def announced(room: str, user: str, read=read):  # type: ignore[no-untyped-def]
+            record = await read(room, user)
+            await both_read.wait()
+            return record
+
+        instance.store.announced = announced  # type: ignore[method-assign]
+    now = 1_800_000_000.0
+    await asyncio.gather(*(i.connected(e, now) for i, e in zip(instances, events, strict=True)))
+    notices = [n for n in app.broadcasts if n.get("type") == "system"]
+    assert [(n["event"], n["user"]) for n in notices] == [("joined", "alice")]
+    for instance in instances:
+        await instance.service.close()
+        await instance.store.close()

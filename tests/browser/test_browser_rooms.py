@@ -1,0 +1,181 @@
+"""Rooms in Debian's Chromium: history for late joiners, switching, typing, load earlier."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import aiohttp
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.chat_client import join
+from tests.support.stack import LocalStack
+
+from .chat_page import MESSAGE_TIMEOUT_MS, PHONE, OpenChat
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+
+def history(stack: LocalStack, room: str, **params: str) -> dict:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    url = f"{stack.host_base_url}/api/rooms/{room}/messages?{query}"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (loopback)
+        return json.load(response)
+
+
+async def write_messages(stack: LocalStack, room: str, name: str, texts: list[str]) -> None:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        writers = [await join(session, stack.host_base_url, f"{name}w{n}") for n in range(4)]
+        for writer in writers:
+            await writer.join_room(room)
+        for n, text in enumerate(texts):
+            writer = writers[n % len(writers)]
+            await writer.say_in(room, text)
+            await writer.wait_chat(writer.user, text)
+        for writer in writers:
+            await writer.close()
+
+
+def test_late_joiner_sees_earlier_messages_once_in_order(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    room = unique("history")
+    alice_name, bob_name = unique("alice"), unique("bob")
+    alice = open_chat()
+    alice.join(alice_name)
+    alice.enter_room(room)
+    said = [f"before bob {n}" for n in range(3)]
+    for text in said:
+        alice.send(text)
+        expect(alice.chat_line(alice_name, text)).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
+
+    bob = open_chat(f"#room={room}")  # a shared link to the room
+    bob.join(bob_name)
+    expect(bob.page.locator("#room-title")).to_have_text(room)
+    expect(bob.chat_lines(alice_name)).to_have_count(3, timeout=MESSAGE_TIMEOUT_MS)
+    texts = bob.chat_lines(alice_name).locator("span.text").all_inner_texts()
+    assert texts == said
+    # A live message after the history shows once, and ids are never repeated.
+    alice.send("after bob came")
+    expect(bob.chat_line(alice_name, "after bob came")).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
+    ids = bob.line_ids()
+    assert len(ids) == len(set(ids))
+    assert bob.page.evaluate("() => location.hash") == f"#room={room}"
+
+
+def test_switching_rooms_with_unread_counts_and_members(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    red, blue = unique("red"), unique("blue")
+    alice_name, bob_name = unique("alice"), unique("bob")
+    alice, bob = open_chat(), open_chat()
+    alice.join(alice_name)
+    bob.join(bob_name)
+    for chat in (alice, bob):
+        chat.enter_room(red)
+    alice.enter_room(blue)  # alice is now looking at blue
+    expect(alice.page).to_have_url(f"{alice.url}#room={blue}")
+    bob.send("in red while alice looks at blue")
+    badge = alice.room_button(red).locator(".badge")
+    expect(badge).to_have_text("1", timeout=MESSAGE_TIMEOUT_MS)
+    expect(alice.chat_lines(bob_name)).to_have_count(0)  # not shown in blue
+
+    alice.room_button(red).click()
+    expect(alice.page.locator("#room-title")).to_have_text(red)
+    expect(alice.chat_line(bob_name, "in red while alice looks at blue")).to_be_visible()
+    expect(badge).to_have_count(0)
+    assert alice.page.evaluate("() => location.hash") == f"#room={red}"
+    expect(alice.page.locator("#members-summary")).to_have_text("2 here")
+    members = alice.page.locator("#member-list li").all_text_contents()
+    assert sorted(members) == sorted([alice_name, bob_name])
+
+    # The room list is remembered across a reload, and the URL keeps the room.
+    alice.page.reload()
+    alice.expect_connected(alice_name)
+    expect(alice.room_button(blue)).to_be_visible()
+    expect(alice.page.locator("#room-title")).to_have_text(red)
+    # Leaving a room removes it from the list and goes back to the lobby.
+    alice.page.locator(f'button.room-leave[data-leave="{blue}"]').click()
+    expect(alice.room_button(blue)).to_have_count(0)
+
+
+def test_bad_room_names_are_refused_next_to_the_field(open_chat: OpenChat, unique) -> None:
+    alice = open_chat()
+    alice.join(unique("alice"))
+    alice.page.locator("#room-input").fill("no spaces please")
+    alice.page.locator("#room-input").press("Enter")
+    expect(alice.page.locator("#room-error")).to_contain_text("letters")
+    expect(alice.page.locator("#room-title")).to_have_text("lobby")
+
+
+def test_typing_indicator(open_chat: OpenChat, unique: Callable[[str], str]) -> None:
+    room = unique("typing")
+    alice_name, bob_name = unique("alice"), unique("bob")
+    alice, bob = open_chat(), open_chat()
+    alice.join(alice_name)
+    bob.join(bob_name)
+    alice.enter_room(room)
+    bob.enter_room(room)
+    expect(bob.page.locator("#members-summary")).to_have_text("2 here")
+    alice.message_input.press_sequentially("hel")
+    expect(bob.page.locator("#typing")).to_have_text(
+        f"{alice_name} is typing…", timeout=MESSAGE_TIMEOUT_MS
+    )
+    expect(alice.page.locator("#typing")).to_have_text("")  # never one's own
+    # It goes away on its own when the typing stops.
+    expect(bob.page.locator("#typing")).to_have_text("", timeout=MESSAGE_TIMEOUT_MS)
+
+
+def test_load_earlier_pages_back_without_duplicates(
+    open_chat: OpenChat, chat_stack: LocalStack, unique: Callable[[str], str]
+) -> None:
+    room = unique("paging")
+    alice_name = unique("alice")
+    # 56 messages: the latest 50 come on entry, the first 6 behind "load earlier". Four
+    # writers over plain WebSockets, so the per-user flood limit does not slow the set-up.
+    texts = [f"m{n:02d}" for n in range(56)]
+    # Playwright's sync API owns this thread's event loop: the writers run on another thread.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, write_messages(chat_stack, room, alice_name, texts)).result()
+    assert len(history(chat_stack, room, limit="200")["messages"]) == 56
+
+    reader = open_chat(f"#room={room}", viewport=PHONE)
+    reader.join(unique("reader"))
+    lines = reader.log.locator("li.message")
+    expect(lines).to_have_count(50, timeout=MESSAGE_TIMEOUT_MS)
+    load = reader.page.locator("#load-earlier")
+    expect(load).to_be_visible()
+    load.focus()
+    reader.page.keyboard.press("Enter")  # by keyboard alone
+    expect(lines).to_have_count(56, timeout=MESSAGE_TIMEOUT_MS)
+    texts = lines.locator("span.text").all_inner_texts()
+    assert texts == [f"m{n:02d}" for n in range(56)]
+    expect(load).to_be_hidden()
+    ids = reader.line_ids()
+    assert len(ids) == len(set(ids))
+
+
+def test_rooms_and_history_in_the_lazy_auth_flow(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    room = unique("direct")
+    alice_name, bob_name = unique("alice"), unique("bob")
+    alice = open_chat("?connect=direct")  # straight to the service with ?id=, no negotiate
+    alice.join(alice_name)
+    alice.enter_room(room)
+    alice.send("said before bob came")
+    expect(alice.chat_line(alice_name, "said before bob came")).to_be_visible(
+        timeout=MESSAGE_TIMEOUT_MS
+    )
+    bob = open_chat(f"?connect=direct#room={room}")
+    bob.join(bob_name)
+    expect(bob.chat_line(alice_name, "said before bob came")).to_be_visible(
+        timeout=MESSAGE_TIMEOUT_MS
+    )
+    assert bob.page.evaluate("() => location.search + location.hash") == (
+        f"?connect=direct#room={room}"
+    )

@@ -1,0 +1,240 @@
+"""Rooms, history and presence through `make run`-style stacks (Azurite, emulator, host)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+import uuid
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+
+from tests.support.chat_client import ChatClient, join, negotiate
+from tests.support.stack import LocalStack
+
+pytestmark = pytest.mark.stack
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def history(
+    session: aiohttp.ClientSession, stack: LocalStack, room: str, **params: str
+) -> dict:
+    url = f"{stack.host_base_url}/api/rooms/{room}/messages"
+    async with session.get(url, params=params) as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
+
+
+async def quiet(client: ChatClient, seconds: float, settle: float | None = None) -> list[dict]:
+    """Every frame the client gets in the next `seconds` (or, with `settle`, until no frame
+    has come for `settle` seconds, at most `seconds` in all)."""
+    frames: list[dict] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            frames.append(await client.next_frame(min(remaining, settle or remaining)))
+        except TimeoutError:
+            if settle is None or loop.time() < deadline:
+                break
+    return frames
+
+
+async def test_two_rooms_are_isolated(stack: LocalStack, session: aiohttp.ClientSession) -> None:
+    red, blue = _name("red"), _name("blue")
+    alice = await join(session, stack.host_base_url, _name("alice"))
+    bob = await join(session, stack.host_base_url, _name("bob"))
+    carol = await join(session, stack.host_base_url, _name("carol"))
+    for client, room in ((alice, red), (bob, red), (carol, blue)):
+        await client.join_room(room)
+    await alice.say_in(red, "for red only")
+    got = await bob.wait_chat(alice.user, "for red only")
+    assert got["room"] == red
+    await carol.say_in(blue, "for blue only")
+    await carol.wait_chat(carol.user, "for blue only")
+    # Had carol been sent red's message, it would have come before her own.
+    assert not any(f.get("room") == red for f in carol.seen)
+    assert not any(f.get("message") == "for blue only" for f in alice.seen + bob.seen)
+    # Sending to a room one has not joined is refused, and stored nowhere.
+    await carol.say_in(red, "sneaking in")
+    refused = await carol.wait_for(lambda f: f.get("event") == "rejected")
+    assert refused["room"] == red
+    page = await history(session, stack, red)
+    assert [m["message"] for m in page["messages"]] == ["for red only"]
+    for client in (alice, bob, carol):
+        await client.close()
+
+
+async def test_late_joiner_gets_the_history_in_order(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    room = _name("history")
+    alice = await join(session, stack.host_base_url, _name("alice"))
+    await alice.join_room(room)
+    said = [f"message {n}" for n in range(12)]
+    for text in said:
+        await alice.say_in(room, text)
+        await alice.wait_chat(alice.user, text)
+    live = [f for f in alice.seen if f.get("room") == room and "type" not in f]
+    late = await join(session, stack.host_base_url, _name("late"))
+    await late.join_room(room)
+    page = await history(session, stack, room, limit="5")
+    earlier = await history(session, stack, room, limit="50", before=page["next"])
+    assert earlier["next"] is None
+    messages = earlier["messages"] + page["messages"]
+    assert [m["message"] for m in messages] == said
+    assert messages == live  # exactly as broadcast, ids included
+    await alice.close()
+    await late.close()
+
+
+async def test_restart_keeps_history(local_stack: LocalStack) -> None:
+    room = _name("durable")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        alice = await join(session, local_stack.host_base_url, _name("alice"))
+        await alice.join_room(room)
+        await alice.say_in(room, "still here after a restart?")
+        await alice.wait_chat(alice.user, "still here after a restart?")
+        await alice.close()
+    local_stack.stop()  # all three: host, emulator, Azurite (SIGTERM, like Ctrl-C)
+    local_stack.start()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        page = await history(session, local_stack, room)
+    assert [m["message"] for m in page["messages"]] == ["still here after a restart?"]
+
+
+def _signed_event(stack: LocalStack, connection_id: str, user: str, ce_time: str) -> dict:
+    signature = hmac.new(stack.access_key.encode(), connection_id.encode(), hashlib.sha256)
+    return {
+        "Content-Type": "text/plain; charset=utf-8",
+        "ce-specversion": "1.0",
+        "ce-awpsversion": "1.0",
+        "ce-type": "azure.webpubsub.user.message",
+        "ce-source": f"/hubs/{stack.hub}/client/{connection_id}",
+        "ce-id": "retried-1",
+        "ce-time": ce_time,
+        "ce-hub": stack.hub,
+        "ce-connectionId": connection_id,
+        "ce-eventName": "message",
+        "ce-userId": user,
+        "ce-signature": "sha256=" + signature.hexdigest(),
+        "WebHook-Request-Origin": "localhost",
+    }
+
+
+async def test_retried_event_is_stored_once_and_sent_once(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    observer = await join(session, stack.host_base_url, _name("observer"))
+    await observer.wait_for(lambda f: f.get("type") == "presence")
+    sender = _name("sender")
+    ce_time = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    headers = _signed_event(stack, f"conn-{uuid.uuid4().hex}", sender, ce_time)
+    text = f"retried {uuid.uuid4().hex[:6]}"
+    for _ in range(3):  # the service's retries carry the same ce-id and ce-time
+        url = f"{stack.host_base_url}/api/eventhandler"
+        async with session.post(url, headers=headers, data=text.encode()) as response:
+            assert response.status == 204
+    first = await observer.wait_chat(sender, text)
+    later = await quiet(observer, 1.5)
+    assert not any(f.get("message") == text for f in later)
+    page = await history(session, stack, "lobby", limit="200")
+    stored = [m for m in page["messages"] if m["message"] == text]
+    assert stored == [first]
+    await observer.close()
+
+
+async def test_three_tabs_are_one_member(stack: LocalStack, session: aiohttp.ClientSession) -> None:
+    room = _name("tabs")
+    alice_id = _name("alice")
+    bob = await join(session, stack.host_base_url, _name("bob"))
+    await bob.join_room(room)
+    tabs = [await join(session, stack.host_base_url, alice_id) for _ in range(3)]
+    for tab in tabs:
+        await tab.join_room(room)
+    await bob.wait_notice("joined", alice_id)
+    carol = await join(session, stack.host_base_url, _name("carol"))
+    snapshot = await carol.join_room(room)
+    # alice once, not thrice; carol is in the room she has just joined
+    assert sorted(snapshot["users"]) == sorted([bob.user, alice_id, carol.user])
+    await carol.close()
+    for tab in tabs[:2]:
+        await tab.close()
+    await tabs[2].say_in(room, "still here")
+    await bob.wait_chat(alice_id, "still here")
+    await tabs[2].close()
+    await bob.wait_notice("left", alice_id)
+    notices = [
+        f["event"]
+        for f in bob.seen
+        if f.get("type") == "system" and f.get("user") == alice_id and f.get("room") == room
+    ]
+    assert notices == ["joined", "left"]
+    await bob.close()
+
+
+async def test_a_flapping_connection_gives_a_bounded_number_of_notices(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    observer = await join(session, stack.host_base_url, _name("observer"))
+    await observer.wait_for(lambda f: f.get("type") == "presence")
+    flapper = _name("flapper")
+    for _ in range(100):
+        tab = await join(session, stack.host_base_url, flapper)
+        await tab.close()
+    frames = await quiet(observer, 3.0)
+    notices = [f for f in frames if f.get("type") == "system" and f.get("user") == flapper]
+    # Before rooms: 200 notices. Now: the user's notice bucket (4 at once, one per 15 s).
+    assert 1 <= len(notices) <= 6, notices
+    await observer.close()
+
+
+async def test_25_connections_of_one_user_are_limited_as_one_user(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    room = _name("flood")
+    observer = await join(session, stack.host_base_url, _name("observer"))
+    await observer.join_room(room)
+    flooder = _name("flooder")
+    tabs = [await join(session, stack.host_base_url, flooder) for _ in range(25)]
+    await asyncio.gather(*(tab.join_room(room) for tab in tabs))
+    started = time.monotonic()
+    await asyncio.gather(
+        *(tab.say_in(room, f"{n}-{i}") for n, tab in enumerate(tabs) for i in range(10))
+    )
+    frames = await quiet(observer, 60.0, settle=3.0)  # until all 250 events are handled
+    elapsed = time.monotonic() - started - 3.0
+    delivered = [f for f in frames if f.get("from") == flooder and "type" not in f]
+    # One bucket for the user: 20 at once, then 2 per second (ChatRateLimit* defaults).
+    assert 20 <= len(delivered) <= 20 + 2 * elapsed + 2, (len(delivered), elapsed)
+    page = await history(session, stack, room, limit="200")
+    assert len(page["messages"]) == len(delivered)  # refused messages were not kept either
+    for client in (*tabs, observer):
+        await client.close()
+
+
+async def test_clients_cannot_publish_to_a_room_group_themselves(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    """The server decides membership: no client token carries group roles, so a client that
+    tries to publish straight to a room's group (skipping policy and history) is refused."""
+    observer = await join(session, stack.host_base_url, _name("observer"))
+    await observer.wait_for(lambda f: f.get("type") == "presence")
+    sneaky = _name("sneaky")
+    url = await negotiate(session, stack.host_base_url, sneaky)
+    ws = await session.ws_connect(f"{url}&webpubsub_mode=sendToGroup&group=r.lobby")
+    await ws.send_str('{"id": "x", "room": "lobby", "from": "admin", "message": "spoofed"}')
+    closed = await ws.receive(timeout=10)
+    assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == 1008  # policy violation: no sendToGroup permission
+    later = await quiet(observer, 1.5)
+    assert not any(f.get("message") == "spoofed" for f in later)
+    page = await history(session, stack, "lobby", limit="200")
+    assert not any(m["message"] == "spoofed" for m in page["messages"])
+    await observer.close()
