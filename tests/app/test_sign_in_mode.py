@@ -172,7 +172,7 @@ async def test_a_broken_principal_is_a_400(signed_in_app) -> None:
     [
         (None, 401),  # lazy auth: a direct connect with no token user
         ("alice", 401),  # a token issued while sign-in was off
-        ("github:583231:alice", 204),
+        ("github:583231:alice", 200),
     ],
 )
 async def test_connect(signed_in_app, user: str | None, status: int) -> None:
@@ -182,6 +182,8 @@ async def test_connect(signed_in_app, user: str | None, status: int) -> None:
     assert response.status_code == status
     if status == 401:
         assert "sign-in required" in response.get_body().decode()
+    else:  # a signed-in connection starts in the lobby, like any other
+        assert json.loads(response.get_body()) == {"groups": ["r.lobby", f"p.lobby.{user}"]}
 
 
 async def test_messages_carry_name_user_id_and_provider(signed_in_app) -> None:
@@ -198,11 +200,14 @@ async def test_messages_carry_name_user_id_and_provider(signed_in_app) -> None:
 
 
 async def test_presence_notices_carry_the_name(signed_in_app) -> None:
-    await function_app.eventhandler(event_request(CONNECTED, user="github:583231:alice"))
-    [notice] = signed_in_app.broadcasts
-    assert notice["user"] == "alice"
+    user = "github:583231:alice"
+    signed_in_app.connect("conn-1", user, "r.lobby", f"p.lobby.{user}")
+    await function_app.eventhandler(event_request(CONNECTED, user=user))
+    [notice] = [b for b in signed_in_app.broadcasts if b.get("type") == "system"]
+    # `user` stays the id (members are keyed by it); the message says the name.
+    assert notice["user"] == user
     assert notice["message"] == "alice joined"
-    assert (notice["userId"], notice["idp"]) == ("github:583231:alice", "github")
+    assert (notice["userId"], notice["idp"]) == (user, "github")
 
 
 async def test_a_connection_from_before_sign_in_cannot_chat(signed_in_app) -> None:
@@ -300,3 +305,28 @@ async def test_events_with_unusable_user_ids_are_refused(
     assert response.status_code == 400
     assert reason in response.get_body().decode()
     assert signed_in_app.broadcasts == []
+
+
+def history_request(headers: dict | None = None) -> func.HttpRequest:
+    return func.HttpRequest(
+        "GET",
+        "http://localhost:7071/api/rooms/lobby/messages",
+        params={"id": "mallory"},
+        headers=headers or {},
+        route_params={"room": "lobby"},
+        body=b"",
+    )
+
+
+async def test_history_follows_the_same_rule(signed_in_app) -> None:
+    """GET /api/rooms/{room}/messages: 401 without a sign-in, like negotiate."""
+    refused = await function_app.room_messages(history_request())
+    assert refused.status_code == 401
+    assert "sign-in required" in refused.get_body().decode()
+    broken = await function_app.room_messages(history_request({"X-MS-CLIENT-PRINCIPAL": "e30"}))
+    assert broken.status_code == 400
+    allowed = await function_app.room_messages(
+        history_request(principal_headers("github", "583231", "alice"))
+    )
+    assert allowed.status_code == 200
+    assert json.loads(allowed.get_body())["room"] == "lobby"
