@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from tests.e2e.chat_client import ChatClient, connect
+from tests.support.chat_client import ChatClient, connect
 from tests.support.stack import LocalStack, local_stack
 
 pytestmark = pytest.mark.stack
@@ -98,14 +98,14 @@ async def test_two_signed_in_people_chat_and_see_each_others_names(people) -> No
     await bob.sign_in("github", bob_name)
     alice_ws = await alice.join("alice")
     joined = await alice_ws.wait_for(
-        lambda f: f.get("event") == "joined" and f.get("user") == alice_name
+        lambda f: f.get("event") == "joined" and f.get("message") == f"{alice_name} joined"
     )
     alice_id = joined["userId"]
     assert alice_id.startswith("aad:") and alice_id.endswith(f":{alice_name}")
     assert joined["idp"] == "aad"
     bob_ws = await bob.join("bob")
     bob_joined = await alice_ws.wait_for(
-        lambda f: f.get("event") == "joined" and f.get("user") == bob_name
+        lambda f: f.get("event") == "joined" and f.get("message") == f"{bob_name} joined"
     )
     assert bob_joined["idp"] == "github"
 
@@ -149,7 +149,8 @@ async def test_forged_principal_headers_from_outside_change_nothing(people) -> N
     joined = await client.wait_for(
         lambda f: f.get("event") == "joined" and "userId" in f and dave_name in f["userId"]
     )
-    assert joined["user"] == dave_name
+    assert joined["message"] == f"{dave_name} joined"
+    assert joined["user"] == joined["userId"]  # members are keyed by the id
     assert joined["userId"].startswith("github:")
     await client.close()
 
@@ -160,11 +161,15 @@ async def test_the_same_name_through_two_providers_is_two_people(people) -> None
     await via_microsoft.sign_in("aad", name)
     await via_github.sign_in("github", name)
     first = await via_microsoft.join("erin (Microsoft)")
-    mine = await first.wait_for(lambda f: f.get("event") == "joined" and f.get("user") == name)
+    mine = await first.wait_for(
+        lambda f: f.get("event") == "joined" and f.get("message") == f"{name} joined"
+    )
     second = await via_github.join("erin (GitHub)")
     theirs = await first.wait_for(
         lambda f: (
-            f.get("event") == "joined" and f.get("user") == name and f["userId"] != mine["userId"]
+            f.get("event") == "joined"
+            and f.get("message") == f"{name} joined"
+            and f["userId"] != mine["userId"]
         )
     )
     assert (mine["idp"], theirs["idp"]) == ("aad", "github")
