@@ -256,7 +256,7 @@
   function lineFor(item) {
     switch (item.kind) {
       case "chat":
-        return chatLine(item, item.from === (session && session.name));
+        return chatLine(item, !!session && identity.isOwn(item, session.name, signedInMode));
       case "system":
         return systemLine(item.event || "notice", item.message, {
           id: item.id,
