@@ -149,6 +149,10 @@ def test_make_run_sign_in_starts_a_signed_in_stack(stack_runners) -> None:
         str(emulator_port),
         "--host-port",
         str(host_port),
+        # Never the shared default port or the repository's .azurite/ folder.
+        "--storage-port",
+        str(free_port()),
+        "--storage-in-memory",
     )
     output.wait_for(re.escape("Sign-in:           required"), 30, runner)
     base = f"http://127.0.0.1:{host_port}"
