@@ -182,16 +182,12 @@ def test_app_service_authentication_settings(sign_in: dict, res: dict) -> None:
     assert config["dependsOn"] == ["federatedCredential", "servicePrincipal"]
 
 
-def test_the_excluded_path_is_the_apps_webhook_route() -> None:
+def test_the_excluded_path_is_the_apps_webhook_route(app_functions: dict) -> None:
     """Web PubSub calls the webhook with no user: its route must be the one excluded."""
-    import function_app
-
     host = json.loads((REPO / "host.json").read_text())
     prefix = host.get("extensions", {}).get("http", {}).get("routePrefix", "api")
-    routes = {
-        f.get_function_name(): f.get_trigger().route for f in function_app.app.get_functions()
-    }
-    assert f"/{prefix}/{routes['eventhandler']}" == "/api/eventhandler"
+    route = app_functions["eventhandler"].get_trigger().route
+    assert f"/{prefix}/{route}" == "/api/eventhandler"
 
 
 def test_the_settings_are_the_ones_the_app_reads() -> None:
