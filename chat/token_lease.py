@@ -12,8 +12,10 @@ Two rules keep a lease from loosening the limit:
 - a lease takes at most a quarter of what the bucket holds (and at least one token), so one
   connection cannot drain the bucket for the user's other tabs, and a nearly empty bucket
   is spent one token per write, as before;
-- a lease lasts LEASE_MAX tokens' worth of refill time (LEASE_MAX * window / capacity), so a
-  user can send at most LEASE_MAX messages more, in any interval, than the bucket allows.
+- a lease lasts LEASE_MAX tokens' worth of refill time (LEASE_MAX * window / capacity), but
+  at least MIN_TTL_S (a limit of thousands per window would otherwise make leases expire
+  before the next message), so in any interval a user can send at most
+  max(LEASE_MAX, MIN_TTL_S * capacity / window) messages more than the bucket allows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 LEASE_MAX = 5
 # A lease takes at most this share of the tokens the bucket holds at the time.
 LEASE_SHARE = 4
+MIN_TTL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Lease:
 
 def ttl(capacity: int, window: float) -> float:
     """How long leased tokens stay spendable: the time the bucket takes to refill LEASE_MAX."""
-    return LEASE_MAX * window / capacity
+    return max(LEASE_MAX * window / capacity, MIN_TTL_S)
 
 
 def size(available: float) -> int:

@@ -41,6 +41,16 @@ def test_a_granted_lease_spends_one_token_now_and_the_rest_later_until_it_runs_o
     assert token_lease.spend(late, NOW + TTL) == (False, Lease(0, NOW + TTL))  # ran out
 
 
+@pytest.mark.parametrize(
+    ("capacity", "window", "lasts"),
+    [(20, 10.0, 2.5), (2, 60.0, 150.0), (10_000, 10.0, token_lease.MIN_TTL_S)],
+)
+def test_a_lease_lasts_five_tokens_of_refill_but_not_less_than_the_floor(
+    capacity: int, window: float, lasts: float
+) -> None:
+    assert token_lease.ttl(capacity, window) == lasts
+
+
 def test_nothing_granted_refuses() -> None:
     assert token_lease.granted(0, CAPACITY, WINDOW, NOW) == (False, Lease(0, NOW))
 
