@@ -17,7 +17,7 @@ import azure.functions as func
 from adapters.runtime import Runtime
 from adapters.table_store import StoreUnavailable
 from adapters.webpubsub import ServiceUnavailable
-from chat import cloudevents, history, rooms, static_files, user_id, webhook
+from chat import cloudevents, history, identity, rooms, static_files, user_id, webhook
 from chat.reply import Reply, json_reply
 from chat.reply import text as text_reply
 
@@ -49,14 +49,14 @@ def _response(reply: Reply) -> func.HttpResponse:
 
 @app.route(route="negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
-    if runtime.settings() is None:
+    settings = runtime.settings()
+    if settings is None:
         return _response(text_reply(503, UNCONFIGURED))
+    who = identity.caller(req.headers, req.params, settings)
+    if isinstance(who, Reply):
+        return _response(who)
     try:
-        user = caller(req) or user_id.validate(req.params.get("id"))
-    except user_id.InvalidUserId as error:
-        return _response(text_reply(400, str(error)))
-    try:
-        url = await runtime.service().client_url(user)
+        url = await runtime.service().client_url(who.user_id)
     except ServiceUnavailable as error:
         log.error("negotiate failed for a user: %s", error.reason)
         return _response(text_reply(503, "could not get a token from the Web PubSub service"))
@@ -131,12 +131,19 @@ def caller(req: func.HttpRequest) -> str | None:
 @app.route(route="rooms/{room}/messages", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     """A page of a room's history: oldest to newest, and the cursor of the page before it."""
-    if runtime.settings() is None or runtime.storage() is None:
+    settings = runtime.settings()
+    if settings is None or runtime.storage() is None:
         return _response(text_reply(503, UNCONFIGURED))
-    try:
-        caller(req)
-    except user_id.InvalidUserId as error:
-        return _response(text_reply(400, str(error)))
+    if settings.sign_in:
+        # The same rule as negotiate (chat/identity.py): only signed-in callers.
+        who = identity.caller(req.headers, req.params, settings)
+        if isinstance(who, Reply):
+            return _response(who)
+    else:
+        try:
+            caller(req)
+        except user_id.InvalidUserId as error:
+            return _response(text_reply(400, str(error)))
     try:
         room = rooms.validate(req.route_params.get("room"))
         page = history.parse_query(room, dict(req.params))
@@ -157,7 +164,8 @@ def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:
     extra = static_files.security_headers(runtime.service_origin())
     path = static_files.safe_path(runtime.static_root, relative)
     lazy_url = settings.client_url if settings.lazy_auth else None
-    asset = runtime.asset(path, lazy_url) if path is not None else None
+    sign_in = settings.sign_in_providers if settings.sign_in else ()
+    asset = runtime.asset(path, lazy_url, sign_in) if path is not None else None
     return _response(static_files.respond(asset, req.method, req.headers, extra))
 
 

@@ -22,6 +22,7 @@ from adapters.webpubsub import Service, ServiceUnavailable
 from chat import (
     connection_state,
     history,
+    identity,
     message_text,
     presence,
     rate_limit,
@@ -113,6 +114,11 @@ class ChatEvents:
         if not event.user_id:
             return self._refuse(
                 "Not done: anonymous connections cannot chat.", command.room, state, "anonymous"
+            )
+        if identity.sender(event.user_id, self.settings) is None:
+            # Sign-in mode, a connection from before sign-in was required: a chosen name.
+            return self._refuse(
+                "Not done: sign in first, then reconnect.", command.room, state, "not signed in"
             )
         if command.kind == rooms.JOIN:
             return await self._join(event, command.room, state, now)
@@ -215,7 +221,8 @@ class ChatEvents:
         message = {
             "id": webhook.stable_id(event),
             "room": room,
-            "from": user,
+            # Sign-in mode: `from` is the name shown, plus `userId` and `idp` (chat/identity.py).
+            **(identity.sender(user, settings) or {"from": user}),
             "message": cleaned,
             "time": history.iso_time(now),
         }
@@ -305,12 +312,16 @@ class ChatEvents:
             if not await self.store.save_announced(room, user, transition.record, etag):
                 return  # another instance announced this change
             event = transition.event
+            sender = identity.sender(user, self.settings) or {"from": user}
+            shown = sender.pop("from")
             notice = {
                 "type": "system",
                 "event": event,
                 "room": room,
+                # `user` stays the user id (members are keyed by it); the page shows the name.
                 "user": user,
-                "message": f"{user} {event}",
+                **sender,
+                "message": f"{shown} {event}",
                 "id": presence.notice_id(room, user, event, now),
                 "time": history.iso_time(now),
             }

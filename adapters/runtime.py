@@ -89,15 +89,17 @@ class Runtime:
         parts = urlsplit(settings.client_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def asset(self, path: Path, lazy_url: str | None = None) -> static_files.Asset:
+    def asset(
+        self, path: Path, lazy_url: str | None = None, sign_in: tuple[str, ...] = ()
+    ) -> static_files.Asset:
         """Read a file once per version of it on disk (the mtime tells a new deploy apart)."""
         stat = path.stat()
-        key = (f"{path}|{lazy_url or ''}", stat.st_mtime_ns)
+        key = (f"{path}|{lazy_url or ''}|{' '.join(sign_in)}", stat.st_mtime_ns)
         asset = self._assets.get(key)
         if asset is None:
             body = path.read_bytes()
             if path.name == "index.html":
-                body = static_files.render_index(body, lazy_url)
+                body = static_files.render_index(body, lazy_url, sign_in)
             asset = static_files.make_asset(body, path.suffix, stat.st_mtime)
             self._assets[key] = asset
         return asset

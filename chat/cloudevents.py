@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chat import signature, user_id
+from chat import identity, signature, user_id
 from chat.reply import Reply, text
 from chat.settings import Settings
 
@@ -88,7 +88,7 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> CloudEvent |
             return text(400, f"CloudEvents header {name} was sent more than once")
     user = headers.get("ce-userid") or None
     if user is not None:
-        refusal = _user_id_refusal(user)
+        refusal = _user_id_refusal(user, settings)
         if refusal is not None:
             return refusal
     return CloudEvent(
@@ -102,8 +102,12 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> CloudEvent |
     )
 
 
-def _user_id_refusal(user: str) -> Reply | None:
+def _user_id_refusal(user: str, settings: Settings) -> Reply | None:
     """ce-userId reaches broadcasts and the page: it must pass the rules negotiate applies."""
+    if settings.sign_in and identity.parse_user_id(user) is not None:
+        # negotiate's rule in sign-in mode (chat/identity.py); other ids fall through to the
+        # chosen-name rules, and the webhook refuses them as not signed in.
+        return None
     try:
         checked = user_id.validate(user)
     except user_id.InvalidUserId as error:

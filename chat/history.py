@@ -43,6 +43,9 @@ def iso_time(epoch_s: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+SENDER_KEYS = ("userId", "idp")
+
+
 def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
     """A broadcast chat message as a table entity (property names are the JSON keys)."""
     return {
@@ -52,6 +55,8 @@ def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
         "from": message["from"],
         "message": message["message"],
         "time": message["time"],
+        # Sign-in mode: who sent it (chat/identity.py), so history lines can be told as own.
+        **{key: message[key] for key in SENDER_KEYS if key in message},
     }
 
 
@@ -68,6 +73,7 @@ def from_entity(entity: dict[str, Any]) -> dict[str, Any]:
         "from": entity["from"],
         "message": entity["message"],
         "time": entity["time"],
+        **{key: entity[key] for key in SENDER_KEYS if isinstance(entity.get(key), str)},
     }
 
 

@@ -15,6 +15,8 @@ from chat import connection_string
 
 HUB_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$")
 DEFAULT_HUB = "Sample_ChatApp"
+# The App Service Authentication providers the page may offer (ChatSignInProviders).
+SIGN_IN_PROVIDERS = ("aad", "github", "google", "facebook", "x", "twitter", "apple")
 # Messages are stored in a table string property, which holds 64 KiB of UTF-16: 16,000
 # characters fit even when every one needs a surrogate pair.
 MAX_MESSAGE_LENGTH = 16_000
@@ -39,6 +41,8 @@ class Settings:
     lazy_auth: bool = False
     extra_origins: frozenset[str] = frozenset()
     service_timeout_seconds: float = 5.0
+    sign_in: bool = False  # ChatSignIn=required: only App Service Authentication's users
+    sign_in_providers: tuple[str, ...] = ("aad",)
 
     @property
     def identity_mode(self) -> bool:
@@ -80,6 +84,21 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(name, f"must be true or false, got {raw[:20]!r}")
 
 
+def _sign_in(env: Mapping[str, str]) -> tuple[bool, tuple[str, ...]]:
+    mode = env.get("ChatSignIn", "").strip().lower()
+    if mode not in ("", "off", "required"):
+        raise SettingsError("ChatSignIn", f"must be off or required, got {mode[:20]!r}")
+    raw = env.get("ChatSignInProviders", "").strip().lower() or "aad"
+    providers = tuple(dict.fromkeys(p.strip() for p in raw.split(",") if p.strip()))
+    unknown = [p for p in providers if p not in SIGN_IN_PROVIDERS]
+    if unknown or not providers:
+        raise SettingsError(
+            "ChatSignInProviders",
+            f"must list providers from {', '.join(SIGN_IN_PROVIDERS)}, got {raw[:40]!r}",
+        )
+    return mode == "required", providers
+
+
 def _connection(env: Mapping[str, str], name: str) -> connection_string.ConnectionString:
     try:
         return connection_string.parse(env[name])
@@ -118,6 +137,19 @@ def load(env: Mapping[str, str]) -> Settings:
     if not HUB_PATTERN.match(hub):
         raise SettingsError("WebPubSubHub", "must start with a letter and hold letters, digits, _")
 
+    sign_in, providers = _sign_in(env)
+    if sign_in and env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() != "true":
+        # Only the platform sets WEBSITE_AUTH_ENABLED, and only when it also strips callers'
+        # own principal headers: without it anyone could send X-MS-CLIENT-PRINCIPAL-NAME.
+        raise SettingsError(
+            "ChatSignIn",
+            "is required, but App Service Authentication is off (WEBSITE_AUTH_ENABLED is not "
+            "True), so the principal headers could be forged",
+        )
+    lazy_auth = _bool(env, "ChatLazyAuth")
+    if sign_in and lazy_auth:
+        # Lazy auth lets anyone connect under any name: it cannot coexist with real sign-in.
+        raise SettingsError("ChatLazyAuth", "must be false when ChatSignIn is required")
     origins = env.get("ChatAllowedOrigins", "")
     window = _int(env, "ChatRateLimitWindowSeconds", 10, 1, 3600)
     timeout = _int(env, "ChatServiceTimeoutSeconds", 5, 1, 60)
@@ -129,7 +161,9 @@ def load(env: Mapping[str, str]) -> Settings:
         max_message_length=_int(env, "ChatMaxMessageLength", 2000, 1, MAX_MESSAGE_LENGTH),
         rate_limit_messages=_int(env, "ChatRateLimitMessages", 20, 1, 10_000),
         rate_limit_window_seconds=float(window),
-        lazy_auth=_bool(env, "ChatLazyAuth"),
+        lazy_auth=lazy_auth,
         extra_origins=frozenset(o.strip().lower() for o in origins.split(",") if o.strip()),
         service_timeout_seconds=float(timeout),
+        sign_in=sign_in,
+        sign_in_providers=providers,
     )

@@ -24,6 +24,7 @@ CONTENT_TYPES = {
     ".woff2": "font/woff2",
 }
 DIRECT_URL_META = b'<meta name="chat-direct-url" content="">'
+SIGN_IN_META = b'<meta name="chat-sign-in" content="">'
 
 
 def security_headers(service_origin: str | None) -> dict[str, str]:
@@ -66,8 +67,11 @@ def safe_path(root: Path, requested: str) -> Path | None:
     return resolved
 
 
-def render_index(page: bytes, direct_url: str | None) -> bytes:
-    """Advertise the service's client URL for the lazy-auth flow, when it is enabled."""
+def render_index(page: bytes, direct_url: str | None, sign_in: tuple[str, ...] = ()) -> bytes:
+    """Advertise the lazy-auth client URL, or the sign-in providers, when they are enabled."""
+    if sign_in:
+        meta = f'<meta name="chat-sign-in" content="{html.escape(" ".join(sign_in))}">'
+        page = page.replace(SIGN_IN_META, meta.encode(), 1)
     if not direct_url:
         return page
     meta = f'<meta name="chat-direct-url" content="{html.escape(direct_url)}">'.encode()

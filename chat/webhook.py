@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from chat import bounded_json, rooms, user_id
+from chat import bounded_json, identity, rooms, user_id
 from chat.cloudevents import CONNECT, USER_PREFIX, CloudEvent
 from chat.reply import Reply, json_reply, text
 from chat.settings import Settings
@@ -45,6 +45,12 @@ def decide(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
 
 
 def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
+    if settings.sign_in:
+        # Only tokens negotiate issued to a signed-in user: no lazy auth, no chosen names
+        # (not even from tokens issued before sign-in was turned on).
+        if identity.parse_user_id(event.user_id) is None:
+            return Outcome(text(401, identity.SIGN_IN_REQUIRED))
+        return Outcome(json_reply(200, {"groups": lobby_groups(event.user_id or "")}))
     if event.user_id:
         # The client holds a token we signed for this user: keep what it says. Every
         # connection starts in the lobby, joined here so that `connected` finds it there.
@@ -60,6 +66,8 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
         user = user_id.from_connect_query(query or {})
     except user_id.InvalidUserId as error:
         return Outcome(text(401, str(error)))
+    if identity.is_reserved(user):
+        return Outcome(text(401, identity.RESERVED))
     return Outcome(json_reply(200, {"userId": user, "groups": lobby_groups(user)}))
 
 

@@ -79,13 +79,29 @@ def parse_args(argv: list[str] | None = None) -> tuple[StackOptions, float]:
     parser.add_argument(
         "--startup-timeout", type=float, default=STARTUP_TIMEOUT_S, help="seconds (30)"
     )
+    parser.add_argument(
+        "--sign-in",
+        action="store_true",
+        help="emulate App Service Authentication in the host and set ChatSignIn=required",
+    )
+    parser.add_argument(
+        "--sign-in-action",
+        choices=("AllowAnonymous", "RedirectToLoginPage", "Return401", "Return403"),
+        default=None,
+        help="with --sign-in: what callers who have not signed in get (AllowAnonymous, so the "
+        "page offers every provider); RedirectToLoginPage is what the deployment does",
+    )
     args = parser.parse_args(argv)
+    if args.sign_in_action and not args.sign_in:
+        parser.error("--sign-in-action needs --sign-in")
     options = StackOptions(
         emulator_port=args.emulator_port,
         host_port=args.host_port,
         access_key=args.access_key,
         hub=args.hub,
         app_dir=Path(args.app_dir).resolve(),
+        sign_in=args.sign_in,
+        sign_in_action=args.sign_in_action or "AllowAnonymous",
         storage_port=args.storage_port,
         storage_dir=None if args.storage_in_memory else Path(args.storage_dir).resolve(),
     )
@@ -212,7 +228,12 @@ def announce(options: StackOptions) -> None:
     for line in (
         "",
         f"Chat:              {options.chat_url}",
-        f"Chat (lazy auth):  {options.chat_url}?connect=direct",
+        (
+            f"Sign-in:           required (local App Service Authentication: "
+            f"{options.host_base_url}/.auth/login/aad or /github)"
+            if options.sign_in
+            else f"Chat (lazy auth):  {options.chat_url}?connect=direct"
+        ),
         f"Hub:               {options.hub} -> {options.event_handler_url}",
         f"Connection string: {shown}",
         f"Table storage:     {options.table_endpoint} (Azurite; history in {where})",

@@ -26,6 +26,7 @@ BIND_HOST = "127.0.0.1"
 # ("localhost") then matches the host of the connection string's endpoint.
 PUBLIC_HOST = "localhost"
 SYSTEM_EVENTS = ("connect", "connected", "disconnected")
+SIGN_IN_PROVIDERS = "aad,github"
 # The emulator reads its key from this variable (the official emulator's configuration key).
 # The stack passes the key this way, never as --access-key: a command line is visible in ps.
 ACCESS_KEY_ENV = "WebPubSub__AccessKey"
@@ -47,6 +48,11 @@ class StackOptions:
     access_key: str = DEFAULT_ACCESS_KEY
     hub: str = DEFAULT_HUB
     app_dir: Path = REPO_ROOT
+    # --sign-in: the host emulates App Service Authentication and the app requires it.
+    sign_in: bool = False
+    # What the host does with callers who have not signed in (unauthenticatedClientAction).
+    # Anything but AllowAnonymous also excludes the webhook, as the deployment does.
+    sign_in_action: str = "AllowAnonymous"
     storage_port: int = DEFAULT_STORAGE_PORT
     storage_dir: Path | None = DEFAULT_STORAGE_DIR  # None: in memory (lost on exit)
 
@@ -158,6 +164,12 @@ def host_command(options: StackOptions, python: str = sys.executable) -> list[st
         str(options.host_port),
         "--app-dir",
         str(options.app_dir),
+        *(["--sign-in", "--sign-in-providers", SIGN_IN_PROVIDERS] if options.sign_in else []),
+        *(
+            ["--sign-in-action", options.sign_in_action, "--sign-in-exclude", "/api/eventhandler"]
+            if options.sign_in and options.sign_in_action != "AllowAnonymous"
+            else []
+        ),
     ]
 
 
@@ -168,6 +180,11 @@ def host_env(options: StackOptions, base: Mapping[str, str]) -> dict[str, str]:
     env["WebPubSubHub"] = options.hub
     env["ChatLazyAuth"] = "true"
     env["ChatStorage"] = options.storage_connection_string
+    if options.sign_in:
+        # Lazy auth and chosen names end where real sign-in starts.
+        env["ChatLazyAuth"] = "false"
+        env["ChatSignIn"] = "required"
+        env["ChatSignInProviders"] = SIGN_IN_PROVIDERS
     # Identity mode would bypass the emulator's key; the local stack is always key mode.
     env["WebPubSubEndpoint"] = ""
     env["WebPubSubConnectionStringSecondary"] = ""

@@ -25,6 +25,13 @@ param webPubSubSku string = 'Free_F1'
 ])
 param webPubSubAuthMode string = 'key'
 
+@description('off (anyone picks a name) or required (App Service Authentication with Microsoft Entra ID; the app registration is created by infra/sign-in.bicep).')
+@allowed([
+  'off'
+  'required'
+])
+param chatSignIn string = 'off'
+
 var tags = {
   'azd-env-name': environmentName
 }
@@ -44,6 +51,7 @@ module resources './resources.bicep' = {
     tags: tags
     webPubSubSku: webPubSubSku
     webPubSubAuthMode: webPubSubAuthMode
+    chatSignIn: chatSignIn
   }
 }
 
@@ -55,3 +63,4 @@ output AZURE_FUNCTION_APP_HOSTNAME string = resources.outputs.functionAppHostNam
 output AZURE_WEB_PUBSUB_NAME string = resources.outputs.webPubSubName
 output AZURE_WEB_PUBSUB_HUB string = resources.outputs.webPubSubHub
 output AZURE_WEB_PUBSUB_AUTH_MODE string = webPubSubAuthMode
+output CHAT_SIGN_IN string = chatSignIn

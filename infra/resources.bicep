@@ -21,7 +21,15 @@ param webPubSubSku string = 'Free_F1'
 ])
 param webPubSubAuthMode string = 'key'
 
+@description('off: anyone picks a name. required: App Service Authentication with Microsoft Entra ID (sign-in.bicep) and ChatSignIn=required.')
+@allowed([
+  'off'
+  'required'
+])
+param chatSignIn string = 'off'
+
 var isKeyMode = webPubSubAuthMode == 'key'
+var signInRequired = chatSignIn == 'required'
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var hubName = 'Sample_ChatApp'
 var deploymentContainerName = 'app-package'
@@ -309,6 +317,14 @@ var commonSettings = {
   // DefaultAzureCredential picks the user-assigned identity by this client id.
   AZURE_CLIENT_ID: identity.properties.clientId
   WebPubSubHub: hubName
+  ChatSignIn: chatSignIn
+}
+
+// Sign-in mode: the page offers Microsoft only, and App Service signs in with the app's identity
+// (a federated credential on the registration) instead of a client secret.
+var signInSettings = {
+  ChatSignInProviders: 'aad'
+  OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identity.properties.clientId
 }
 
 // Versionless references: App Service re-reads the secret after rotation (within 24 h, or on restart).
@@ -371,7 +387,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
 }
 
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
-  // checkov:skip=CKV_AZURE_13: the routes carry their own auth (function key on /api/eventhandler, tokens for the hub); App Service Authentication would block the anonymous chat page
+  // checkov:skip=CKV_AZURE_13: App Service Authentication is optional (CHAT_SIGN_IN=required turns it on in sign-in.bicep); without it the routes carry their own auth
   // checkov:skip=CKV_AZURE_63: this resource holds app settings only; checkov reads it as a whole site config
   // checkov:skip=CKV_AZURE_65: as CKV_AZURE_63
   // checkov:skip=CKV_AZURE_66: as CKV_AZURE_63
@@ -380,7 +396,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   // checkov:skip=CKV_AZURE_222: as on functionApp
   parent: functionApp
   name: 'appsettings'
-  properties: union(commonSettings, isKeyMode ? keyModeSettings : identityModeSettings)
+  properties: union(
+    commonSettings,
+    isKeyMode ? keyModeSettings : identityModeSettings,
+    signInRequired ? signInSettings : {}
+  )
   // The host reads storage and the secrets at start-up: grant access first.
   dependsOn: [
     storageBlobDataOwner
@@ -391,6 +411,20 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     connectionStringSecret
     secondaryConnectionStringSecret
     webPubSubServiceOwner
+  ]
+}
+
+// ---------------------------------------------------------------- sign-in (CHAT_SIGN_IN=required)
+module signIn './sign-in.bicep' = if (signInRequired) {
+  name: 'sign-in'
+  params: {
+    functionAppName: functionApp.name
+    resourceToken: resourceToken
+    identityPrincipalId: identity.properties.principalId
+  }
+  // The secret-setting name it refers to must exist first.
+  dependsOn: [
+    appSettings
   ]
 }
 

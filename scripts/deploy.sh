@@ -10,6 +10,9 @@
 #   WEB_PUBSUB_SKU          Free_F1 (default) or Standard_S1
 #   WEB_PUBSUB_AUTH_MODE    key (default: connection strings in Key Vault) or identity (managed identity)
 #   DEPLOYER_OBJECT_ID      object id allowed to write the Key Vault secrets (default: the signed-in user)
+#   CHAT_SIGN_IN            off (default: anyone picks a name) or required (App Service Authentication with
+#                           Microsoft Entra ID; creates an app registration, so the signed-in user needs the
+#                           right to create one, e.g. Application Developer)
 #   PYTHON                  Python used to build the package (default python3; needs `pip install pathspec`)
 set -euo pipefail
 
@@ -27,6 +30,8 @@ mode=${WEB_PUBSUB_AUTH_MODE:-key}
 python=${PYTHON:-python3}
 [[ "$sku" == Free_F1 || "$sku" == Standard_S1 ]] || die "WEB_PUBSUB_SKU must be Free_F1 or Standard_S1, not '$sku'"
 [[ "$mode" == key || "$mode" == identity ]] || die "WEB_PUBSUB_AUTH_MODE must be key or identity, not '$mode'"
+sign_in=${CHAT_SIGN_IN:-off}
+[[ "$sign_in" == off || "$sign_in" == required ]] || die "CHAT_SIGN_IN must be off or required, not '$sign_in'"
 require_cmd "$python"
 
 subscription=$(az account show --query id --output tsv) || die "not signed in: run 'az login' first"
@@ -34,7 +39,7 @@ subscription=$(az account show --query id --output tsv) || die "not signed in: r
 source "$SCRIPT_DIR/names.sh"
 chat_names "$subscription" "$env_name"
 hub=Sample_ChatApp
-log "deploying '$env_name' to $location (resource group $rg, Web PubSub $sku, $mode mode)"
+log "deploying '$env_name' to $location (resource group $rg, Web PubSub $sku, $mode mode, sign-in $sign_in)"
 
 ensure_az_extension webpubsub
 ensure_az_extension application-insights
@@ -207,6 +212,73 @@ az functionapp config appsettings delete --resource-group "$rg" --name "$app_nam
   --setting-names AzureWebJobsStorage "${stale_settings[@]}"
 # Nothing needs the account key any more.
 az storage account update --resource-group "$rg" --name "$storage_name" --allow-shared-key-access false --output none
+
+# ------------------------------------------------------------------ sign-in (CHAT_SIGN_IN)
+# What infra/sign-in.bicep declares for azd, done with az: an Entra app registration whose redirect URI is
+# the app's real host name and which trusts the app's managed identity (a federated credential, so no
+# client secret exists), then App Service Authentication (authsettingsV2) on the app.
+sign_in_settings=(ChatSignIn ChatSignInProviders OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID)
+if [[ "$sign_in" == required ]]; then
+  registration_name="chat-sign-in-${app_name#func-}"
+  app_host=$(az functionapp show --resource-group "$rg" --name "$app_name" --query defaultHostName --output tsv)
+  callback="https://$app_host/.auth/login/aad/callback"
+  registration_id=$(az ad app list --display-name "$registration_name" --query "[0].appId" --output tsv)
+  if [[ -z "$registration_id" ]]; then
+    log "creating the app registration $registration_name (sign-in with Microsoft Entra ID)"
+    registration_id=$(az ad app create --display-name "$registration_name" --sign-in-audience AzureADMyOrg \
+      --web-redirect-uris "$callback" --enable-id-token-issuance false --query appId --output tsv) ||
+      die "could not create an app registration (does the signed-in user have the right to?)"
+  else
+    az ad app update --id "$registration_id" --web-redirect-uris "$callback" --output none
+  fi
+  exists az ad sp show --id "$registration_id" || az ad sp create --id "$registration_id" --output none
+  tenant_id=$(az account show --query tenantId --output tsv)
+  issuer="https://login.microsoftonline.com/$tenant_id/v2.0"
+  if [[ -z "$(az ad app federated-credential list --id "$registration_id" --query "[?name=='app-identity'].name" --output tsv)" ]]; then
+    log "trusting the app's identity from the app registration (no client secret)"
+    az ad app federated-credential create --id "$registration_id" --output none --parameters "$(
+      cat <<JSON
+{"name": "app-identity", "issuer": "$issuer", "subject": "$principal_id", "audiences": ["api://AzureADTokenExchange"]}
+JSON
+    )"
+  fi
+  az functionapp config appsettings set --resource-group "$rg" --name "$app_name" --output none --settings \
+    ChatSignIn=required ChatSignInProviders=aad "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID=$client_id"
+  log "turning on App Service Authentication (pages redirected to sign-in, scripts 401, /api/eventhandler open)"
+  az rest --method put --output none \
+    --url "https://management.azure.com$app_id/config/authsettingsV2?api-version=2024-04-01" --body "$(
+      cat <<JSON
+{
+  "properties": {
+    "platform": {"enabled": true},
+    "globalValidation": {
+      "requireAuthentication": true,
+      "unauthenticatedClientAction": "RedirectToLoginPage",
+      "redirectToProvider": "azureactivedirectory",
+      "excludedPaths": ["/api/eventhandler"]
+    },
+    "httpSettings": {"requireHttps": true},
+    "identityProviders": {
+      "azureActiveDirectory": {
+        "enabled": true,
+        "registration": {
+          "clientId": "$registration_id",
+          "openIdIssuer": "$issuer",
+          "clientSecretSettingName": "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"
+        }
+      }
+    },
+    "login": {"tokenStore": {"enabled": false}}
+  }
+}
+JSON
+    )"
+else
+  # Off: the app lets anyone pick a name. Platform authentication, if an earlier run turned it on,
+  # stays as it is (turn it off with: az webapp auth update --enabled false).
+  az functionapp config appsettings delete --resource-group "$rg" --name "$app_name" --output none \
+    --setting-names "${sign_in_settings[@]}"
+fi
 
 # ------------------------------------------------------------------ code
 package_dir=$(mktemp -d)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Delete everything scripts/deploy.sh created: the resource group, and with --purge the soft-deleted
-# Key Vault too (otherwise its name stays reserved for 7 days; deploy.sh would recover it).
+# Delete everything scripts/deploy.sh created: the resource group, the sign-in app registration if any,
+# and with --purge the soft-deleted Key Vault too (otherwise its name stays reserved for 7 days;
+# deploy.sh would recover it).
 #
 #   CHAT_ENV_NAME=mychat scripts/teardown.sh [--yes] [--purge]
 #
@@ -38,6 +39,13 @@ if az group show --name "$rg" --output none >/dev/null 2>&1; then
   az group delete --name "$rg" --yes --output none
 else
   log "resource group $rg does not exist: nothing to delete"
+fi
+
+# CHAT_SIGN_IN=required made an app registration: it lives in the tenant, not in the resource group.
+registration_id=$(az ad app list --display-name "chat-sign-in-${app_name#func-}" --query "[0].appId" --output tsv)
+if [[ -n "$registration_id" ]]; then
+  log "deleting the app registration chat-sign-in-${app_name#func-}"
+  az ad app delete --id "$registration_id" --output none
 fi
 
 if [[ "$purge" == true ]]; then

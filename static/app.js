@@ -17,6 +17,7 @@
 
   var core = window.ChatCore;
   var Connection = window.ChatConnection;
+  var identity = window.ChatIdentity;
   var roomsCore = window.ChatRooms;
   var collapse = window.ChatCollapse;
 
@@ -51,7 +52,24 @@
     memberList: document.getElementById("member-list"),
     loadEarlier: document.getElementById("load-earlier"),
     typing: document.getElementById("typing"),
+    signInPanel: document.getElementById("sign-in-panel"),
+    signInButtons: document.getElementById("sign-in-buttons"),
+    signInError: document.getElementById("sign-in-error"),
+    who: document.getElementById("who"),
+    whoName: document.getElementById("who-name"),
+    whoIdp: document.getElementById("who-idp"),
+    signOut: document.getElementById("sign-out"),
   };
+  // Sign-in mode: the server lists its App Service Authentication providers here.
+  var signInMeta = document.querySelector('meta[name="chat-sign-in"]');
+  var providers = identity.providersFromMeta(signInMeta ? signInMeta.content : "");
+  var signedInMode = providers.length > 0;
+
+  /** What to show for a user id: the name of a signed-in user, else the id (a chosen name). */
+  function shownName(userId) {
+    var me = signedInMode ? identity.parseUserId(userId) : null;
+    return me ? me.name : userId;
+  }
 
   var session = null; // {name, connection, wasConnected, lost}
   var roomNames = [roomsCore.LOBBY]; // the room list, remembered
@@ -151,9 +169,13 @@
     li.className = own ? "message own" : "message";
     li.dataset.id = item.id;
     li.dataset.from = item.from;
+    li.dataset.userId = item.userId || item.from;
     var body = document.createElement("p");
     body.className = "bubble";
-    body.append(isolated("from", item.from), span("sep", ": "), isolated("text", item.message));
+    body.append(isolated("from", item.from));
+    // Two providers can both have an "alice": the provider tells them apart.
+    if (item.idp) body.append(span("idp", identity.providerLabel(item.idp)));
+    body.append(span("sep", ": "), isolated("text", item.message));
     li.append(body, timeElement(item.time));
     return li;
   }
@@ -165,8 +187,11 @@
     li.className = "system " + kind;
     li.dataset.event = kind;
     if (info.id) li.dataset.id = info.id;
-    if (info.user) li.dataset.user = info.user;
-    li.append(span("text", text), timeElement(info.time));
+    if (info.user) li.dataset.user = shownName(info.user);
+    if (info.userId) li.dataset.userId = info.userId;
+    li.append(span("text", text));
+    if (info.idp) li.append(span("idp", identity.providerLabel(info.idp)));
+    li.append(timeElement(info.time));
     return li;
   }
 
@@ -231,11 +256,13 @@
   function lineFor(item) {
     switch (item.kind) {
       case "chat":
-        return chatLine(item, item.from === (session && session.name));
+        return chatLine(item, !!session && identity.isOwn(item, session.name, signedInMode));
       case "system":
         return systemLine(item.event || "notice", item.message, {
           id: item.id,
           user: item.user,
+          userId: item.userId,
+          idp: item.idp,
           time: item.time,
         });
       case "rejected":
@@ -291,8 +318,9 @@
     if (item.kind === "system" && (item.event === "joined" || item.event === "left")) {
       r.members = roomsCore.applyNotice(r.members, item.event, item.user);
     }
-    if (item.kind === "chat") delete r.typists[item.from];
-    var own = item.kind === "chat" && item.from === session.name;
+    if (item.kind === "chat") delete r.typists[item.userId || item.from];
+    // Own messages by user id, never by name (two providers can both have an "alice").
+    var own = item.kind === "chat" && identity.isOwn(item, session.name, signedInMode);
     addItem(name, item, own || item.kind === "rejected");
     if (name === current) renderRoomInfo();
   }
@@ -337,11 +365,15 @@
       el.memberList,
       members.map(function (user) {
         var li = document.createElement("li");
-        li.textContent = user;
+        li.textContent = shownName(user);
         return li;
       })
     );
-    el.typing.textContent = roomsCore.typingText(r.typists, Date.now());
+    var typists = {};
+    Object.keys(r.typists).forEach(function (user) {
+      typists[shownName(user)] = r.typists[user];
+    });
+    el.typing.textContent = roomsCore.typingText(typists, Date.now());
     el.loadEarlier.hidden = !(r.loaded && r.cursor);
   }
 
@@ -465,7 +497,8 @@
   function onState(state, detail) {
     el.status.dataset.state = state;
     el.app.dataset.state = state;
-    el.status.textContent = core.describeState(state, detail);
+    var shown = detail.name ? Object.assign({}, detail, { name: shownName(detail.name) }) : detail;
+    el.status.textContent = core.describeState(state, shown);
     if (detail.reason && state === "reconnecting") el.status.title = detail.reason;
     else el.status.removeAttribute("title");
 
@@ -479,6 +512,7 @@
     if (connected) {
       // Own-message detection must use the id the server puts in "from".
       session.name = detail.name || session.name;
+      if (signedInMode) showSignedIn(session.name);
       if (session.wasConnected) localNote("Reconnected.");
       session.wasConnected = true;
       session.lost = false;
@@ -505,7 +539,46 @@
 
   /* ---------- views ---------- */
 
+  /** Sign-in mode's stand-in for the name form: one link per provider. */
+  function showSignIn(error) {
+    el.app.dataset.view = "sign-in";
+    el.chatPanel.hidden = true;
+    el.joinPanel.hidden = true;
+    el.signInPanel.hidden = false;
+    el.leave.hidden = true;
+    el.retry.hidden = true;
+    el.who.hidden = true;
+    el.signOut.hidden = true;
+    // The server's 401 says "sign-in required", which the panel already says.
+    el.signInError.textContent = error && !/^sign-in required/.test(error) ? error : "";
+    var back = identity.returnPath(window.location);
+    el.signInButtons.replaceChildren();
+    providers.forEach(function (idp) {
+      var link = document.createElement("a");
+      link.className = "btn btn-primary";
+      link.href = identity.loginUrl(idp, back);
+      link.dataset.provider = idp;
+      link.textContent = "Sign in with " + identity.providerLabel(idp);
+      el.signInButtons.append(link);
+    });
+    var first = el.signInButtons.firstElementChild;
+    if (first) first.focus();
+  }
+
+  function showSignedIn(userId) {
+    var me = identity.parseUserId(userId);
+    el.whoName.textContent = me ? me.name : userId;
+    el.whoIdp.textContent = me ? identity.providerLabel(me.idp) : "";
+    el.who.hidden = false;
+    el.signOut.href = identity.logoutUrl(identity.returnPath(window.location));
+    el.signOut.hidden = false;
+  }
+
   function showJoin(error) {
+    if (signedInMode) {
+      showSignIn(error);
+      return;
+    }
     el.app.dataset.view = "join";
     el.chatPanel.hidden = true;
     el.joinPanel.hidden = false;
@@ -520,7 +593,8 @@
     el.app.dataset.view = "chat";
     el.joinPanel.hidden = true;
     el.chatPanel.hidden = false;
-    el.leave.hidden = false;
+    el.signInPanel.hidden = true;
+    el.leave.hidden = signedInMode;
     el.messageInput.focus();
   }
 
@@ -692,6 +766,12 @@
     // Coming back online is a good moment to skip the rest of the back-off wait.
     window.addEventListener("online", onRetry);
 
+    if (signedInMode) {
+      // The name comes from the sign-in: negotiate answers 401 when there is none,
+      // and the sign-in panel replaces the chat (onState, fatal).
+      startSession("");
+      return;
+    }
     var remembered = loadName();
     el.nameInput.value = remembered;
     var check = core.validateName(remembered);

@@ -46,7 +46,12 @@
         controller.abort();
       }, CONNECT_TIMEOUT_MS);
     }
-    var init = { headers: { Accept: "application/json" }, cache: "no-store" };
+    // X-Requested-With marks a script call: App Service Authentication answers it with 401
+    // instead of redirecting it to the sign-in page, which a fetch could not follow.
+    var init = {
+      headers: { Accept: "application/json", "X-Requested-With": "XMLHttpRequest" },
+      cache: "no-store",
+    };
     if (controller) init.signal = controller.signal;
     return Promise.resolve()
       .then(function () {

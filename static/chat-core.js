@@ -69,18 +69,34 @@
       }
       var user = asString(data.user);
       var message = asString(data.message) || describeSystemEvent(event, user);
-      return { kind: "system", id: id, event: event, user: user, message: message, time: time };
+      return withSender(
+        { kind: "system", id: id, event: event, user: user, message: message, time: time },
+        data
+      );
     }
     if (data.type === undefined && typeof data.message === "string") {
-      return {
-        kind: "chat",
-        id: id,
-        from: asString(data.from) || "unknown",
-        message: data.message,
-        time: time,
-      };
+      return withSender(
+        {
+          kind: "chat",
+          id: id,
+          from: asString(data.from) || "unknown",
+          message: data.message,
+          time: time,
+        },
+        data
+      );
     }
     return { kind: "text", message: raw };
+  }
+
+  /**
+   * In sign-in mode the server adds the sender's user id and identity
+   * provider (`userId`, `idp`); copied only when present, as strings.
+   */
+  function withSender(item, data) {
+    if (typeof data.userId === "string") item.userId = data.userId;
+    if (typeof data.idp === "string") item.idp = data.idp;
+    return item;
   }
 
   /** Fallback wording when a system notice comes without its own message. */

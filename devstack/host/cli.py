@@ -16,6 +16,9 @@ from pathlib import Path
 
 from devstack.host.app_loader import AppImportError, AppLoadError, HttpFunction, load_app
 from devstack.host.banner import banner_lines, base_url
+from devstack.host.easy_auth import ACTIONS, AUTH_ENABLED_VARIABLE, KNOWN_PROVIDERS
+from devstack.host.easy_auth import Config as EasyAuthConfig
+from devstack.host.easy_auth_routes import EasyAuth
 from devstack.host.function_keys import KEY_SETTING, new_key
 from devstack.host.host_json import HostJsonError, read_route_prefix
 from devstack.host.invoker import Invoker, thread_pool_size
@@ -47,6 +50,7 @@ class HostOptions:
     enforce_keys: bool
     function_key: str | None
     timeouts: ConnectionTimeouts = field(default_factory=ConnectionTimeouts)
+    easy_auth: EasyAuthConfig | None = None
 
 
 def seconds(raw: str) -> float:
@@ -99,13 +103,52 @@ def parse_args(argv: list[str] | None = None) -> HostOptions:
         help="close a connection with no request in progress after this long "
         f"(default {KEEP_ALIVE_TIMEOUT_S:g}, as Azure's front end)",
     )
+    sign_in = parser.add_argument_group(
+        "App Service Authentication emulation (sign-in)",
+        "Local /.auth/login/<provider> forms, a session cookie and the X-MS-CLIENT-PRINCIPAL* "
+        "headers; callers' own principal headers are dropped.",
+    )
+    sign_in.add_argument("--sign-in", action="store_true", help="turn the emulation on")
+    sign_in.add_argument(
+        "--sign-in-providers",
+        default="aad,github",
+        help=f"comma-separated, from {','.join(KNOWN_PROVIDERS)} (aad,github)",
+    )
+    sign_in.add_argument(
+        "--sign-in-action",
+        choices=ACTIONS,
+        default="AllowAnonymous",
+        help="unauthenticatedClientAction for callers without a session (AllowAnonymous)",
+    )
+    sign_in.add_argument(
+        "--sign-in-exclude",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="excludedPaths entry (repeatable; a trailing /* matches a prefix)",
+    )
     args = parser.parse_args(argv)
+    easy_auth = None
+    if args.sign_in:
+        providers = tuple(p.strip().lower() for p in args.sign_in_providers.split(",") if p.strip())
+        unknown = sorted(set(providers) - set(KNOWN_PROVIDERS))
+        if unknown or not providers:
+            parser.error(
+                f"--sign-in-providers: unknown provider(s) {', '.join(unknown) or '(none)'}"
+            )
+        easy_auth = EasyAuthConfig(
+            providers=providers,
+            unauthenticated_action=args.sign_in_action,
+            redirect_to_provider=providers[0],
+            excluded_paths=tuple(args.sign_in_exclude),
+        )
     return HostOptions(
         host=args.host,
         port=args.port,
         app_dir=Path(args.app_dir).resolve(),
         enforce_keys=args.enforce_keys,
         function_key=args.function_key,
+        easy_auth=easy_auth,
         timeouts=ConnectionTimeouts(args.request_headers_timeout, args.keep_alive_timeout),
     )
 
@@ -138,6 +181,13 @@ def prepare(options: HostOptions) -> PreparedHost:
     try:
         # Before the import: the app may read settings at import time, as in Azure.
         settings = load_into_environ(options.app_dir)
+        # App Service sets this variable itself when authentication is on (apps use it to know
+        # the principal headers are the platform's); the emulation does the same, and nothing
+        # else may claim it.
+        if options.easy_auth is not None:
+            os.environ[AUTH_ENABLED_VARIABLE] = "True"
+        else:
+            os.environ.pop(AUTH_ENABLED_VARIABLE, None)
         route_prefix = read_route_prefix(options.app_dir)
         pool_size = thread_pool_size(os.environ)
     except (SettingsError, HostJsonError, ValueError) as exc:
@@ -171,7 +221,10 @@ def prepare(options: HostOptions) -> PreparedHost:
 
 
 async def serve(options: HostOptions, prepared: PreparedHost) -> None:
-    app = create_app(prepared.functions, Invoker(options.app_dir, prepared.executor), prepared.keys)
+    auth = EasyAuth(options.easy_auth) if options.easy_auth is not None else None
+    app = create_app(
+        prepared.functions, Invoker(options.app_dir, prepared.executor), prepared.keys, auth=auth
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -183,6 +236,14 @@ async def serve(options: HostOptions, prepared: PreparedHost) -> None:
             logger.info("%s", line)
         if prepared.keys.enforce:
             logger.info("Function keys are enforced (--enforce-keys) for FUNCTION/ADMIN routes.")
+        if options.easy_auth is not None:
+            logger.info(
+                "App Service Authentication is emulated (--sign-in): sign in at %s/.auth/login/%s "
+                "(unauthenticated: %s).",
+                base,
+                options.easy_auth.redirect_to_provider,
+                options.easy_auth.unauthenticated_action,
+            )
         logger.info("Host started on %s (pid %d). Press Ctrl+C to shut down.", base, os.getpid())
         await stop.wait()
         logger.info("Application is shutting down...")

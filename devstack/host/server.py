@@ -10,6 +10,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from devstack.host.app_loader import HttpFunction
+from devstack.host.easy_auth_routes import EasyAuth
 from devstack.host.function_keys import is_authorized, presented_key
 from devstack.host.host_responses import host_json, host_response
 from devstack.host.http_binding import HostResponse, decode_request, request_datum
@@ -72,6 +73,7 @@ def create_app(
     keys: KeyPolicy = KeyPolicy(),
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
+    auth: EasyAuth | None = None,
 ) -> web.Application:
     table = build_route_table(functions)
 
@@ -82,11 +84,17 @@ def create_app(
         raw_path = request.raw_path.split("?", 1)[0]
         if raw_path.rstrip("/").lower() == STATUS_PATH and request.method in ("GET", "HEAD"):
             return await host_status(request)
+        # Emulated App Service Authentication runs in front of everything, as Azure's does.
+        intercepted = await auth.intercept(request) if auth is not None else None
+        if intercepted is not None:
+            return intercepted
         match = table.resolve(request.method, raw_path)
         if match is None:
             return host_response(404)
         function = match.route.target
         headers = join_headers(request.headers.items())
+        if auth is not None:
+            headers = auth.headers(headers, request)
         query = join_query(request.rel_url.raw_query_string)
         if keys.enforce and not is_authorized(
             function.auth_level, presented_key(headers, query), keys.key

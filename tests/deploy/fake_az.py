@@ -435,6 +435,78 @@ class FakeAzure:
                 obj["disableLocalAuth"] = target[parts[-1]]
             return obj
 
+        if cmd.startswith(("ad app", "ad sp")) or cmd == "rest":
+            return self.entra_and_rest(cmd, o)
+
+        raise Fail(f"fake az: unsupported command {cmd!r}", BAD_COMMAND)
+
+    # ------------------------------------------------------------------ Entra ID and az rest
+    def entra_and_rest(self, cmd: str, o: dict[str, Any]) -> Any:
+        """App registrations live in the tenant, not in a resource group (teardown leaves them)."""
+        apps = self.state.setdefault("applications", {})
+        principals = self.state.setdefault("servicePrincipals", {})
+
+        def as_list(value: Any) -> list[str]:
+            return value if isinstance(value, list) else [value]
+
+        def application(app_id: str) -> dict[str, Any]:
+            if app_id not in apps:
+                raise Fail(f"Resource '{app_id}' does not exist", NOT_FOUND)
+            return apps[app_id]
+
+        if cmd == "ad app list":
+            return [a for a in apps.values() if a["displayName"] == o["--display-name"]]
+        if cmd == "ad app create":
+            app_id = "app-" + token(o["--display-name"])
+            apps[app_id] = {
+                "appId": app_id,
+                "displayName": o["--display-name"],
+                "signInAudience": o["--sign-in-audience"],
+                "web": {
+                    "redirectUris": as_list(o.get("--web-redirect-uris", [])),
+                    "enableIdTokenIssuance": o.get("--enable-id-token-issuance") == "true",
+                },
+                "passwordCredentials": [],
+                "federatedCredentials": [],
+            }
+            return apps[app_id]
+        if cmd == "ad app delete":
+            application(o["--id"])
+            del apps[o["--id"]]
+            principals.pop(o["--id"], None)
+            return None
+        if cmd == "ad app update":
+            app = application(o["--id"])
+            app["web"]["redirectUris"] = as_list(o["--web-redirect-uris"])
+            return None
+        if cmd == "ad app federated-credential list":
+            return application(o["--id"])["federatedCredentials"]
+        if cmd == "ad app federated-credential create":
+            credential = json.loads(o["--parameters"])
+            app = application(o["--id"])
+            if any(c["name"] == credential["name"] for c in app["federatedCredentials"]):
+                raise Fail("FederatedIdentityCredential with this name already exists")
+            app["federatedCredentials"].append(credential)
+            return credential
+        if cmd == "ad sp show":
+            if o["--id"] not in principals:
+                raise Fail(f"Service principal '{o['--id']}' doesn't exist", NOT_FOUND)
+            return principals[o["--id"]]
+        if cmd == "ad sp create":
+            application(o["--id"])
+            principals[o["--id"]] = {"appId": o["--id"], "id": "sp-" + token(o["--id"])}
+            return principals[o["--id"]]
+        if cmd == "rest":
+            base, _, query = o["--url"].partition("?")
+            prefix, _, path = base.partition("https://management.azure.com")
+            site_id, _, config = path.rpartition("/config/")
+            if prefix or config != "authsettingsV2" or not query.startswith("api-version="):
+                raise Fail(f"fake az: unsupported az rest URL {o['--url']!r}", BAD_COMMAND)
+            site = self.by_id(site_id)
+            if o["--method"] != "put":
+                raise Fail("fake az: only az rest --method put is supported", BAD_COMMAND)
+            site["authsettingsV2"] = json.loads(o["--body"])
+            return site["authsettingsV2"]
         raise Fail(f"fake az: unsupported command {cmd!r}", BAD_COMMAND)
 
 

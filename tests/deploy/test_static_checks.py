@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,8 +36,20 @@ def run_checkov(directory: Path) -> dict:
     return report[0] if isinstance(report, list) else report
 
 
-def test_checkov_passes_with_only_justified_skips() -> None:
-    report = run_checkov(REPO / "infra")
+def infra_for_checkov(destination: Path) -> Path:
+    """infra/ as checkov can read it: its bundled Bicep parser predates `extension` statements
+    (infra/sign-in.bicep's Microsoft Graph extension), so only those lines are left out. They
+    declare where resource types come from; every resource is still scanned."""
+    for source in (REPO / "infra").iterdir():
+        text = source.read_text()
+        if source.suffix == ".bicep":
+            text = re.sub(r"(?m)^extension \w+\s*$", "", text)
+        (destination / source.name).write_text(text)
+    return destination
+
+
+def test_checkov_passes_with_only_justified_skips(tmp_path: Path) -> None:
+    report = run_checkov(infra_for_checkov(tmp_path))
     summary = report["summary"]
     # checkov exits 0 on files it cannot parse; a parse error must fail here.
     assert summary["parsing_errors"] == 0, summary

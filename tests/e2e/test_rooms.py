@@ -158,7 +158,7 @@ async def test_three_tabs_are_one_member(stack: LocalStack, session: aiohttp.Cli
     tabs = [await join(session, stack.host_base_url, alice_id) for _ in range(3)]
     for tab in tabs:
         await tab.join_room(room)
-    await bob.wait_notice("joined", alice_id)
+    await bob.wait_notice("joined", alice_id, room)
     carol = await join(session, stack.host_base_url, _name("carol"))
     snapshot = await carol.join_room(room)
     # alice once, not thrice; carol is in the room she has just joined
@@ -169,7 +169,7 @@ async def test_three_tabs_are_one_member(stack: LocalStack, session: aiohttp.Cli
     await tabs[2].say_in(room, "still here")
     await bob.wait_chat(alice_id, "still here")
     await tabs[2].close()
-    await bob.wait_notice("left", alice_id)
+    await bob.wait_notice("left", alice_id, room)
     notices = [
         f["event"]
         for f in bob.seen

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.stack import LocalStack
 
-from .stackclients import client_session, close_all, connect_all
+from .stackclients import Receiver, client_session, close_all, connect_all
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,10 @@ async def test_200_clients_20_messages_each_exactly_once_in_order() -> None:
             started = time.monotonic()
             for k in range(MESSAGES):
                 await asyncio.gather(*(r.ws.send_str(f"{r.user} #{k:02d}") for r in receivers))
-            await asyncio.wait_for(asyncio.gather(*(r.done.wait() for r in receivers)), 120)
+            try:
+                await asyncio.wait_for(asyncio.gather(*(r.done.wait() for r in receivers)), 240)
+            except TimeoutError:
+                pytest.fail(_progress(receivers, total))
             elapsed = time.monotonic() - started
             await asyncio.sleep(0.3)  # anything extra (a duplicate) would arrive now
             await close_all(receivers)
@@ -59,3 +62,14 @@ async def test_200_clients_20_messages_each_exactly_once_in_order() -> None:
             by_sender[c["from"]].append(c["message"])
         for sender, seen in by_sender.items():
             assert seen == sorted(seen), f"{r.user} saw {sender} out of order"
+
+
+def _progress(receivers: list[Receiver], total: int) -> str:
+    """What arrived before the deadline: enough to tell slow delivery from lost or refused."""
+    counts = sorted(len(r.chats) for r in receivers)
+    reasons = sorted({r["message"] for x in receivers for r in x.rejections})
+    return (
+        f"not every client got all {total} messages in time: received min {counts[0]},"
+        f" median {counts[len(counts) // 2]}, max {counts[-1]};"
+        f" refusals {sum(len(r.rejections) for r in receivers)} {reasons[:3]}"
+    )

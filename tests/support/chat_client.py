@@ -65,10 +65,14 @@ class ChatClient:
             lambda f: "type" not in f and f.get("from") == sender and f.get("message") == text
         )
 
-    async def wait_notice(self, event: str, user: str) -> Frame:
+    async def wait_notice(self, event: str, user: str, room: str | None = None) -> Frame:
+        """The next joined/left notice about `user`, in `room` when given (else in any room)."""
         return await self.wait_for(
             lambda f: (
-                f.get("type") == "system" and f.get("event") == event and f.get("user") == user
+                f.get("type") == "system"
+                and f.get("event") == event
+                and f.get("user") == user
+                and (room is None or f.get("room") == room)
             )
         )
 

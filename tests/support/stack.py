@@ -256,6 +256,8 @@ def local_stack(**overrides: object) -> Iterator[LocalStack]:
         "app_dir",
         "emulator_port",
         "host_port",
+        "sign_in",
+        "sign_in_action",
         "storage_port",
         "storage_dir",
     }

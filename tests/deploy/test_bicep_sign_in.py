@@ -1,0 +1,200 @@
+"""Sign-in (CHAT_SIGN_IN=required) in the Bicep: App Service Authentication with Microsoft Entra ID,
+the app registration from the Microsoft Graph extension, and the settings the app reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+REPO = Path(__file__).resolve().parents[2]
+INFRA = REPO / "infra"
+
+
+def parse(path: Path) -> dict[str, Any]:
+    return BicepParser().parse(file_path=path)
+
+
+def body(resource: dict[str, Any]) -> dict[str, Any]:
+    """A resource's (or module's) properties, unwrapping `= if (condition) { ... }`."""
+    config = resource["config"]
+    return config["config"] if "condition" in config else config
+
+
+def condition(resource: dict[str, Any]) -> Any:
+    return resource["config"].get("condition")
+
+
+def var(doc: dict[str, Any], name: str) -> Any:
+    return doc["variables"][name]["value"]
+
+
+@pytest.fixture(scope="module")
+def main() -> dict[str, Any]:
+    return parse(INFRA / "main.bicep")
+
+
+@pytest.fixture(scope="module")
+def res() -> dict[str, Any]:
+    return parse(INFRA / "resources.bicep")
+
+
+@pytest.fixture(scope="module")
+def sign_in() -> dict[str, Any]:
+    return parse(INFRA / "sign-in.bicep")
+
+
+def accessor(*path: str) -> dict[str, Any]:
+    """pycep's shape for a.b.c."""
+    node: Any = path[-1]
+    for part in reversed(path[:-1]):
+        node = {
+            "operator": {
+                "type": "property_accessor",
+                "operands": {"operand_1": part, "operand_2": node},
+            }
+        }
+    return node
+
+
+def test_the_switch_is_a_parameter_from_the_azd_environment(main: dict, res: dict) -> None:
+    for doc in (main, res):
+        param = doc["parameters"]["chatSignIn"]
+        assert param["default"] == "off"
+        allowed = next(d["argument"] for d in param["decorators"] if d["type"] == "allowed")
+        assert allowed == ["off", "required"]
+    values = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert values["chatSignIn"]["value"] == "${CHAT_SIGN_IN=off}"
+    module = main["modules"]["resources"]["config"]
+    assert module["params"]["chatSignIn"] == "chatSignIn"
+    assert main["outputs"]["CHAT_SIGN_IN"]["value"] == "chatSignIn"
+
+
+def test_app_settings_carry_the_mode(res: dict) -> None:
+    assert var(res, "commonSettings")["ChatSignIn"] == "chatSignIn"
+    assert var(res, "signInRequired") == {
+        "operator": {
+            "type": "equals",
+            "operands": {"operand_1": "chatSignIn", "operand_2": "required"},
+        }
+    }
+    assert var(res, "signInSettings") == {
+        "ChatSignInProviders": "aad",
+        "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID": accessor("identity", "properties", "clientId"),
+    }
+    (settings,) = (
+        v for v in res["resources"].values() if v["type"] == "Microsoft.Web/sites/config"
+    )
+    union = body(settings)["properties"]["function"]["parameters"]
+    assert union["arg_3"] == {
+        "operator": {
+            "type": "conditional",
+            "operands": {
+                "condition": "signInRequired",
+                "true_value": "signInSettings",
+                "false_value": {},
+            },
+        }
+    }
+
+
+def test_the_sign_in_module_runs_only_when_required(res: dict) -> None:
+    module = res["modules"]["signIn"]
+    assert module["type"] == "local" and (INFRA / module["detail"]["path"]).is_file()
+    assert condition(module) == "signInRequired"
+    config = body(module)
+    assert config["params"] == {
+        "functionAppName": accessor("functionApp", "name"),
+        "resourceToken": "resourceToken",
+        "identityPrincipalId": accessor("identity", "properties", "principalId"),
+    }
+    assert config["dependsOn"] == ["appSettings"]
+
+
+def test_the_graph_extension_is_declared_and_pinned(sign_in: dict) -> None:
+    assert "microsoftGraphV1" in sign_in["extensions"]
+    config = json.loads((INFRA / "bicepconfig.json").read_text())
+    assert config["extensions"]["microsoftGraphV1"] == (
+        "br:mcr.microsoft.com/bicep/extensions/microsoftgraph/v1.0:1.0.0"
+    )
+
+
+def test_the_app_registration_has_no_secret_and_the_real_callback(sign_in: dict) -> None:
+    resources = sign_in["resources"]
+    registration = body(resources["registration"])
+    assert resources["registration"]["type"] == "Microsoft.Graph/applications"
+    assert registration["uniqueName"] == "registrationName"
+    assert var(sign_in, "registrationName") == "chat-sign-in-${resourceToken}"
+    assert registration["signInAudience"] == "AzureADMyOrg"
+    assert registration["web"]["redirectUris"] == ["callbackUrl"]
+    # The host name is read from the deployed app (Flex host names are not <app>.azurewebsites.net).
+    assert var(sign_in, "callbackUrl") == (
+        "https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback"
+    )
+    assert registration["web"]["implicitGrantSettings"] == {
+        "enableIdTokenIssuance": False,
+        "enableAccessTokenIssuance": False,
+    }
+    assert "passwordCredentials" not in registration
+    credential = body(resources["federatedCredential"])
+    assert resources["federatedCredential"]["type"] == (
+        "Microsoft.Graph/applications/federatedIdentityCredentials"
+    )
+    assert credential == {
+        "name": "${registration.uniqueName}/app-identity",
+        "audiences": ["api://AzureADTokenExchange"],
+        "issuer": "issuer",
+        "subject": "identityPrincipalId",
+    }
+    assert var(sign_in, "issuer") == (
+        "${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0"
+    )
+    assert body(resources["servicePrincipal"])["appId"] == accessor("registration", "appId")
+
+
+def test_app_service_authentication_settings(sign_in: dict, res: dict) -> None:
+    auth = sign_in["resources"]["authSettings"]
+    assert auth["type"] == "Microsoft.Web/sites/config"
+    config = body(auth)
+    assert (config["parent"], config["name"]) == ("functionApp", "authsettingsV2")
+    props = config["properties"]
+    assert props["platform"] == {"enabled": True}
+    assert props["globalValidation"] == {
+        "requireAuthentication": True,
+        "unauthenticatedClientAction": "RedirectToLoginPage",  # pages; scripts get 401
+        "redirectToProvider": "azureactivedirectory",
+        "excludedPaths": ["/api/eventhandler"],
+    }
+    assert props["httpSettings"] == {"requireHttps": True}
+    aad = props["identityProviders"]["azureActiveDirectory"]
+    assert aad["enabled"] is True
+    assert aad["registration"] == {
+        "clientId": accessor("registration", "appId"),
+        "openIdIssuer": "issuer",
+        "clientSecretSettingName": "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID",
+    }
+    # The secret setting it names is set by resources.bicep in sign-in mode.
+    assert aad["registration"]["clientSecretSettingName"] in var(res, "signInSettings")
+    assert props["login"] == {"tokenStore": {"enabled": False}}
+    assert config["dependsOn"] == ["federatedCredential", "servicePrincipal"]
+
+
+def test_the_excluded_path_is_the_apps_webhook_route() -> None:
+    """Web PubSub calls the webhook with no user: its route must be the one excluded."""
+    import function_app
+
+    host = json.loads((REPO / "host.json").read_text())
+    prefix = host.get("extensions", {}).get("http", {}).get("routePrefix", "api")
+    routes = {
+        f.get_function_name(): f.get_trigger().route for f in function_app.app.get_functions()
+    }
+    assert f"/{prefix}/{routes['eventhandler']}" == "/api/eventhandler"
+
+
+def test_the_settings_are_the_ones_the_app_reads() -> None:
+    settings_py = (REPO / "chat" / "settings.py").read_text()
+    for name in ("ChatSignIn", "ChatSignInProviders", "ChatLazyAuth"):
+        assert f'"{name}"' in settings_py, name
