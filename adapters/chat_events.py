@@ -1,8 +1,8 @@
 """The chat's events, carried out: rooms, history, presence and typing.
 
 The decisions are the pure modules' (chat.rooms, chat.history, chat.presence, chat.rate_limit,
-chat.typing_notice); this module performs them against the service and the table store, in
-an order that keeps two promises:
+chat.token_lease, chat.typing_notice); this module performs them against the service and the
+table store, in an order that keeps two promises:
 - store first, then broadcast: a message is in the history table before anyone sees it, and
   one the store refuses is never broadcast (its sender is told why);
 - a retried event (same ce-id) is stored once and broadcast once: the message is stored with
@@ -27,6 +27,7 @@ from chat import (
     presence,
     rate_limit,
     rooms,
+    token_lease,
     typing_notice,
     webhook,
 )
@@ -227,13 +228,20 @@ class ChatEvents:
         }
         entity = history.to_entity(message, int(now * 1000))
         marker = history.marker(message, entity["RowKey"])
-        # The user's bucket and the insert go to the store together (one round trip of
-        # latency, not two); a message the bucket refuses is deleted before anyone sees it.
-        outcome = await asyncio.gather(
-            self.store.take_token(user, capacity, window, now, state.get("user_rate")),
-            self.store.add_message(entity, marker),
-            return_exceptions=True,
-        )
+        # The user's limit: a token this connection leased earlier costs no table call;
+        # without one, a new lease and the insert go to the store together (one round trip
+        # of latency, not two), and a message the bucket refuses is deleted before anyone
+        # sees it.
+        lease = token_lease.Lease.from_state(state.get("lease"), capacity, window, now)
+        leased, lease = token_lease.spend(lease, now)
+        if leased:
+            calls = [self._allowed(), self.store.add_message(entity, marker)]
+        else:
+            calls = [
+                self.store.lease_tokens(user, capacity, window, now, state.get("user_rate")),
+                self.store.add_message(entity, marker),
+            ]
+        outcome = await asyncio.gather(*calls, return_exceptions=True)
         for result in outcome:
             if isinstance(result, BaseException) and not isinstance(result, StoreUnavailable):
                 raise result
@@ -241,9 +249,13 @@ class ChatEvents:
         allowed_user: bool | StoreUnavailable
         if isinstance(taken, StoreUnavailable):
             allowed_user = taken
+        elif leased:
+            allowed_user = True
         else:
-            allowed_user, cache = taken
+            tokens, cache = taken
+            allowed_user, lease = token_lease.granted(tokens, capacity, window, now)
             state = state | {"user_rate": cache}
+        state = state | {"lease": lease.to_state()}
         if stored is True and allowed_user is not True:
             await self._forget(entity, marker)
         if isinstance(stored, StoreUnavailable) or isinstance(allowed_user, StoreUnavailable):
@@ -273,6 +285,10 @@ class ChatEvents:
             )
             return Result(text(error.status, "could not reach the Web PubSub service"))
         return Result(self._ok(state), {"room": room}, delivered=True)
+
+    @staticmethod
+    async def _allowed() -> tuple[int, None]:
+        return 1, None  # a leased token: the table bucket was charged when it was leased
 
     async def _forget(self, entity: dict[str, Any], marker: dict[str, Any]) -> None:
         try:

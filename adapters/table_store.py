@@ -3,7 +3,8 @@
 Three kinds of entity, in two tables:
 - `chatmessages`: one per chat message (PartitionKey = room; see chat.history);
 - `chatstate`, PartitionKey "rate|<user key>": a user's token bucket, shared by all their
-  connections on every instance, updated with ETag concurrency;
+  connections on every instance, updated with ETag concurrency; connections lease a few
+  tokens at a time from it (chat.token_lease), so it is written about once per lease;
 - `chatstate`, PartitionKey "presence|<room>", RowKey <user key>: what the room was last told
   about that user (chat.presence), also updated with ETag concurrency.
 User ids may hold characters keys cannot ('/', '#', '?'), so keys use a hash of the id.
@@ -19,7 +20,7 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from chat import history, presence, rate_limit
+from chat import history, presence, rate_limit, token_lease
 from chat.storage_settings import MESSAGES_TABLE, STATE_TABLE, StorageSettings
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def user_key(user: str) -> str:
 
 
 def _usable_cache(cached: object) -> bool:
-    """[tokens, updated, etag] as take_token returned it (connection state is not trusted
+    """[tokens, updated, etag] as lease_tokens returned it (connection state is not trusted
     for more than that: the If-Match makes a stale or forged value cost a read, no more)."""
     return (
         isinstance(cached, list)
@@ -182,15 +183,16 @@ class TableStore:
         return await self._call("read history", read)
 
     # --- per-user flood limit ----------------------------------------------------------------
-    async def take_token(
+    async def lease_tokens(
         self, user: str, capacity: int, window: float, now: float, cached: object = None
-    ) -> tuple[bool, list[Any] | None]:
-        """One token from the user's bucket, shared by all connections and instances.
+    ) -> tuple[int, list[Any] | None]:
+        """A lease of up to token_lease.LEASE_MAX tokens from the user's bucket, shared by
+        all connections and instances; 0 when the bucket is empty (refuse the message).
 
         `cached` is what an earlier call returned for this connection ([tokens, updated,
         etag], kept in its connection state): while no other connection of the user has
-        spent a token since, the update goes straight out with that ETag, one round trip
-        instead of a read and a write. Returns (allowed, the value to cache next).
+        leased since, the update goes straight out with that ETag, one round trip instead
+        of a read and a write. Returns (tokens leased, the value to cache next).
         """
         from azure.core import MatchConditions
         from azure.core.exceptions import (
@@ -201,44 +203,46 @@ class TableStore:
 
         key = f"rate|{user_key(user)}"
 
-        def spend(raw: list[float] | None) -> tuple[bool, dict[str, Any]]:
+        def lease(raw: list[float] | None) -> tuple[int, dict[str, Any]]:
             # Never move the bucket's clock back: an event handled a little later than
             # another but timed earlier would otherwise refill the same seconds twice.
             at = max(now, float(raw[1])) if raw is not None else now
-            bucket = rate_limit.Bucket.from_state(raw, capacity, at)
-            allowed, bucket = rate_limit.take(bucket, capacity, window, at)
+            bucket = rate_limit.refilled(
+                rate_limit.Bucket.from_state(raw, capacity, at), capacity, window, at
+            )
+            tokens = token_lease.size(bucket.tokens)
             fields = {
                 "PartitionKey": key,
                 "RowKey": "bucket",
-                "tokens": bucket.tokens,
+                "tokens": bucket.tokens - tokens,
                 "updated": bucket.updated,
             }
-            return allowed, fields
+            return tokens, fields
 
         def remember(fields: dict[str, Any], written: Any) -> list[Any] | None:
             etag = written.get("etag") if isinstance(written, dict) else None
             return [fields["tokens"], fields["updated"], etag] if etag else None
 
-        async def take() -> tuple[bool, list[Any] | None]:
+        async def take() -> tuple[int, list[Any] | None]:
             table = await self._table(STATE_TABLE)
             if _usable_cache(cached):
                 assert isinstance(cached, list)
-                allowed, fields = spend([float(cached[0]), float(cached[1])])
+                tokens, fields = lease([float(cached[0]), float(cached[1])])
                 try:
                     written = await table.update_entity(
                         fields, etag=cached[2], match_condition=MatchConditions.IfNotModified
                     )
                 except (ResourceModifiedError, ResourceNotFoundError):
-                    pass  # another connection spent a token: read the bucket below
+                    pass  # another connection leased meanwhile: read the bucket below
                 else:
-                    return allowed, remember(fields, written)
+                    return tokens, remember(fields, written)
             for _ in range(MAX_CONFLICT_RETRIES):
                 try:
                     entity = await table.get_entity(key, "bucket")
                 except ResourceNotFoundError:
                     entity = None
                 raw = [entity["tokens"], entity["updated"]] if entity is not None else None
-                allowed, fields = spend(raw)
+                tokens, fields = lease(raw)
                 try:
                     if entity is None:
                         written = await table.create_entity(fields)
@@ -249,10 +253,10 @@ class TableStore:
                             match_condition=MatchConditions.IfNotModified,
                         )
                 except (ResourceModifiedError, ResourceExistsError):
-                    continue  # another connection spent a token meanwhile: read again
-                return allowed, remember(fields, written)
+                    continue  # another connection leased meanwhile: read again
+                return tokens, remember(fields, written)
             # Fail closed: a user racing themselves this hard is flooding.
-            return False, None
+            return 0, None
 
         return await self._call("rate limit", take)
 

@@ -1,4 +1,7 @@
-"""A token bucket per connection: `capacity` messages at once, refilled over `window` seconds."""
+"""A token bucket: `capacity` messages at once, refilled over `window` seconds.
+
+Used per connection (in its state) and per user (in the table, see chat.token_lease).
+"""
 
 from __future__ import annotations
 
@@ -27,10 +30,15 @@ class Bucket:
         return Bucket(float(capacity), now)
 
 
+def refilled(bucket: Bucket, capacity: int, window: float, now: float) -> Bucket:
+    """The bucket as of `now`: topped up for the time since it was last updated."""
+    refill = (now - bucket.updated) * capacity / window
+    return Bucket(min(float(capacity), bucket.tokens + max(refill, 0.0)), now)
+
+
 def take(bucket: Bucket, capacity: int, window: float, now: float) -> tuple[bool, Bucket]:
     """Spend one token if there is one. Refused attempts cost nothing but do not refill."""
-    refill = (now - bucket.updated) * capacity / window
-    tokens = min(float(capacity), bucket.tokens + max(refill, 0.0))
-    if tokens >= 1.0:
-        return True, Bucket(tokens - 1.0, now)
-    return False, Bucket(tokens, now)
+    bucket = refilled(bucket, capacity, window, now)
+    if bucket.tokens >= 1.0:
+        return True, Bucket(bucket.tokens - 1.0, now)
+    return False, bucket

@@ -10,7 +10,8 @@ import azure.functions as func
 import pytest
 
 import function_app
-from chat import connection_state
+from chat import connection_state, storage_settings
+from tests.support.azurite import Azurite
 
 from .conftest import RecordingService, close_clients, connection_string, event_request
 
@@ -270,6 +271,64 @@ async def test_user_bucket_is_cached_in_connection_state_and_a_forged_cache_gain
     assert second.status_code == 204
     assert json.loads(third.get_body())["event"] == "rejected"
     assert [b["message"] for b in service.broadcasts] == ["one", "two"]
+    await close_clients()
+
+
+def user_bucket(connection: str, user: str) -> float:
+    """The user's shared bucket, read straight from the table."""
+    from azure.data.tables import TableClient
+
+    from adapters.table_store import user_key
+
+    with TableClient.from_connection_string(connection, storage_settings.STATE_TABLE) as table:
+        return float(table.get_entity(f"rate|{user_key(user)}", "bucket")["tokens"])
+
+
+async def test_a_connection_spends_leased_tokens_without_writing_the_users_bucket(
+    configure, service: RecordingService, azurite: Azurite
+) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatRateLimitMessages="20",
+        ChatRateLimitWindowSeconds="3600",  # no refill worth counting during the test
+    )
+    response = await command(b"m0")
+    assert connection_state.decode(state_of(response))["lease"][0] == 4
+    assert user_bucket(azurite.connection_string, "alice") == pytest.approx(15, abs=0.1)
+    leases = []
+    for n in range(1, 5):  # the four other leased tokens: the table is not written
+        response = await command(f"m{n}".encode(), state_of(response), str(n + 1))
+        assert response.status_code == 204
+        leases.append(connection_state.decode(state_of(response))["lease"][0])
+        assert user_bucket(azurite.connection_string, "alice") == pytest.approx(15, abs=0.1)
+    assert leases == [3, 2, 1, 0]
+    # Spent: the next message leases again (a quarter of the 15 left: 3).
+    response = await command(b"m5", state_of(response), "6")
+    assert connection_state.decode(state_of(response))["lease"][0] == 2
+    assert user_bucket(azurite.connection_string, "alice") == pytest.approx(12, abs=0.1)
+    # A second tab of the same user leases from the same bucket.
+    other = await command(b"tab2", connection_id="conn-2", ce_id="1")
+    assert other.status_code == 204
+    assert user_bucket(azurite.connection_string, "alice") == pytest.approx(9, abs=0.1)
+    assert [b["message"] for b in service.broadcasts] == [f"m{n}" for n in range(6)] + ["tab2"]
+    await close_clients()
+
+
+async def test_a_forged_lease_in_connection_state_is_no_lease(
+    configure, service: RecordingService
+) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatRateLimitMessages="1",
+        ChatRateLimitWindowSeconds="3600",
+    )
+    first = await command(b"one")
+    assert first.status_code == 204
+    state = connection_state.decode(state_of(first))
+    forged = connection_state.encode(state | {"lease": [1000, 9e12], "rate": [1, 9e9]})
+    second = await command(b"two", forged, "2")
+    assert json.loads(second.get_body())["event"] == "rejected"
+    assert [b["message"] for b in service.broadcasts] == ["one"]
     await close_clients()
 
 

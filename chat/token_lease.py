@@ -1,0 +1,80 @@
+"""Leased tokens: a connection takes a few of its user's tokens at once and spends them alone.
+
+Pure. The user's bucket (chat.rate_limit) lives in the table, shared by every connection on
+every instance; writing it for every message is a conditional table write per message. A
+lease takes up to LEASE_MAX tokens from it in one write, and the connection then spends them
+from its own state (ce-connectionState, which the service holds and only our responses set)
+with no write at all. The user can never spend more than the table bucket granted, so the
+limit still holds across connections and instances; tokens a connection leased but did not
+spend (it closed, or the lease ran out) are simply lost, which only errs on the strict side.
+
+Two rules keep a lease from loosening the limit:
+- a lease takes at most a quarter of what the bucket holds (and at least one token), so one
+  connection cannot drain the bucket for the user's other tabs, and a nearly empty bucket
+  is spent one token per write, as before;
+- a lease lasts LEASE_MAX tokens' worth of refill time (LEASE_MAX * window / capacity), but
+  at least MIN_TTL_S (a limit of thousands per window would otherwise make leases expire
+  before the next message), so in any interval a user can send at most
+  max(LEASE_MAX, MIN_TTL_S * capacity / window) messages more than the bucket allows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+LEASE_MAX = 5
+# A lease takes at most this share of the tokens the bucket holds at the time.
+LEASE_SHARE = 4
+MIN_TTL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    tokens: int
+    expires: float  # seconds since the epoch
+
+    def to_state(self) -> list[float]:
+        return [self.tokens, round(self.expires, 3)]
+
+    @staticmethod
+    def from_state(raw: object, capacity: int, window: float, now: float) -> Lease:
+        """Restore from connection state; anything odd (or too generous) is no lease."""
+        if (
+            isinstance(raw, list)
+            and len(raw) == 2
+            and isinstance(raw[0], int)
+            and not isinstance(raw[0], bool)
+            and isinstance(raw[1], int | float)
+            and not isinstance(raw[1], bool)
+            and 0 <= raw[0] <= LEASE_MAX
+            and float(raw[1]) <= now + ttl(capacity, window)
+        ):
+            return Lease(raw[0], float(raw[1]))
+        return Lease(0, now)
+
+
+def ttl(capacity: int, window: float) -> float:
+    """How long leased tokens stay spendable: the time the bucket takes to refill LEASE_MAX."""
+    return max(LEASE_MAX * window / capacity, MIN_TTL_S)
+
+
+def size(available: float) -> int:
+    """How many tokens to lease from a bucket holding `available` (0: refuse the message)."""
+    if available < 1.0:
+        return 0
+    return max(1, min(LEASE_MAX, math.floor(available / LEASE_SHARE)))
+
+
+def spend(lease: Lease, now: float) -> tuple[bool, Lease]:
+    """Spend one leased token if the lease holds one and has not run out."""
+    if lease.tokens >= 1 and now < lease.expires:
+        return True, Lease(lease.tokens - 1, lease.expires)
+    return False, Lease(0, now)
+
+
+def granted(tokens: int, capacity: int, window: float, now: float) -> tuple[bool, Lease]:
+    """A fresh lease of `tokens` from the table, one of them spent on the message at hand."""
+    if tokens < 1:
+        return False, Lease(0, now)
+    return True, Lease(tokens - 1, now + ttl(capacity, window))
