@@ -131,13 +131,18 @@
       if (!isObject(m) || typeof m.id !== "string" || typeof m.message !== "string") continue;
       if (seen.has(m.id)) continue;
       seen.add(m.id);
-      fresh.push({
+      var item = {
         kind: "chat",
         id: m.id,
         from: typeof m.from === "string" ? m.from : "unknown",
         message: m.message,
         time: typeof m.time === "string" ? m.time : "",
-      });
+      };
+      // Sign-in mode: the sender's id and provider, so a history line can be told as one's own
+      // (as live lines are; a line may reach the page first through history).
+      if (typeof m.userId === "string") item.userId = m.userId;
+      if (typeof m.idp === "string") item.idp = m.idp;
+      fresh.push(item);
     }
     return fresh;
   }

@@ -71,6 +71,19 @@ test("history merges without duplicates", () => {
   assert.deepEqual(rooms.olderItems(null, seen), []);
 });
 
+test("history keeps the sender's user id and provider (sign-in mode)", () => {
+  const page = {
+    messages: [
+      { id: "1", from: "Frank", userId: "aad:f1:Frank", idp: "aad", message: "hi", time: "t" },
+      { id: "2", from: "bob", userId: 7, message: "no id", time: "t" },
+    ],
+  };
+  const [signedIn, plain] = rooms.olderItems(page, new Set());
+  assert.equal(signedIn.userId, "aad:f1:Frank");
+  assert.equal(signedIn.idp, "aad");
+  assert.equal(plain.userId, undefined);
+});
+
 test("history URLs", () => {
   assert.equal(rooms.historyUrl("dev"), "rooms/dev/messages?limit=50");
   assert.equal(
