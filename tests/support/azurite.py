@@ -7,7 +7,6 @@ CI=true, where they fail: CI must install everything itself.
 
 from __future__ import annotations
 
-import atexit
 import os
 import signal
 import socket
@@ -28,14 +27,6 @@ from devstack.stack_wiring import (
 from tests.support.processes import ProcessOutput, spawn, stop_process
 
 STARTUP_TIMEOUT_S = 20.0
-_LIVE: set[subprocess.Popen[str]] = set()
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for process in list(_LIVE):
-        if process.poll() is None:
-            process.kill()
 
 
 def require_azurite() -> None:
@@ -86,7 +77,6 @@ class Azurite:
         require_azurite()
         command = azurite_command(self.options)
         self.process, self.output = spawn(command, env=dict(os.environ), cwd=str(REPO_ROOT))
-        _LIVE.add(self.process)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while not port_open(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -100,7 +90,6 @@ class Azurite:
         if self.process is not None:
             if self.process.poll() is None:
                 stop_process(self.process, signal.SIGINT)  # Azurite saves on SIGINT
-            _LIVE.discard(self.process)
             self.process = None
 
     def __enter__(self) -> Azurite:

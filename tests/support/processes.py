@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import re
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Sequence
+
+# Every child spawned here, so that none outlives the test run (an interrupted run included).
+_LIVE: set[subprocess.Popen[str]] = set()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in list(_LIVE):
+        if process.poll() is None:
+            process.kill()
 
 
 class ProcessOutput:
@@ -62,6 +73,7 @@ def stop_process(
     process: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout: float = 10
 ) -> int:
     """Signal a child we started and wait; SIGKILL it if it does not stop in time."""
+    _LIVE.discard(process)
     if process.poll() is None:
         process.send_signal(sig)
         try:
@@ -86,4 +98,5 @@ def spawn(
         cwd=cwd,
         start_new_session=new_session,
     )
+    _LIVE.add(process)
     return process, ProcessOutput(process)

@@ -9,7 +9,6 @@ killed on stop(), on leaving the `with` block, and at interpreter exit as a last
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import os
@@ -42,14 +41,6 @@ logger = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 8.0
-_LIVE: set[subprocess.Popen[str]] = set()
-
-
-@atexit.register
-def _kill_leftovers() -> None:
-    for process in list(_LIVE):
-        if process.poll() is None:
-            process.kill()
 
 
 def free_port() -> int:
@@ -206,7 +197,6 @@ class LocalStack:
             raise RuntimeError(f"the {name} is already running")
         self._retire(name)
         process, output = spawn(command, env=env, cwd=str(REPO_ROOT))
-        _LIVE.add(process)
         self._children[name] = _Child(name, process, output)
 
     def _wait_healthy(self, name: str, url: str, method: str) -> None:
@@ -231,7 +221,6 @@ class LocalStack:
         if child.process.poll() is None:
             child.process.kill()
             child.process.wait(5)
-        _LIVE.discard(child.process)
         child.output.join()
 
     def _retire(self, name: str) -> None:
