@@ -5,32 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import time
-from urllib.parse import parse_qs, urlsplit
 
-import azure.functions as func
-import jwt
 import pytest
 
 import function_app
 
-from .conftest import HUB, PRIMARY, RecordingService, connection_string
-
-
-def request(params: dict | None = None, headers: dict | None = None) -> func.HttpRequest:
-    return func.HttpRequest(
-        "GET",
-        "http://localhost:7071/api/negotiate",
-        params=params or {},
-        headers=headers or {},
-        body=b"",
-    )
-
-
-def decode(url: str, endpoint: str) -> dict:
-    token = parse_qs(urlsplit(url).query)["access_token"][0]
-    return jwt.decode(
-        token, PRIMARY, algorithms=["HS256"], audience=f"{endpoint}/client/hubs/{HUB}"
-    )
+from .conftest import HUB, RecordingService, connection_string
+from .negotiate_requests import decode, request
 
 
 async def test_token_claims(app: RecordingService) -> None:

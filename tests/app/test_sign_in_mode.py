@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from urllib.parse import parse_qs, urlsplit
 
 import azure.functions as func
-import jwt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +15,8 @@ from chat.identity import caller, parse_user_id
 from chat.reply import Reply
 from chat.settings import Settings, SettingsError, load
 
-from .conftest import HUB, PRIMARY, RecordingService, connection_string, event_request
+from .conftest import RecordingService, connection_string, event_request
+from .negotiate_requests import decode, request
 
 PLATFORM = {
     "WebPubSubConnectionString": "Endpoint=http://h;AccessKey=k;",
@@ -25,24 +24,6 @@ PLATFORM = {
 }
 OFF = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp")
 REQUIRED = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp", sign_in=True)
-
-
-def request(params: dict | None = None, headers: dict | None = None) -> func.HttpRequest:
-    return func.HttpRequest(
-        "GET",
-        "http://localhost:7071/api/negotiate",
-        params=params or {},
-        headers=headers or {},
-        body=b"",
-    )
-
-
-def decode(url: str, endpoint: str) -> dict:
-    """The claims of the access token in a negotiated URL (checked: signature, audience)."""
-    token = parse_qs(urlsplit(url).query)["access_token"][0]
-    return jwt.decode(
-        token, PRIMARY, algorithms=["HS256"], audience=f"{endpoint}/client/hubs/{HUB}"
-    )
 
 
 OID = "6f1c2a34-0b8e-4d3c-9a51-2f0e7c1d9b44"
