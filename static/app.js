@@ -390,6 +390,9 @@
     var r = room(current);
     var lines = r.items.map(lineFor);
     el.messages.replaceChildren.apply(el.messages, lines);
+    // Whether the list now holds the room's history: until then, the page rebuilds it when the
+    // first page arrives (a documented hook, e.g. for tests that keep hold of a line).
+    el.messages.dataset.history = r.loaded ? "loaded" : "pending";
     collapseTall(lines);
     scrollToBottom();
   }

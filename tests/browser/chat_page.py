@@ -124,6 +124,10 @@ class ChatPage:
         self.page.locator("#join-button").click()
         self.expect_connected(name)
 
+    def expect_history_loaded(self) -> None:
+        """The current room's first history page is in the list (it is rebuilt no more)."""
+        expect(self.page.locator('#messages[data-history="loaded"]')).to_have_count(1)
+
     def send(self, text: str) -> None:
         self.message_input.fill(text)
         self.message_input.press("Enter")

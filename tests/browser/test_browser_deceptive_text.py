@@ -59,6 +59,8 @@ def test_combining_marks_do_not_draw_over_the_line_above(
 ) -> None:
     reader = open_chat()
     reader.join(unique("reader"))
+    # The list is rebuilt when the history page arrives: the lines compared below must stay.
+    reader.expect_history_loaded()
     above_name, tower_name = unique("alice"), unique("zalgo")
     broadcast_raw(chat_stack, above_name, "the line above", unique("above-"))
     above = reader.chat_line(above_name, "the line above")
