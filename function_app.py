@@ -18,6 +18,7 @@ from adapters.runtime import Runtime
 from adapters.table_store import StoreUnavailable
 from adapters.webpubsub import ServiceUnavailable
 from chat import cloudevents, history, identity, rooms, static_files, user_id, webhook
+from chat.presence_sweep import SCHEDULE as PRESENCE_SWEEP_SCHEDULE
 from chat.reply import Reply, json_reply
 from chat.reply import text as text_reply
 
@@ -155,6 +156,27 @@ async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
         log.error("History of %s could not be read: %s", room, error)
         return _response(text_reply(503, "the chat history is unavailable right now"))
     return _response(json_reply(200, history.page_body(room, rows, page.limit)))
+
+
+@app.timer_trigger(
+    schedule=PRESENCE_SWEEP_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=False
+)
+async def presence_sweep(timer: func.TimerRequest) -> None:
+    """Announce the presence changes the notice budgets held back, and correct lost leaves.
+
+    Any instance may run it (two at once announce each change once: see
+    adapters/presence_sweep.py). Unconfigured, it does nothing; the settings' problem was
+    logged once by name when they were first read.
+    """
+    if runtime.settings() is None or runtime.storage() is None:
+        return
+    try:
+        report = await runtime.sweep().run(time.time())
+    except (StoreUnavailable, ServiceUnavailable) as error:
+        log.warning("Presence sweep skipped: %s", error)
+        return
+    if report.due or report.failed or timer.past_due:
+        log.info("Presence sweep%s: %s", " (past due)" if timer.past_due else "", report.line())
 
 
 def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:

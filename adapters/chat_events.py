@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.presence_marks import PresenceMarks
 from adapters.table_store import StoreUnavailable, TableStore
 from adapters.webpubsub import Service, ServiceUnavailable
 from chat import (
@@ -25,6 +26,7 @@ from chat import (
     identity,
     message_text,
     presence,
+    presence_sweep,
     rate_limit,
     rooms,
     token_lease,
@@ -44,6 +46,7 @@ SNAPSHOT_CONNECTIONS = 100
 # this instance handles meanwhile; those handled by other instances show up within this long.
 SNAPSHOT_REUSE_S = 1.0
 MAX_LISTINGS = 1000
+MAX_MARKED = 10_000
 
 
 @dataclass
@@ -56,6 +59,25 @@ class Result:
 def refusal(reason: str, room: str | None) -> dict[str, Any]:
     body = webhook.rejection(reason)
     return body | {"room": room} if room else body
+
+
+def presence_notice(
+    settings: Settings, room: str, user: str, event: str, now: float
+) -> dict[str, Any]:
+    """A "joined"/"left" notice, as the webhook and the presence sweep send it."""
+    sender = identity.sender(user, settings) or {"from": user}
+    shown = sender.pop("from")
+    return {
+        "type": "system",
+        "event": event,
+        "room": room,
+        # `user` stays the user id (members are keyed by it); the page shows the name.
+        "user": user,
+        **sender,
+        "message": f"{shown} {event}",
+        "id": presence.notice_id(room, user, event, now),
+        "time": history.iso_time(now),
+    }
 
 
 def _odata_string(value: str) -> str:
@@ -74,6 +96,9 @@ class ChatEvents:
         self.service = service
         self.store = store
         self.notices = notices
+        self.marks = PresenceMarks(store)
+        # (room, user) -> due time of the pending mark this instance last wrote (bounded).
+        self._marked: dict[tuple[str, str], float] = {}
         self._listings: dict[str, tuple[float, asyncio.Future[list[str]]]] = {}
         self._listings_loop: asyncio.AbstractEventLoop | None = None
 
@@ -298,37 +323,55 @@ class ChatEvents:
 
     # --- presence ----------------------------------------------------------------------------
     async def _reconcile(self, room: str, user: str, now: float) -> None:
-        """Compare the service's truth with what the room was told; announce a change once."""
+        """Compare the service's truth with what the room was told; announce a change once.
+
+        A change the budgets hold back (or that fails half-way) leaves a pending mark: the
+        presence sweep (adapters/presence_sweep.py) announces it when it may."""
         if not self.notices.open(room, now):
-            return  # the room's notice budget is spent: no notice, so no work either
+            # The room's notice budget is spent (a crowd): no listing or record read, only
+            # the mark, written at most once per (room, user) until it is due.
+            await self._mark_pending(room, user, None, now)
+            return
+        announced: presence.Announced | None = None
         try:
             tabs = await self.service.list_connections(rooms.presence_group(room, user), top=1)
             if not tabs:
                 self._forget_listed(room, user)
             announced, etag = await self.store.announced(room, user)
             transition = presence.decide(announced, bool(tabs), now)
-            if transition is None or not self.notices.allow(room, now):
+            if transition is None:
+                told = announced.present if announced is not None else False
+                if told != bool(tabs):  # a change the user's notice bucket holds back
+                    await self._mark_pending(room, user, announced, now)
+                return
+            if not self.notices.allow(room, now):
+                await self._mark_pending(room, user, announced, now)
                 return
             if not await self.store.save_announced(room, user, transition.record, etag):
                 return  # another instance announced this change
-            event = transition.event
-            sender = identity.sender(user, self.settings) or {"from": user}
-            shown = sender.pop("from")
-            notice = {
-                "type": "system",
-                "event": event,
-                "room": room,
-                # `user` stays the user id (members are keyed by it); the page shows the name.
-                "user": user,
-                **sender,
-                "message": f"{shown} {event}",
-                "id": presence.notice_id(room, user, event, now),
-                "time": history.iso_time(now),
-            }
+            notice = presence_notice(self.settings, room, user, transition.event, now)
             await self.service.send_to_group(rooms.group(room), notice)
         except (ServiceUnavailable, StoreUnavailable) as error:
-            # Presence is advisory: the next event in the room corrects it.
+            # Presence is advisory: the sweep looks again.
             log.warning("Presence of a user in %s not updated: %s", room, error)
+            await self._mark_pending(room, user, announced, now)
+
+    async def _mark_pending(
+        self, room: str, user: str, announced: presence.Announced | None, now: float
+    ) -> None:
+        key = (room, user)
+        if self._marked.get(key, 0.0) > now:
+            return  # this instance's mark is not due yet: the sweep will see this change too
+        due = presence_sweep.mark_due(announced, now)
+        try:
+            await self.marks.mark(room, user, due)
+        except StoreUnavailable as error:
+            log.warning("Presence change in %s not marked for the sweep: %s", room, error)
+            return
+        self._marked.pop(key, None)
+        self._marked[key] = due
+        while len(self._marked) > MAX_MARKED:
+            self._marked.pop(next(iter(self._marked)))
 
     async def _snapshot(self, room: str, connection_id: str, user: str) -> None:
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from adapters.chat_events import ChatEvents
+from adapters.presence_sweep import PresenceSweep
 from adapters.table_store import TableStore
 from adapters.webpubsub import Service
 from chat import presence, static_files, storage_settings
@@ -33,6 +34,7 @@ class Runtime:
         self._storage_error: SettingsError | None = None
         self._store: TableStore | None = None
         self._events: ChatEvents | None = None
+        self._sweep: PresenceSweep | None = None
         self._assets: dict[tuple[str, int], static_files.Asset] = {}
         self.notices = presence.RoomNotices()
 
@@ -74,6 +76,11 @@ class Runtime:
         if self._events is None:
             self._events = ChatEvents(self.settings(), self.service(), self.store(), self.notices)  # type: ignore[arg-type]
         return self._events
+
+    def sweep(self) -> PresenceSweep:
+        if self._sweep is None:
+            self._sweep = PresenceSweep(self.settings(), self.service(), self.store(), self.notices)  # type: ignore[arg-type]
+        return self._sweep
 
     def service(self) -> Service:
         settings = self.settings()

@@ -93,6 +93,13 @@ class RoomNotices:
         refill = (now - bucket.updated) * ROOM_NOTICES / ROOM_WINDOW_S
         return bucket.tokens + max(refill, 0.0) >= 1.0
 
+    def available(self, room: str, now: float) -> int:
+        """How many notices the room could get now (nothing spent)."""
+        bucket = self._buckets.get(room)
+        if bucket is None:
+            return ROOM_NOTICES
+        return int(rate_limit.refilled(bucket, ROOM_NOTICES, ROOM_WINDOW_S, now).tokens)
+
     def allow(self, room: str, now: float) -> bool:
         bucket = self._buckets.pop(room, None) or rate_limit.Bucket(float(ROOM_NOTICES), now)
         allowed, bucket = rate_limit.take(bucket, ROOM_NOTICES, ROOM_WINDOW_S, now)

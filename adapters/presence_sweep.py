@@ -1,0 +1,175 @@
+"""The presence sweep, carried out: due marks -> the service's truth -> what the room is told.
+
+Run by the timer-triggered function `presence_sweep` (function_app.py) on any instance; all it
+relies on is in the table and the service, so two runs at once (two instances, or a run that
+overlaps the next) announce each change once: the record of what the room was told is
+written with its ETag first, and only the winner sends. The decisions are
+chat.presence_sweep's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+
+from adapters.chat_events import SNAPSHOT_CONNECTIONS, presence_notice
+from adapters.presence_marks import Mark, PresenceMarks
+from adapters.table_store import StoreUnavailable, TableStore
+from adapters.webpubsub import Service, ServiceUnavailable
+from chat import presence, rooms
+from chat import presence_sweep as decide
+from chat.settings import Settings
+
+log = logging.getLogger("chat")
+
+
+@dataclass
+class SweepReport:
+    """What one run did (logged as one line)."""
+
+    due: int = 0
+    notices: int = 0
+    member_lists: int = 0
+    later: int = 0
+    rechecked: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        return (
+            f"due={self.due} notices={self.notices} member_lists={self.member_lists} "
+            f"later={self.later} rechecked={self.rechecked} failed={self.failed}"
+        )
+
+
+@dataclass
+class _Change:
+    mark: Mark | None  # None: found by the re-check of present users, not by a mark
+    user: str
+    present: bool
+    announced: presence.Announced | None
+    etag: str | None
+    check: decide.Check
+
+
+class PresenceSweep:
+    def __init__(
+        self,
+        settings: Settings,
+        service: Service,
+        store: TableStore,
+        notices: presence.RoomNotices,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.store = store
+        self.marks = PresenceMarks(store)
+        self.notices = notices
+
+    async def run(self, now: float) -> SweepReport:
+        report = SweepReport()
+        marks = await self.marks.due(now, decide.MAX_DUE_PER_RUN)
+        report.due = len(marks)
+        by_room: dict[str, list[tuple[Mark | None, str]]] = defaultdict(list)
+        for mark in marks:
+            by_room[mark.room].append((mark, mark.user))
+        if len(marks) < decide.MAX_DUE_PER_RUN:
+            # Time left in this run: look again at a few users recorded as present, in case
+            # the service never delivered (or we failed to handle) their `disconnected`.
+            checked = await self.marks.present_users(
+                now - decide.RECHECK_AFTER_S, decide.RECHECKS_PER_RUN
+            )
+            report.rechecked = len(checked)
+            for room, user in checked:
+                if all(u != user for _, u in by_room[room]):
+                    by_room[room].append((None, user))
+        for room, items in by_room.items():
+            try:
+                await self._room(room, items, now, report)
+            except (ServiceUnavailable, StoreUnavailable) as error:
+                # The marks stay: the next run tries again.
+                report.failed += 1
+                log.warning("Presence sweep of a room failed: %s", error)
+        return report
+
+    async def _room(
+        self, room: str, items: list[tuple[Mark | None, str]], now: float, report: SweepReport
+    ) -> None:
+        changes = await asyncio.gather(*(self._check(room, m, u, now) for m, u in items))
+        settled = [c for c in changes if c.check.kind == decide.SETTLED]
+        later = [c for c in changes if c.check.kind == decide.LATER]
+        due = [c for c in changes if c.check.kind == decide.ANNOUNCE]
+        for change in settled:
+            await self._clear(change)
+        listing: list[dict] | None = None
+        if len(due) + len(later) > decide.COALESCE_OVER or len(due) > self.notices.available(
+            room, now
+        ):
+            listing = await self.service.list_connections(
+                rooms.group(room), top=SNAPSHOT_CONNECTIONS
+            )
+        complete = listing is not None and len(listing) < SNAPSHOT_CONNECTIONS
+        if decide.coalesce(len(due) + len(later), self.notices.available(room, now), complete):
+            await self._member_list(room, due + later, listing or [], now, report)
+            return
+        for change in later:
+            assert change.check.due is not None
+            report.later += 1
+            if change.mark is not None:
+                await self.marks.postpone(change.mark, change.check.due)
+            else:
+                await self.marks.mark(room, change.user, change.check.due)
+        for change in due:
+            await self._notice(room, change, now, report)
+
+    async def _check(self, room: str, mark: Mark | None, user: str, now: float) -> _Change:
+        tabs = await self.service.list_connections(rooms.presence_group(room, user), top=1)
+        announced, etag = await self.store.announced(room, user)
+        present = bool(tabs)
+        return _Change(mark, user, present, announced, etag, decide.check(announced, present, now))
+
+    async def _clear(self, change: _Change) -> None:
+        if change.mark is not None:
+            await self.marks.clear(change.mark)
+
+    async def _notice(self, room: str, change: _Change, now: float, report: SweepReport) -> None:
+        transition = change.check.transition
+        assert transition is not None
+        if not self.notices.allow(room, now):
+            # The room's budget is spent on this instance: the next run.
+            report.later += 1
+            due = now + decide.MARK_DELAY_S
+            if change.mark is not None:
+                await self.marks.postpone(change.mark, due)
+            else:
+                await self.marks.mark(room, change.user, due)
+            return
+        if await self.store.save_announced(room, change.user, transition.record, change.etag):
+            notice = presence_notice(self.settings, room, change.user, transition.event, now)
+            await self.service.send_to_group(rooms.group(room), notice)
+            report.notices += 1
+        await self._clear(change)
+
+    async def _member_list(
+        self,
+        room: str,
+        changes: list[_Change],
+        listing: list[dict],
+        now: float,
+        report: SweepReport,
+    ) -> None:
+        """Many changes at once: record them all as told, then send the room one list."""
+        won = False
+        for change in changes:
+            record = decide.listed_record(change.announced, change.present, now)
+            if await self.store.save_announced(room, change.user, record, change.etag):
+                won = True
+            await self._clear(change)
+        if not won:
+            return  # another run recorded (and sent) these changes
+        users = presence.snapshot_users(listing)
+        snapshot = {"type": "presence", "room": room, "users": users}
+        self.notices.allow(room, now)  # a list costs the room one notice
+        await self.service.send_to_group(rooms.group(room), snapshot)
+        report.member_lists += 1

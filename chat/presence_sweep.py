@@ -1,0 +1,109 @@
+"""The presence sweep's decisions: what a suppressed or lost change becomes later. Pure, no I/O.
+
+The webhook announces a presence change at once when the notice budgets allow
+(chat.presence). When they do not, it leaves a *pending* mark for the (room, user) in the
+state table, due when the user's notice bucket holds a token again. A timer-triggered
+function (the sweep, every SWEEP_PERIOD_S) takes the marks that are due, asks the service for
+the truth, and announces what differs from what the room was told, within the same budgets.
+Many changes due in one room at once become one member list instead of many notices.
+
+The same check corrects a `disconnected` the service never delivered: the sweep also looks
+again at a few users recorded as present (RECHECKS_PER_RUN per run), oldest record first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat import presence, rate_limit
+
+# NCRONTAB (seconds first): every 15 s, the refill time of a user's notice bucket, so a
+# suppressed notice waits at most one refill plus one period.
+SCHEDULE = "*/15 * * * * *"
+SWEEP_PERIOD_S = 15.0
+# A mark is due no sooner than this after it was written. A webhook instance that wrote a
+# mark skips writing it again while it is not yet due: every change it skipped happened
+# before any sweep could take the mark, so the sweep still sees it (it reads the truth).
+MARK_DELAY_S = 1.0
+# One run handles at most this many due marks (the rest wait for the next run): a run's cost
+# is bounded, one list call and one read per mark, plus a write per change.
+MAX_DUE_PER_RUN = 200
+# More changes than this due in one room in one run are sent as one member list.
+COALESCE_OVER = 3
+# Users recorded as present, re-checked per run in case their `disconnected` was lost.
+RECHECKS_PER_RUN = 20
+# Only records not written for this long are re-checked: a recent one was just compared.
+RECHECK_AFTER_S = 60.0
+
+SETTLED, ANNOUNCE, LATER = "settled", "announce", "later"
+
+
+@dataclass(frozen=True)
+class Check:
+    """What a due mark comes to once the truth is known."""
+
+    kind: str  # SETTLED (the room already knows), ANNOUNCE, or LATER (bucket still empty)
+    transition: presence.Transition | None = None
+    due: float | None = None  # when to look again (LATER)
+
+
+def token_at(announced: presence.Announced | None, now: float) -> float:
+    """When the user's notice bucket next holds a whole token (now, if it does)."""
+    if announced is None:
+        return now
+    bucket = rate_limit.refilled(
+        announced.bucket(), presence.USER_NOTICES, presence.USER_WINDOW_S, now
+    )
+    missing = max(0.0, 1.0 - bucket.tokens)
+    return now + missing * presence.USER_WINDOW_S / presence.USER_NOTICES
+
+
+def mark_due(announced: presence.Announced | None, now: float) -> float:
+    """When a change not announced now should be looked at again."""
+    return max(now + MARK_DELAY_S, token_at(announced, now))
+
+
+def check(announced: presence.Announced | None, present: bool, now: float) -> Check:
+    """Compare the service's truth with what the room was told, for one due mark."""
+    told = announced.present if announced is not None else False
+    if told == present:
+        return Check(SETTLED)
+    transition = presence.decide(announced, present, now)
+    if transition is None:  # the user's notice bucket is still empty
+        return Check(LATER, due=max(token_at(announced, now), now + MARK_DELAY_S))
+    return Check(ANNOUNCE, transition)
+
+
+def coalesce(changes: int, room_tokens: int, listing_complete: bool) -> bool:
+    """Send one member list to the room instead of `changes` notices?
+
+    Only when the list is the whole room (the service listed fewer connections than asked
+    for): a partial list would drop members from everyone's list. Then: when there are more
+    changes than COALESCE_OVER, or more than the room's notice budget has left.
+    """
+    return listing_complete and changes > 0 and (changes > COALESCE_OVER or changes > room_tokens)
+
+
+def listed_record(
+    announced: presence.Announced | None, present: bool, now: float
+) -> presence.Announced:
+    """What the room was told about a user by a member list: their presence, and their
+    notice bucket refilled but not spent (a list is one message to the room, not a notice)."""
+    if announced is None:
+        return presence.Announced(present, float(presence.USER_NOTICES), now)
+    bucket = rate_limit.refilled(
+        announced.bucket(), presence.USER_NOTICES, presence.USER_WINDOW_S, now
+    )
+    return presence.Announced(present, bucket.tokens, now)
+
+
+def order_due(marks: list[tuple[float, str, str]], now: float, limit: int) -> list[tuple[str, str]]:
+    """(due, room, user) marks -> the (room, user) pairs to handle now, the longest-waiting
+    first, at most `limit`, each pair once."""
+    due = sorted((m for m in marks if m[0] <= now), key=lambda m: m[0])
+    picked: dict[tuple[str, str], None] = {}
+    for _, room, user in due:
+        picked.setdefault((room, user), None)
+        if len(picked) >= limit:
+            break
+    return list(picked)
