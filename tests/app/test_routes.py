@@ -18,8 +18,14 @@ CONTRACT = [
 ]
 
 
+# Functions with other triggers (tests/app/test_presence_sweep.py checks the timer's binding).
+OTHER_TRIGGERS = {"presence_sweep": "timerTrigger"}
+
+
 def test_exactly_the_contracted_functions(app_functions: dict) -> None:
-    assert set(app_functions) == {name for name, *_ in CONTRACT}
+    assert set(app_functions) == {name for name, *_ in CONTRACT} | set(OTHER_TRIGGERS)
+    for name, trigger in OTHER_TRIGGERS.items():
+        assert app_functions[name].get_trigger().get_binding_name() == trigger
 
 
 @pytest.mark.parametrize(("name", "route", "methods", "auth"), CONTRACT)

@@ -1,0 +1,251 @@
+"""The presence sweep (timer function) against real Azurite and the real service SDK.
+
+Time passing is played by ageing what the table holds (every presence record's `updated`
+and every mark's `due` moved back), not by changing the clock: the app, the SDK's tokens and
+the recording service keep real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from adapters.presence_marks import PENDING
+from chat import presence, presence_sweep, storage_settings
+from tests.support.azurite import Azurite
+
+from .conftest import RecordingService, close_clients, connection_string, event_request
+
+CONNECTED = "azure.webpubsub.sys.connected"
+DISCONNECTED = "azure.webpubsub.sys.disconnected"
+
+
+async def sweep(past_due: bool = False) -> None:
+    result = await function_app.presence_sweep(TimerRequest(past_due=past_due))
+    assert result is None
+
+
+async def connect(app: RecordingService, connection: str, user: str, ce_id: str = "1") -> None:
+    """A connection arrives: the service puts it in the lobby, then sends `connected`."""
+    app.connect(connection, user, "r.lobby", f"p.lobby.{user}")
+    response = await function_app.eventhandler(
+        event_request(CONNECTED, connection_id=connection, user=user, ce_id=ce_id)
+    )
+    assert response.status_code == 200
+
+
+async def disconnect(app: RecordingService, connection: str, user: str) -> None:
+    app.disconnect(connection)
+    response = await function_app.eventhandler(
+        event_request(DISCONNECTED, connection_id=connection, user=user)
+    )
+    assert response.status_code == 200
+
+
+def notices(app: RecordingService, user: str | None = None) -> list[tuple[str, str]]:
+    return [
+        (n["event"], n["user"])
+        for n in app.broadcasts
+        if isinstance(n, dict) and n.get("type") == "system" and user in (None, n["user"])
+    ]
+
+
+def member_lists(app: RecordingService) -> list[dict]:
+    return [r.json() for r in app.sends("groups") if r.json().get("type") == "presence"]
+
+
+def age(azurite: Azurite, seconds: float) -> None:
+    """As if `seconds` had passed: presence records and marks moved back in time."""
+    from azure.data.tables import TableClient, UpdateMode
+
+    with TableClient.from_connection_string(
+        azurite.connection_string, storage_settings.STATE_TABLE
+    ) as table:
+        for entity in list(table.list_entities()):
+            key = entity["PartitionKey"]
+            if key.startswith("presence|"):
+                entity["updated"] = float(entity["updated"]) - seconds
+            elif key == PENDING:
+                entity["due"] = float(entity["due"]) - seconds
+            else:
+                continue
+            table.update_entity(entity, mode=UpdateMode.REPLACE)
+
+
+def marks(azurite: Azurite) -> list[dict]:
+    from azure.data.tables import TableClient
+
+    with TableClient.from_connection_string(
+        azurite.connection_string, storage_settings.STATE_TABLE
+    ) as table:
+        return list(table.query_entities("PartitionKey eq @pk", parameters={"pk": PENDING}))
+
+
+async def test_a_notice_held_back_by_flapping_is_sent_by_the_sweep(
+    app: RecordingService, azurite: Azurite
+) -> None:
+    for n in range(6):  # connect, close: the user's notice bucket (4) runs dry
+        await connect(app, f"flap-{n}", "alice", str(n))
+        await disconnect(app, f"flap-{n}", "alice")
+    await connect(app, "stays", "alice", "last")
+    told = notices(app, "alice")
+    assert told == [("joined", "alice"), ("left", "alice")] * 2  # the last "joined" held back
+    [mark] = marks(azurite)
+    assert (mark["room"], mark["user"]) == ("lobby", "alice")
+    app.requests.clear()
+
+    await sweep()  # not due yet: the bucket refills one notice per 15 s
+    assert notices(app) == []
+    age(azurite, 30)
+    await sweep()
+    assert notices(app) == [("joined", "alice")]
+    assert marks(azurite) == []
+    await sweep()  # done: nothing is sent twice
+    assert notices(app) == [("joined", "alice")]
+
+
+async def test_nothing_due_sends_nothing_and_calls_no_service(app: RecordingService) -> None:
+    await sweep()
+    await sweep(past_due=True)
+    assert app.requests == []
+
+
+async def test_a_lost_disconnected_is_corrected(app: RecordingService, azurite: Azurite) -> None:
+    await connect(app, "conn-1", "alice")
+    await connect(app, "conn-2", "bob", "2")
+    assert notices(app) == [("joined", "alice"), ("joined", "bob")]
+    app.requests.clear()
+    app.disconnect("conn-1")  # gone from the service, but no `disconnected` ever comes
+    await sweep()
+    assert notices(app) == []  # records written this minute are not re-checked yet
+    age(azurite, presence_sweep.RECHECK_AFTER_S + 1)
+    await sweep()
+    assert notices(app) == [("left", "alice")]  # bob is still there: nothing about him
+    app.requests.clear()
+    await sweep()
+    assert notices(app) == []
+
+
+async def test_a_crowd_past_the_room_budget_gets_one_member_list(
+    app: RecordingService, azurite: Azurite
+) -> None:
+    users = [f"user{n:02d}" for n in range(40)]
+    for n, user in enumerate(users):
+        await connect(app, f"conn-{n}", user, str(n))
+    # The room's budget (20 at once, then 2 per s, on this instance) announced the first
+    # ones; every other arrival left a mark instead.
+    announced = [u for _, u in notices(app)]
+    assert announced[:20] == users[:20] and len(announced) < 30
+    marked = sorted(m["user"] for m in marks(azurite))
+    assert marked == sorted(set(users) - set(announced))
+    app.requests.clear()
+    age(azurite, 5)
+    await sweep()
+    # Many changes due at once: one list of the room, not a notice each.
+    assert notices(app) == []
+    [listed] = member_lists(app)
+    assert (listed["room"], sorted(listed["users"])) == ("lobby", users)
+    assert marks(azurite) == []
+    # The records say what the room was told: the next change, once the room's budget has
+    # refilled, is an ordinary notice.
+    app.requests.clear()
+    function_app.runtime.events().notices = presence.RoomNotices()
+    await disconnect(app, "conn-39", "user39")
+    assert notices(app) == [("left", "user39")]
+
+
+async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: Azurite) -> None:
+    from adapters.presence_sweep import PresenceSweep
+    from adapters.table_store import TableStore
+    from adapters.webpubsub import Service
+
+    for n in range(5):
+        await connect(app, f"flap-{n}", "alice", str(n))
+        await disconnect(app, f"flap-{n}", "alice")
+    await connect(app, "stays", "alice", "last")
+    assert len(marks(azurite)) == 1
+    age(azurite, 30)
+    app.requests.clear()
+
+    settings = function_app.runtime.settings()
+    storage = function_app.runtime.storage()
+    assert settings is not None and storage is not None
+    runs = [
+        PresenceSweep(settings, Service(settings), TableStore(storage), presence.RoomNotices())
+        for _ in range(2)
+    ]
+    both_read = asyncio.Barrier(2)  # both read the record before either writes
+    for run in runs:
+        read = run.store.announced
+
+        async def announced(room: str, user: str, read=read):  # type: ignore[no-untyped-def]
+            record = await read(room, user)
+            await both_read.wait()
+            return record
+
+        run.store.announced = announced  # type: ignore[method-assign]
+    import time
+
+    now = time.time()
+    reports = await asyncio.gather(*(run.run(now) for run in runs))
+    assert notices(app) == [("joined", "alice")]
+    assert sorted(r.notices for r in reports) == [0, 1]
+    assert marks(azurite) == []
+    for run in runs:
+        await run.service.close()
+        await run.store.close()
+
+
+async def test_unconfigured_the_sweep_does_nothing_and_says_so_once(
+    configure, service: RecordingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR)
+    configure(ChatStorage="")  # neither the service nor the store is configured
+    await sweep()
+    await sweep()
+    logged = [r for r in caplog.records if "WebPubSubConnectionString" in r.getMessage()]
+    assert len(logged) == 1
+    assert service.requests == []
+    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatStorage="")
+    await sweep()
+    await sweep()
+    logged = [r for r in caplog.records if "ChatStorage" in r.getMessage()]
+    assert len(logged) == 1
+    assert service.requests == []
+    await close_clients()
+
+
+async def test_the_store_down_skips_the_run_without_an_error(
+    configure, service: RecordingService, caplog: pytest.LogCaptureFixture
+) -> None:
+    from .test_rooms_webhook import dead_port
+
+    dead = (
+        "AccountName=devstoreaccount1;AccountKey=a2V5;"
+        f"TableEndpoint=http://127.0.0.1:{dead_port()}/devstoreaccount1"
+    )
+    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatStorage=dead)
+    caplog.set_level(logging.WARNING)
+    await sweep()
+    assert any("Presence sweep skipped" in r.getMessage() for r in caplog.records)
+    assert not any(r.exc_info for r in caplog.records)
+    assert service.requests == []
+    await close_clients()
+
+
+def test_the_timer_is_registered_with_its_schedule(app_functions: dict) -> None:
+    timer = app_functions["presence_sweep"]
+    [binding] = [json.loads(b) for b in timer.get_raw_bindings()]
+    assert binding == {
+        "direction": "IN",
+        "type": "timerTrigger",
+        "name": "timer",
+        "schedule": presence_sweep.SCHEDULE,
+        "runOnStartup": False,
+        "useMonitor": False,
+    }
