@@ -8,7 +8,8 @@ the truth, and announces what differs from what the room was told, within the sa
 Many changes due in one room at once become one member list instead of many notices.
 
 The same check corrects a `disconnected` the service never delivered: the sweep also looks
-again at a few users recorded as present (RECHECKS_PER_RUN per run), oldest record first.
+again at a few users recorded as present (RECHECKS_PER_RUN per run, each not written for
+RECHECK_AFTER_S), going round all such records a page per run.
 """
 
 from __future__ import annotations
@@ -95,15 +96,3 @@ def listed_record(
         announced.bucket(), presence.USER_NOTICES, presence.USER_WINDOW_S, now
     )
     return presence.Announced(present, bucket.tokens, now)
-
-
-def order_due(marks: list[tuple[float, str, str]], now: float, limit: int) -> list[tuple[str, str]]:
-    """(due, room, user) marks -> the (room, user) pairs to handle now, the longest-waiting
-    first, at most `limit`, each pair once."""
-    due = sorted((m for m in marks if m[0] <= now), key=lambda m: m[0])
-    picked: dict[tuple[str, str], None] = {}
-    for _, room, user in due:
-        picked.setdefault((room, user), None)
-        if len(picked) >= limit:
-            break
-    return list(picked)
