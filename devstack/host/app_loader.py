@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import azure.functions as func
 from azure.functions.decorators.function_app import FunctionRegister
@@ -100,8 +101,13 @@ def _methods(trigger: HttpTrigger) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(str(getattr(m, "value", m)).upper() for m in trigger.methods))
 
 
-def index_app(app: FunctionRegister, route_prefix: str) -> list[HttpFunction]:
-    """Index the app once: run the load-time checks and parse every route template."""
+def index_app(
+    app: FunctionRegister, route_prefix: str, others: list[Any] | None = None
+) -> list[HttpFunction]:
+    """Index the app once: run the load-time checks and parse every route template.
+
+    Functions with other triggers go to `others` when given (devstack/host/timers.py runs
+    the timer ones), else they are skipped with a warning."""
     try:
         functions = app.get_functions()
     except ValueError as exc:
@@ -111,6 +117,9 @@ def index_app(app: FunctionRegister, route_prefix: str) -> list[HttpFunction]:
         name = function.get_function_name() or function.get_user_function().__name__
         trigger = function.get_trigger()
         if not isinstance(trigger, HttpTrigger):
+            if others is not None:
+                others.append(function)
+                continue
             logger.warning(
                 "Function '%s' has a %s trigger; devstack.host only runs HTTP triggers, "
                 "so it is skipped",
@@ -145,5 +154,7 @@ def index_app(app: FunctionRegister, route_prefix: str) -> list[HttpFunction]:
     return indexed
 
 
-def load_app(app_dir: Path, route_prefix: str) -> list[HttpFunction]:
-    return index_app(find_function_app(import_app_module(app_dir)), route_prefix)
+def load_app(
+    app_dir: Path, route_prefix: str, others: list[Any] | None = None
+) -> list[HttpFunction]:
+    return index_app(find_function_app(import_app_module(app_dir)), route_prefix, others)

@@ -25,6 +25,7 @@ from devstack.host.invoker import Invoker, thread_pool_size
 from devstack.host.listener import PortInUseError, bind_listener
 from devstack.host.local_settings import SettingsError, load_into_environ
 from devstack.host.server import KeyPolicy, create_app
+from devstack.host.timers import TimerFunction, TimerRunner, index_timers
 from devstack.httpserver import (
     KEEP_ALIVE_TIMEOUT_S,
     REQUEST_HEADERS_TIMEOUT_S,
@@ -172,6 +173,7 @@ class PreparedHost:
     port: int
     keys: KeyPolicy
     executor: ThreadPoolExecutor
+    timers: list[TimerFunction] = field(default_factory=list)
 
 
 def prepare(options: HostOptions) -> PreparedHost:
@@ -202,7 +204,9 @@ def prepare(options: HostOptions) -> PreparedHost:
     try:
         # The worker's working directory is the app root; apps may open files relative to it.
         os.chdir(options.app_dir)
-        functions = load_app(options.app_dir, route_prefix)
+        others: list = []
+        functions = load_app(options.app_dir, route_prefix, others)
+        timers = index_timers(others)
     except AppLoadError as exc:
         listener.close()
         if isinstance(exc, AppImportError):
@@ -217,6 +221,7 @@ def prepare(options: HostOptions) -> PreparedHost:
         port=listener.getsockname()[1],
         keys=KeyPolicy(options.enforce_keys, key),
         executor=ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="function"),
+        timers=timers,
     )
 
 
@@ -230,10 +235,13 @@ async def serve(options: HostOptions, prepared: PreparedHost) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runner = await start_server(app, prepared.listener, options.timeouts)
+    timers = TimerRunner(prepared.timers, str(options.app_dir), prepared.executor)
     try:
         base = base_url(options.host, prepared.port)
         for line in banner_lines(prepared.functions, base, prepared.keys.key):
             logger.info("%s", line)
+        for timer in prepared.timers:
+            logger.info("        %s: timerTrigger", timer.name)
         if prepared.keys.enforce:
             logger.info("Function keys are enforced (--enforce-keys) for FUNCTION/ADMIN routes.")
         if options.easy_auth is not None:
@@ -245,9 +253,11 @@ async def serve(options: HostOptions, prepared: PreparedHost) -> None:
                 options.easy_auth.unauthenticated_action,
             )
         logger.info("Host started on %s (pid %d). Press Ctrl+C to shut down.", base, os.getpid())
+        timers.start()
         await stop.wait()
         logger.info("Application is shutting down...")
     finally:
+        await timers.stop()
         await runner.cleanup()
         prepared.executor.shutdown(wait=False, cancel_futures=True)
 
