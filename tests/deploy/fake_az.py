@@ -391,6 +391,10 @@ class FakeAzure:
             app["deploy_args"] = o
             host = app["defaultHostName"]
             app["functions"] = [
+                # A timer-triggered function has no URL: the list reports null for it (first,
+                # so wire-hub's query must step over it).
+                {"name": f"{name}/presence_sweep", "invokeUrlTemplate": None}
+            ] + [
                 {"name": f"{name}/{fn}", "invokeUrlTemplate": f"https://{host}/api/{route}"}
                 for fn, route in (
                     ("negotiate", "negotiate"),
