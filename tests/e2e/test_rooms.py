@@ -241,3 +241,50 @@ async def test_clients_cannot_publish_to_a_room_group_themselves(
     page = await history(session, stack, "lobby", limit="200")
     assert not any(m["message"] == "spoofed" for m in page["messages"])
     await observer.close()
+
+
+def _members(frames: list[dict], room: str, start: list[str]) -> list[str]:
+    """An observer's member list of `room` after these frames, as the page keeps it: a
+    presence list replaces it, a notice adds or removes one user."""
+    members = list(start)
+    for frame in frames:
+        if frame.get("room") != room:
+            continue
+        if frame.get("type") == "presence":
+            members = list(frame["users"])
+        elif frame.get("type") == "system" and frame.get("event") == "joined":
+            members += [frame["user"]] if frame["user"] not in members else []
+        elif frame.get("type") == "system" and frame.get("event") == "left":
+            members = [m for m in members if m != frame["user"]]
+    return members
+
+
+async def test_an_observers_member_list_converges_after_a_flapping_burst(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    """The burst spends the flapper's notices; the one that would have said "joined" at the
+    end is held back, and the presence sweep (a timer, every 15 s) sends it when it may."""
+    room = _name("converge")
+    observer = await join(session, stack.host_base_url, _name("observer"))
+    snapshot = await observer.join_room(room)
+    flapper = _name("flapper")
+    for _ in range(30):
+        tab = await join(session, stack.host_base_url, flapper)
+        await tab.join_room(room)
+        await tab.close()
+    stays = await join(session, stack.host_base_url, flapper)
+    await stays.join_room(room)
+    frames = await quiet(observer, 3.0)
+    burst = [f for f in frames if f.get("type") == "system" and f.get("user") == flapper]
+    assert 1 <= len([f for f in burst if f["room"] == room]) <= 6
+    assert flapper not in _members(frames, room, snapshot["users"])  # told "left" last
+    # Within one bucket refill (15 s) and one sweep period (15 s), plus slack for load.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 45
+    while flapper not in _members(frames, room, snapshot["users"]):
+        assert loop.time() < deadline, f"never told that {flapper} is back: {frames}"
+        frames += await quiet(observer, 1.0)
+    told = _members(frames, room, snapshot["users"])
+    assert sorted(told) == sorted([observer.user, flapper])
+    await stays.close()
+    await observer.close()
