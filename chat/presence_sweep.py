@@ -34,7 +34,7 @@ COALESCE_OVER = 3
 # Users recorded as present, re-checked per run in case their `disconnected` was lost.
 RECHECKS_PER_RUN = 20
 # Only records not written for this long are re-checked: a recent one was just compared.
-RECHECK_AFTER_S = 60.0
+RECHECK_AFTER_S = 30.0
 
 SETTLED, ANNOUNCE, LATER = "settled", "announce", "later"
 

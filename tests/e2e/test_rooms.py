@@ -288,3 +288,33 @@ async def test_an_observers_member_list_converges_after_a_flapping_burst(
     assert sorted(told) == sorted([observer.user, flapper])
     await stays.close()
     await observer.close()
+
+
+async def test_an_observers_member_list_drops_a_user_whose_disconnected_was_lost(
+    local_stack: LocalStack,
+) -> None:
+    """The host is down when a user leaves: the service's `disconnected` (and its retries)
+    never arrive. The sweep's look at users recorded as present tells the room."""
+    from chat.presence_sweep import RECHECK_AFTER_S, SWEEP_PERIOD_S
+
+    room = _name("lost")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        observer = await join(session, local_stack.host_base_url, _name("observer"))
+        snapshot = await observer.join_room(room)
+        ghost = await join(session, local_stack.host_base_url, _name("ghost"))
+        await ghost.join_room(room)
+        await observer.wait_notice("joined", ghost.user, room)
+        local_stack.kill_host()
+        await ghost.close()
+        frames = await quiet(observer, 10.0)  # the emulator's retries (1, 3, 5 s) run out
+        local_stack.start_host()
+        assert ghost.user in _members(frames, room, snapshot["users"] + [ghost.user])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RECHECK_AFTER_S + 2 * SWEEP_PERIOD_S + 15
+        while ghost.user in _members(frames, room, snapshot["users"] + [ghost.user]):
+            assert loop.time() < deadline, f"never told that {ghost.user} left: {frames}"
+            frames += await quiet(observer, 1.0)
+        assert _members(frames, room, snapshot["users"]) == [observer.user]
+        left = [f for f in frames if f.get("event") == "left" and f.get("user") == ghost.user]
+        assert {f["room"] for f in left} == {room, "lobby"}
+        await observer.close()
