@@ -175,7 +175,7 @@ async def presence_sweep(timer: func.TimerRequest) -> None:
     except (StoreUnavailable, ServiceUnavailable) as error:
         log.warning("Presence sweep skipped: %s", error)
         return
-    if report.due or report.failed or timer.past_due:
+    if report.due or report.notices or report.member_lists or report.failed or timer.past_due:
         log.info("Presence sweep%s: %s", " (past due)" if timer.past_due else "", report.line())
 
 

@@ -77,9 +77,14 @@ class PresenceSweep:
         if len(marks) < decide.MAX_DUE_PER_RUN:
             # Time left in this run: look again at a few users recorded as present, in case
             # the service never delivered (or we failed to handle) their `disconnected`.
-            checked = await self.marks.present_users(
-                now - decide.RECHECK_AFTER_S, decide.RECHECKS_PER_RUN
-            )
+            try:
+                checked = await self.marks.present_users(
+                    now - decide.RECHECK_AFTER_S, decide.RECHECKS_PER_RUN
+                )
+            except StoreUnavailable as error:
+                report.failed += 1
+                log.warning("Presence sweep could not list present users: %s", error)
+                checked = []
             report.rechecked = len(checked)
             for room, user in checked:
                 if all(u != user for _, u in by_room[room]):
