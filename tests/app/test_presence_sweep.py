@@ -131,6 +131,28 @@ async def test_a_lost_disconnected_is_corrected(app: RecordingService, azurite: 
     assert notices(app) == []
 
 
+async def test_the_recheck_goes_round_all_present_users_a_page_per_run(
+    app: RecordingService, azurite: Azurite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.table_store import user_key
+
+    monkeypatch.setattr(presence_sweep, "RECHECKS_PER_RUN", 1)
+    # Records sort by the user's key: the one who leaves unseen is the last of the three, so
+    # only a re-check that continues where the last run stopped ever reaches her.
+    *staying, gone = sorted(["ann", "ben", "cat"], key=user_key)
+    for n, user in enumerate([*staying, gone]):
+        await connect(app, f"conn-{n}", user, str(n))
+    app.disconnect("conn-2")  # gone from the service, no `disconnected`
+    age(azurite, presence_sweep.RECHECK_AFTER_S + 1)
+    app.requests.clear()
+    told: list[list[tuple[str, str]]] = []
+    for _ in range(6):  # two rounds of three
+        await sweep()
+        told.append(notices(app))
+        app.requests.clear()
+    assert told == [[], [], [("left", gone)], [], [], []]
+
+
 async def test_a_crowd_past_the_room_budget_gets_one_member_list(
     app: RecordingService, azurite: Azurite
 ) -> None:
