@@ -109,6 +109,22 @@ async def test_a_notice_held_back_by_flapping_is_sent_by_the_sweep(
     assert notices(app) == [("joined", "alice")]
 
 
+async def test_a_change_whose_handling_failed_is_announced_by_the_sweep(
+    app: RecordingService, azurite: Azurite
+) -> None:
+    app.status = 503  # the service refuses the listing: the webhook cannot tell
+    await connect(app, "conn-1", "alice")
+    assert notices(app) == []
+    [mark] = marks(azurite)
+    assert mark["user"] == "alice"
+    app.status = 202
+    app.requests.clear()
+    age(azurite, 5)
+    await sweep()
+    assert notices(app) == [("joined", "alice")]
+    assert marks(azurite) == []
+
+
 async def test_nothing_due_sends_nothing_and_calls_no_service(app: RecordingService) -> None:
     await sweep()
     await sweep(past_due=True)
