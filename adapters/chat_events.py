@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.presence_marks import PresenceMarks
+from adapters.presence_marks import ROOM_WIDE, PresenceMarks
 from adapters.table_store import StoreUnavailable, TableStore
 from adapters.webpubsub import Service, ServiceUnavailable
 from chat import (
@@ -328,9 +328,10 @@ class ChatEvents:
         A change the budgets hold back (or that fails half-way) leaves a pending mark: the
         presence sweep (adapters/presence_sweep.py) announces it when it may."""
         if not self.notices.open(room, now):
-            # The room's notice budget is spent (a crowd): no listing or record read, only
-            # the mark, written at most once per (room, user) until it is due.
-            await self._mark_pending(room, user, None, now)
+            # The room's notice budget is spent (a crowd): no listing or record read, only a
+            # mark for the whole room, written at most once per room and instance until it
+            # is due (a second): the sweep compares the room's listing with its records.
+            await self._mark_pending(room, ROOM_WIDE, None, now)
             return
         announced: presence.Announced | None = None
         try:

@@ -20,6 +20,9 @@ from adapters.table_store import TableStore, user_key
 from chat.storage_settings import STATE_TABLE
 
 PENDING = "pending"
+# The `user` of a mark about a whole room: a crowd arrived past the room's notice budget, and
+# the sweep compares the room's listing with its records instead of user by user.
+ROOM_WIDE = "*"
 PRESENCE_PREFIX = "presence|"
 
 
@@ -32,7 +35,7 @@ class Mark:
 
 
 def _mark_key(room: str, user: str) -> str:
-    return f"{room}|{user_key(user)}"
+    return f"{room}|{ROOM_WIDE if user == ROOM_WIDE else user_key(user)}"
 
 
 class PresenceMarks:
@@ -123,6 +126,28 @@ class PresenceMarks:
                 )
 
         await self.store._call("postpone presence mark", update)
+
+    async def present_in_room(self, room: str, limit: int) -> list[str]:
+        """Users the room was last told are present (at most `limit`): one partition query."""
+
+        async def read() -> list[str]:
+            table = await self.store._table(STATE_TABLE)
+            pages = table.query_entities(
+                "PartitionKey eq @pk and present eq true",
+                parameters={"pk": PRESENCE_PREFIX + room},
+                results_per_page=limit,
+                select=["user"],
+            ).by_page()
+            users: list[str] = []
+            async for page in pages:
+                async for entity in page:
+                    if isinstance(entity.get("user"), str):
+                        users.append(entity["user"])
+                if len(users) >= limit:
+                    break
+            return users[:limit]
+
+        return await self.store._call("read room presence", read)
 
     async def present_users(self, before: float, limit: int) -> list[tuple[str, str]]:
         """Up to `limit` (room, user) recorded as present and not written since `before`,

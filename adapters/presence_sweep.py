@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from adapters.chat_events import SNAPSHOT_CONNECTIONS, presence_notice
-from adapters.presence_marks import Mark, PresenceMarks
+from adapters.presence_marks import ROOM_WIDE, Mark, PresenceMarks
 from adapters.table_store import StoreUnavailable, TableStore
 from adapters.webpubsub import Service, ServiceUnavailable
 from chat import presence, rooms
@@ -101,15 +101,65 @@ class PresenceSweep:
     async def _room(
         self, room: str, items: list[tuple[Mark | None, str]], now: float, report: SweepReport
     ) -> None:
-        changes = await asyncio.gather(*(self._check(room, m, u, now) for m, u in items))
+        wide = [m for m, u in items if u == ROOM_WIDE and m is not None]
+        items = [(m, u) for m, u in items if u != ROOM_WIDE]
+        listing: list[dict] | None = None
+        if wide:
+            # A crowd passed the room's budget: who is in the room now, in one listing.
+            listing = await self.service.list_connections(
+                rooms.group(room), top=SNAPSHOT_CONNECTIONS
+            )
+        if listing is not None and len(listing) < SNAPSHOT_CONNECTIONS:
+            changes = await self._room_changes(room, items, listing, now)
+        else:
+            # No crowd, or a room larger than one listing (whose member lists show its first
+            # SNAPSHOT_CONNECTIONS connections anyway): the marked users one by one.
+            changes = list(await asyncio.gather(*(self._check(room, m, u, now) for m, u in items)))
+        await self._settle(room, changes, listing, now, report)
+        for mark in wide:
+            await self.marks.clear(mark)
+
+    async def _room_changes(
+        self,
+        room: str,
+        items: list[tuple[Mark | None, str]],
+        listing: list[dict],
+        now: float,
+    ) -> list[_Change]:
+        """Everyone the whole room's listing or its records name, compared in one go."""
+        listed = set(presence.snapshot_users(listing))
+        marked = {u: m for m, u in items}
+        recorded = await self.marks.present_in_room(room, decide.MAX_DUE_PER_RUN)
+        users = sorted(listed | set(recorded) | set(marked))[: decide.MAX_DUE_PER_RUN]
+        records = await asyncio.gather(*(self.store.announced(room, u) for u in users))
+        return [
+            _Change(
+                marked.get(user),
+                user,
+                user in listed,
+                announced,
+                etag,
+                decide.check(announced, user in listed, now),
+            )
+            for user, (announced, etag) in zip(users, records, strict=True)
+        ]
+
+    async def _settle(
+        self,
+        room: str,
+        changes: list[_Change],
+        listing: list[dict] | None,
+        now: float,
+        report: SweepReport,
+    ) -> None:
         settled = [c for c in changes if c.check.kind == decide.SETTLED]
         later = [c for c in changes if c.check.kind == decide.LATER]
         due = [c for c in changes if c.check.kind == decide.ANNOUNCE]
         for change in settled:
             await self._clear(change)
-        listing: list[dict] | None = None
-        if len(due) + len(later) > decide.COALESCE_OVER or len(due) > self.notices.available(
-            room, now
+        if listing is None and (
+            len(due) + len(later) > decide.COALESCE_OVER
+            or len(due) > self.notices.available(room, now)
         ):
             listing = await self.service.list_connections(
                 rooms.group(room), top=SNAPSHOT_CONNECTIONS

@@ -15,7 +15,7 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
-from adapters.presence_marks import PENDING
+from adapters.presence_marks import PENDING, ROOM_WIDE
 from chat import presence, presence_sweep, storage_settings
 from tests.support.azurite import Azurite
 
@@ -176,11 +176,10 @@ async def test_a_crowd_past_the_room_budget_gets_one_member_list(
     for n, user in enumerate(users):
         await connect(app, f"conn-{n}", user, str(n))
     # The room's budget (20 at once, then 2 per s, on this instance) announced the first
-    # ones; every other arrival left a mark instead.
+    # ones; the others left one mark, for the whole room (written once per second at most).
     announced = [u for _, u in notices(app)]
     assert announced[:20] == users[:20] and len(announced) < 30
-    marked = sorted(m["user"] for m in marks(azurite))
-    assert marked == sorted(set(users) - set(announced))
+    assert [(m["room"], m["user"]) for m in marks(azurite)] == [("lobby", ROOM_WIDE)]
     app.requests.clear()
     age(azurite, 5)
     await sweep()
@@ -195,6 +194,37 @@ async def test_a_crowd_past_the_room_budget_gets_one_member_list(
     function_app.runtime.events().notices = presence.RoomNotices()
     await disconnect(app, "conn-39", "user39")
     assert notices(app) == [("left", "user39")]
+
+
+async def test_a_crowd_leaving_past_the_room_budget_gets_one_member_list(
+    app: RecordingService, azurite: Azurite
+) -> None:
+    import time
+
+    users = [f"user{n:02d}" for n in range(12)]
+    for n, user in enumerate(users):
+        await connect(app, f"conn-{n}", user, str(n))
+    assert len(notices(app)) == 12 and marks(azurite) == []
+    spent = presence.RoomNotices()  # the room's budget, spent on this instance
+    while spent.allow("lobby", time.time()):
+        pass
+    function_app.runtime.events().notices = spent
+    function_app.runtime.sweep().notices = spent
+    app.requests.clear()
+    for n in range(8):
+        await disconnect(app, f"conn-{n}", users[n])
+    assert notices(app) == []
+    assert [m["user"] for m in marks(azurite)] == [ROOM_WIDE]
+    age(azurite, 5)
+    await sweep()
+    [listed] = member_lists(app)
+    assert sorted(listed["users"]) == users[8:]
+    assert notices(app) == [] and marks(azurite) == []
+    # The records now say the eight left: a second run has nothing to tell.
+    app.requests.clear()
+    age(azurite, presence_sweep.RECHECK_AFTER_S + 1)
+    await sweep()
+    assert app.sends("groups") == []
 
 
 async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: Azurite) -> None:
