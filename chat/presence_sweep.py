@@ -5,7 +5,9 @@ The webhook announces a presence change at once when the notice budgets allow
 state table, due when the user's notice bucket holds a token again. A timer-triggered
 function (the sweep, every SWEEP_PERIOD_S) takes the marks that are due, asks the service for
 the truth, and announces what differs from what the room was told, within the same budgets.
-Many changes due in one room at once become one member list instead of many notices.
+Many changes due in one room at once become one member list instead of many notices. When the
+room's own budget is what held a change back (a crowd), the mark is for the whole room: the
+sweep lists the room once and compares it with everything the room was told.
 
 The same check corrects a `disconnected` the service never delivered: the sweep also looks
 again at a few users recorded as present (RECHECKS_PER_RUN per run, each not written for
