@@ -21,8 +21,9 @@ from chat.storage_settings import STATE_TABLE
 
 PENDING = "pending"
 # The `user` of a mark about a whole room: a crowd arrived past the room's notice budget, and
-# the sweep compares the room's listing with its records instead of user by user.
-ROOM_WIDE = "*"
+# the sweep compares the room's listing with its records instead of user by user. Empty, as
+# no user id is (a chosen name could be "*"); its RowKey is "<room>|*", as no key hash is.
+ROOM_WIDE = ""
 PRESENCE_PREFIX = "presence|"
 
 
@@ -35,7 +36,7 @@ class Mark:
 
 
 def _mark_key(room: str, user: str) -> str:
-    return f"{room}|{ROOM_WIDE if user == ROOM_WIDE else user_key(user)}"
+    return f"{room}|{'*' if user == ROOM_WIDE else user_key(user)}"
 
 
 class PresenceMarks:
