@@ -18,6 +18,7 @@ from .cloudevents import (
 )
 from .config import EmulatorConfig, EventHandler
 from .connections import Connection
+from .eventgates import EventGates
 from .jsonprotocol import Payload
 from .upstream import Upstream
 
@@ -32,6 +33,7 @@ class Events:
     def __init__(self, config: EmulatorConfig, upstream: Upstream) -> None:
         self.config = config
         self.upstream = upstream
+        self.gates = EventGates(config.max_connect_events, config.max_system_events)
         self._pending: set[asyncio.Task[None]] = set()
 
     def _system_handler(self, hub: str, event: str) -> EventHandler | None:
@@ -69,15 +71,16 @@ class Events:
         handler = self._system_handler(ctx.hub, "connect")
         if handler is None:
             return ConnectOverrides()
-        resp = await self._post(
-            handler,
-            ctx,
-            ce_type=SYS + "connect",
-            event="connect",
-            ce_id="0",
-            body=json.dumps(body).encode("utf-8"),
-            content_type="application/json; charset=utf-8",
-        )
+        async with self.gates.connect_slot():  # a storm of handshakes waits its turn here
+            resp = await self._post(
+                handler,
+                ctx,
+                ce_type=SYS + "connect",
+                event="connect",
+                ce_id="0",
+                body=json.dumps(body).encode("utf-8"),
+                content_type="application/json; charset=utf-8",
+            )
         if not 200 <= resp.status < 300:
             raise ConnectRejected(resp.status)
         overrides = parse_connect_body(resp.body)
@@ -112,7 +115,7 @@ class Events:
         handler = self._system_handler(conn.hub, event)
         if handler is None:
             return
-        task = asyncio.create_task(self._notify(handler, conn, event, body))
+        task = self.gates.system_event(conn.id, lambda: self._notify(handler, conn, event, body))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
