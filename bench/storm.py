@@ -16,15 +16,32 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import sys
 import time
 from typing import Any
 
-from bench import wsclient
+from bench import probes, wsclient
 from bench.e2e import Stack, Tracker
 from bench.report import median, percentile, table
 
 TARGET = 3.0
 CHATTERS = 10
+IN_PROCESS = os.environ.get("STORM_IN_PROCESS") == "1"  # diagnostic: the old, shared loop
+
+
+async def _storm_elsewhere(stack: Stack, size: int) -> asyncio.subprocess.Process:
+    """Open the storm's connections from another process; return it once all are open."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.stormclients", stack.client_url("storm"), str(size),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None
+    line = (await child.stdout.readline()).decode().strip()
+    if not line.startswith("connected"):
+        child.kill()
+        raise RuntimeError(f"storm clients: {line or 'exited'}")
+    return child
 
 
 async def _one(clients: list[wsclient.Client], tracker: Tracker, counter: Any) -> float:
@@ -67,9 +84,16 @@ async def _storm(quick: bool, only_connect: bool) -> dict[str, Any]:
         idle = [await _one(chatters, tracker, counter) for _ in range(idle_samples)]
         before = dict(notices)
 
-        storm_urls = [stack.client_url(f"storm{i:04d}") for i in range(storm_size)]
+        cpu = probes.CpuMeter({**stack.pids, "driver": os.getpid()})
+        lag = probes.LoopLag()
+        cpu.start()
+        lag.start()
         began = time.perf_counter()
-        storm = asyncio.create_task(wsclient.connect_many(storm_urls, None, batch=storm_size))
+        if IN_PROCESS:
+            storm_urls = [stack.client_url(f"storm{i:04d}") for i in range(storm_size)]
+            storm = asyncio.create_task(wsclient.connect_many(storm_urls, None, batch=storm_size))
+        else:
+            storm = asyncio.create_task(_storm_elsewhere(stack, storm_size))
         during: list[float] = []
         while not storm.done() or len(during) < idle_samples:
             during.append(await _one(chatters, tracker, counter))
@@ -77,7 +101,16 @@ async def _storm(quick: bool, only_connect: bool) -> dict[str, Any]:
                 break
         arrived = await storm
         storm_s = time.perf_counter() - began
-        for client in (*arrived, *chatters):
+        driver_lag = lag.stop()
+        cpu_share = cpu.stop()
+        if IN_PROCESS:
+            for client in arrived:
+                client.close()
+        else:
+            cpu_share["storm clients (total s)"] = round(probes.cpu_seconds(arrived.pid), 2)
+            arrived.stdin.close()
+            await arrived.wait()
+        for client in chatters:
             client.close()
     storm_notices = {k: notices[k] - before[k] for k in notices}
     return {
@@ -89,6 +122,10 @@ async def _storm(quick: bool, only_connect: bool) -> dict[str, Any]:
             "samples": len(during),
             "seconds": storm_s,
         },
+        # Who was busy during the storm phase (1.0 = one core) and how late the driver's
+        # own loop ran: if the driver lags, the latency it measures is partly its own.
+        "cpu_during_storm": cpu_share,
+        "driver_loop_lag": driver_lag,
         "p99_ratio": percentile(during, 99) / percentile(idle, 99),
         "notices_seen_by_one_observer": storm_notices,
         "target_p99_ratio": TARGET,
