@@ -122,7 +122,7 @@ class Stack:
         )
 
 
-async def _quiet(tracker: Tracker, idle: float = 0.5, limit: float = 60) -> None:
+async def quiet(tracker: Tracker, idle: float = 0.5, limit: float = 60) -> None:
     """Wait until no frame has arrived for `idle` seconds (join notices settling)."""
     deadline = time.perf_counter() + limit
     seen = -1
@@ -210,7 +210,7 @@ async def _measure(quick: bool) -> dict[str, Any]:
             for size in SIZES:
                 urls = [stack.client_url(f"user{i:03d}") for i in range(len(clients), size)]
                 clients += await wsclient.connect_many(urls, tracker.on_frame, batch=50)
-                await _quiet(tracker)
+                await quiet(tracker)
                 # Warm the webhook path (validation cache, connection pools) before timing.
                 await _latencies(clients, service, tracker, 10, counter)
                 lat = await _latencies(clients, service, tracker, samples, counter)

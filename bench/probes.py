@@ -68,6 +68,42 @@ class CpuMeter:
             return 0.0  # the process has gone
 
 
+async def idle(
+    pids: list[int], below: float = 0.05, window: float = 0.5, limit: float = 120
+) -> float:
+    """Wait until the processes together use less than `below` of a core over `window`
+    seconds (their queued work is done); returns the seconds waited."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < limit:
+        before = sum(CpuMeter._read(pid) for pid in pids)
+        await asyncio.sleep(window)
+        if sum(CpuMeter._read(pid) for pid in pids) - before < below * window:
+            break
+    return time.perf_counter() - began
+
+
+def cpu_stall_us() -> int | None:
+    """Microseconds some runnable task has waited for a CPU since boot (Linux PSI), or None."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    return int(some.rsplit("total=", 1)[1])
+
+
+class CpuPressure:
+    """Share of the time (0-1) something on the machine waited for a CPU: how shared it was."""
+
+    def start(self) -> None:
+        self._t0, self._stall = time.perf_counter(), cpu_stall_us()
+
+    def stop(self) -> float | None:
+        stall = cpu_stall_us()
+        if stall is None or self._stall is None:
+            return None
+        return round((stall - self._stall) / 1e6 / (time.perf_counter() - self._t0), 2)
+
+
 class LoopLag:
     """How late the running loop wakes a 10 ms sleeper: its own busyness, in ms."""
 
