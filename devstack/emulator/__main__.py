@@ -80,16 +80,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-connect-events",
         type=_limit,
-        default=16,
-        help="connect events in flight at once; more handshakes wait their turn, none is "
-        "refused (default 16; 0 = no limit)",
+        default=8,
+        help="connect event calls in flight at once; more handshakes wait their turn, none is "
+        "refused (default 8; 0 = no limit)",
     )
     parser.add_argument(
         "--max-system-events",
         type=_limit,
-        default=16,
-        help="connected/disconnected events in flight at once; more wait, in order, none is "
-        "dropped (default 16; 0 = no limit)",
+        default=8,
+        help="connected/disconnected event calls in flight at once; more wait, one "
+        "connection's in order, none is dropped (default 8; 0 = no limit)",
     )
     return parser.parse_args(argv)
 

@@ -77,8 +77,8 @@ class EmulatorConfig:
     reliable_buffer_bytes: int = 16 * 1024 * 1024
     # Admission (see eventgates.py): connect events and connected/disconnected events in
     # flight at once; more wait their turn. 0 = no limit.
-    max_connect_events: int = 16
-    max_system_events: int = 16
+    max_connect_events: int = 8
+    max_system_events: int = 8
     # HTTP connection timeouts, as Kestrel's defaults (see devstack/httpserver.py).
     header_timeout: float = 30.0
     keepalive_timeout: float = 130.0

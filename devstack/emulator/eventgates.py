@@ -8,11 +8,14 @@ message then waits behind the whole storm. The service is a distributed system w
 capacity is sized per unit; one emulator process is not, so it admits new work at a bounded
 rate instead:
 
-* at most ``connect_limit`` handshakes run their ``connect`` event at once; the others wait,
-  with their upgrade request open, until a slot is free (nothing is refused or dropped);
-* at most ``system_limit`` ``connected``/``disconnected`` events are in flight at once; the
-  others wait in order. One connection's system events still go out in the order they
-  happened: its ``disconnected`` is never sent before its ``connected`` has been answered.
+* at most ``connect_limit`` ``connect`` calls are in flight at once; the other handshakes
+  wait, with their upgrade request open, until a slot is free (nothing is refused or dropped);
+* at most ``system_limit`` ``connected``/``disconnected`` calls are in flight at once; the
+  others wait. One connection's system events still go out in the order they happened: its
+  ``disconnected`` is never sent before its ``connected`` has been answered.
+
+A slot is held for one HTTP attempt, not across the pause before a retry, so a handler that
+is down does not keep the slots while the emulator waits to try it again.
 
 User events are not gated: they belong to connections already admitted. A limit of 0 means
 no limit (the behaviour before admission existed).
@@ -21,8 +24,16 @@ no limit (the behaviour before admission existed).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+
+class Gate(Protocol):
+    """``async with gate:`` holds one slot (an asyncio.Semaphore, or no limit at all)."""
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(self, *exc: object) -> object: ...
 
 
 class _Unbounded:
@@ -33,7 +44,7 @@ class _Unbounded:
         return None
 
 
-def _gate(limit: int) -> asyncio.Semaphore | _Unbounded:
+def _gate(limit: int) -> Gate:
     if limit < 0:
         raise ValueError(f"an admission limit must be 0 (none) or more, not {limit}")
     return asyncio.Semaphore(limit) if limit else _Unbounded()
@@ -41,22 +52,16 @@ def _gate(limit: int) -> asyncio.Semaphore | _Unbounded:
 
 class EventGates:
     def __init__(self, connect_limit: int, system_limit: int) -> None:
-        self._connect = _gate(connect_limit)
-        self._system = _gate(system_limit)
+        self.connect: Gate = _gate(connect_limit)
+        self.system: Gate = _gate(system_limit)
         # The latest system event task of each connection, so the next one waits for it.
         self._latest: dict[str, asyncio.Task[None]] = {}
 
-    @contextlib.asynccontextmanager
-    async def connect_slot(self) -> AsyncIterator[None]:
-        """Held while a handshake's connect event runs."""
-        async with self._connect:
-            yield
-
-    def system_event(
+    def in_order(
         self, connection_id: str, send: Callable[[], Awaitable[None]]
     ) -> asyncio.Task[None]:
-        """Start `send` as a task once the connection's earlier system event is done and a
-        slot is free; returns the task."""
+        """Start `send` as a task once the connection's earlier system event is done (`send`
+        takes a ``system`` slot for each attempt itself); returns the task."""
         previous = self._latest.get(connection_id)
         task = asyncio.create_task(self._after(previous, send))
         self._latest[connection_id] = task
@@ -68,8 +73,7 @@ class EventGates:
     ) -> None:
         if previous is not None:
             await asyncio.wait({previous})  # its outcome is its own; only the order matters
-        async with self._system:
-            await send()
+        await send()
 
     def _forget(self, connection_id: str, task: asyncio.Task[None]) -> None:
         if self._latest.get(connection_id) is task:

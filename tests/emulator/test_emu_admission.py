@@ -93,6 +93,31 @@ async def test_system_events_wait_in_order_while_user_events_pass(upstream: Upst
         assert order == ["connected", "disconnected"], (conn_id, order)
 
 
+async def test_a_retry_pause_holds_no_slot(upstream: Upstream, http) -> None:
+    def connected(rec: Recorded) -> web.Response:
+        return web.Response(status=503 if rec.headers.get("ce-userId") == "down" else 200)
+
+    upstream.responders["connected"] = connected
+    hubs = handler_hubs(upstream.url)
+    async with emulator(hubs=hubs, max_system_events=1, retry_delays=(0.3, 0.3)) as emu:
+        async with WebPubSubServiceClient.from_connection_string(
+            emu.connection_string, hub=HUB
+        ) as svc:
+            down = await client_url(svc, user_id="down")
+            up = await client_url(svc, user_id="up")
+        first = await http.ws_connect(down, protocols=[JSON])
+        await recv_json(first)
+        await upstream.wait_for("connected", 1)  # the failing one's first attempt
+        second = await http.ws_connect(up, protocols=[JSON])
+        await recv_json(second)
+        await upstream.wait_for("connected", 4)  # three attempts for one, one for the other
+        await first.close()
+        await second.close()
+    users = [r.headers.get("ce-userId") for r in upstream.events("connected")]
+    # "up" got its turn while "down" waited to retry, not after all of down's attempts.
+    assert users[:4] in (["down", "up", "down", "down"], ["down", "down", "up", "down"])
+
+
 async def test_zero_is_no_limit(upstream: Upstream, http) -> None:
     connects = InFlight()
     upstream.responders["connect"] = connects
@@ -116,7 +141,7 @@ def test_a_negative_limit_is_refused() -> None:
 @pytest.mark.parametrize(
     ("argv", "connect", "system"),
     [
-        ([], 16, 16),
+        ([], 8, 8),
         (["--max-connect-events", "64", "--max-system-events", "0"], 64, 0),
     ],
 )
