@@ -48,6 +48,7 @@ async def _storm_elsewhere(stack: Stack, size: int) -> asyncio.subprocess.Proces
     line = (await child.stdout.readline()).decode().strip()
     if not line.startswith("connected"):
         child.kill()
+        await child.wait()
         raise RuntimeError(f"storm clients: {line or 'exited'}")
     return child
 
