@@ -1,10 +1,10 @@
 """The history table's layout: row keys, cursors, entities, and how a page is read and put in
 order.
 
-Pure. One table of messages: PartitionKey = room, RowKey = inverted milliseconds of the
-event's `ce-time` (13 digits) + "-" + id, so the newest message sorts first and a retried
-event (same ce-id, hence the same id, and the same ce-time) has the same key: one plain
-insert is idempotent by itself, answering 409 to the retry.
+Pure. One table of messages: PartitionKey = room, RowKey = inverted milliseconds (13 digits)
+of the event's `ce-time`, in whole seconds, + "-" + id, so the newest message sorts first and
+a retried event (same ce-id, hence the same id, and the same ce-time) has the same key: one
+plain insert is idempotent by itself, answering 409 to the retry.
 
 `ce-time` has whole-second resolution, so within one key prefix (a "group": every row whose
 key starts with the same 13 digits) the key orders rows by id, not by arrival. Each row also
@@ -100,12 +100,17 @@ def row_key(epoch_ms: int, message_id: str) -> str:
 
 
 def row_time(ce_time_ms: int | None, now_ms: int) -> tuple[int, bool]:
-    """The time for a message's row key, and whether it is the event's own (stable on a
-    retry). A missing, malformed or implausible ce-time gives the handler's clock instead:
-    such a row needs a marker to stay idempotent (the earlier layout)."""
-    if ce_time_ms is not None and -CE_TIME_PAST_MS <= ce_time_ms - now_ms <= CE_TIME_FUTURE_MS:
-        return ce_time_ms, True
-    return now_ms, False
+    """The time for a message's row key, and whether it is the event's own (the same on a
+    retry). Always a whole second: the service's ce-time has that resolution, and one group
+    size keeps every message of a second in one group, ordered by when it was stored, whatever
+    resolution a service sends and wherever the time came from. A missing, malformed or
+    implausible ce-time gives the handler's clock instead: such a row needs a marker to stay
+    idempotent (the earlier layout's way)."""
+    stable = ce_time_ms is not None and (
+        -CE_TIME_PAST_MS <= ce_time_ms - now_ms <= CE_TIME_FUTURE_MS
+    )
+    chosen = ce_time_ms if stable and ce_time_ms is not None else now_ms
+    return chosen - chosen % 1000, stable
 
 
 def iso_time(epoch_s: float) -> str:

@@ -54,7 +54,9 @@ def test_ce_time(value: str | None, expected: int | None) -> None:
     ("ce_ms", "expected"),
     [
         (NOW_MS, (NOW_MS, True)),
-        (NOW_MS - 1_500, (NOW_MS - 1_500, True)),  # handled a moment after it occurred
+        (NOW_MS - 1_000, (NOW_MS - 1_000, True)),  # handled a moment after it occurred
+        (NOW_MS + 999, (NOW_MS, True)),  # a finer ce-time: its whole second
+        (NOW_MS - 1_500, (NOW_MS - 2_000, True)),
         (NOW_MS - 100_000, (NOW_MS - 100_000, True)),  # the emulator's last retry
         (NOW_MS - history.CE_TIME_PAST_MS, (NOW_MS - history.CE_TIME_PAST_MS, True)),
         (NOW_MS + history.CE_TIME_FUTURE_MS, (NOW_MS + history.CE_TIME_FUTURE_MS, True)),
@@ -68,6 +70,8 @@ def test_ce_time(value: str | None, expected: int | None) -> None:
 )
 def test_row_time(ce_ms: int | None, expected: tuple[int, bool]) -> None:
     assert history.row_time(ce_ms, NOW_MS) == expected
+    # the handler's clock is used in whole seconds too
+    assert history.row_time(None, NOW_MS + 456) == (NOW_MS, False)
 
 
 def test_row_keys_sort_newest_first_and_repeat_on_a_retry() -> None:
