@@ -59,6 +59,9 @@ class TableStore:
         self._service: TableServiceClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: asyncio.Task[None] | None = None
+        # One client per table, made once: get_table_client builds a pipeline each time
+        # (about 0.2 ms of CPU), which every message and page would otherwise pay.
+        self._tables: dict[str, TableClient] = {}
 
     # --- clients ---------------------------------------------------------------------------
     def _make_service(self) -> TableServiceClient:
@@ -95,6 +98,10 @@ class TableStore:
             # A client's connection pool belongs to the loop it was made on.
             self._service, self._loop = self._make_service(), loop
             self._ready = None
+            self._tables = {}
+        table = self._tables.get(name)
+        if table is not None:
+            return table  # made after the tables were there
         if self._ready is None:
             self._ready = asyncio.ensure_future(self._create_tables())
         try:
@@ -103,7 +110,8 @@ class TableStore:
             self._ready = None  # try again on the next call
             raise
         assert self._service is not None
-        return self._service.get_table_client(name)
+        table = self._tables[name] = self._service.get_table_client(name)
+        return table
 
     async def _create_tables(self) -> None:
         from azure.core.exceptions import ResourceExistsError
@@ -121,6 +129,7 @@ class TableStore:
         if self._service is not None and self._loop is asyncio.get_running_loop():
             await self._service.close()
         self._service = self._loop = self._ready = None
+        self._tables = {}
 
     async def _call(self, what: str, operation: Any) -> Any:
         """Run one store operation; every failure but the expected ones is StoreUnavailable."""

@@ -2,13 +2,21 @@
 endpoint, side by side with the bare SDK calls they wrap: a table insert plus send_to_group
 (to a local sink) for a chat message, a table query of the same page on the same Azurite for
 history, get_client_access_token for negotiate.
+
+The history room holds 500 messages of a busy room: Poisson arrivals at 3 messages a second
+(30 people each writing every 10 s or so), keyed like the app keys them (the ce-time second,
+so about 3 rows share a key prefix and the page is put in order when read), each stored a few
+milliseconds after its arrival. The floor is one query of the page's 51 rows, newest first,
+with the app's first filter: what a page costs when the key alone gives the order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +54,8 @@ def _event(
         "ce-awpsversion": "1.0",
         "ce-type": ce_type,
         "ce-id": str(ce_id),
+        # As the service stamps it: the second the event occurred.
+        "ce-time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ce-hub": HUB.lower(),
         "ce-connectionId": "bench-conn",
         "ce-eventName": ce_type.rsplit(".", 1)[-1],
@@ -137,7 +147,8 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
 
     async def bare_history(_: int) -> None:
         # The same page straight from the SDK: one ordered query of the room's partition.
-        query, parameters = history.query_filter(history.Page(history_room, 50, None))
+        first = history.Read(None, history.END, 51)
+        query, parameters = history.read_filter(history_room, first)
         pages = history_table.query_entities(
             query, parameters=parameters, results_per_page=51
         ).by_page()
@@ -217,17 +228,22 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
             (bare_token_response, "get_client_access_token + func.HttpResponse"),
         ),
     }
-    # 500 messages in the history room, through the app's own store.
+    # 500 messages in the history room, through the app's own store: a busy room.
     store = function_app.runtime
     if store.settings() is None or store.storage() is None:
         raise RuntimeError("the app is not configured for the benchmark")
+    arrivals = random.Random(2026)
+    occurred = 1_796_032_800.0
     for n in range(500):
+        occurred += arrivals.expovariate(3.0)  # 3 messages a second on average
+        stored = occurred + 0.004
         message = {
-            "id": f"{n:024x}", "room": history_room, "from": "alice",
-            "message": f"history {n}", "time": "2026-11-28T12:00:00.000Z",
+            "id": hashlib.sha256(b"%d" % n).hexdigest()[:24],  # ids are hashes
+            "room": history_room, "from": "alice",
+            "message": f"history {n}", "time": history.iso_time(stored),
         }  # fmt: skip
-        entity = history.to_entity(message, 1_700_000_000_000 + n)
-        await store.store().add_message(entity, history.marker(message, entity["RowKey"]))
+        key_ms, _ = history.row_time(int(occurred * 1000), int(stored * 1000))
+        await store.store().add_message(history.to_entity(message, key_ms))
     results = {}
     for name, (app_call, bare) in cases.items():
         results[name] = await _compare(app_call, bare[0] if bare else None, rounds, block)
