@@ -348,3 +348,23 @@ def test_page_body_is_oldest_first_exactly_as_sent() -> None:
     signed = rows[0] | {"userId": "github:1:a", "idp": "github"}
     [message] = history.page_body("dev", [signed], 1)["messages"]
     assert (message["userId"], message["idp"]) == ("github:1:a", "github")
+
+
+def test_a_page_that_starts_inside_a_second_reads_that_second_then_below_it() -> None:
+    rows, sent = busy_room([4, 6])  # the newest second holds 6
+    partition = Partition(rows)
+    first = partition.page({"limit": "2"})
+    cursor = history.parse_cursor(first["next"])
+    newest = history.row_key(NOW_MS + 1000, "")[:13]
+    assert cursor.group == newest and cursor.position is not None
+    partition.reads.clear()
+    second = partition.page({"limit": "2", "before": first["next"]})
+    assert [m["message"] for m in second["messages"]] == sent[6:8]
+    # the whole second again (6 rows, 4 of them older than the cursor: more than a page),
+    # and nothing below it: the page is known without another query
+    assert partition.reads == [(history.Read(newest + "-", newest + ".", None), 6)]
+    partition.reads.clear()
+    third = partition.page({"limit": "5", "before": second["next"]})
+    assert [m["message"] for m in third["messages"]] == sent[1:6]
+    _, (below, got) = partition.reads
+    assert (below.after, below.top, got) == (newest + ".", 5 + 1 + history.GROUP_SLACK - 2, 4)
