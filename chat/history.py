@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Generator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 # 10^13 ms is the year 2286: inverted times keep 13 digits (zero-padded) until then.
@@ -49,7 +49,10 @@ GROUP_SLACK = 8
 WHOLE = 1000  # the service's largest page: reads of a whole group use it
 SELECT = ("RowKey", "id", "from", "message", "time", "userId", "idp")
 
-_WITHIN = re.compile(r"(\d{13})-(\d{13})-([0-9a-f]{24})", re.ASCII)
+_WITHIN = re.compile(r"(\d{13})-(\d{17})-([0-9a-f]{24})", re.ASCII)
+# `time` as iso_time writes it: such strings sort as the times they stand for.
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+_NO_TIME = "0" * 17  # the stamp of a row whose time is unreadable (it sorts oldest)
 _GROUP = re.compile(r"\d{13}", re.ASCII)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -63,13 +66,13 @@ class Cursor:
     """Where the previous page stopped. One of:
     - `row`: a row key (the earlier layout's cursor): older than that key;
     - `group` alone: older than every row of that group;
-    - `group` and `position` (stored ms, id): the rows of the group older than that one,
-      then the older groups.
+    - `group` and `position` (stored time, id): the rows of the group older than that one,
+      then the older groups. In the cursor the time is its 17 digits (yyyyMMddHHmmssfff).
     """
 
     group: str
     row: str | None = None
-    position: tuple[int, str] | None = None
+    position: tuple[str, str] | None = None
 
     def encode(self) -> str:
         if self.row is not None:
@@ -77,7 +80,7 @@ class Cursor:
         if self.position is None:
             return self.group
         stored, message_id = self.position
-        return f"{self.group}-{stored:013d}-{message_id}"
+        return f"{self.group}-{_stamp(stored)}-{message_id}"
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,9 @@ def parse_cursor(value: str) -> Cursor:
         return Cursor(value)
     within = _WITHIN.fullmatch(value)
     if within is not None:
-        return Cursor(within[1], position=(int(within[2]), within[3]))
+        stored = _unstamp(within[2])
+        if stored is not None:
+            return Cursor(within[1], position=(stored, within[3]))
     raise BadQuery("before is not a cursor returned by this endpoint")
 
 
@@ -232,19 +237,46 @@ def reads(page: Page) -> Generator[Read, list[dict[str, Any]], None]:
         yield Read(last, boundary + ".", None)
 
 
-def _stored_ms(entity: dict[str, Any]) -> int:
-    """The handler's clock when the row was stored (its `time`), 0 if unreadable."""
+def _stored(entity: dict[str, Any]) -> str:
+    """The handler's clock when the row was stored: its `time`, in iso_time's form (which
+    sorts as the times it stands for); "" (oldest) when unreadable."""
+    value = entity.get("time")
+    if isinstance(value, str) and _CANONICAL.fullmatch(value):
+        return value  # every row this app writes: no parsing
     try:
-        moment = datetime.fromisoformat(entity.get("time") or "")
-    except (TypeError, ValueError):
-        return 0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0, min(_MS_CEILING, (moment - _EPOCH) // timedelta(milliseconds=1)))
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        canonical = iso_time(moment.timestamp())
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
+    return canonical if _CANONICAL.fullmatch(canonical) else ""
 
 
-def _position(entity: dict[str, Any]) -> tuple[int, str]:
-    return _stored_ms(entity), entity["RowKey"][PREFIX + 1 :]
+def _stamp(stored: str) -> str:
+    """A stored time as the cursor writes it: its digits."""
+    if not stored:
+        return _NO_TIME
+    return "".join(
+        stored[a:b] for a, b in ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19), (20, 23))
+    )
+
+
+def _unstamp(stamp: str) -> str | None:
+    """The stored time a cursor's digits stand for; None when they are no time at all."""
+    if stamp == _NO_TIME:
+        return ""
+    s = stamp
+    stored = f"{s[0:4]}-{s[4:6]}-{s[6:8]}T{s[8:10]}:{s[10:12]}:{s[12:14]}.{s[14:17]}Z"
+    try:
+        datetime.fromisoformat(stored)
+    except ValueError:
+        return None
+    return stored
+
+
+def _position(entity: dict[str, Any]) -> tuple[str, str]:
+    return _stored(entity), entity["RowKey"][PREFIX + 1 :]
 
 
 def visible(page: Page, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

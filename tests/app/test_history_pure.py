@@ -107,8 +107,13 @@ ID = "0123456789abcdef01234567"
         ),
         ({"before": "8203961810260"}, (50, history.Cursor("8203961810260"))),
         (
-            {"before": f"8203961810260-1796032800123-{ID}"},
-            (50, history.Cursor("8203961810260", position=(1_796_032_800_123, ID))),
+            {"before": f"8203961810260-20261130100000123-{ID}"},
+            (50, history.Cursor("8203961810260", position=("2026-11-30T10:00:00.123Z", ID))),
+        ),
+        # inside a group, after a row whose time could not be read (it sorts oldest)
+        (
+            {"before": f"8203961810260-{'0' * 17}-{ID}"},
+            (50, history.Cursor("8203961810260", position=("", ID))),
         ),
     ],
 )
@@ -137,6 +142,9 @@ def test_history_query(params: dict, expected: tuple) -> None:
         ({"before": "82039618102600"}, "cursor"),
         ({"before": "8203961810260."}, "cursor"),
         ({"before": f"8203961810260-179603280012-{ID}"}, "cursor"),
+        ({"before": f"8203961810260-1796032800123-{ID}"}, "cursor"),
+        ({"before": f"8203961810260-20261330100000123-{ID}"}, "cursor"),  # month 13
+        ({"before": f"8203961810260-20261130100060123-{ID}"}, "cursor"),  # second 60
         ({"before": f"8203961810260-1796032800123-{ID}-"}, "cursor"),
         ({"before": "\u0668203961810260"}, "cursor"),
         ({"before": "8203961810260\n"}, "cursor"),
