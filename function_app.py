@@ -6,11 +6,14 @@ replies back to func.HttpResponse.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
+from collections.abc import Mapping
 from json.encoder import encode_basestring
 from pathlib import Path
+from types import MappingProxyType
 
 import azure.functions as func
 
@@ -32,14 +35,29 @@ DEFAULT_CACHE = {"Cache-Control": "no-store"}
 UNCONFIGURED = "service unavailable: the app is not configured (see the function app log)"
 
 
-def _http(
-    status: int, body: bytes | str, content_type: str | None, headers: dict[str, str]
-) -> func.HttpResponse:
-    """The one place responses are built."""
+def _merge(
+    content_type: str | None, headers: Mapping[str, str]
+) -> tuple[Mapping[str, str], str | None]:
     merged = {**DEFAULT_CACHE, **headers, **ALWAYS}
     if content_type:
         merged["Content-Type"] = content_type  # the header is what the worker sends
     mimetype = content_type.split(";", 1)[0] if content_type else None
+    return merged, mimetype
+
+
+@functools.lru_cache(maxsize=32)  # a handful of content types; bounded all the same
+def _merged_defaults(content_type: str | None) -> tuple[Mapping[str, str], str | None]:
+    # Most replies add no headers of their own (negotiate's never does): merge those once per
+    # content type. Read-only, as it is shared; func.HttpResponse copies what it is given.
+    merged, mimetype = _merge(content_type, {})
+    return MappingProxyType(merged), mimetype
+
+
+def _http(
+    status: int, body: bytes | str, content_type: str | None, headers: Mapping[str, str]
+) -> func.HttpResponse:
+    """The one place responses are built."""
+    merged, mimetype = _merge(content_type, headers) if headers else _merged_defaults(content_type)
     return func.HttpResponse(body=body, status_code=status, headers=merged, mimetype=mimetype)
 
 

@@ -40,6 +40,11 @@ def from_client_principal(headers: Mapping[str, str]) -> str | None:
     Azure's front end sets these headers itself (and strips any a client sends) only when
     authentication is on, so their presence means the identity is vouched for.
     """
+    # Most callers carry neither header. `in` first: a missed `.get` on the worker's
+    # case-insensitive headers raises and catches a KeyError, the costliest step of negotiate's
+    # own work for an anonymous caller. A header that is present is read as before.
+    if "x-ms-client-principal-name" not in headers and "x-ms-client-principal" not in headers:
+        return None
     name = headers.get("x-ms-client-principal-name")
     if name and name.strip():
         return validate(name)

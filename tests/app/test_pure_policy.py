@@ -142,6 +142,14 @@ def _principal(claims: list[dict], name_typ: str = "name") -> str:
     ("headers", "expected"),
     [
         ({}, None),
+        ({"x-ms-client-principal-name": "   "}, None),
+        (
+            {
+                "x-ms-client-principal-name": "",
+                "x-ms-client-principal": _principal([{"typ": "name", "val": "Erin"}]),
+            },
+            "Erin",
+        ),
         ({"x-ms-client-principal-name": "dana@contoso.com"}, "dana@contoso.com"),
         ({"x-ms-client-principal": _principal([{"typ": "name", "val": "Erin"}])}, "Erin"),
         (
