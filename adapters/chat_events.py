@@ -5,9 +5,9 @@ chat.token_lease, chat.typing_notice); this module performs them against the ser
 table store, in an order that keeps two promises:
 - store first, then broadcast: a message is in the history table before anyone sees it, and
   one the store refuses is never broadcast (its sender is told why);
-- a retried event (same ce-id) is stored once and broadcast once: the message is stored with
-  a marker row for its stable id in one transaction, so a second insert answers 409 and
-  nothing is sent again.
+- a retried event (same ce-id) is stored once and broadcast once: the message's row key comes
+  from the event's id and its ce-time, both the same on a retry, so a second insert answers
+  409 and nothing is sent again.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from adapters.table_store import StoreUnavailable, TableStore
 from adapters.webpubsub import Service, ServiceUnavailable
 from chat import (
     connection_state,
+    event_time,
     history,
     identity,
     message_text,
@@ -251,8 +252,16 @@ class ChatEvents:
             "message": cleaned,
             "time": history.iso_time(now),
         }
-        entity = history.to_entity(message, int(now * 1000))
-        marker = history.marker(message, entity["RowKey"])
+        # The key's time is the event's own (ce-time): a retry makes the same key, so one
+        # insert is idempotent. Without a usable ce-time the key comes from this clock, and
+        # a marker row for the id keeps the insert idempotent instead.
+        key_ms, stable = history.row_time(event_time.epoch_ms(event.time), int(now * 1000))
+        entity = history.to_entity(message, key_ms)
+        marker = None if stable else history.marker(message, entity["RowKey"])
+        if not stable:
+            log.warning(
+                "Event ce-id=%s has no usable ce-time: keyed by the handler's clock", event.id
+            )
         # The user's limit: a token this connection leased earlier costs no table call;
         # without one, a new lease and the insert go to the store together (one round trip
         # of latency, not two), and a message the bucket refuses is deleted before anyone
@@ -315,7 +324,7 @@ class ChatEvents:
     async def _allowed() -> tuple[int, None]:
         return 1, None  # a leased token: the table bucket was charged when it was leased
 
-    async def _forget(self, entity: dict[str, Any], marker: dict[str, Any]) -> None:
+    async def _forget(self, entity: dict[str, Any], marker: dict[str, Any] | None) -> None:
         try:
             await self.store.delete_message(entity, marker)
         except StoreUnavailable as error:

@@ -16,9 +16,10 @@ import itertools
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from bench import procs, wsclient
+from bench import probes, procs, wsclient
 from bench.report import median, percentile, table
 
 SIZES = (50, 200, 500)
@@ -72,6 +73,7 @@ class Stack:
         )
         self.wiring = wiring
         self._exit: list[Any] = []
+        self.pids: dict[str, int] = {}  # process name -> pid, for CPU probes
 
     def __enter__(self) -> Stack:
         w, o = self.wiring, self.options
@@ -80,20 +82,26 @@ class Stack:
         self._exit.append(storage)
         # The emulator's per-event INFO lines are not part of what a service does; the host
         # keeps its normal logging (it is the app's real cost), discarded by procs.server.
+        # BENCH_LOG_DIR=dir keeps both logs (the emulator's at INFO) to diagnose a run.
+        logs = os.environ.get("BENCH_LOG_DIR")
         emulator = procs.server(
-            [*w.emulator_command(o), "--log-level", "WARNING"],
+            [*w.emulator_command(o), "--log-level", "INFO" if logs else "WARNING"],
             o.emulator_health_url,
             self._emulator_env(),
+            Path(logs, "emulator.log") if logs else None,
         )
         # The benchmark sends far faster than a person: lift the per-connection flood limit.
         host_env = w.host_env(o, os.environ) | {
             "ChatRateLimitMessages": "10000",
             "ChatStorage": self.storage_connection,
         }
-        host = procs.server(w.host_command(o), o.host_health_url, host_env)
-        for context in (emulator, host):
-            context.__enter__()
+        host = procs.server(
+            w.host_command(o), o.host_health_url, host_env, Path(logs, "host.log") if logs else None
+        )
+        for name, context in (("emulator", emulator), ("host", host)):
+            self.pids[name] = context.__enter__().pid
             self._exit.append(context)
+        self.pids["azurite"] = next(iter(probes.child_pids("azurite")), 0)
         return self
 
     def _emulator_env(self) -> dict[str, str]:
@@ -114,7 +122,7 @@ class Stack:
         )
 
 
-async def _quiet(tracker: Tracker, idle: float = 0.5, limit: float = 60) -> None:
+async def quiet(tracker: Tracker, idle: float = 0.5, limit: float = 60) -> None:
     """Wait until no frame has arrived for `idle` seconds (join notices settling)."""
     deadline = time.perf_counter() + limit
     seen = -1
@@ -202,7 +210,7 @@ async def _measure(quick: bool) -> dict[str, Any]:
             for size in SIZES:
                 urls = [stack.client_url(f"user{i:03d}") for i in range(len(clients), size)]
                 clients += await wsclient.connect_many(urls, tracker.on_frame, batch=50)
-                await _quiet(tracker)
+                await quiet(tracker)
                 # Warm the webhook path (validation cache, connection pools) before timing.
                 await _latencies(clients, service, tracker, 10, counter)
                 lat = await _latencies(clients, service, tracker, samples, counter)

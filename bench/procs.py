@@ -38,15 +38,20 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30) -> No
 
 @contextmanager
 def server(
-    command: Sequence[str], health_url: str, env: dict[str, str] | None = None
+    command: Sequence[str],
+    health_url: str,
+    env: dict[str, str] | None = None,
+    log_to: Path | None = None,
 ) -> Iterator[subprocess.Popen]:
-    """A child process (its output discarded: writing logs is not what is measured)."""
+    """A child process; its output is discarded (writing logs is not what is measured)
+    unless `log_to` names a file for it, when a run is being diagnosed."""
+    out = log_to.open("ab") if log_to is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         list(command),
         cwd=ROOT,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT if log_to is not None else subprocess.DEVNULL,
     )
     try:
         wait_healthy(health_url, process)
@@ -58,6 +63,8 @@ def server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+        if log_to is not None:
+            out.close()  # type: ignore[union-attr]
 
 
 def rss_kib(pid: int) -> int:

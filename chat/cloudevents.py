@@ -44,6 +44,8 @@ class CloudEvent:
     event_name: str
     user_id: str | None
     connection_state: str | None
+    # When the event occurred (RFC 3339), as the service stamped it; the same on a retry.
+    time: str | None = None
 
 
 def _origin(headers: Mapping[str, str]) -> str | None:
@@ -99,6 +101,7 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> CloudEvent |
         event_name=(headers.get("ce-eventname") or "").strip(),
         user_id=user,
         connection_state=headers.get("ce-connectionstate"),
+        time=headers.get("ce-time"),
     )
 
 

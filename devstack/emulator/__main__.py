@@ -35,6 +35,16 @@ def _host_name(text: str) -> str:
     return text.lower()
 
 
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"expected 0 (no limit) to 100000, got {text!r}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m devstack.emulator", description="Offline Azure Web PubSub emulator."
@@ -66,6 +76,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=_seconds,
         default=130.0,
         help="seconds an idle HTTP connection stays open (default 130, as Kestrel)",
+    )
+    parser.add_argument(
+        "--max-connect-events",
+        type=_limit,
+        default=8,
+        help="connect event calls in flight at once; more handshakes wait their turn, none is "
+        "refused (default 8; 0 = no limit)",
+    )
+    parser.add_argument(
+        "--max-system-events",
+        type=_limit,
+        default=8,
+        help="connected/disconnected event calls in flight at once; more wait, one "
+        "connection's in order, none is dropped (default 8; 0 = no limit)",
     )
     return parser.parse_args(argv)
 
@@ -112,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     config.advertised_host = args.advertised_host
     config.header_timeout = args.header_timeout
     config.keepalive_timeout = args.keepalive_timeout
+    config.max_connect_events = args.max_connect_events
+    config.max_system_events = args.max_system_events
     emulator = Emulator(config)
     try:
         asyncio.run(serve(emulator))

@@ -75,6 +75,10 @@ class EmulatorConfig:
     outbound_queue_bytes: int = 16 * 1024 * 1024
     reliable_buffer_limit: int = 1000
     reliable_buffer_bytes: int = 16 * 1024 * 1024
+    # Admission (see eventgates.py): connect events and connected/disconnected events in
+    # flight at once; more wait their turn. 0 = no limit.
+    max_connect_events: int = 8
+    max_system_events: int = 8
     # HTTP connection timeouts, as Kestrel's defaults (see devstack/httpserver.py).
     header_timeout: float = 30.0
     keepalive_timeout: float = 130.0

@@ -18,6 +18,7 @@ from .cloudevents import (
 )
 from .config import EmulatorConfig, EventHandler
 from .connections import Connection
+from .eventgates import EventGates, Gate
 from .jsonprotocol import Payload
 from .upstream import Upstream
 
@@ -32,6 +33,7 @@ class Events:
     def __init__(self, config: EmulatorConfig, upstream: Upstream) -> None:
         self.config = config
         self.upstream = upstream
+        self.gates = EventGates(config.max_connect_events, config.max_system_events)
         self._pending: set[asyncio.Task[None]] = set()
 
     def _system_handler(self, hub: str, event: str) -> EventHandler | None:
@@ -48,6 +50,7 @@ class Events:
         body: bytes,
         content_type: str,
         metadata: tuple[tuple[str, str], ...] = (),
+        gate: Gate | None = None,
     ):
         return await self.upstream.send_event(
             handler.url_for(ctx.hub, event),
@@ -59,6 +62,7 @@ class Events:
             body=body,
             content_type=content_type,
             metadata=metadata,
+            gate=gate,
         )
 
     def has_connect_handler(self, hub: str) -> bool:
@@ -77,6 +81,7 @@ class Events:
             ce_id="0",
             body=json.dumps(body).encode("utf-8"),
             content_type="application/json; charset=utf-8",
+            gate=self.gates.connect,  # a storm of handshakes waits its turn here
         )
         if not 200 <= resp.status < 300:
             raise ConnectRejected(resp.status)
@@ -112,7 +117,7 @@ class Events:
         handler = self._system_handler(conn.hub, event)
         if handler is None:
             return
-        task = asyncio.create_task(self._notify(handler, conn, event, body))
+        task = self.gates.in_order(conn.id, lambda: self._notify(handler, conn, event, body))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
@@ -128,6 +133,7 @@ class Events:
                 ce_id=conn.next_event_id(),
                 body=json.dumps(body).encode("utf-8"),
                 content_type="application/json; charset=utf-8",
+                gate=self.gates.system,
             )
             if not 200 <= resp.status < 300:
                 log.warning("%s event for %s answered %d", event, conn.id, resp.status)

@@ -26,6 +26,7 @@ from .cloudevents import (
     store_cookies,
 )
 from .config import EmulatorConfig
+from .eventgates import Gate
 from .logsafe import redact_url
 
 log = logging.getLogger("devstack.emulator.upstream")
@@ -115,15 +116,16 @@ class Upstream:
         body: bytes | None,
         what: str,
         attempt_timeout: float | None = None,
+        gate: Gate | None = None,
     ) -> UpstreamResponse:
+        """Attempts with pauses between them; each attempt holds a slot of `gate`, if any,
+        and the pauses hold none (see eventgates.py)."""
         delays = list(self.config.retry_delays)
         while True:
             try:
-                if attempt_timeout is not None:
+                async with gate or contextlib.nullcontext():
                     async with asyncio.timeout(attempt_timeout):
                         resp = await self._request(method, url, headers, body, what)
-                else:
-                    resp = await self._request(method, url, headers, body, what)
             except aiohttp.ClientConnectionError as exc:
                 if not delays or isinstance(exc, aiohttp.ServerTimeoutError):
                     raise UpstreamError(f"handler unreachable: {exc}") from exc
@@ -188,8 +190,10 @@ class Upstream:
         body: bytes,
         content_type: str,
         metadata: tuple[tuple[str, str], ...] = (),
+        gate: Gate | None = None,
     ) -> UpstreamResponse:
-        """POST one event (validating the handler first); raise UpstreamError on failure."""
+        """POST one event (validating the handler first); raise UpstreamError on failure.
+        `gate` bounds how many such calls are in flight at once (admission)."""
         if not await self.validate(validation_url):
             raise UpstreamError("abuse protection validation failed")
         headers = event_headers(
@@ -205,7 +209,9 @@ class Upstream:
         headers["x-ms-client-request-id"] = str(uuid.uuid4())
         try:
             async with asyncio.timeout(self.config.upstream_timeout):
-                resp = await self._with_retry("POST", template_url, headers, body, event_name)
+                resp = await self._with_retry(
+                    "POST", template_url, headers, body, event_name, gate=gate
+                )
         except TimeoutError as exc:
             raise UpstreamError("handler timed out") from exc
         if 200 <= resp.status < 300:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chat import history, presence, rooms, storage_settings, typing_notice
+from chat import presence, rooms, storage_settings, typing_notice
 from chat.settings import SettingsError
 
 MAX = 2000 * 6 + 1024
@@ -132,72 +132,6 @@ def test_joining_and_leaving_rooms_in_state() -> None:
     full = {"rooms": [f"r{i}" for i in range(rooms.MAX_ROOMS_PER_CONNECTION - 1)]}
     with pytest.raises(rooms.Rejected, match="at most 20 rooms"):
         rooms.with_room(full, "one-more")
-
-
-# --- history ---------------------------------------------------------------------------------
-
-
-def test_row_keys_sort_newest_first() -> None:
-    older = history.row_key(1_700_000_000_000, "a" * 24)
-    newer = history.row_key(1_700_000_000_001, "b" * 24)
-    assert newer < older
-    assert history.ROW_KEY.fullmatch(older)
-    assert history.row_key(0, "c" * 24).startswith("9999999999999-")
-
-
-@pytest.mark.parametrize(
-    ("params", "expected"),
-    [
-        ({}, (50, None)),
-        ({"limit": "1"}, (1, None)),
-        ({"limit": "200"}, (200, None)),
-        ({"limit": " 7 "}, (7, None)),
-        ({"before": "8203961810260-" + "0" * 24}, (50, "8203961810260-" + "0" * 24)),
-    ],
-)
-def test_history_query(params: dict, expected: tuple) -> None:
-    page = history.parse_query("dev", params)
-    assert (page.limit, page.before) == expected
-
-
-@pytest.mark.parametrize(
-    ("params", "reason"),
-    [
-        ({"limit": "0"}, "from 1 to 200"),
-        ({"limit": "201"}, "from 1 to 200"),
-        ({"limit": "-1"}, "whole number"),
-        ({"limit": "1e3"}, "whole number"),
-        ({"limit": "9" * 50}, "whole number"),
-        ({"limit": "\u0661"}, "whole number"),
-        ({"before": ""}, "cursor"),
-        ({"before": "x"}, "cursor"),
-        ({"before": "8203961810260-" + "0" * 24 + "' or 1 eq 1"}, "cursor"),
-        ({"before": "8203961810260-" + "G" * 24}, "cursor"),
-    ],
-)
-def test_bad_history_query(params: dict, reason: str) -> None:
-    with pytest.raises(history.BadQuery, match=reason):
-        history.parse_query("dev", params)
-
-
-def test_page_body_is_oldest_first_with_a_cursor_only_when_there_is_more() -> None:
-    rows = [
-        {
-            "PartitionKey": "dev",
-            "RowKey": f"k{i}",
-            "id": str(i),
-            "from": "a",
-            "message": "m",
-            "time": "t",
-        }
-        for i in (3, 2, 1)
-    ]
-    body = history.page_body("dev", rows, 2)
-    assert [m["id"] for m in body["messages"]] == ["2", "3"]
-    assert body["next"] == "k2"
-    assert set(body["messages"][0]) == {"id", "room", "from", "message", "time"}
-    assert history.page_body("dev", rows, 3)["next"] is None
-    assert history.page_body("dev", [], 3) == {"room": "dev", "messages": [], "next": None}
 
 
 # --- presence --------------------------------------------------------------------------------

@@ -142,9 +142,15 @@ def test_signed_events_of_any_shape_answer_2xx_or_4xx(live_app, event) -> None:
     assert len(live_app.broadcasts) <= before + 1
     for raw in live_app.broadcasts[before:]:
         sent = json.loads(raw)
-        name = sent.get("from") or sent.get("user")
-        if name != "someone":  # an anonymous connection's presence
-            assert user_id.validate(name) == name
+        # A chat line names its sender, a notice its user, a presence snapshot its members.
+        names = (
+            sent["users"]
+            if sent.get("type") == "presence"
+            else [sent.get("from") or sent.get("user")]
+        )
+        for name in names:
+            if name != "someone":  # an anonymous connection's presence
+                assert user_id.validate(name) == name
 
 
 principals = st.one_of(
