@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 import pytest
 from azure.functions.timer import TimerRequest
@@ -20,6 +21,7 @@ from chat import presence, presence_sweep, storage_settings
 from tests.support.azurite import Azurite
 
 from .conftest import RecordingService, close_clients, connection_string, event_request
+from .store_races import read_announced_together
 
 CONNECTED = "azure.webpubsub.sys.connected"
 DISCONNECTED = "azure.webpubsub.sys.disconnected"
@@ -247,18 +249,7 @@ async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: 
         PresenceSweep(settings, Service(settings), TableStore(storage), presence.RoomNotices())
         for _ in range(2)
     ]
-    both_read = asyncio.Barrier(2)  # both read the record before either writes
-    for run in runs:
-        read = run.store.announced
-
-        async def announced(room: str, user: str, read=read):  # type: ignore[no-untyped-def]
-            record = await read(room, user)
-            await both_read.wait()
-            return record
-
-        run.store.announced = announced  # type: ignore[method-assign]
-    import time
-
+    read_announced_together([run.store for run in runs])
     now = time.time()
     reports = await asyncio.gather(*(run.run(now) for run in runs))
     assert notices(app) == [("joined", "alice")]

@@ -14,6 +14,7 @@ from chat import connection_state, storage_settings
 from tests.support.azurite import Azurite
 
 from .conftest import RecordingService, close_clients, connection_string, event_request
+from .store_races import read_announced_together
 
 MESSAGE = "azure.webpubsub.user.message"
 HUB = "Sample_ChatApp"
@@ -419,16 +420,7 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
         for n in (1, 2)
     ]
     # Both read the (absent) record before either writes: the race at its tightest.
-    both_read = asyncio.Barrier(2)
-    for instance in instances:
-        read = instance.store.announced
-
-        async def announced(room: str, user: str, read=read):  # type: ignore[no-untyped-def]
-            record = await read(room, user)
-            await both_read.wait()
-            return record
-
-        instance.store.announced = announced  # type: ignore[method-assign]
+    read_announced_together([instance.store for instance in instances])
     now = 1_800_000_000.0
     await asyncio.gather(*(i.connected(e, now) for i, e in zip(instances, events, strict=True)))
     notices = [n for n in app.broadcasts if n.get("type") == "system"]
