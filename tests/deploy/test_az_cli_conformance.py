@@ -26,7 +26,8 @@ from .tools import azure_cli_python
 pytestmark = pytest.mark.after_scripts
 
 CHECKER = Path(__file__).with_name("az_cli_check.py")
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 ENV = {"CHAT_ENV_NAME": "chat-azcli", "CHAT_LOCATION": "westeurope"}
 
 
@@ -137,9 +138,11 @@ def test_the_check_catches_what_az_would_refuse(tmp_path: Path) -> None:
 
 
 def readme_az_commands() -> list[list[str]]:
-    """The `az` lines of README.md's shell blocks (continuations joined, comments dropped)."""
+    """The `az` lines of the shell blocks in README.md and docs/*.md (continuations joined,
+    comments dropped)."""
     found = []
-    for block in re.findall(r"```(?:sh|bash)\n(.*?)```", README.read_text(), re.DOTALL):
+    text = "\n".join(doc.read_text() for doc in DOCS)
+    for block in re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.DOTALL):
         for line in re.sub(r"\\\n\s*", " ", block).splitlines():
             line = re.sub(r"\s+#.*$", "", line.strip())
             if line.startswith("az "):
@@ -148,7 +151,7 @@ def readme_az_commands() -> list[list[str]]:
 
 
 def test_the_readme_shows_real_az_commands(tmp_path: Path) -> None:
-    """What the README tells people to type is checked the same way as the scripts."""
+    """What the README and docs/ tell people to type is checked the same way as the scripts."""
     lines = readme_az_commands()
     assert any(line[:3] == ["webpubsub", "hub", "create"] for line in lines), lines
     core = [line for line in lines if not ext.is_extension_command(line)]

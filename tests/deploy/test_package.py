@@ -55,6 +55,7 @@ PLANTED_OUT = [
     "local.settings.json.example",
     "Makefile",
     "README.md",
+    "docs/protocol.md",
     "pyproject.toml",
     "requirements-dev.txt",
     "requirements-dev.lock",
