@@ -35,7 +35,7 @@
   /**
    * Turn one received text frame into a display item.
    *
-   * The server sends JSON (README.md, "How it works": id, from, message, time), but a
+   * The server sends JSON (docs/protocol.md, "Frames": id, from, message, time), but a
    * frame that is not JSON, or JSON of an unknown shape, is still shown as
    * plain text rather than dropped or thrown on: nothing a peer or the
    * service sends may break the page.

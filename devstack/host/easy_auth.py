@@ -1,7 +1,7 @@
 """App Service Authentication ("Easy Auth") as the local host emulates it: the pure parts.
 
 What Azure's front end does for a Function app with authentication on, and what this module
-reproduces (shapes from the App Service documentation, see the README's sign-in section):
+reproduces (shapes from the App Service documentation, see docs/sign-in.md):
 
 * a signed session cookie, `AppServiceAuthSession`, set after sign-in;
 * on every request to a function: drop any `X-MS-CLIENT-PRINCIPAL*` / `X-MS-TOKEN-*` header
