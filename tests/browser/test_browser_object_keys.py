@@ -79,6 +79,19 @@ def test_a_room_named_like_an_object_key_is_a_room_like_any_other(
     expect(chat.chat_lines(name)).to_have_count(2)
     assert chat.page.evaluate("() => location.hash") == f"#room={room}"
 
+    # Left, then entered again by following a link on the page (the issue's first report:
+    # the lobby's lines stayed up and what was typed went to the room unseen).
+    chat.page.locator(f'button.room-leave[data-leave="{room}"]').click()
+    expect(title).to_have_text("lobby")
+    expect(chat.room_button(room)).to_have_count(0)
+    chat.page.evaluate("room => { location.hash = 'room=' + room; }", room)
+    expect(title).to_have_text(room)
+    chat.expect_history_loaded()
+    expect(chat.chat_lines(name)).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
+    chat.send("back again")
+    expect(chat.chat_line(name, "back again")).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.chat_line(name, "said in the lobby")).to_have_count(0)
+
     assert chat.page_errors == []
     assert builtins_reached(chat) == untouched_builtins(chat)
 
