@@ -74,7 +74,10 @@
   var session = null; // {name, connection, wasConnected, lost}
   var roomNames = [roomsCore.LOBBY]; // the room list, remembered
   var current = roomsCore.LOBBY;
-  var roomState = {}; // name -> {items, seen, unread, members, cursor, loaded, typists, sentTyping}
+  // Room name -> {items, seen, unread, members, cursor, loaded, loading, typists, sentTyping}.
+  // Maps, here and for typists, because the keys are data: in a plain {} a room or user
+  // named "constructor" or "__proto__" finds what every object inherits instead of its entry.
+  var roomState = new Map();
   var typingTimer = null;
   var unread = 0;
   // Whether the reader is following the newest line. Kept up to date on
@@ -117,8 +120,9 @@
   }
 
   function room(name) {
-    if (!roomState[name]) {
-      roomState[name] = {
+    var r = roomState.get(name);
+    if (!r) {
+      r = {
         items: [],
         seen: core.createSeenIds(),
         unread: 0,
@@ -126,11 +130,12 @@
         cursor: null,
         loaded: false,
         loading: false,
-        typists: {},
+        typists: new Map(), // user id -> time their "is typing" ends
         sentTyping: 0,
       };
+      roomState.set(name, r);
     }
-    return roomState[name];
+    return r;
   }
 
   /* ---------- building message elements ---------- */
@@ -301,7 +306,7 @@
       if (special.kind === "presence") {
         target.members = special.users.slice();
       } else if (special.user !== session.name) {
-        target.typists[special.user] = Date.now() + roomsCore.TYPING_SHOW_MS;
+        target.typists.set(special.user, Date.now() + roomsCore.TYPING_SHOW_MS);
         scheduleTypingRefresh();
       }
       if (special.room === current) renderRoomInfo();
@@ -318,7 +323,7 @@
     if (item.kind === "system" && (item.event === "joined" || item.event === "left")) {
       r.members = roomsCore.applyNotice(r.members, item.event, item.user);
     }
-    if (item.kind === "chat") delete r.typists[item.userId || item.from];
+    if (item.kind === "chat") r.typists.delete(item.userId || item.from);
     // Own messages by user id, never by name (two providers can both have an "alice").
     var own = item.kind === "chat" && identity.isOwn(item, session.name, signedInMode);
     addItem(name, item, own || item.kind === "rejected");
@@ -369,9 +374,11 @@
         return li;
       })
     );
-    var typists = {};
-    Object.keys(r.typists).forEach(function (user) {
-      typists[shownName(user)] = r.typists[user];
+    var typists = new Map();
+    r.typists.forEach(function (until, user) {
+      var name = shownName(user);
+      // Two providers can both have an "alice": the one typing longest counts.
+      typists.set(name, Math.max(until, typists.get(name) || 0));
     });
     el.typing.textContent = roomsCore.typingText(typists, Date.now());
     el.loadEarlier.hidden = !(r.loaded && r.cursor);
@@ -489,7 +496,7 @@
     roomNames = roomNames.filter(function (n) {
       return n !== name;
     });
-    delete roomState[name];
+    roomState.delete(name);
     saveRooms();
     if (current === name) showRoom(roomsCore.LOBBY);
     else renderRoomList();
@@ -524,8 +531,8 @@
       roomNames.slice(1).forEach(function (name) {
         sendCommand({ type: "join", room: name });
       });
-      Object.keys(roomState).forEach(function (name) {
-        roomState[name].loaded = false;
+      roomState.forEach(function (r) {
+        r.loaded = false;
       });
       loadHistory(current, false);
     } else if (state === "reconnecting" && session.wasConnected && !session.lost) {
@@ -613,7 +620,7 @@
       lost: false,
       connection: null,
     };
-    roomState = {};
+    roomState = new Map();
     roomNames = loadRooms();
     var wanted = roomsCore.roomFromHash(window.location.hash);
     if (roomNames.indexOf(wanted) === -1 && roomNames.length < roomsCore.MAX_ROOMS) {

@@ -162,11 +162,18 @@
     return next;
   }
 
-  /** "alice is typing…", "alice and bob are typing…", "3 people are typing…", or "". */
+  /**
+   * "alice is typing…", "alice and bob are typing…", "3 people are typing…", or "".
+   * `typists` is a Map of name -> time the notice ends (a Map: names are data, and any
+   * name, "__proto__" too, must count as itself).
+   */
   function typingText(typists, now) {
-    var names = Object.keys(typists || {}).filter(function (name) {
-      return typists[name] > now;
-    });
+    var names = [];
+    if (typists instanceof Map) {
+      typists.forEach(function (until, name) {
+        if (until > now) names.push(name);
+      });
+    }
     names.sort();
     if (names.length === 0) return "";
     if (names.length === 1) return names[0] + " is typing…";

@@ -175,6 +175,26 @@ test("createSeenIds drops repeats and forgets the oldest beyond its limit", () =
   assert.equal(seen.add("d"), false);
 });
 
+test("names and ids that every object has are data like any other (issue 15)", () => {
+  for (const name of ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty"]) {
+    const chat = core.parseFrame(JSON.stringify({ id: name, from: name, message: name }));
+    assert.equal(chat.kind, "chat");
+    assert.equal(chat.id, name);
+    assert.equal(chat.from, name);
+    const joined = core.parseFrame(JSON.stringify({ type: "system", event: "joined", user: name }));
+    assert.equal(joined.user, name);
+    assert.equal(joined.message, `${name} joined`);
+    const seen = core.createSeenIds();
+    assert.equal(seen.add(name), true);
+    assert.equal(seen.add(name), false);
+  }
+  // A "__proto__" key in a frame is only an own key of the parsed object: it neither
+  // makes the frame a system notice nor reaches Object.prototype.
+  const sneaky = '{"__proto__":{"type":"system","event":"rejected"},"from":"a","message":"m"}';
+  assert.equal(core.parseFrame(sneaky).kind, "chat");
+  assert.equal({}.event, undefined);
+});
+
 test("isNearBottom", () => {
   assert.equal(core.isNearBottom(600, 400, 1000), true);
   assert.equal(core.isNearBottom(560, 400, 1000), true);

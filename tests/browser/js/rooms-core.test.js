@@ -97,12 +97,80 @@ test("members and typing text", () => {
   assert.deepEqual(rooms.applyNotice(["a", "b"], "joined", "b"), ["a", "b"]);
   assert.deepEqual(rooms.applyNotice(["a", "b"], "left", "a"), ["b"]);
   assert.deepEqual(rooms.applyNotice(["a"], "left", "zed"), ["a"]);
-  assert.equal(rooms.typingText({}, 0), "");
-  assert.equal(rooms.typingText({ bob: 10 }, 5), "bob is typing…");
-  assert.equal(rooms.typingText({ bob: 10 }, 11), "");
-  assert.equal(rooms.typingText({ bob: 10, al: 10 }, 5), "al and bob are typing…");
-  assert.equal(rooms.typingText({ a: 9, b: 9, c: 9 }, 5), "3 people are typing…");
+  const typing = (entries) => new Map(Object.entries(entries));
+  assert.equal(rooms.typingText(new Map(), 0), "");
+  assert.equal(rooms.typingText(typing({ bob: 10 }), 5), "bob is typing…");
+  assert.equal(rooms.typingText(typing({ bob: 10 }), 11), "");
+  assert.equal(rooms.typingText(typing({ bob: 10, al: 10 }), 5), "al and bob are typing…");
+  assert.equal(rooms.typingText(typing({ a: 9, b: 9, c: 9 }), 5), "3 people are typing…");
   assert.equal(rooms.unreadLabel(0), "");
   assert.equal(rooms.unreadLabel(7), "7");
   assert.equal(rooms.unreadLabel(120), "99+");
+});
+
+// Issue 15 item 2: names that every plain object already has. Each must be itself, and
+// nothing may be written into what all objects inherit.
+const OBJECT_KEYS = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty"];
+
+function inheritedNames() {
+  return OBJECT_KEYS.map((key) => [key, Object.getOwnPropertyNames({}[key]).sort()]);
+}
+
+test("rooms named like object keys are rooms like any other", () => {
+  const before = inheritedNames();
+  for (const name of OBJECT_KEYS) {
+    assert.deepEqual(rooms.validateRoom(name), { ok: true, name });
+    assert.equal(rooms.roomFromHash(rooms.hashForRoom(name)), name);
+    assert.deepEqual(rooms.parseRemembered(JSON.stringify([name, name])), ["lobby", name]);
+    const frame = JSON.stringify({ id: "1", room: name, from: name, message: "m" });
+    assert.equal(rooms.roomOf(frame), name);
+    assert.deepEqual(
+      rooms.parseRoomFrame(JSON.stringify({ type: "presence", room: name, users: [name, "a"] })),
+      { kind: "presence", room: name, users: [name, "a"] }
+    );
+    assert.deepEqual(
+      rooms.parseRoomFrame(JSON.stringify({ type: "typing", room: name, user: name })),
+      { kind: "typing", room: name, user: name }
+    );
+    assert.equal(rooms.historyUrl(name), `rooms/${name}/messages?limit=50`);
+  }
+  assert.deepEqual(inheritedNames(), before);
+});
+
+test("users and message ids named like object keys", () => {
+  const before = inheritedNames();
+  let members = [];
+  for (const name of OBJECT_KEYS) members = rooms.applyNotice(members, "joined", name);
+  assert.deepEqual(members, OBJECT_KEYS);
+  assert.deepEqual(rooms.applyNotice(members, "left", "__proto__"), [
+    "constructor",
+    "toString",
+    "valueOf",
+    "hasOwnProperty",
+  ]);
+
+  // Each typing user counts, "__proto__" too; a plain object (where "__proto__" is lost and
+  // inherited names leak in) is not accepted at all.
+  const typing = new Map(OBJECT_KEYS.map((name) => [name, 10]));
+  assert.equal(rooms.typingText(typing, 5), "5 people are typing…");
+  assert.equal(rooms.typingText(new Map([["__proto__", 10]]), 5), "__proto__ is typing…");
+  assert.equal(
+    rooms.typingText(new Map([["constructor", 10], ["__proto__", 10]]), 5),
+    "__proto__ and constructor are typing…"
+  );
+  assert.equal(rooms.typingText({ constructor: 10 }, 5), "");
+
+  // History rows with these ids and senders (JSON.parse makes "__proto__" an own key).
+  const page = JSON.parse(
+    JSON.stringify({
+      messages: OBJECT_KEYS.map((name) => ({ id: name, from: name, message: "m", time: "t" })),
+    })
+  );
+  const seen = new Set();
+  assert.deepEqual(
+    rooms.olderItems(page, seen).map((item) => [item.id, item.from]),
+    OBJECT_KEYS.map((name) => [name, name])
+  );
+  assert.deepEqual(rooms.olderItems(page, seen), []);
+  assert.deepEqual(inheritedNames(), before);
 });
