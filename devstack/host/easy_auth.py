@@ -20,10 +20,11 @@ import binascii
 import hashlib
 import hmac
 import json
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 COOKIE = "AppServiceAuthSession"
 # Set to "True" in the app's environment by App Service when authentication is on.
@@ -283,14 +284,48 @@ def unauthenticated(
     )
 
 
+# Long enough for any page of the app with its query; a longer value is refused, not cut.
+MAX_REDIRECT_LENGTH = 2048
+# RFC 3986's reserved and unreserved characters, and "%" so escapes already there stay as they are.
+_LOCATION_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+
+
+def _is_plain_path(text: str) -> bool:
+    """Starts with one "/" and holds no backslash, whitespace, control or format character.
+
+    Browsers drop tabs and line breaks from URLs and read "\\" as "/", so "/<TAB>/evil.example"
+    and "/\\evil.example" both become "//evil.example": another host. Unicode spaces, invisible
+    format characters (zero-width, bidi overrides) and lone surrogates have no place in a path.
+    """
+    return (
+        text.startswith("/")
+        and not text.startswith("//")
+        and not any(
+            ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in text
+        )
+    )
+
+
 def safe_redirect(value: str | None, default: str) -> str | None:
-    """A same-site path to redirect to; None when `value` points anywhere else."""
+    """Where a redirect parameter may send the browser: a path on this site, or None to refuse.
+
+    The one rule for every redirect parameter (post_login_redirect_uri in the form's query and in
+    its post, post_logout_redirect_uri). `value` is the parameter as decoded once with its query
+    or form; it must be a plain path (see _is_plain_path) as received and after every further
+    percent-decoding, so "%5C", "%2F%2F" and escapes encoded twice cannot hide anything. Absolute
+    URLs are refused too: App Service allows same-domain ones and login.allowedExternalRedirectUrls,
+    which this emulator does not configure. The answer is percent-encoded to ASCII for Location.
+    """
     if not value:
         return default
-    if (
-        not value.startswith("/")
-        or value.startswith(("//", "/\\"))
-        or _has_line_breaks_or_nul(value)
-    ):
+    if len(value) > MAX_REDIRECT_LENGTH:
         return None
-    return value
+    layer = value
+    while True:
+        if not _is_plain_path(layer):
+            return None
+        decoded = unquote(layer)  # each change shortens it, so this ends
+        if decoded == layer:
+            break
+        layer = decoded
+    return quote(value, safe=_LOCATION_SAFE)

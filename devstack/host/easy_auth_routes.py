@@ -48,6 +48,7 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+_REDIRECT_REFUSED = "{} must be a path on this site: one leading /, no backslash, space or control"
 
 
 def _page(status: int, title: str, body: str) -> web.Response:
@@ -63,6 +64,12 @@ def _page(status: int, title: str, body: str) -> web.Response:
 
 def _redirect(location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def _refused_redirect(parameter: str) -> web.Response:
+    # 400 rather than a quiet redirect to /: the link that sent it is wrong (or hostile), and
+    # saying so is what a developer needs; a quiet fallback would hide it.
+    return web.Response(status=400, text=_REDIRECT_REFUSED.format(parameter))
 
 
 def login_form(
@@ -162,9 +169,7 @@ class EasyAuth:
             return web.Response(status=404, text=f"provider {provider[:40]!r} is not configured")
         redirect = easy_auth.safe_redirect(request.query.get("post_login_redirect_uri"), "/")
         if redirect is None:
-            return web.Response(
-                status=400, text="post_login_redirect_uri must be a path on this site"
-            )
+            return _refused_redirect("post_login_redirect_uri")
         nonce = easy_auth.new_nonce(self._key, self._clock())
         return _page(200, "Sign in", login_form(idp, redirect, nonce))
 
@@ -184,9 +189,7 @@ class EasyAuth:
         form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         redirect = easy_auth.safe_redirect(form.get("post_login_redirect_uri"), "/")
         if redirect is None:
-            return web.Response(
-                status=400, text="post_login_redirect_uri must be a path on this site"
-            )
+            return _refused_redirect("post_login_redirect_uri")
         now = self._clock()
         if not easy_auth.nonce_is_valid(form.get("nonce"), self._key, now):
             # As Easy Auth's nonce check: a sign-in must start from this host's own form.
@@ -214,9 +217,8 @@ class EasyAuth:
             request.query.get("post_logout_redirect_uri"), "/.auth/logout/complete"
         )
         if redirect is None:
-            return web.Response(
-                status=400, text="post_logout_redirect_uri must be a path on this site"
-            )
+            # Refused whole: no redirect anywhere else, and the session is left as it was.
+            return _refused_redirect("post_logout_redirect_uri")
         response = _redirect(redirect)
         response.del_cookie(COOKIE, path="/")
         return response

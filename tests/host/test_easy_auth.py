@@ -205,17 +205,76 @@ def test_unauthenticated_actions(action: str, path: str, headers: dict, expected
     [
         (None, "/default"),
         ("", "/default"),
+        ("/", "/"),
         ("/api/index", "/api/index"),
-        ("/api/index?room=a", "/api/index?room=a"),
-        ("https://evil.example/", None),
-        ("//evil.example/", None),
-        ("/\\evil.example", None),
-        ("javascript:alert(1)", None),
-        ("/a\r\nSet-Cookie: x=1", None),
+        ("/api/index?room=a&b=c", "/api/index?room=a&b=c"),
+        ("/api/index#room=lobby", "/api/index#room=lobby"),
+        ("/api/r%C3%A4um", "/api/r%C3%A4um"),
+        # Not ASCII: percent-encoded so the Location header carries the same path.
+        ("/api/r\u00e4um", "/api/r%C3%A4um"),
+        ("/" + "a" * 2047, "/" + "a" * 2047),
     ],
 )
-def test_redirects_stay_on_this_site(value: str | None, expected: str | None) -> None:
+def test_paths_on_this_site_are_redirected_to(value: str | None, expected: str) -> None:
     assert safe_redirect(value, "/default") == expected
+
+
+# Each value as the host sees it after the one decoding a query string or form gets (so
+# "/\t/evil" is what `?post_logout_redirect_uri=/%09/evil` arrives as).
+HOSTILE_REDIRECTS = [
+    "/\t/evil.example/phish",  # Chromium drops the tab and reads //evil.example/phish
+    "/\t\\evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "/a\r\nSet-Cookie: x=1",
+    "/\x00/evil.example",
+    "/\x7f/evil.example",
+    "/\x85/evil.example",  # NEL, a C1 control
+    "/ /evil.example",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/api/index\\..\\x",  # a backslash anywhere
+    "/%5Cevil.example",  # a backslash after decoding
+    "/%5cevil.example",
+    "%2F%2Fevil.example",
+    "/%2F%2Fevil.example",
+    "/%2Fevil.example",
+    "/%09/evil.example",
+    "/%0d%0aSet-Cookie:%20x=1",
+    "/%252F%252Fevil.example",  # encoded twice
+    "/%25252Fevil.example",  # encoded three times
+    "/%255Cevil.example",
+    "/%2509/evil.example",
+    "https://evil.example/",
+    "HTTPS://evil.example/",
+    "http:evil.example",
+    "http:/evil.example",
+    "evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    " /api/index",
+    "/api/index ",
+    "/\u3000/evil.example",  # ideographic space
+    "/\u00a0/evil.example",  # no-break space
+    "/\u2028/evil.example",  # line separator
+    "/\u2029/evil.example",
+    "/\u200b/evil.example",  # zero-width space (a format character)
+    "/\ufeff/evil.example",
+    "/\u202e/evil.example",  # right-to-left override
+    "/%E3%80%80/evil.example",  # ideographic space, encoded
+    "/%C2%A0/evil.example",
+    "/\ud800/evil.example",  # a lone surrogate cannot go into a header
+    "/" + "a" * 2048,
+    "/%" + "25" * 20 + "2F/evil.example",  # a slash encoded 21 times
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_REDIRECTS)
+def test_anything_but_a_plain_path_on_this_site_is_refused(value: str) -> None:
+    assert safe_redirect(value, "/default") is None
 
 
 def test_nonces() -> None:

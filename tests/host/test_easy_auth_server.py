@@ -11,12 +11,14 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from devstack.host.easy_auth import COOKIE, Config
 from devstack.host.easy_auth_routes import EasyAuth
 from devstack.host.invoker import Invoker
 from devstack.host.server import create_app
 from tests.host.helpers import FIXTURE_APPS, load_fixture
+from tests.host.test_easy_auth import HOSTILE_REDIRECTS
 
 FORGED = {
     "X-MS-CLIENT-PRINCIPAL-NAME": "mallory",
@@ -271,3 +273,97 @@ async def test_a_nonce_from_another_host_is_refused(host: AuthHost) -> None:
 async def test_endpoint_paths_are_case_insensitive(host: AuthHost) -> None:
     assert (await host.call("GET", "/.AUTH/Login/AAD"))[0] == 200
     assert (await host.call("GET", "/.Auth/ME"))[0] == 401
+
+
+# --- issue 15, item 4: redirects only to a plain path on this site -----------------------------
+
+
+def _raw(path_and_query: str) -> URL:
+    """A URL sent exactly as written: no client re-encoding of %09, %5C and the like."""
+    return URL(path_and_query, encoded=True)
+
+
+async def call_raw(host: AuthHost, path_and_query: str) -> tuple[int, dict, bytes]:
+    async with host.session.get(
+        URL(host.base_url).join(_raw(path_and_query)), allow_redirects=False
+    ) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+# As an attacker would put them in a link: percent-encoded once on the wire.
+HOSTILE_ON_THE_WIRE = [
+    "/%09/evil.example/phish",
+    "/%09%5Cevil.example",
+    "/%0A/evil.example",
+    "/%0D/evil.example",
+    "/%0D%0ASet-Cookie:%20x=1",
+    "//evil.example/phish",
+    "/%5Cevil.example",
+    "/%255Cevil.example",
+    "%2F%2Fevil.example",
+    "/%252F%252Fevil.example",
+    "/%25252F/evil.example",
+    "https://evil.example/",
+    "https:%2F%2Fevil.example",
+    "javascript:alert(1)",
+    "/%E3%80%80/evil.example",
+    "/%E2%80%A8/evil.example",
+    "/%C2%A0/evil.example",
+    "/%00/evil.example",
+    "/" + "a" * 3000,
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_ON_THE_WIRE)
+@pytest.mark.parametrize(
+    "endpoint",
+    ["/.auth/logout?post_logout_redirect_uri=", "/.auth/login/aad?post_login_redirect_uri="],
+)
+async def test_hostile_redirect_parameters_are_refused(
+    host: AuthHost, endpoint: str, target: str
+) -> None:
+    await host.sign_in("aad", "alice")
+    status, headers, body = await call_raw(host, endpoint + target)
+    assert status == 400, headers.get("Location")
+    assert "Location" not in headers
+    assert b"must be a path on this site" in body
+    # A refused sign-out signs no one out and a refused form issues no nonce.
+    assert "Set-Cookie" not in headers
+    assert (await host.call("GET", "/.auth/me"))[0] == 200
+
+
+def _can_be_sent(value: str) -> bool:
+    # A lone surrogate cannot be encoded into a form body (the unit table covers it).
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("target", [v for v in HOSTILE_REDIRECTS if _can_be_sent(v)])
+async def test_hostile_redirects_posted_with_the_form_are_refused(
+    host: AuthHost, target: str
+) -> None:
+    status, headers, body = await host.post_form(
+        "github", {"name": "alice", "post_login_redirect_uri": target}
+    )
+    assert status == 400, headers.get("Location")
+    assert "Location" not in headers
+    assert b"must be a path on this site" in body
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/api/index", "/api/index"),
+        ("/api/index%3Froom%3Da", "/api/index?room=a"),
+        ("/api/r%C3%A4um%23x", "/api/r%C3%A4um#x"),
+    ],
+)
+async def test_a_plain_path_is_still_where_sign_out_goes(
+    host: AuthHost, target: str, location: str
+) -> None:
+    status, headers, _ = await call_raw(host, f"/.auth/logout?post_logout_redirect_uri={target}")
+    assert (status, headers["Location"]) == (302, location)
