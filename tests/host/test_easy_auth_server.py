@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from devstack.host.easy_auth import COOKIE, Config
+from devstack.host.easy_auth import COOKIE, NONCE_COOKIE, NONCE_SECONDS, Config
 from devstack.host.easy_auth_routes import EasyAuth
 from devstack.host.invoker import Invoker
 from devstack.host.server import create_app
@@ -67,9 +67,10 @@ class AuthHost:
         return json.loads(body)["headers"]
 
 
-async def _start(config: Config) -> AsyncIterator[AuthHost]:
+async def _start(config: Config, auth: EasyAuth | None = None) -> AsyncIterator[AuthHost]:
     executor = ThreadPoolExecutor(max_workers=2)
-    app = create_app(load_fixture("basic"), Invoker(FIXTURE_APPS, executor), auth=EasyAuth(config))
+    auth = auth or EasyAuth(config)
+    app = create_app(load_fixture("basic"), Invoker(FIXTURE_APPS, executor), auth=auth)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -367,3 +368,145 @@ async def test_a_plain_path_is_still_where_sign_out_goes(
 ) -> None:
     status, headers, _ = await call_raw(host, f"/.auth/logout?post_logout_redirect_uri={target}")
     assert (status, headers["Location"]) == (302, location)
+
+
+# --- issue 15, item 5: the nonce is bound to the browser that opened the form --------------------
+
+
+async def fetched_elsewhere(base_url: str, provider: str = "aad") -> tuple[str, str]:
+    """The nonce (and its cookie) an attacker gets with `curl /.auth/login/<provider>`."""
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as curl,
+        curl.get(f"{base_url}/.auth/login/{provider}") as response,
+    ):
+        assert response.status == 200
+        page = await response.text()
+        cookie = response.cookies.get(NONCE_COOKIE)
+    found = re.search(r'name="nonce" value="([^"]+)"', page)
+    assert found
+    return found.group(1), cookie.value if cookie else ""
+
+
+async def test_the_form_sets_a_nonce_cookie_scoped_to_its_callback(host: AuthHost) -> None:
+    status, headers, page = await host.call("GET", "/.auth/login/GitHub")
+    assert status == 200
+    cookie = headers["Set-Cookie"]
+    assert cookie.startswith(f"{NONCE_COOKIE}=")
+    nonce = re.search(rb'name="nonce" value="([^"]+)"', page)
+    assert nonce and f"{NONCE_COOKIE}={nonce.group(1).decode()};" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/.auth/login/github/callback" in cookie
+    assert f"Max-Age={NONCE_SECONDS}" in cookie
+    # The form's own page must let the browser send its origin with the post.
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_a_nonce_fetched_elsewhere_does_not_sign_in_a_browser_without_its_cookie(
+    host: AuthHost,
+) -> None:
+    """Login CSRF: an attacker's nonce posted from the victim's browser, without its cookie."""
+    nonce, _ = await fetched_elsewhere(host.base_url)
+    status, headers, body = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "mallory", "nonce": nonce}
+    )
+    assert status == 403, headers
+    assert b"start again" in body
+    assert COOKIE not in headers.get("Set-Cookie", "")
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+async def test_a_nonce_fetched_elsewhere_does_not_match_the_browsers_own_cookie(
+    host: AuthHost,
+) -> None:
+    await host.nonce()  # the victim opened the form once: the browser holds its own nonce cookie
+    nonce, _ = await fetched_elsewhere(host.base_url)
+    status, _, _ = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "mallory", "nonce": nonce}
+    )
+    assert status == 403
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+async def test_a_nonce_and_its_cookie_sign_in_once(host: AuthHost) -> None:
+    nonce, cookie = await fetched_elsewhere(host.base_url)
+    form = {"name": "alice", "nonce": nonce}
+    pair = {"Cookie": f"{NONCE_COOKIE}={cookie}"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
+        url = f"{host.base_url}/.auth/login/aad/callback"
+        async with client.post(url, data=form, headers=pair, allow_redirects=False) as first:
+            assert first.status == 302
+            # Used up: the browser forgets it, and the host refuses it from now on.
+            assert first.cookies[NONCE_COOKIE].value == ""
+            assert first.cookies[NONCE_COOKIE]["path"] == "/.auth/login/aad/callback"
+        async with client.post(url, data=form, headers=pair, allow_redirects=False) as replay:
+            assert replay.status == 403
+
+
+async def test_a_nonce_cookie_expires_with_its_nonce() -> None:
+    now = [1_800_000_000.0]
+    async for host in _start(Config(), EasyAuth(Config(), clock=lambda: now[0])):
+        nonce = await host.nonce()
+        now[0] += NONCE_SECONDS
+        status, _, _ = await host.call(
+            "POST", "/.auth/login/aad/callback", data={"name": "alice", "nonce": nonce}
+        )
+        assert status == 403
+
+
+async def test_a_rejected_form_comes_back_with_a_fresh_nonce_and_cookie(host: AuthHost) -> None:
+    status, headers, page = await host.post_form("aad", {"name": ""})
+    assert status == 400
+    assert headers["Set-Cookie"].startswith(f"{NONCE_COOKIE}=")
+    nonce = re.search(rb'name="nonce" value="([^"]+)"', page)
+    assert nonce
+    status, headers, _ = await host.call(
+        "POST",
+        "/.auth/login/aad/callback",
+        data={"name": "alice", "nonce": nonce.group(1).decode()},
+    )
+    assert status == 302
+    assert (await host.call("GET", "/.auth/me"))[0] == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://localhost:1"},
+        {"Origin": "https://{host}"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # another port on the same machine
+        {"Origin": "http://{host}", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_a_post_from_another_origin_is_refused(host: AuthHost, headers: dict) -> None:
+    """Even with the browser's own nonce and cookie, as another port on localhost could send."""
+    netloc = host.base_url.removeprefix("http://")
+    sent = {name: value.format(host=netloc) for name, value in headers.items()}
+    nonce = await host.nonce()
+    status, answer, body = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "mallory", "nonce": nonce}, headers=sent
+    )
+    assert status == 403, answer
+    assert b"another site" in body
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://{host}"},
+        {"Origin": "http://{host}", "Sec-Fetch-Site": "same-origin"},
+        {},  # not a browser: no Origin to check, the nonce cookie still binds
+    ],
+)
+async def test_a_post_from_this_origin_signs_in(host: AuthHost, headers: dict) -> None:
+    netloc = host.base_url.removeprefix("http://")
+    sent = {name: value.format(host=netloc) for name, value in headers.items()}
+    nonce = await host.nonce()
+    status, _, _ = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "alice", "nonce": nonce}, headers=sent
+    )
+    assert status == 302
+    assert (await host.call("GET", "/.auth/me"))[0] == 200
