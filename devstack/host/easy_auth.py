@@ -20,10 +20,16 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
+import re
+import secrets
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
+
+logger = logging.getLogger(__name__)
 
 COOKIE = "AppServiceAuthSession"
 # Set to "True" in the app's environment by App Service when authentication is on.
@@ -157,24 +163,129 @@ def decode_cookie(value: str | None, key: bytes, now: float) -> Session | None:
     return session if session.expires > now else None
 
 
-# --- the sign-in form's nonce: "<expiry>.<HMAC>", so only our own form can sign someone in --------
+# --- the sign-in form's nonce: "<expiry>.<random>.<HMAC>", so only our own form can sign someone in
+#
+# The HMAC alone proves the host issued the nonce, not that this browser asked for it: anyone can
+# fetch a form with curl and post its nonce from their own page (login CSRF, issue 15). So the form
+# also sets the nonce in a cookie only this host's callback gets back, and the callback wants the
+# posted nonce and the cookie's to be the same, unused and unexpired.
 
 NONCE_SECONDS = 600
+# The emulator's own name: Azure's nonce cookie is not documented (login.nonce in authsettingsV2).
+NONCE_COOKIE = "AppServiceAuthNonce"
+# Used nonces are remembered until they expire; this bounds that memory. Far beyond local use
+# (16 sign-ins a second for 10 minutes); when full, sign-ins are refused rather than a used nonce
+# forgotten early, which would let it be replayed.
+MAX_USED_NONCES = 10_000
+_NONCE_RANDOM = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def _nonce_mac(key: bytes, expires: str, random: str) -> str:
+    return _b64(hmac.new(key, f"nonce:{expires}.{random}".encode(), hashlib.sha256).digest())
 
 
 def new_nonce(key: bytes, now: float) -> str:
-    expires = str(int(now) + NONCE_SECONDS)
-    mac = _b64(hmac.new(key, f"nonce:{expires}".encode(), hashlib.sha256).digest())
-    return f"{expires}.{mac}"
+    # The random part makes every form's nonce its own, so using one cannot use up another.
+    expires, random = str(int(now) + NONCE_SECONDS), secrets.token_urlsafe(16)
+    return f"{expires}.{random}.{_nonce_mac(key, expires, random)}"
 
 
 def nonce_is_valid(value: str | None, key: bytes, now: float) -> bool:
     """A nonce this host issued that has not expired (a cross-site form post has none)."""
-    expires, _, mac = (value or "").partition(".")
-    if not expires.isdigit() or len(expires) > 12:
+    parts = (value or "").split(".")
+    if len(parts) != 3:
         return False
-    expected = _b64(hmac.new(key, f"nonce:{expires}".encode(), hashlib.sha256).digest())
+    expires, random, mac = parts
+    if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
+        return False
+    if not _NONCE_RANDOM.fullmatch(random):
+        return False
+    expected = _nonce_mac(key, expires, random)
     return hmac.compare_digest(mac.encode(), expected.encode()) and int(expires) > now
+
+
+class NonceLedger:
+    """The nonces already used, each kept until it expires (from then on its expiry refuses it)."""
+
+    def __init__(self, capacity: int = MAX_USED_NONCES) -> None:
+        self._used: dict[str, int] = {}
+        self._capacity = capacity
+
+    def __len__(self) -> int:
+        return len(self._used)
+
+    def use(self, nonce: str, expires: int, now: float) -> bool:
+        """True the first time; False for a nonce seen before or when no more can be held."""
+        if nonce in self._used:
+            return False
+        if len(self._used) >= self._capacity:
+            self._used = {used: until for used, until in self._used.items() if until > now}
+            if len(self._used) >= self._capacity:
+                logger.warning(
+                    "Too many sign-ins in %d s: refusing until some expire", NONCE_SECONDS
+                )
+                return False
+        self._used[nonce] = expires
+        return True
+
+
+def nonce_accepted(
+    posted: str | None, cookie: str | None, key: bytes, now: float, ledger: NonceLedger
+) -> bool:
+    """The posted nonce is the one this browser's cookie holds, ours, unexpired and unused."""
+    if not posted or not cookie:
+        return False
+    if not hmac.compare_digest(
+        posted.encode("utf-8", "replace"), cookie.encode("utf-8", "replace")
+    ):
+        return False
+    if not nonce_is_valid(posted, key, now):
+        return False
+    return ledger.use(posted, int(posted.partition(".")[0]), now)
+
+
+# --- the callback's origin check --------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a bare http(s) origin; None for anything else, "null" included."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a non-numeric or out-of-range port, a broken IPv6 literal
+        return None
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or url.endswith(("?", "#"))
+    ):
+        return None
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def post_is_same_origin(origin: str | None, fetch_site: str | None, scheme: str, host: str) -> bool:
+    """Whether a sign-in post came from a page of this very origin (scheme, host and port).
+
+    A browser sets `Origin` and `Sec-Fetch-Site` itself; no page can forge them. The origin, not
+    the site, is compared: another port on the same machine is the same site, gets SameSite
+    cookies and can even set cookies for this host, so only the exact origin is trusted.
+    `Origin: null` (sandboxed frames, data: URLs, pages with no-referrer) is refused. With neither
+    header the caller is not a browser, so not anyone's victim: it still needs the nonce and its
+    cookie, which prove it fetched the form itself.
+    """
+    if fetch_site is not None and fetch_site.strip().lower() != "same-origin":
+        return False
+    if origin is None:
+        return True
+    ours = _origin(f"{scheme}://{host}")
+    return ours is not None and _origin(origin.strip()) == ours
 
 
 # --- what the app sees ------------------------------------------------------------------------
@@ -283,14 +394,48 @@ def unauthenticated(
     )
 
 
+# Long enough for any page of the app with its query; a longer value is refused, not cut.
+MAX_REDIRECT_LENGTH = 2048
+# RFC 3986's reserved and unreserved characters, and "%" so escapes already there stay as they are.
+_LOCATION_SAFE = "/?#[]@!$&'()*+,;=:%-._~"
+
+
+def _is_plain_path(text: str) -> bool:
+    """Starts with one "/" and holds no backslash, whitespace, control or format character.
+
+    Browsers drop tabs and line breaks from URLs and read "\\" as "/", so "/<TAB>/evil.example"
+    and "/\\evil.example" both become "//evil.example": another host. Unicode spaces, invisible
+    format characters (zero-width, bidi overrides) and lone surrogates have no place in a path.
+    """
+    return (
+        text.startswith("/")
+        and not text.startswith("//")
+        and not any(
+            ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in text
+        )
+    )
+
+
 def safe_redirect(value: str | None, default: str) -> str | None:
-    """A same-site path to redirect to; None when `value` points anywhere else."""
+    """Where a redirect parameter may send the browser: a path on this site, or None to refuse.
+
+    The one rule for every redirect parameter (post_login_redirect_uri in the form's query and in
+    its post, post_logout_redirect_uri). `value` is the parameter as decoded once with its query
+    or form; it must be a plain path (see _is_plain_path) as received and after every further
+    percent-decoding, so "%5C", "%2F%2F" and escapes encoded twice cannot hide anything. Absolute
+    URLs are refused too: App Service allows same-domain ones and login.allowedExternalRedirectUrls,
+    which this emulator does not configure. The answer is percent-encoded to ASCII for Location.
+    """
     if not value:
         return default
-    if (
-        not value.startswith("/")
-        or value.startswith(("//", "/\\"))
-        or _has_line_breaks_or_nul(value)
-    ):
+    if len(value) > MAX_REDIRECT_LENGTH:
         return None
-    return value
+    layer = value
+    while True:
+        if not _is_plain_path(layer):
+            return None
+        decoded = unquote(layer)  # each change shortens it, so this ends
+        if decoded == layer:
+            break
+        layer = decoded
+    return quote(value, safe=_LOCATION_SAFE)

@@ -3,9 +3,11 @@
 Local stand-ins for what Azure serves in front of a Function app with authentication on:
 
 * `GET /.auth/login/<provider>`: instead of the provider's page, a local form where you type
-  the user name (and optionally the id and roles) the provider would report;
+  the user name (and optionally the id and roles) the provider would report; its nonce also
+  goes into a cookie (`AppServiceAuthNonce`) that only the callback gets back;
 * `POST /.auth/login/<provider>/callback`: where the provider would send the browser back;
-  sets the `AppServiceAuthSession` cookie and redirects to `post_login_redirect_uri`;
+  only from this origin, with the form's nonce matching that cookie, once; sets the
+  `AppServiceAuthSession` cookie and redirects to `post_login_redirect_uri`;
 * `GET /.auth/me` (the JSON array, or 401), `GET /.auth/logout` (clears the cookie, then
   `post_logout_redirect_uri` or `/.auth/logout/complete`), `GET /.auth/refresh`.
 
@@ -25,7 +27,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from devstack.host import easy_auth
-from devstack.host.easy_auth import COOKIE, Config, FormError, Session
+from devstack.host.easy_auth import COOKIE, NONCE_COOKIE, NONCE_SECONDS, Config, FormError, Session
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +48,12 @@ _PAGE_HEADERS = {
         "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # Not no-referrer: with it Chromium posts the form with `Origin: null`, which the callback
+    # must refuse (an attacker's page can send that too). same-origin still tells other sites
+    # nothing, the post_login_redirect_uri in this page's URL included.
+    "Referrer-Policy": "same-origin",
 }
+_REDIRECT_REFUSED = "{} must be a path on this site: one leading /, no backslash, space or control"
 
 
 def _page(status: int, title: str, body: str) -> web.Response:
@@ -65,6 +71,16 @@ def _redirect(location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location, "Cache-Control": "no-store"})
 
 
+def _refused_redirect(parameter: str) -> web.Response:
+    # 400 rather than a quiet redirect to /: the link that sent it is wrong (or hostile), and
+    # saying so is what a developer needs; a quiet fallback would hide it.
+    return web.Response(status=400, text=_REDIRECT_REFUSED.format(parameter))
+
+
+def _callback_path(idp: str) -> str:
+    return f"/.auth/login/{idp}/callback"
+
+
 def login_form(
     provider: str, redirect: str, nonce: str, error: str = "", values: Mapping[str, str] = {}
 ) -> str:
@@ -79,7 +95,7 @@ def login_form(
         "<p>Local emulation of App Service Authentication: type the user the provider would "
         "report. Nothing leaves this machine.</p>"
         f"{alert}"
-        f'<form method="post" action="/.auth/login/{html.escape(provider)}/callback">'
+        f'<form method="post" action="{html.escape(_callback_path(provider))}">'
         f'<input type="hidden" name="post_login_redirect_uri" value="{html.escape(redirect)}">'
         f'<input type="hidden" name="nonce" value="{html.escape(nonce)}">'
         '<p><label for="name">User name</label><br>'
@@ -106,6 +122,7 @@ class EasyAuth:
         # A fresh key per host process: restarting the host signs everyone out.
         self._key = key or secrets.token_bytes(32)
         self._clock = clock
+        self._used_nonces = easy_auth.NonceLedger()
 
     def session(self, request: web.Request) -> Session | None:
         return easy_auth.decode_cookie(request.cookies.get(COOKIE), self._key, self._clock())
@@ -162,11 +179,33 @@ class EasyAuth:
             return web.Response(status=404, text=f"provider {provider[:40]!r} is not configured")
         redirect = easy_auth.safe_redirect(request.query.get("post_login_redirect_uri"), "/")
         if redirect is None:
-            return web.Response(
-                status=400, text="post_login_redirect_uri must be a path on this site"
-            )
+            return _refused_redirect("post_login_redirect_uri")
+        return self._with_nonce(request, idp, 200, redirect)
+
+    def _with_nonce(
+        self,
+        request: web.Request,
+        idp: str,
+        status: int,
+        redirect: str,
+        error: str = "",
+        values: Mapping[str, str] = {},
+    ) -> web.Response:
+        """The form with a fresh nonce, and the same nonce in a cookie for its callback only."""
         nonce = easy_auth.new_nonce(self._key, self._clock())
-        return _page(200, "Sign in", login_form(idp, redirect, nonce))
+        response = _page(status, "Sign in", login_form(idp, redirect, nonce, error, values))
+        # Strict: only this host's own pages send it back, never another site's post. The path
+        # keeps it off every other request; the callback's path is the form's action verbatim.
+        response.set_cookie(
+            NONCE_COOKIE,
+            nonce,
+            path=_callback_path(idp),
+            httponly=True,
+            samesite="Strict",
+            secure=request.secure,
+            max_age=NONCE_SECONDS,
+        )
+        return response
 
     async def _callback(self, request: web.Request, provider: str) -> web.StreamResponse:
         idp = self._provider(provider)
@@ -182,20 +221,27 @@ class EasyAuth:
         if len(raw) > MAX_FORM_BYTES:
             return web.Response(status=413, text="the sign-in form is too large")
         form = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+        if not easy_auth.post_is_same_origin(
+            request.headers.get("Origin"),
+            request.headers.get("Sec-Fetch-Site"),
+            request.scheme,
+            request.host,
+        ):
+            return web.Response(status=403, text="a sign-in posted from another site is refused")
+        now = self._clock()
+        if not easy_auth.nonce_accepted(
+            form.get("nonce"), request.cookies.get(NONCE_COOKIE), self._key, now, self._used_nonces
+        ):
+            # As Easy Auth's nonce check, and bound to this browser: a sign-in must start from
+            # this host's own form, opened in the browser that posts it, once.
+            return web.Response(status=403, text="sign-in expired or not started here: start again")
         redirect = easy_auth.safe_redirect(form.get("post_login_redirect_uri"), "/")
         if redirect is None:
-            return web.Response(
-                status=400, text="post_login_redirect_uri must be a path on this site"
-            )
-        now = self._clock()
-        if not easy_auth.nonce_is_valid(form.get("nonce"), self._key, now):
-            # As Easy Auth's nonce check: a sign-in must start from this host's own form.
-            return web.Response(status=403, text="sign-in expired or not started here: start again")
+            return _refused_redirect("post_login_redirect_uri")
         try:
             session = easy_auth.session_from_form(idp, form, now, self.config)
         except FormError as error:
-            nonce = easy_auth.new_nonce(self._key, now)
-            return _page(400, "Sign in", login_form(idp, redirect, nonce, str(error), form))
+            return self._with_nonce(request, idp, 400, redirect, str(error), form)
         logger.info("Signed in a user with %s (local App Service Authentication)", idp)
         response = _redirect(redirect)
         response.set_cookie(
@@ -207,6 +253,15 @@ class EasyAuth:
             secure=request.secure,
             max_age=self.config.session_seconds,
         )
+        # Used up: the browser may forget it (the ledger refuses it anyway). After the session
+        # cookie, which stays the first Set-Cookie, as before.
+        response.del_cookie(
+            NONCE_COOKIE,
+            path=_callback_path(idp),
+            secure=request.secure,
+            httponly=True,
+            samesite="Strict",
+        )
         return response
 
     def _logout(self, request: web.Request) -> web.StreamResponse:
@@ -214,9 +269,8 @@ class EasyAuth:
             request.query.get("post_logout_redirect_uri"), "/.auth/logout/complete"
         )
         if redirect is None:
-            return web.Response(
-                status=400, text="post_logout_redirect_uri must be a path on this site"
-            )
+            # Refused whole: no redirect anywhere else, and the session is left as it was.
+            return _refused_redirect("post_logout_redirect_uri")
         response = _redirect(redirect)
         response.del_cookie(COOKIE, path="/")
         return response

@@ -3,12 +3,18 @@ form, names from the sign-in, own messages by user id, signing out, forged heade
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
+import urllib.request
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, expect
+from playwright.sync_api import Error as PlaywrightError
 
+from devstack.host.easy_auth import NONCE_COOKIE
 from tests.support.stack import LocalStack, local_stack
 
 from .chat_page import DESKTOP, ChatPage
@@ -154,5 +160,171 @@ def test_like_the_deployment_the_page_sends_you_to_sign_in_first(
         chat.page.locator("#sign-out").click()
         expect(chat.page.locator("h1")).to_have_text("Sign in with Microsoft Entra ID")
         chat.assert_clean()
+    finally:
+        context.close()
+
+
+# --- issue 15, items 4 and 5: what Chromium does with a hostile link or another site's page -----
+
+
+class _OtherSite(http.server.BaseHTTPRequestHandler):
+    """Serves one page, whatever the path: the attacker's (or any other site's) page."""
+
+    def do_GET(self) -> None:
+        body = self.server.page.encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep the test output to the test's own
+
+
+@pytest.fixture
+def other_site() -> Iterator[http.server.ThreadingHTTPServer]:
+    """Another web server on this machine: its page is set per test, its port is its own."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OtherSite)
+    server.page = ""  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def fetched_with_curl(host: str, provider: str) -> str:
+    """The nonce of a sign-in form fetched with no browser and no cookie jar."""
+    # Only the loopback host of the stack under test is requested.
+    with urllib.request.urlopen(f"{host}/.auth/login/{provider}", timeout=10) as response:  # noqa: S310
+        found = re.search(r'name="nonce" value="([^"]+)"', response.read().decode())
+    assert found
+    return found.group(1)
+
+
+def auto_submitting_form(action: str, nonce: str, plant_cookie: bool, no_referrer: bool) -> str:
+    plant = (
+        # Cookies are not kept apart by port: a page on another port of 127.0.0.1 can set one
+        # for the host's callback. Only the Origin check stops this.
+        f'document.cookie = "{NONCE_COOKIE}={nonce}; path=/.auth/login/github/callback";'
+        if plant_cookie
+        else ""
+    )
+    meta = '<meta name="referrer" content="no-referrer">' if no_referrer else ""
+    return (
+        f"<!doctype html><html><head>{meta}</head><body>"
+        f'<form method="post" action="{action}">'
+        f'<input name="nonce" value="{nonce}"><input name="name" value="mallory">'
+        '<input name="post_login_redirect_uri" value="/api/index"></form>'
+        f"<script>{plant}document.forms[0].submit();</script></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("site_host", "plant_cookie", "no_referrer", "opened_the_form"),
+    [
+        ("localhost", False, False, False),  # another site; the victim never opened the form
+        ("localhost", False, False, True),  # ... or did, and holds a nonce cookie of its own
+        ("localhost", False, True, False),  # another site hiding its origin (Origin: null)
+        ("127.0.0.1", True, False, False),  # another port: the same site, planting the cookie
+    ],
+)
+def test_another_sites_form_cannot_sign_the_victim_in_as_the_attacker(
+    chromium: Browser,
+    sign_in_stack: LocalStack,
+    other_site,
+    site_host: str,
+    plant_cookie: bool,
+    no_referrer: bool,
+    opened_the_form: bool,
+) -> None:
+    """Login CSRF (issue 15, item 5): the attacker's nonce, from curl, in the victim's browser."""
+    host = sign_in_stack.host_base_url
+    callback = f"{host}/.auth/login/github/callback"
+    nonce = fetched_with_curl(host, "github")
+    other_site.page = auto_submitting_form(callback, nonce, plant_cookie, no_referrer)
+    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        if opened_the_form:
+            assert page.goto(f"{host}/.auth/login/github").status == 200
+        with page.expect_response(lambda r: r.url == callback) as posted:
+            page.goto(f"http://{site_host}:{other_site.server_port}/")
+        assert posted.value.status == 403
+        assert context.request.get(f"{host}/.auth/me").status == 401
+        assert not [c for c in context.cookies() if c["name"] == "AppServiceAuthSession"]
+    finally:
+        context.close()
+
+
+def test_a_sign_in_reached_from_another_sites_link_still_works(
+    chromium: Browser, sign_in_stack: LocalStack, other_site
+) -> None:
+    """The nonce cookie is SameSite=Strict: set on a cross-site arrival, sent by our own form."""
+    link = (
+        f"{sign_in_stack.host_base_url}/.auth/login/github?post_login_redirect_uri=%2Fapi%2Findex"
+    )
+    other_site.page = f'<!doctype html><a id="go" href="{link}">chat</a>'
+    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(10_000)
+    try:
+        # The chat page's recorders, on a tab that starts on the other site.
+        chat = ChatPage.open(context, f"http://localhost:{other_site.server_port}/")
+        chat.page.locator("#go").click()
+        expect(chat.page.locator("h1")).to_have_text("Sign in with GitHub")
+        chat.page.locator("#name").fill("grace")
+        chat.page.locator("#sign-in").click()
+        chat.page.wait_for_url(re.compile(r"/api/index$"))
+        chat.expect_connected("grace")
+        chat.assert_clean()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/.auth/logout?post_logout_redirect_uri=/%09/evil.example/phish",
+        "/.auth/logout?post_logout_redirect_uri=/%09%5Cevil.example",
+    ],
+)
+def test_a_hostile_sign_out_link_stays_on_this_site(
+    chromium: Browser, sign_in_stack: LocalStack, link: str
+) -> None:
+    """Open redirect (issue 15, item 4): Chromium drops the tab, and reads \\ as /."""
+    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(10_000)
+    # Every request the tab makes, redirects included (a route would not see those).
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    try:
+        page = context.new_page()
+        try:
+            response = page.goto(sign_in_stack.host_base_url + link)
+        except PlaywrightError:  # this machine cannot resolve evil.example
+            response = None
+        assert [url for url in requested if urlsplit(url).hostname == "evil.example"] == []
+        assert response is not None and response.status == 400
+        assert urlsplit(page.url).netloc == urlsplit(sign_in_stack.host_base_url).netloc
+    finally:
+        context.close()
+
+
+def test_a_hostile_sign_in_link_is_refused_before_the_form(
+    chromium: Browser, sign_in_stack: LocalStack
+) -> None:
+    """post_login_redirect_uri=/%09/evil.example never reaches the form's hidden field."""
+    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    try:
+        page = context.new_page()
+        response = page.goto(
+            f"{sign_in_stack.host_base_url}/.auth/login/github"
+            "?post_login_redirect_uri=/%09/evil.example/phish"
+        )
+        assert response is not None and response.status == 400
+        expect(page.locator("#name")).to_have_count(0)
     finally:
         context.close()

@@ -10,6 +10,7 @@ import pytest
 from devstack.host.easy_auth import (
     Config,
     FormError,
+    NonceLedger,
     Refusal,
     Session,
     decode_cookie,
@@ -19,7 +20,9 @@ from devstack.host.easy_auth import (
     is_excluded,
     me,
     new_nonce,
+    nonce_accepted,
     nonce_is_valid,
+    post_is_same_origin,
     principal_headers,
     safe_redirect,
     session_from_form,
@@ -205,17 +208,76 @@ def test_unauthenticated_actions(action: str, path: str, headers: dict, expected
     [
         (None, "/default"),
         ("", "/default"),
+        ("/", "/"),
         ("/api/index", "/api/index"),
-        ("/api/index?room=a", "/api/index?room=a"),
-        ("https://evil.example/", None),
-        ("//evil.example/", None),
-        ("/\\evil.example", None),
-        ("javascript:alert(1)", None),
-        ("/a\r\nSet-Cookie: x=1", None),
+        ("/api/index?room=a&b=c", "/api/index?room=a&b=c"),
+        ("/api/index#room=lobby", "/api/index#room=lobby"),
+        ("/api/r%C3%A4um", "/api/r%C3%A4um"),
+        # Not ASCII: percent-encoded so the Location header carries the same path.
+        ("/api/r\u00e4um", "/api/r%C3%A4um"),
+        ("/" + "a" * 2047, "/" + "a" * 2047),
     ],
 )
-def test_redirects_stay_on_this_site(value: str | None, expected: str | None) -> None:
+def test_paths_on_this_site_are_redirected_to(value: str | None, expected: str) -> None:
     assert safe_redirect(value, "/default") == expected
+
+
+# Each value as the host sees it after the one decoding a query string or form gets (so
+# "/\t/evil" is what `?post_logout_redirect_uri=/%09/evil` arrives as).
+HOSTILE_REDIRECTS = [
+    "/\t/evil.example/phish",  # Chromium drops the tab and reads //evil.example/phish
+    "/\t\\evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "/a\r\nSet-Cookie: x=1",
+    "/\x00/evil.example",
+    "/\x7f/evil.example",
+    "/\x85/evil.example",  # NEL, a C1 control
+    "/ /evil.example",
+    "//evil.example/",
+    "///evil.example/",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/api/index\\..\\x",  # a backslash anywhere
+    "/%5Cevil.example",  # a backslash after decoding
+    "/%5cevil.example",
+    "%2F%2Fevil.example",
+    "/%2F%2Fevil.example",
+    "/%2Fevil.example",
+    "/%09/evil.example",
+    "/%0d%0aSet-Cookie:%20x=1",
+    "/%252F%252Fevil.example",  # encoded twice
+    "/%25252Fevil.example",  # encoded three times
+    "/%255Cevil.example",
+    "/%2509/evil.example",
+    "https://evil.example/",
+    "HTTPS://evil.example/",
+    "http:evil.example",
+    "http:/evil.example",
+    "evil.example",
+    "javascript:alert(1)",
+    "JaVaScRiPt:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    " /api/index",
+    "/api/index ",
+    "/\u3000/evil.example",  # ideographic space
+    "/\u00a0/evil.example",  # no-break space
+    "/\u2028/evil.example",  # line separator
+    "/\u2029/evil.example",
+    "/\u200b/evil.example",  # zero-width space (a format character)
+    "/\ufeff/evil.example",
+    "/\u202e/evil.example",  # right-to-left override
+    "/%E3%80%80/evil.example",  # ideographic space, encoded
+    "/%C2%A0/evil.example",
+    "/\ud800/evil.example",  # a lone surrogate cannot go into a header
+    "/" + "a" * 2048,
+    "/%" + "25" * 20 + "2F/evil.example",  # a slash encoded 21 times
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_REDIRECTS)
+def test_anything_but_a_plain_path_on_this_site_is_refused(value: str) -> None:
+    assert safe_redirect(value, "/default") is None
 
 
 def test_nonces() -> None:
@@ -224,7 +286,79 @@ def test_nonces() -> None:
     assert nonce_is_valid(nonce, KEY, NOW + 599)
     assert not nonce_is_valid(nonce, KEY, NOW + 600)  # expired
     assert not nonce_is_valid(nonce, b"other" * 8, NOW)
-    expires, _, mac = nonce.partition(".")
-    assert not nonce_is_valid(f"{int(expires) + 1000}.{mac}", KEY, NOW)  # extended by hand
-    for bad in (None, "", ".", "x.y", "1" * 20 + ".a"):
+    expires, _, rest = nonce.partition(".")
+    assert not nonce_is_valid(f"{int(expires) + 1000}.{rest}", KEY, NOW)  # extended by hand
+    for bad in (None, "", ".", "x.y", "1" * 20 + ".a", "..", f"{expires}..", f"{expires}.a.b"):
         assert not nonce_is_valid(bad, KEY, NOW)
+
+
+def test_every_form_gets_its_own_nonce() -> None:
+    """Two forms served in the same second differ, so using one cannot use up the other."""
+    assert new_nonce(KEY, NOW) != new_nonce(KEY, NOW)
+
+
+def test_a_nonce_signs_in_only_with_its_own_cookie_once_and_before_it_expires() -> None:
+    ledger = NonceLedger()
+    mine, theirs = new_nonce(KEY, NOW), new_nonce(KEY, NOW)
+    assert not nonce_accepted(mine, None, KEY, NOW, ledger)  # fetched without its cookie
+    assert not nonce_accepted(mine, "", KEY, NOW, ledger)
+    assert not nonce_accepted(None, mine, KEY, NOW, ledger)
+    assert not nonce_accepted(theirs, mine, KEY, NOW, ledger)  # both ours, not a pair
+    assert not nonce_accepted(mine, mine, KEY, NOW + 600, ledger)  # expired
+    assert not nonce_accepted("1.a.b", "1.a.b", KEY, NOW, ledger)  # not issued here
+    assert nonce_accepted(mine, mine, KEY, NOW, ledger)
+    assert not nonce_accepted(mine, mine, KEY, NOW + 1, ledger)  # single use
+    assert nonce_accepted(theirs, theirs, KEY, NOW + 1, ledger)
+
+
+def test_a_full_ledger_refuses_until_used_nonces_expire() -> None:
+    ledger = NonceLedger(capacity=2)
+    first, second, third = (new_nonce(KEY, NOW) for _ in range(3))
+    assert nonce_accepted(first, first, KEY, NOW, ledger)
+    assert nonce_accepted(second, second, KEY, NOW, ledger)
+    # Forgetting a used nonce early would let it be replayed: refuse instead.
+    assert not nonce_accepted(third, third, KEY, NOW, ledger)
+    later = new_nonce(KEY, NOW + 600)
+    assert nonce_accepted(later, later, KEY, NOW + 600, ledger)  # the first two expired
+    assert len(ledger) == 1
+
+
+@pytest.mark.parametrize(
+    ("origin", "fetch_site", "accepted"),
+    [
+        ("http://127.0.0.1:7071", None, True),
+        ("http://127.0.0.1:7071", "same-origin", True),
+        ("HTTP://127.0.0.1:7071", None, True),
+        (None, "same-origin", True),
+        # No Origin and no Sec-Fetch-Site: not a browser, so not a victim (the nonce still binds).
+        (None, None, True),
+        ("http://evil.example", None, False),
+        ("http://127.0.0.1:7072", None, False),  # another port is the same site, not origin
+        ("http://localhost:7071", None, False),
+        ("https://127.0.0.1:7071", None, False),
+        ("http://127.0.0.1", None, False),
+        ("http://127.0.0.1:7071/", None, False),
+        ("http://user@127.0.0.1:7071", None, False),
+        ("http://127.0.0.1:7071.evil.example", None, False),
+        ("http://127.0.0.1:99999", None, False),
+        ("null", None, False),  # sandboxed frames, data: URLs, no-referrer pages
+        ("null", "same-origin", False),
+        ("", None, False),
+        ("http://127.0.0.1:7071", "cross-site", False),
+        ("http://127.0.0.1:7071", "same-site", False),
+        (None, "cross-site", False),
+        (None, "same-site", False),
+        (None, "none", False),
+    ],
+)
+def test_only_a_post_from_this_origin_signs_in(
+    origin: str | None, fetch_site: str | None, accepted: bool
+) -> None:
+    assert post_is_same_origin(origin, fetch_site, "http", "127.0.0.1:7071") is accepted
+
+
+def test_the_origin_check_normalises_the_default_port() -> None:
+    assert post_is_same_origin("http://localhost", None, "http", "LOCALHOST:80")
+    assert post_is_same_origin("https://chat.example", None, "https", "chat.example")
+    assert not post_is_same_origin("http://chat.example", None, "https", "chat.example")
+    assert not post_is_same_origin("http://chat.example", None, "http", "")

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
-from devstack.host.easy_auth import COOKIE, Config
+from devstack.host.easy_auth import COOKIE, NONCE_COOKIE, NONCE_SECONDS, Config
 from devstack.host.easy_auth_routes import EasyAuth
 from devstack.host.invoker import Invoker
 from devstack.host.server import create_app
 from tests.host.helpers import FIXTURE_APPS, load_fixture
+from tests.host.test_easy_auth import HOSTILE_REDIRECTS
 
 FORGED = {
     "X-MS-CLIENT-PRINCIPAL-NAME": "mallory",
@@ -65,9 +67,10 @@ class AuthHost:
         return json.loads(body)["headers"]
 
 
-async def _start(config: Config) -> AsyncIterator[AuthHost]:
+async def _start(config: Config, auth: EasyAuth | None = None) -> AsyncIterator[AuthHost]:
     executor = ThreadPoolExecutor(max_workers=2)
-    app = create_app(load_fixture("basic"), Invoker(FIXTURE_APPS, executor), auth=EasyAuth(config))
+    auth = auth or EasyAuth(config)
+    app = create_app(load_fixture("basic"), Invoker(FIXTURE_APPS, executor), auth=auth)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -271,3 +274,239 @@ async def test_a_nonce_from_another_host_is_refused(host: AuthHost) -> None:
 async def test_endpoint_paths_are_case_insensitive(host: AuthHost) -> None:
     assert (await host.call("GET", "/.AUTH/Login/AAD"))[0] == 200
     assert (await host.call("GET", "/.Auth/ME"))[0] == 401
+
+
+# --- issue 15, item 4: redirects only to a plain path on this site -----------------------------
+
+
+def _raw(path_and_query: str) -> URL:
+    """A URL sent exactly as written: no client re-encoding of %09, %5C and the like."""
+    return URL(path_and_query, encoded=True)
+
+
+async def call_raw(host: AuthHost, path_and_query: str) -> tuple[int, dict, bytes]:
+    async with host.session.get(
+        URL(host.base_url).join(_raw(path_and_query)), allow_redirects=False
+    ) as response:
+        return response.status, dict(response.headers), await response.read()
+
+
+# As an attacker would put them in a link: percent-encoded once on the wire.
+HOSTILE_ON_THE_WIRE = [
+    "/%09/evil.example/phish",
+    "/%09%5Cevil.example",
+    "/%0A/evil.example",
+    "/%0D/evil.example",
+    "/%0D%0ASet-Cookie:%20x=1",
+    "//evil.example/phish",
+    "/%5Cevil.example",
+    "/%255Cevil.example",
+    "%2F%2Fevil.example",
+    "/%252F%252Fevil.example",
+    "/%25252F/evil.example",
+    "https://evil.example/",
+    "https:%2F%2Fevil.example",
+    "javascript:alert(1)",
+    "/%E3%80%80/evil.example",
+    "/%E2%80%A8/evil.example",
+    "/%C2%A0/evil.example",
+    "/%00/evil.example",
+    "/" + "a" * 3000,
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_ON_THE_WIRE)
+@pytest.mark.parametrize(
+    "endpoint",
+    ["/.auth/logout?post_logout_redirect_uri=", "/.auth/login/aad?post_login_redirect_uri="],
+)
+async def test_hostile_redirect_parameters_are_refused(
+    host: AuthHost, endpoint: str, target: str
+) -> None:
+    await host.sign_in("aad", "alice")
+    status, headers, body = await call_raw(host, endpoint + target)
+    assert status == 400, headers.get("Location")
+    assert "Location" not in headers
+    assert b"must be a path on this site" in body
+    # A refused sign-out signs no one out and a refused form issues no nonce.
+    assert "Set-Cookie" not in headers
+    assert (await host.call("GET", "/.auth/me"))[0] == 200
+
+
+def _can_be_sent(value: str) -> bool:
+    # A lone surrogate cannot be encoded into a form body (the unit table covers it).
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("target", [v for v in HOSTILE_REDIRECTS if _can_be_sent(v)])
+async def test_hostile_redirects_posted_with_the_form_are_refused(
+    host: AuthHost, target: str
+) -> None:
+    status, headers, body = await host.post_form(
+        "github", {"name": "alice", "post_login_redirect_uri": target}
+    )
+    assert status == 400, headers.get("Location")
+    assert "Location" not in headers
+    assert b"must be a path on this site" in body
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("target", "location"),
+    [
+        ("/api/index", "/api/index"),
+        ("/api/index%3Froom%3Da", "/api/index?room=a"),
+        ("/api/r%C3%A4um%23x", "/api/r%C3%A4um#x"),
+    ],
+)
+async def test_a_plain_path_is_still_where_sign_out_goes(
+    host: AuthHost, target: str, location: str
+) -> None:
+    status, headers, _ = await call_raw(host, f"/.auth/logout?post_logout_redirect_uri={target}")
+    assert (status, headers["Location"]) == (302, location)
+
+
+# --- issue 15, item 5: the nonce is bound to the browser that opened the form --------------------
+
+
+async def fetched_elsewhere(base_url: str, provider: str = "aad") -> tuple[str, str]:
+    """The nonce (and its cookie) an attacker gets with `curl /.auth/login/<provider>`."""
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as curl,
+        curl.get(f"{base_url}/.auth/login/{provider}") as response,
+    ):
+        assert response.status == 200
+        page = await response.text()
+        cookie = response.cookies.get(NONCE_COOKIE)
+    found = re.search(r'name="nonce" value="([^"]+)"', page)
+    assert found
+    return found.group(1), cookie.value if cookie else ""
+
+
+async def test_the_form_sets_a_nonce_cookie_scoped_to_its_callback(host: AuthHost) -> None:
+    status, headers, page = await host.call("GET", "/.auth/login/GitHub")
+    assert status == 200
+    cookie = headers["Set-Cookie"]
+    assert cookie.startswith(f"{NONCE_COOKIE}=")
+    nonce = re.search(rb'name="nonce" value="([^"]+)"', page)
+    assert nonce and f"{NONCE_COOKIE}={nonce.group(1).decode()};" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/.auth/login/github/callback" in cookie
+    assert f"Max-Age={NONCE_SECONDS}" in cookie
+    # The form's own page must let the browser send its origin with the post.
+    assert headers["Referrer-Policy"] == "same-origin"
+
+
+async def test_a_nonce_fetched_elsewhere_does_not_sign_in_a_browser_without_its_cookie(
+    host: AuthHost,
+) -> None:
+    """Login CSRF: an attacker's nonce posted from the victim's browser, without its cookie."""
+    nonce, _ = await fetched_elsewhere(host.base_url)
+    status, headers, body = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "mallory", "nonce": nonce}
+    )
+    assert status == 403, headers
+    assert b"start again" in body
+    assert COOKIE not in headers.get("Set-Cookie", "")
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+async def test_a_nonce_fetched_elsewhere_does_not_match_the_browsers_own_cookie(
+    host: AuthHost,
+) -> None:
+    await host.nonce()  # the victim opened the form once: the browser holds its own nonce cookie
+    nonce, _ = await fetched_elsewhere(host.base_url)
+    status, _, _ = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "mallory", "nonce": nonce}
+    )
+    assert status == 403
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+async def test_a_nonce_and_its_cookie_sign_in_once(host: AuthHost) -> None:
+    nonce, cookie = await fetched_elsewhere(host.base_url)
+    form = {"name": "alice", "nonce": nonce}
+    pair = {"Cookie": f"{NONCE_COOKIE}={cookie}"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as client:
+        url = f"{host.base_url}/.auth/login/aad/callback"
+        async with client.post(url, data=form, headers=pair, allow_redirects=False) as first:
+            assert first.status == 302
+            # Used up: the browser forgets it, and the host refuses it from now on.
+            assert first.cookies[NONCE_COOKIE].value == ""
+            assert first.cookies[NONCE_COOKIE]["path"] == "/.auth/login/aad/callback"
+        async with client.post(url, data=form, headers=pair, allow_redirects=False) as replay:
+            assert replay.status == 403
+
+
+async def test_a_nonce_cookie_expires_with_its_nonce() -> None:
+    now = [1_800_000_000.0]
+    async for host in _start(Config(), EasyAuth(Config(), clock=lambda: now[0])):
+        nonce = await host.nonce()
+        now[0] += NONCE_SECONDS
+        status, _, _ = await host.call(
+            "POST", "/.auth/login/aad/callback", data={"name": "alice", "nonce": nonce}
+        )
+        assert status == 403
+
+
+async def test_a_rejected_form_comes_back_with_a_fresh_nonce_and_cookie(host: AuthHost) -> None:
+    status, headers, page = await host.post_form("aad", {"name": ""})
+    assert status == 400
+    assert headers["Set-Cookie"].startswith(f"{NONCE_COOKIE}=")
+    nonce = re.search(rb'name="nonce" value="([^"]+)"', page)
+    assert nonce
+    status, headers, _ = await host.call(
+        "POST",
+        "/.auth/login/aad/callback",
+        data={"name": "alice", "nonce": nonce.group(1).decode()},
+    )
+    assert status == 302
+    assert (await host.call("GET", "/.auth/me"))[0] == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://localhost:1"},
+        {"Origin": "https://{host}"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},  # another port on the same machine
+        {"Origin": "http://{host}", "Sec-Fetch-Site": "cross-site"},
+    ],
+)
+async def test_a_post_from_another_origin_is_refused(host: AuthHost, headers: dict) -> None:
+    """Even with the browser's own nonce and cookie, as another port on localhost could send."""
+    netloc = host.base_url.removeprefix("http://")
+    sent = {name: value.format(host=netloc) for name, value in headers.items()}
+    nonce = await host.nonce()
+    status, answer, body = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "mallory", "nonce": nonce}, headers=sent
+    )
+    assert status == 403, answer
+    assert b"another site" in body
+    assert (await host.call("GET", "/.auth/me"))[0] == 401
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://{host}"},
+        {"Origin": "http://{host}", "Sec-Fetch-Site": "same-origin"},
+        {},  # not a browser: no Origin to check, the nonce cookie still binds
+    ],
+)
+async def test_a_post_from_this_origin_signs_in(host: AuthHost, headers: dict) -> None:
+    netloc = host.base_url.removeprefix("http://")
+    sent = {name: value.format(host=netloc) for name, value in headers.items()}
+    nonce = await host.nonce()
+    status, _, _ = await host.call(
+        "POST", "/.auth/login/aad/callback", data={"name": "alice", "nonce": nonce}, headers=sent
+    )
+    assert status == 302
+    assert (await host.call("GET", "/.auth/me"))[0] == 200
