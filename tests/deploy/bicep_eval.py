@@ -9,6 +9,8 @@ computed from the template: parameters (given, or their defaults), variables, `a
 pycep returns identifiers and string literals alike as plain strings: a string is read as a name
 when it is a fact, a parameter or a variable, and as a literal otherwise. An unknown expression
 raises KeyError, so a template change this does not cover fails loudly instead of passing.
+
+app_settings() uses it to compute the Function App's settings as resources.bicep deploys them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ class Scope:
         self.facts = facts
         self.params = params
 
+    def is_name(self, text: str) -> bool:
+        known = (self.facts, self.params, self.doc["parameters"], self.doc["variables"])
+        return any(text in names for names in known)
+
     def name(self, text: str) -> Any:
         """The value of an identifier or dotted name, or KeyError."""
         if text in self.facts:
@@ -39,10 +45,9 @@ class Scope:
 
     def eval(self, node: Any) -> Any:
         if isinstance(node, str):
-            try:
+            if self.is_name(node):
                 return self.name(node)
-            except KeyError:
-                return INTERPOLATION.sub(lambda m: str(self.name(m.group(1))), node)
+            return INTERPOLATION.sub(lambda m: str(self.name(m.group(1))), node)
         if isinstance(node, list):
             return [self.eval(item) for item in node]
         if not isinstance(node, dict):
@@ -85,3 +90,71 @@ def dotted(op: dict[str, Any]) -> str:
         part = args[key]
         parts.append(dotted(part["operator"]) if isinstance(part, dict) else part)
     return ".".join(parts)
+
+
+# What Azure returns for the template's resources at deploy time (made-up values).
+HOST = "wps-token.webpubsub.azure.com"
+PRIMARY = f"Endpoint=https://{HOST};AccessKey=cHJpbWFyeQ==;Version=1.0;"
+SECONDARY = f"Endpoint=https://{HOST};AccessKey=c2Vjb25kYXJ5;Version=1.0;"
+FACTS = {
+    "resourceToken": "token",
+    # Not the app's default hub, so the tests see that the setting is read.
+    "hubName": "Test_Hub",
+    "storage.name": "sttoken",
+    "storage.properties.primaryEndpoints.table": "https://sttoken.table.core.windows.net/",
+    "identity.properties.clientId": "client-id-1",
+    "appInsights.properties.ConnectionString": "InstrumentationKey=appi-key",
+    "webPubSub.properties.hostName": HOST,
+    "webPubSub.listKeys().primaryConnectionString": PRIMARY,
+    "webPubSub.listKeys().secondaryConnectionString": SECONDARY,
+}
+KEY_VAULT_REFERENCE = re.compile(r"@Microsoft\.KeyVault\(VaultName=([^;]+);SecretName=([^)]+)\)")
+
+
+def _of_type(doc: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in doc["resources"].items() if v["type"] == type_}
+
+
+def _body(resource: dict[str, Any]) -> dict[str, Any]:
+    config = resource["config"]
+    return config["config"] if "condition" in config else config
+
+
+def _deployed(scope: Scope, resource: dict[str, Any]) -> bool:
+    """False for a resource whose `if (condition)` is false for these parameters."""
+    condition = resource["config"].get("condition")
+    return condition is None or scope.eval(condition) is True
+
+
+def key_vault_secret(res: dict[str, Any], scope: Scope, reference: str) -> str:
+    """What App Service reads for a Key Vault reference: the secret the template stored."""
+    match = KEY_VAULT_REFERENCE.fullmatch(reference)
+    assert match, reference
+    vault_name, secret_name = match.groups()
+    (vault,) = (
+        symbol
+        for symbol, vault in _of_type(res, "Microsoft.KeyVault/vaults").items()
+        if _deployed(scope, vault) and scope.eval(_body(vault)["name"]) == vault_name
+    )
+    (value,) = (
+        scope.eval(_body(secret)["properties"]["value"])
+        for secret in _of_type(res, "Microsoft.KeyVault/vaults/secrets").values()
+        if _deployed(scope, secret)
+        and _body(secret)["parent"] == vault
+        and scope.eval(_body(secret)["name"]) == secret_name
+    )
+    return value
+
+
+def app_settings(res: dict[str, Any], **params: str) -> dict[str, str]:
+    """The Function App's settings as deployed: the appsettings resource evaluated for these
+    parameters, with its Key Vault references resolved to the secrets' values."""
+    scope = Scope(res, {"environmentName": "chat-test", "location": "westeurope", **params}, FACTS)
+    (config,) = _of_type(res, "Microsoft.Web/sites/config").values()
+    settings = scope.eval(_body(config)["properties"])
+    return {
+        name: key_vault_secret(res, scope, value)
+        if value.startswith("@Microsoft.KeyVault(")
+        else value
+        for name, value in settings.items()
+    }

@@ -18,7 +18,7 @@ from pycep import BicepParser
 from chat import settings as chat_settings
 from chat import storage_settings
 
-from .bicep_eval import Scope
+from .bicep_eval import HOST, app_settings
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -303,63 +303,6 @@ def test_chat_tables_are_created_at_deploy_time(res: dict[str, Any]) -> None:
     assert sorted(body(t)["name"] for t in tables.values()) == sorted(
         [storage_settings.MESSAGES_TABLE, storage_settings.STATE_TABLE]
     )
-
-
-# What Azure returns for the template's resources at deploy time (made-up values).
-HOST = "wps-token.webpubsub.azure.com"
-PRIMARY = f"Endpoint=https://{HOST};AccessKey=cHJpbWFyeQ==;Version=1.0;"
-SECONDARY = f"Endpoint=https://{HOST};AccessKey=c2Vjb25kYXJ5;Version=1.0;"
-FACTS = {
-    "resourceToken": "token",
-    # Not the app's default hub, so the tests see that the setting is read.
-    "hubName": "Test_Hub",
-    "storage.name": "sttoken",
-    "storage.properties.primaryEndpoints.table": "https://sttoken.table.core.windows.net/",
-    "identity.properties.clientId": "client-id-1",
-    "appInsights.properties.ConnectionString": "InstrumentationKey=appi-key",
-    "webPubSub.properties.hostName": HOST,
-    "webPubSub.listKeys().primaryConnectionString": PRIMARY,
-    "webPubSub.listKeys().secondaryConnectionString": SECONDARY,
-}
-KEY_VAULT_REFERENCE = re.compile(r"@Microsoft\.KeyVault\(VaultName=([^;]+);SecretName=([^)]+)\)")
-
-
-def deployed(scope: Scope, resource: dict[str, Any]) -> bool:
-    return condition(resource) is None or scope.eval(condition(resource)) is True
-
-
-def key_vault_secret(res: dict[str, Any], scope: Scope, reference: str) -> str:
-    """What App Service reads for a Key Vault reference: the secret the template stored."""
-    match = KEY_VAULT_REFERENCE.fullmatch(reference)
-    assert match, reference
-    vault_name, secret_name = match.groups()
-    (vault,) = (
-        symbol
-        for symbol, vault in of_type(res, "Microsoft.KeyVault/vaults").items()
-        if deployed(scope, vault) and scope.eval(body(vault)["name"]) == vault_name
-    )
-    (value,) = (
-        scope.eval(body(secret)["properties"]["value"])
-        for secret in of_type(res, "Microsoft.KeyVault/vaults/secrets").values()
-        if deployed(scope, secret)
-        and body(secret)["parent"] == vault
-        and scope.eval(body(secret)["name"]) == secret_name
-    )
-    return value
-
-
-def app_settings(res: dict[str, Any], **params: str) -> dict[str, str]:
-    """The Function App's settings as deployed: the appsettings resource evaluated for these
-    parameters, with its Key Vault references resolved to the secrets' values."""
-    scope = Scope(res, {"environmentName": "chat-test", "location": "westeurope", **params}, FACTS)
-    (config,) = of_type(res, "Microsoft.Web/sites/config").values()
-    settings = scope.eval(body(config)["properties"])
-    return {
-        name: key_vault_secret(res, scope, value)
-        if value.startswith("@Microsoft.KeyVault(")
-        else value
-        for name, value in settings.items()
-    }
 
 
 def test_key_mode_settings_configure_the_app(res: dict[str, Any]) -> None:
