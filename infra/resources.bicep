@@ -52,14 +52,14 @@ var webPubSubServiceOwnerRole = '12cf5a90-567b-43ae-8102-96cf46c7d9b4'
 // ---------------------------------------------------------------- identity
 // User-assigned rather than system-assigned: its roles can be granted before the app exists, so the
 // host never starts without access to its own storage.
-resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2024-11-30' = {
   name: 'id-${resourceToken}'
   location: location
   tags: tags
 }
 
 // ---------------------------------------------------------------- monitoring
-resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2026-03-01' = {
   name: 'log-${resourceToken}'
   location: location
   tags: tags
@@ -85,7 +85,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 // ---------------------------------------------------------------- storage
-resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+resource storage 'Microsoft.Storage/storageAccounts@2026-04-01' = {
   // checkov:skip=CKV_AZURE_35: no VNet in this template, so the Functions host reaches storage over the public endpoint (Entra-only, shared keys off)
   // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35; anonymous blob access is off (allowBlobPublicAccess false)
   // checkov:skip=CKV_AZURE_206: host storage holds only leases, keys and the deployment package; LRS is enough
@@ -108,13 +108,13 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 }
 
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2026-04-01' = {
   parent: storage
   name: 'default'
 }
 
 // Flex Consumption pulls the deployed package from this container.
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2026-04-01' = {
   parent: blobService
   name: deploymentContainerName
   properties: {
@@ -126,17 +126,17 @@ resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/con
 // time so the template declares the whole data model; the app also creates them on first use (an
 // idempotent call), which is what a fresh Azurite needs locally. The app reaches them with its
 // identity (Storage Table Data Contributor, below) through ChatStorage__tableServiceUri.
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2026-04-01' = {
   parent: storage
   name: 'default'
 }
 
-resource chatMessagesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+resource chatMessagesTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-04-01' = {
   parent: tableService
   name: 'chatmessages'
 }
 
-resource chatStateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = {
+resource chatStateTable 'Microsoft.Storage/storageAccounts/tableServices/tables@2026-04-01' = {
   parent: tableService
   name: 'chatstate'
 }
@@ -231,7 +231,7 @@ resource webPubSubServiceOwner 'Microsoft.Authorization/roleAssignments@2022-04-
 // functionapp config appsettings list`), while a Key Vault reference keeps it behind a separate RBAC
 // role with audited reads, and rotation is one secret update. The cost is one more resource and
 // soft-delete: reusing the environment name after `azd down` needs `azd down --purge`.
-resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = if (isKeyMode) {
+resource keyVault 'Microsoft.KeyVault/vaults@2026-02-01' = if (isKeyMode) {
   // checkov:skip=CKV_AZURE_109: Key Vault references are resolved from the app's public outbound addresses (no VNet here)
   // checkov:skip=CKV_AZURE_189: same reason as CKV_AZURE_109
   // checkov:skip=CKV_AZURE_110: purge protection cannot be turned off and would block `azd down --purge` and name reuse
@@ -253,7 +253,7 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = if (isKeyMode) {
   }
 }
 
-resource connectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (isKeyMode) {
+resource connectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2026-02-01' = if (isKeyMode) {
   // checkov:skip=CKV_AZURE_41: the value is the service's access key, rotated by regenerating the key; an expiry would stop the app
   // checkov:skip=CKV_AZURE_114: contentType is set below; checkov does not look inside conditional resources
   parent: keyVault
@@ -264,7 +264,7 @@ resource connectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' =
   }
 }
 
-resource secondaryConnectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (isKeyMode) {
+resource secondaryConnectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2026-02-01' = if (isKeyMode) {
   // checkov:skip=CKV_AZURE_41: see connectionStringSecret
   // checkov:skip=CKV_AZURE_114: see connectionStringSecret
   parent: keyVault
@@ -286,7 +286,7 @@ resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01
 }
 
 // ---------------------------------------------------------------- Function App
-resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy needs always-ready instances, which a pay-per-use sample does not want
   name: 'plan-${resourceToken}'
   location: location
@@ -337,7 +337,7 @@ var identityModeSettings = {
   WebPubSubEndpoint: 'https://${webPubSub.properties.hostName}'
 }
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
   // checkov:skip=CKV_AZURE_222: a public chat app: browsers call /api/negotiate and /api/index, Web PubSub calls /api/eventhandler
   // checkov:skip=CKV_AZURE_17: browsers do not present client certificates
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales from zero; minimum instances are an always-ready (paid) choice
@@ -386,7 +386,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   // checkov:skip=CKV_AZURE_13: App Service Authentication is optional (CHAT_SIGN_IN=required turns it on in sign-in.bicep); without it the routes carry their own auth
   // checkov:skip=CKV_AZURE_63: this resource holds app settings only; checkov reads it as a whole site config
   // checkov:skip=CKV_AZURE_65: as CKV_AZURE_63

@@ -19,7 +19,7 @@ param resourceToken string
 @description('Object (principal) id of the app\'s user-assigned identity, trusted instead of a secret.')
 param identityPrincipalId string
 
-resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
+resource functionApp 'Microsoft.Web/sites@2025-03-01' existing = {
   name: functionAppName
 }
 
@@ -56,7 +56,7 @@ resource servicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appId: registration.appId
 }
 
-resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+resource authSettings 'Microsoft.Web/sites/config@2025-03-01' = {
   // checkov reads every sites/config resource as a whole site config; these are authentication settings only:
   // checkov:skip=CKV_AZURE_13: this IS App Service Authentication (authsettingsV2); checkov looks for the V1 siteConfig flag
   // checkov:skip=CKV_AZURE_63: authentication settings only; logging is configured on the site

@@ -246,7 +246,7 @@ JSON
     ChatSignIn=required ChatSignInProviders=aad "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID=$client_id"
   log "turning on App Service Authentication (pages redirected to sign-in, scripts 401, /api/eventhandler open)"
   az rest --method put --output none \
-    --url "https://management.azure.com$app_id/config/authsettingsV2?api-version=2024-04-01" --body "$(
+    --url "https://management.azure.com$app_id/config/authsettingsV2?api-version=2025-03-01" --body "$(
       cat <<JSON
 {
   "properties": {

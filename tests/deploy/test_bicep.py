@@ -15,6 +15,11 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from chat import settings as chat_settings
+from chat import storage_settings
+
+from .bicep_eval import HOST, app_settings
+
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 
@@ -295,20 +300,27 @@ def dotted(value: Any) -> str:
 
 def test_chat_tables_are_created_at_deploy_time(res: dict[str, Any]) -> None:
     tables = of_type(res, "Microsoft.Storage/storageAccounts/tableServices/tables")
-    assert sorted(body(t)["name"] for t in tables.values()) == ["chatmessages", "chatstate"]
-    storage_py = (REPO / "chat" / "storage_settings.py").read_text()
-    assert 'MESSAGES_TABLE = "chatmessages"' in storage_py
-    assert 'STATE_TABLE = "chatstate"' in storage_py
-    assert '"ChatStorage"' in storage_py and "__tableServiceUri" in storage_py
+    assert sorted(body(t)["name"] for t in tables.values()) == sorted(
+        [storage_settings.MESSAGES_TABLE, storage_settings.STATE_TABLE]
+    )
 
 
-def test_settings_names_match_the_apps_settings_module() -> None:
-    """The names Bicep sets are the ones chat/settings.py reads (contract.md)."""
-    settings_py = (REPO / "chat" / "settings.py").read_text()
-    for name in (
-        "WebPubSubConnectionString",
-        "WebPubSubConnectionStringSecondary",
-        "WebPubSubEndpoint",
-        "WebPubSubHub",
-    ):
-        assert f'"{name}"' in settings_py, name
+def test_key_mode_settings_configure_the_app(res: dict[str, Any]) -> None:
+    settings = app_settings(res, webPubSubAuthMode="key")
+    app = chat_settings.load(settings)
+    assert app.endpoint == f"https://{HOST}"
+    assert app.access_keys == ("cHJpbWFyeQ==", "c2Vjb25kYXJ5")  # primary first, for rotation
+    assert app.hub == "Test_Hub"
+    assert not app.sign_in
+    storage = storage_settings.load(settings)
+    assert storage.table_endpoint == "https://sttoken.table.core.windows.net"
+    assert storage.identity_mode and storage.client_id == "client-id-1"
+
+
+def test_identity_mode_settings_configure_the_app(res: dict[str, Any]) -> None:
+    settings = app_settings(res, webPubSubAuthMode="identity")
+    assert not {"WebPubSubConnectionString", "WebPubSubConnectionStringSecondary"} & set(settings)
+    app = chat_settings.load(settings)
+    assert app.identity_mode and app.endpoint == f"https://{HOST}"
+    assert app.hub == "Test_Hub"
+    assert storage_settings.load(settings).client_id == "client-id-1"

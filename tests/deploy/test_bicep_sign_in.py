@@ -10,6 +10,10 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
+from chat import settings as chat_settings
+
+from .bicep_eval import FACTS, app_settings
+
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 
@@ -190,7 +194,19 @@ def test_the_excluded_path_is_the_apps_webhook_route(app_functions: dict) -> Non
     assert f"/{prefix}/{route}" == "/api/eventhandler"
 
 
-def test_the_settings_are_the_ones_the_app_reads() -> None:
-    settings_py = (REPO / "chat" / "settings.py").read_text()
-    for name in ("ChatSignIn", "ChatSignInProviders", "ChatLazyAuth"):
-        assert f'"{name}"' in settings_py, name
+def test_the_deployed_settings_turn_sign_in_on_in_the_app(res: dict, sign_in: dict) -> None:
+    settings = app_settings(res, chatSignIn="required")
+    # App Service sets WEBSITE_AUTH_ENABLED itself once authsettingsV2 turns the platform on.
+    app = chat_settings.load({**settings, "WEBSITE_AUTH_ENABLED": "True"})
+    assert app.sign_in and app.sign_in_providers == ("aad",)
+    assert not app.lazy_auth  # lazy auth cannot coexist with sign-in (load would refuse it)
+    # App Service signs in as the app's identity: the setting the auth settings name holds its id.
+    aad = body(sign_in["resources"]["authSettings"])["properties"]["identityProviders"]
+    name = aad["azureActiveDirectory"]["registration"]["clientSecretSettingName"]
+    assert settings[name] == FACTS["identity.properties.clientId"]
+
+
+def test_by_default_the_deployed_settings_leave_sign_in_off(res: dict) -> None:
+    settings = app_settings(res)
+    assert not chat_settings.load(settings).sign_in
+    assert "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID" not in settings
