@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import function_app
+from chat.errors import ChatError
 from chat.identity import caller, parse_user_id
-from chat.reply import Reply
 from chat.settings import Settings, SettingsError, load
 
 from .conftest import RecordingService, connection_string, event_request
@@ -243,13 +243,14 @@ def test_the_page_lists_the_providers(signed_in_app) -> None:
     st.one_of(st.none(), st.text(max_size=80)),
 )
 def test_any_headers_give_a_caller_or_a_4xx(headers: dict, chosen: str | None) -> None:
-    """Whatever arrives in the principal headers: a caller, a 400 or a 401, never an exception."""
+    """Whatever arrives in the principal headers: a caller, or a 400 or 401 refusal (ChatError)."""
     query = {} if chosen is None else {"id": chosen}
     for mode in (OFF, REQUIRED):
-        outcome = caller(headers, query, mode)
-        if isinstance(outcome, Reply):
-            assert outcome.status in (400, 401), outcome
-            assert outcome.body
+        try:
+            outcome = caller(headers, query, mode)
+        except ChatError as error:
+            assert error.status in (400, 401), error
+            assert error.reason
         else:
             assert outcome.user_id and outcome.name
             if mode is REQUIRED:
