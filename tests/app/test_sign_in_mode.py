@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import function_app
+from chat import rooms
 from chat.errors import ChatError
 from chat.identity import caller, parse_user_id
 from chat.settings import Settings, SettingsError, load
@@ -164,7 +165,9 @@ async def test_connect(signed_in_app, user: str | None, status: int) -> None:
     if status == 401:
         assert "sign-in required" in response.get_body().decode()
     else:  # a signed-in connection starts in the lobby, like any other
-        assert json.loads(response.get_body()) == {"groups": ["r.lobby", f"p.lobby.{user}"]}
+        assert json.loads(response.get_body()) == {
+            "groups": ["r.lobby", rooms.presence_group("lobby", user)]
+        }
 
 
 async def test_messages_carry_name_user_id_and_provider(signed_in_app) -> None:
@@ -182,7 +185,7 @@ async def test_messages_carry_name_user_id_and_provider(signed_in_app) -> None:
 
 async def test_presence_notices_carry_the_name(signed_in_app) -> None:
     user = "github:583231:alice"
-    signed_in_app.connect("conn-1", user, "r.lobby", f"p.lobby.{user}")
+    signed_in_app.connect("conn-1", user, "r.lobby", rooms.presence_group("lobby", user))
     await function_app.eventhandler(event_request(CONNECTED, user=user))
     [notice] = [b for b in signed_in_app.broadcasts if b.get("type") == "system"]
     # `user` stays the id (members are keyed by it); the message says the name.
