@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import unquote
 
@@ -396,11 +397,22 @@ def sender(user_id: str | None, settings: Settings) -> dict[str, str | bool] | N
     """
     if not settings.sign_in:
         return {"from": user_id or "someone"}
+    known = _signed_in_sender(user_id)
+    if known is None:
+        return None
+    user, shown, lookalike = known
+    fields: dict[str, str | bool] = {"from": shown, "userId": user.user_id, "idp": user.idp or ""}
+    if lookalike:
+        fields["lookalike"] = True
+    return fields  # a fresh dict per call: callers add to it and take from it
+
+
+@lru_cache(maxsize=1024)
+def _signed_in_sender(user_id: str | None) -> tuple[Caller, str, bool] | None:
+    """Cached: every message and notice of a user asks again, and the Unicode look-ups of a
+    non-ASCII name (scripts, confusables) cost far more than the rest of the decision."""
     user = parse_user_id(user_id)
     if user is None:
         return None
     shown = shown_name(user.name, user.user_id)
-    fields: dict[str, str | bool] = {"from": shown, "userId": user.user_id, "idp": user.idp or ""}
-    if text_rules.is_lookalike(shown):
-        fields["lookalike"] = True
-    return fields
+    return user, shown, text_rules.is_lookalike(shown)
