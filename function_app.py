@@ -20,7 +20,8 @@ import azure.functions as func
 from adapters.runtime import Runtime
 from adapters.table_store import StoreUnavailable
 from adapters.webpubsub import ServiceUnavailable
-from chat import cloudevents, history, identity, rooms, static_files, user_id, webhook
+from chat import cloudevents, history, identity, rooms, static_files, webhook
+from chat.errors import ChatError
 from chat.presence_sweep import SCHEDULE as PRESENCE_SWEEP_SCHEDULE
 from chat.reply import Reply, json_reply
 from chat.reply import text as text_reply
@@ -71,9 +72,10 @@ async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
     settings = runtime.settings()
     if settings is None:
         return _response(text_reply(503, UNCONFIGURED))
-    who = identity.caller(req.headers, req.params, settings)
-    if isinstance(who, Reply):
-        return _response(who)
+    try:
+        who = identity.caller(req.headers, req.params, settings)
+    except ChatError as error:
+        return _response(text_reply(error.status, error.reason))
     try:
         url = await runtime.service().client_url(who.user_id)
     except ServiceUnavailable as error:
@@ -138,31 +140,18 @@ def _log_event(
     )
 
 
-def caller(req: func.HttpRequest) -> str | None:
-    """Who is calling, by the app's one rule for callers (negotiate and history use it).
-
-    The signed-in user when App Service Authentication vouches for one, else None: anonymous
-    callers are allowed in the default mode. InvalidUserId when the principal is unusable.
-    """
-    return user_id.from_client_principal(req.headers)
-
-
 @app.route(route="rooms/{room}/messages", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     """A page of a room's history: oldest to newest, and the cursor of the page before it."""
     settings = runtime.settings()
     if settings is None or runtime.storage() is None:
         return _response(text_reply(503, UNCONFIGURED))
-    if settings.sign_in:
-        # The same rule as negotiate (chat/identity.py): only signed-in callers.
-        who = identity.caller(req.headers, req.params, settings)
-        if isinstance(who, Reply):
-            return _response(who)
-    else:
-        try:
-            caller(req)
-        except user_id.InvalidUserId as error:
-            return _response(text_reply(400, str(error)))
+    try:
+        # Negotiate's rule (chat/identity.py), for a route that only reads: signed-in callers
+        # when sign-in is required; anonymous ones, or a usable principal, when it is off.
+        identity.viewer(req.headers, settings)
+    except ChatError as error:
+        return _response(text_reply(error.status, error.reason))
     try:
         room = rooms.validate(req.route_params.get("room"))
         page = history.parse_query(room, dict(req.params))

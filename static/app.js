@@ -180,6 +180,7 @@
     body.append(isolated("from", item.from));
     // Two providers can both have an "alice": the provider tells them apart.
     if (item.idp) body.append(span("idp", identity.providerLabel(item.idp)));
+    if (item.lookalike) body.append(span("lookalike", identity.lookalikeWarning(item)));
     body.append(span("sep", ": "), isolated("text", item.message));
     li.append(body, timeElement(item.time));
     return li;
@@ -196,6 +197,7 @@
     if (info.userId) li.dataset.userId = info.userId;
     li.append(span("text", text));
     if (info.idp) li.append(span("idp", identity.providerLabel(info.idp)));
+    if (info.lookalike) li.append(span("lookalike", identity.lookalikeWarning(info)));
     li.append(timeElement(info.time));
     return li;
   }
@@ -268,6 +270,7 @@
           user: item.user,
           userId: item.userId,
           idp: item.idp,
+          lookalike: item.lookalike,
           time: item.time,
         });
       case "rejected":

@@ -17,7 +17,7 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from adapters.presence_marks import PENDING, ROOM_WIDE
-from chat import presence, presence_sweep, storage_settings
+from chat import presence, presence_sweep, rooms, storage_settings
 from tests.support.azurite import Azurite
 
 from .conftest import RecordingService, close_clients, connection_string, event_request
@@ -34,7 +34,7 @@ async def sweep(past_due: bool = False) -> None:
 
 async def connect(app: RecordingService, connection: str, user: str, ce_id: str = "1") -> None:
     """A connection arrives: the service puts it in the lobby, then sends `connected`."""
-    app.connect(connection, user, "r.lobby", f"p.lobby.{user}")
+    app.connect(connection, user, "r.lobby", rooms.presence_group("lobby", user))
     response = await function_app.eventhandler(
         event_request(CONNECTED, connection_id=connection, user=user, ce_id=ce_id)
     )

@@ -10,7 +10,7 @@ import azure.functions as func
 import pytest
 
 import function_app
-from chat import connection_state, storage_settings
+from chat import connection_state, rooms, storage_settings
 from tests.support.azurite import Azurite
 
 from .conftest import RecordingService, close_clients, connection_string, event_request
@@ -64,7 +64,7 @@ async def test_join_then_message_is_stored_then_sent_to_the_room(app: RecordingS
     puts = {r.path for r in app.requests if r.method == "PUT"}
     assert puts == {
         f"/api/hubs/{HUB}/groups/r.dev/connections/conn-1",
-        f"/api/hubs/{HUB}/groups/p.dev.alice/connections/conn-1",
+        f"/api/hubs/{HUB}/groups/{rooms.presence_group('dev', 'alice')}/connections/conn-1",
     }
     [snapshot] = app.sends("connections")
     assert snapshot.json() == {"type": "presence", "room": "dev", "users": ["bob", "alice"]}
@@ -120,7 +120,7 @@ async def test_leave_removes_the_connection_from_both_groups(app: RecordingServi
     deleted = {r.path for r in app.requests if r.method == "DELETE"}
     assert deleted == {
         f"/api/hubs/{HUB}/groups/r.dev/connections/conn-1",
-        f"/api/hubs/{HUB}/groups/p.dev.alice/connections/conn-1",
+        f"/api/hubs/{HUB}/groups/{rooms.presence_group('dev', 'alice')}/connections/conn-1",
     }
     assert [r.json()["event"] for r in app.sends("groups")] == ["left"]
 
@@ -411,7 +411,7 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
         for _ in range(2)
     ]
     for n in (1, 2):
-        app.connect(f"conn-{n}", "alice", "r.lobby", "p.lobby.alice")
+        app.connect(f"conn-{n}", "alice", "r.lobby", rooms.presence_group("lobby", "alice"))
     events = [
         authenticate(
             event_request("azure.webpubsub.sys.connected", connection_id=f"conn-{n}").headers,

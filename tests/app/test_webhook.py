@@ -7,7 +7,7 @@ import json
 import pytest
 
 import function_app
-from chat import connection_state
+from chat import connection_state, rooms
 
 from .conftest import (
     HUB,
@@ -108,7 +108,7 @@ async def test_refused_calls_change_nothing(
     assert app.requests == []
 
 
-LOBBY_GROUPS = ("r.lobby", "p.lobby.alice")
+LOBBY_GROUPS = ("r.lobby", rooms.presence_group("lobby", "alice"))
 
 
 async def test_hub_is_compared_case_insensitively(app: RecordingService) -> None:
@@ -177,7 +177,7 @@ async def test_lazy_auth_connect(
     if user:
         assert json.loads(response.get_body()) == {
             "userId": user,
-            "groups": ["r.lobby", f"p.lobby.{user}"],
+            "groups": ["r.lobby", rooms.presence_group("lobby", user)],
         }
     else:
         assert response.get_body()
@@ -196,7 +196,7 @@ async def test_lazy_auth_connect_bad_json(configure, service: RecordingService) 
 async def test_connected_announces_the_first_tab_and_sends_the_member_list(
     app: RecordingService,
 ) -> None:
-    app.connect("conn-0", "bob", "r.lobby", "p.lobby.bob")
+    app.connect("conn-0", "bob", "r.lobby", rooms.presence_group("lobby", "bob"))
     app.connect("conn-1", "alice", *LOBBY_GROUPS)
     response = await call(event_request(CONNECTED, body=b"{}", content_type="application/json"))
     assert response.status_code == 200
