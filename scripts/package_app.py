@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -22,6 +23,8 @@ log = logging.getLogger("package_app")
 
 ALWAYS_EXCLUDED = ("local.settings.json",)
 DEFAULT_EXCLUDED = (".venv", "__pycache__")
+# The app's own code: what a cold start imports (static/ is only read on request).
+APP_CODE = ("function_app.py", "chat", "adapters")
 
 
 def load_spec(root: Path) -> pathspec.GitIgnoreSpec:
@@ -48,6 +51,20 @@ def package_files(root: Path) -> list[str]:
                 continue
             found.append(rel)
     return sorted(found)
+
+
+def compile_bytecode(root: Path, python: str) -> None:
+    """Write bytecode for the app's code under root, into the __pycache__ folders `python` reads.
+
+    Unchecked-hash pycs: the interpreter uses them without comparing the source's mtime, which
+    a zip deploy does not keep (and a read-only package could not re-cache anyway). The files'
+    names carry `python`'s cache tag (cpython-312), so only that version picks them up.
+    """
+    subprocess.run(
+        [python, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash", *APP_CODE],
+        cwd=root,
+        check=True,
+    )
 
 
 def build_zip(root: Path, output: Path) -> list[str]:
