@@ -17,22 +17,25 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from json.encoder import encode_basestring
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from adapters.runtime import Configured, Runtime, Stateful
 from chat.errors import BadRequest, ChatError, Unavailable
-from chat.presence_sweep import SCHEDULE as PRESENCE_SWEEP_SCHEDULE  # indexing reads it
+from chat.reply import Reply
 
 if TYPE_CHECKING:
     from chat.cloudevents import CloudEvent
-    from chat.reply import Reply
 
 log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 runtime = Runtime(os.environ, os.path.join(os.path.dirname(__file__), "static"))
+# chat.presence_sweep.SCHEDULE, spelled out: indexing reads it, and importing that module (and
+# chat.presence behind it) would add half of what indexing costs; the timer's test keeps the
+# two equal.
+PRESENCE_SWEEP_SCHEDULE = "*/15 * * * * *"
 
 # On every response the app builds: no content sniffing (an API answer is never a script or a
 # page), and nothing cached unless the reply says otherwise (the page and its assets do).
@@ -110,6 +113,18 @@ def _dependency_failures() -> tuple[type[Exception], ...]:
     return (StoreUnavailable, ServiceUnavailable)
 
 
+@functools.cache
+def _identity() -> ModuleType:
+    """chat.identity, imported by the first call that needs it.
+
+    Cached: an import statement in negotiate, the hottest path, would cost about a microsecond
+    on every call (a tenth of the app's own share of it), this a dictionary look-up.
+    """
+    from chat import identity
+
+    return identity
+
+
 def _configured() -> Configured:
     configured = runtime.configured()
     if configured is None:
@@ -126,11 +141,8 @@ def _stateful(configured: Configured) -> Stateful:
 @app.route(route="negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @refusals(unavailable="could not get a token from the Web PubSub service")
 async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
-    from chat import identity  # after the first call, a dictionary look-up
-    from chat.reply import Reply
-
     configured = _configured()
-    who = identity.caller(req.headers, req.params, configured.settings)
+    who = _identity().caller(req.headers, req.params, configured.settings)
     if isinstance(who, Reply):
         return _response(who)
     url = await configured.service.client_url(who.user_id)
@@ -146,7 +158,6 @@ async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
 @refusals()
 async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     from chat import cloudevents, webhook
-    from chat.reply import Reply
 
     configured = _configured()
     settings = configured.settings
@@ -154,7 +165,7 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     if req.method.upper() in ("OPTIONS", "GET"):
         return _response(cloudevents.validate_webhook(headers, settings))
     event = cloudevents.authenticate(headers, settings)
-    if isinstance(event, Reply):
+    if not isinstance(event, cloudevents.CloudEvent):
         log.warning("Refused an upstream call (%s): %s", event.status, event.body.decode())
         return _response(event)
     now = time.time()
@@ -210,7 +221,7 @@ def caller(req: func.HttpRequest) -> str | None:
 @refusals(unavailable="the chat history is unavailable right now")
 async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     """A page of a room's history: oldest to newest, and the cursor of the page before it."""
-    from chat import history, identity, rooms
+    from chat import history, rooms
     from chat.reply import Reply, json_reply
 
     configured = _configured()
@@ -218,7 +229,7 @@ async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     store = _stateful(configured).store
     if settings.sign_in:
         # The same rule as negotiate (chat/identity.py): only signed-in callers.
-        who = identity.caller(req.headers, req.params, settings)
+        who = _identity().caller(req.headers, req.params, settings)
         if isinstance(who, Reply):
             return _response(who)
     else:
