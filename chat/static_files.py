@@ -63,8 +63,10 @@ def path_parts(requested: str) -> tuple[str, ...] | None:
 def render_index(page: bytes, direct_url: str | None, sign_in: tuple[str, ...] = ()) -> bytes:
     """Advertise the lazy-auth client URL, or the sign-in providers, when they are enabled."""
     if sign_in:
-        meta = f'<meta name="chat-sign-in" content="{html.escape(" ".join(sign_in))}">'
-        page = page.replace(SIGN_IN_META, meta.encode(), 1)
+        providers = html.escape(" ".join(sign_in))
+        page = page.replace(
+            SIGN_IN_META, f'<meta name="chat-sign-in" content="{providers}">'.encode(), 1
+        )
     if not direct_url:
         return page
     meta = f'<meta name="chat-direct-url" content="{html.escape(direct_url)}">'.encode()
