@@ -92,7 +92,7 @@ def refusals(unavailable: str = UNCONFIGURED) -> Callable[[Route], Route]:
             try:
                 return await route(req)
             except ChatError as error:
-                return _http(error.status, error.reason, TEXT, {})
+                return _refusal(error)
             except Exception as error:
                 if not isinstance(error, _dependency_failures()):
                     raise
@@ -102,6 +102,10 @@ def refusals(unavailable: str = UNCONFIGURED) -> Callable[[Route], Route]:
         return guarded
 
     return wrap
+
+
+def _refusal(error: ChatError) -> func.HttpResponse:
+    return _http(error.status, error.reason, TEXT, {})
 
 
 def _dependency_failures() -> tuple[type[Exception], ...]:
@@ -269,8 +273,8 @@ def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:
     from chat import static_files
 
     configured = runtime.configured()
-    if configured is None:
-        return _http(503, UNCONFIGURED, TEXT, {})
+    if configured is None:  # a sync route (a file read may block): no `refusals` around it
+        return _refusal(Unavailable(UNCONFIGURED))
     settings = configured.settings
     extra = static_files.security_headers(configured.service_origin)
     lazy_url = settings.client_url if settings.lazy_auth else None
