@@ -48,7 +48,7 @@ SETTINGS = {
 }
 
 
-def _copy_app(destination: Path, compiled: bool) -> Path:
+def _copy_app(destination: Path, compiled: bool, python: str) -> Path:
     """A copy of the app's sources with no bytecode cache, or with the one the package ships."""
     destination.mkdir()
     for name in APP_SOURCES:
@@ -60,17 +60,17 @@ def _copy_app(destination: Path, compiled: bool) -> Path:
         else:
             shutil.copy2(source, destination / name)
     if compiled:
-        package_app.compile_bytecode(destination, sys.executable)
+        package_app.compile_bytecode(destination, python)
     return destination
 
 
-def _import_once(app_dir: Path) -> tuple[float, int]:
+def _import_once(app_dir: Path, python: str) -> tuple[float, int]:
     # PYTHONDONTWRITEBYTECODE: as in Azure, where the mounted package is read-only, a run
     # leaves no cache behind for the next one. The standard library keeps its own cache.
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPYCACHEPREFIX", None)
     out = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [python, "-c", PROBE],
         cwd=app_dir,
         env=env,
         capture_output=True,
@@ -81,20 +81,27 @@ def _import_once(app_dir: Path) -> tuple[float, int]:
     return float(seconds), int(modules)
 
 
-def measure_imports(rounds: int) -> dict[str, Any]:
-    """Import + index time over the worker's own imports: no cache vs the shipped cache."""
+def measure_imports(rounds: int, python: str = sys.executable) -> dict[str, Any]:
+    """Import + index time over the worker's own imports: no cache vs the shipped cache.
+
+    `python` must have azure-functions installed: Azure's 3.12 is measured by passing a 3.12
+    interpreter (scripts/package_app.py ships bytecode for it).
+    """
     samples: dict[str, list[float]] = {"no_cache": [], "shipped_cache": []}
     modules = 0
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {
-            "no_cache": _copy_app(Path(tmp) / "plain", compiled=False),
-            "shipped_cache": _copy_app(Path(tmp) / "compiled", compiled=True),
+            "no_cache": _copy_app(Path(tmp) / "plain", compiled=False, python=python),
+            "shipped_cache": _copy_app(Path(tmp) / "compiled", compiled=True, python=python),
         }
         for _ in range(rounds):  # alternating, so drift on a shared machine hits both alike
             for kind, app_dir in dirs.items():
-                seconds, modules = _import_once(app_dir)
+                seconds, modules = _import_once(app_dir, python)
                 samples[kind].append(seconds)
     return {
+        "python": subprocess.check_output(
+            [python, "-c", "import sys; print(sys.version.split()[0])"], text=True
+        ).strip(),
         "rounds": rounds,
         "preloaded": PRELOADED.replace("\n", "; "),
         "modules_added": modules,
@@ -162,7 +169,8 @@ def run(quick: bool) -> tuple[dict[str, Any], list[str]]:
     tables = [
         table(
             "Cold start: `import function_app` + indexing, added to a fresh interpreter that has "
-            f"loaded `{imports['preloaded']}` (PYTHONDONTWRITEBYTECODE=1; median of "
+            f"loaded `{imports['preloaded']}` (Python {imports['python']}, "
+            f"PYTHONDONTWRITEBYTECODE=1; median of "
             f"{imports['rounds']} alternating runs; {imports['modules_added']} modules added)",
             ["app bytecode", "ms", "target"],
             [
