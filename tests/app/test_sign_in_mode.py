@@ -58,8 +58,6 @@ async def signed_in_app(configure, service: RecordingService):
         WEBSITE_AUTH_ENABLED="True",
     )
     yield service
-    if function_app.runtime._service is not None:
-        await function_app.runtime._service.close()
 
 
 @pytest.mark.parametrize(
