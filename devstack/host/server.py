@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
 from devstack.host.app_loader import HttpFunction
 from devstack.host.easy_auth_routes import EasyAuth
@@ -17,6 +18,7 @@ from devstack.host.http_binding import HostResponse, decode_request, request_dat
 from devstack.host.invoker import Invoker
 from devstack.host.request_body import body_forwarding
 from devstack.host.request_mapping import join_headers, join_query
+from devstack.host.request_path import remove_dot_segments
 from devstack.host.routing import Route, RouteTable
 
 logger = logging.getLogger(__name__)
@@ -81,7 +83,12 @@ def create_app(
         return host_json({"state": "Running"})
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
-        raw_path = request.raw_path.split("?", 1)[0]
+        path, mark, query_text = request.raw_path.partition("?")
+        raw_path = remove_dot_segments(path)
+        if raw_path != path:
+            # Everything after Kestrel (sign-in, routing, the function's URL) sees the
+            # normalised path, so no two parts can disagree on where a request goes.
+            request = request.clone(rel_url=URL(raw_path + mark + query_text, encoded=True))
         if raw_path.rstrip("/").lower() == STATUS_PATH and request.method in ("GET", "HEAD"):
             return await host_status(request)
         # Emulated App Service Authentication runs in front of everything, as Azure's does.
@@ -111,7 +118,7 @@ def create_app(
             return host_response(400, "The request body is malformed or incomplete.")
         datum = request_datum(
             method=request.method,
-            url=f"{request.scheme}://{request.host}{request.raw_path}",
+            url=f"{request.scheme}://{request.host}{raw_path}{mark}{query_text}",
             headers=headers,
             query=query,
             route_params=match.values,
@@ -127,7 +134,15 @@ def create_app(
             logger.exception("Function '%s' returned an unusable HTTP response", function.name)
             return host_response(500)
 
-    app = web.Application(client_max_size=max_body_bytes)
+    @web.middleware
+    async def every_request(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Every request goes to dispatch, whatever aiohttp's router made of it: a catch-all
+        # route ("/{tail:.*}") does not match a decoded newline (%0A), and aiohttp's own 404
+        # would then bypass the host's routing, its nosniff and its empty body.
+        return await dispatch(request)
+
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[every_request])
     app[FUNCTIONS_KEY] = table
-    app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
