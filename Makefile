@@ -15,6 +15,8 @@ AZ := $(VENV)/tools/azure-cli/bin/az
 UV := $(VENV)/tools/uv/bin/uv
 # Azurite, the storage emulator that keeps the chat history locally (see the block at the end).
 AZURITE := devstack/azurite/node_modules/.bin/azurite-table
+# axe-core, the accessibility engine the browser tests inject (see the block at the end).
+AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run emulator host check test lint lock bench clean azurite
 
@@ -52,7 +54,7 @@ lint: $(STAMP)
 check: lint $(AZURITE)  ## the fast loop: lint and the app's unit tests (seconds; they use a throwaway Azurite)
 	$(PY) -m pytest tests/app -q
 
-test: $(STAMP) $(CHECKOV) $(AZ) lint $(AZURITE)
+test: $(STAMP) $(CHECKOV) $(AZ) lint $(AZURITE) $(AXE)
 	./tools/install-system-packages.sh
 	$(PY) -m pytest
 
@@ -72,7 +74,8 @@ bench: $(STAMP) $(AZURITE)
 	$(PY) -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts bench/results devstack/azurite/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts bench/results devstack/azurite/node_modules \
+	  tests/browser/axe/node_modules
 
 # --- Azurite (rooms and history) -------------------------------------------------------------
 # The storage emulator's Table service keeps the chat history locally. It comes from the npm
@@ -84,3 +87,11 @@ $(AZURITE): devstack/azurite/package.json devstack/azurite/package-lock.json
 	touch $(AZURITE)
 
 azurite: $(AZURITE)
+
+# --- axe-core (accessibility in the browser tests) --------------------------------------------
+# Pinned by tests/browser/axe/package-lock.json; `npm ci` installs exactly that (one package, no
+# install scripts, no browser download). The tests install it themselves when it is missing.
+$(AXE): tests/browser/axe/package.json tests/browser/axe/package-lock.json
+	./tools/install-system-packages.sh
+	cd tests/browser/axe && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(AXE)

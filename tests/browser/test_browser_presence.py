@@ -190,7 +190,7 @@ def test_the_first_visit_hint_explains_rooms_and_stays_dismissed(
     chat.join(unique("newcomer"))
     hint = chat.page.locator("#rooms-hint")
     expect(hint).to_be_visible()
-    expect(hint).to_contain_text("Type a room name")
+    expect(hint).to_contain_text("type a name in “Join a room…” to create a room or join it")
     expect(hint.locator("[data-room-link]")).to_have_text(
         chat_stack.options.chat_url + "#room=design"
     )
