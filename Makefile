@@ -21,10 +21,13 @@ AXE := tests/browser/axe/node_modules/axe-core/axe.min.js
 .PHONY: run emulator host check test lint lock bench clean azurite
 
 # The venv is installed from the lock: every package pinned and hash-checked.
+# The first `make run` spends about a minute here and in Azurite's install: each says so first.
 $(STAMP): requirements-dev.lock
+	@echo "==> First run: creating $(VENV) and installing the pinned Python packages (about a minute)..."
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $(STAMP)
+	@echo "==> Python packages installed."
 
 $(CHECKOV):
 	$(PYTHON) -m venv $(VENV)/tools/checkov
@@ -39,6 +42,7 @@ $(UV):
 	$(VENV)/tools/uv/bin/pip install --quiet uv==0.13.9
 
 run: $(STAMP) $(AZURITE)  ## the emulator on :8080, the Functions host on :7071 and Azurite's Table service on :10002
+	@echo "==> Starting the chat: Azurite, the Web PubSub emulator and the Functions host..."
 	$(PY) -m devstack $(ARGS)
 
 emulator: $(STAMP)
@@ -82,6 +86,7 @@ clean:
 # registry, pinned by devstack/azurite/package-lock.json (3.35.x: the last line that runs on
 # Node 20); `npm ci` installs exactly that. Its data lives in .azurite/ (git-ignored).
 $(AZURITE): devstack/azurite/package.json devstack/azurite/package-lock.json
+	@echo "==> Installing Azurite, the local Table storage for the chat history (npm ci, once)..."
 	./tools/install-system-packages.sh
 	cd devstack/azurite && npm ci --no-audit --no-fund --ignore-scripts
 	touch $(AZURITE)
