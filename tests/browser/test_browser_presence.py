@@ -251,7 +251,7 @@ def test_notifications_are_opt_in_and_the_title_counts_unread(
     receive({"type": "mention", "room": "lobby", "from": "zed", "message": "@you look"})
     receive({**chat_frame, "id": unique("m"), "room": "dm-zed", "kind": "dm"})
     receive({**chat_frame, "id": unique("m")})
-    page.wait_for_function("window.__notes.length >= 2")
+    page.wait_for_function("() => window.__notes.length >= 2")
     assert page.evaluate("window.__notes") == [
         {"title": "zed mentioned you in lobby", "body": "@you look"},
         {"title": "Message from zed", "body": "psst"},
