@@ -153,6 +153,7 @@
         typists: new Map(), // user id -> time their "is typing" ends
         sentTyping: 0,
         lastLeft: new Map(), // user id -> {item, at}: their latest "left" notice here
+        selfJoined: false, // our own "joined" line is shown (once)
       };
       roomState.set(name, r);
     }
@@ -408,7 +409,11 @@
   function presenceNotice(name, r, item) {
     if (item.event !== "joined" && item.event !== "left") return true;
     var user = item.userId || item.user;
-    var news = presence.isNewJoin(r.members, item.event, item.user);
+    // Our own arrival is shown once per room (our snapshot may already list us); after that,
+    // like anyone's, only when we were not listed.
+    var self = item.event === "joined" && session && item.user === session.name;
+    var news = self ? !r.selfJoined : presence.isNewJoin(r.members, item.event, item.user);
+    if (self) r.selfJoined = true;
     r.members = roomsCore.applyNotice(r.members, item.event, item.user);
     if (item.event === "left") {
       r.lastLeft.set(user, { item: item, at: Date.now() });
