@@ -376,8 +376,9 @@
     if (item.kind === "chat") {
       r.typists.delete(item.userId || item.from);
       item.tag = tagOf(text);
-      // Ours only if this tab sent it (without sign-in, the name alone cannot say).
-      item.mine = session.sent.claim(item, name);
+      // Ours only if this tab sent it (without sign-in, the name alone cannot say). Only a line
+      // from our user id may claim a pending send: someone else's identical "hi" must not.
+      item.mine = (item.userId || item.from) === session.name && session.sent.claim(item, name);
       if (item.mine) saveSentIds();
     }
     var own = item.kind === "chat" && whose(item) === "own";
@@ -411,9 +412,9 @@
     var user = item.userId || item.user;
     // Our own arrival is shown once per room (our snapshot may already list us); after that,
     // like anyone's, only when we were not listed.
-    var self = item.event === "joined" && session && item.user === session.name;
-    var news = self ? !r.selfJoined : presence.isNewJoin(r.members, item.event, item.user);
-    if (self) r.selfJoined = true;
+    var ours = item.event === "joined" && item.user === session.name;
+    var news = ours ? !r.selfJoined : presence.isNewJoin(r.members, item.event, item.user);
+    if (ours) r.selfJoined = true;
     r.members = roomsCore.applyNotice(r.members, item.event, item.user);
     if (item.event === "left") {
       r.lastLeft.set(user, { item: item, at: Date.now() });
