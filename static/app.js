@@ -20,8 +20,14 @@
   var identity = window.ChatIdentity;
   var roomsCore = window.ChatRooms;
   var collapse = window.ChatCollapse;
+  var presence = window.ChatPresence;
+  var statusView = window.ChatStatusView;
+  var notify = window.ChatNotify;
+  var firstVisit = window.ChatFirstVisit;
 
   var NAME_KEY = "chat.name";
+  // Per tab (sessionStorage): ids of the lines this tab sent, so they stay "own" after a reload.
+  var SENT_KEY = "chat.sent";
   var ROOMS_KEY = "chat.rooms";
   var HISTORY_PAGE = 50;
   /** Older lines are dropped beyond this so a long session stays fast. */
@@ -59,6 +65,8 @@
     whoName: document.getElementById("who-name"),
     whoIdp: document.getElementById("who-idp"),
     signOut: document.getElementById("sign-out"),
+    notifyButton: document.getElementById("notify-button"),
+    hint: document.getElementById("rooms-hint"),
   };
   // Sign-in mode: the server lists its App Service Authentication providers here.
   var signInMeta = document.querySelector('meta[name="chat-sign-in"]');
@@ -71,7 +79,7 @@
     return me ? me.name : userId;
   }
 
-  var session = null; // {name, connection, wasConnected, lost}
+  var session = null; // {name, connection, wasConnected, lost, connected, sent}
   var roomNames = [roomsCore.LOBBY]; // the room list, remembered
   var current = roomsCore.LOBBY;
   // Room name -> {items, seen, unread, members, cursor, loaded, loading, typists, sentTyping}.
@@ -79,6 +87,18 @@
   // named "constructor" or "__proto__" finds what every object inherits instead of its entry.
   var roomState = new Map();
   var typingTimer = null;
+  var countdown = statusView.createCountdown(el.status);
+  // Opt-in notifications and the unread count in the tab title (notify.js).
+  var notifier = notify.createNotifier({
+    button: el.notifyButton,
+    baseTitle: document.title,
+    shownName: shownName,
+    onOpen: function (name) {
+      if (session && roomNames.indexOf(name) !== -1) showRoom(name);
+    },
+  });
+  // The first-visit hint about rooms (first-visit.js).
+  var hint = firstVisit.create(el.hint);
   var unread = 0;
   // Whether the reader is following the newest line. Kept up to date on
   // scroll, so a layout change (an error line under the composer, a phone
@@ -132,6 +152,8 @@
         loading: false,
         typists: new Map(), // user id -> time their "is typing" ends
         sentTyping: 0,
+        lastLeft: new Map(), // user id -> {item, at}: their latest "left" notice here
+        selfJoined: false, // our own "joined" line is shown (once)
       };
       roomState.set(name, r);
     }
@@ -168,10 +190,14 @@
     return node;
   }
 
-  /** A chat line: "from: message" plus its time. */
-  function chatLine(item, own) {
+  /**
+   * A chat line: "from: message" plus its time. `whose` is "own", "other" or "same-name" (our
+   * name, not sent by this tab: see presence-core.js), which says so next to the name.
+   */
+  function chatLine(item, whose) {
+    var own = whose === "own";
     var li = document.createElement("li");
-    li.className = own ? "message own" : "message";
+    li.className = own ? "message own" : whose === "same-name" ? "message same-name" : "message";
     li.dataset.id = item.id;
     li.dataset.from = item.from;
     li.dataset.userId = item.userId || item.from;
@@ -181,6 +207,9 @@
     // Two providers can both have an "alice": the provider tells them apart.
     if (item.idp) body.append(span("idp", identity.providerLabel(item.idp)));
     if (item.lookalike) body.append(span("lookalike", identity.lookalikeWarning(item)));
+    if (whose === "same-name") {
+      body.append(span("same-name-note", "another tab or someone with your name"));
+    }
     body.append(span("sep", ": "), isolated("text", item.message));
     li.append(body, timeElement(item.time));
     return li;
@@ -259,11 +288,35 @@
     }
   }
 
+  /** Whose line: "own", "same-name" or "other" (decided once, when the line arrives). */
+  function whose(item) {
+    if (!session) return "other";
+    var mine = item.mine || session.sent.isMine(item.id);
+    return presence.ownership(item, session.name, signedInMode, mine);
+  }
+
+  function loadSentIds() {
+    try {
+      var ids = JSON.parse(window.sessionStorage.getItem(SENT_KEY) || "[]");
+      return Array.isArray(ids) ? ids : [];
+    } catch (_err) {
+      return [];
+    }
+  }
+
+  function saveSentIds() {
+    try {
+      window.sessionStorage.setItem(SENT_KEY, JSON.stringify(session.sent.ids()));
+    } catch (_err) {
+      // not remembered: after a reload this tab's lines show as "another tab or your name"
+    }
+  }
+
   /** The element for one item of a room's list. */
   function lineFor(item) {
     switch (item.kind) {
       case "chat":
-        return chatLine(item, !!session && identity.isOwn(item, session.name, signedInMode));
+        return chatLine(item, whose(item));
       case "system":
         return systemLine(item.event || "notice", item.message, {
           id: item.id,
@@ -323,14 +376,65 @@
     // Upstream retries can deliver an event twice, and history can hold what came live:
     // the id is stable per message, so each is shown once.
     if (item.id && !r.seen.add(item.id)) return;
-    if (item.kind === "system" && (item.event === "joined" || item.event === "left")) {
-      r.members = roomsCore.applyNotice(r.members, item.event, item.user);
+    if (item.kind === "chat") {
+      r.typists.delete(item.userId || item.from);
+      item.tag = tagOf(text);
+      // Ours only if this tab sent it (without sign-in, the name alone cannot say). Only a line
+      // from our user id may claim a pending send: someone else's identical "hi" must not.
+      item.mine = (item.userId || item.from) === session.name && session.sent.claim(item, name);
+      if (item.mine) saveSentIds();
     }
-    if (item.kind === "chat") r.typists.delete(item.userId || item.from);
-    // Own messages by user id, never by name (two providers can both have an "alice").
-    var own = item.kind === "chat" && identity.isOwn(item, session.name, signedInMode);
+    var own = item.kind === "chat" && whose(item) === "own";
+    if (notifier.frame(text, item, own)) return;
+    if (item.kind === "system" && !presenceNotice(name, r, item)) {
+      if (name === current) renderRoomInfo();
+      return;
+    }
     addItem(name, item, own || item.kind === "rejected");
     if (name === current) renderRoomInfo();
+  }
+
+  /** The tag the server may echo with a message this tab sent (see presence-core.js). */
+  function tagOf(text) {
+    try {
+      var data = JSON.parse(text);
+      return data && typeof data.tag === "string" ? data.tag : "";
+    } catch (_err) {
+      return "";
+    }
+  }
+
+  /**
+   * Keep the member list in step with a joined/left notice, and say whether the notice needs a
+   * line of its own. A "joined" for someone already listed is not news (their other tab, or
+   * this page reconnecting); one soon after their "left" (a reload) turns that line into
+   * "left and came back" instead of adding another.
+   */
+  function presenceNotice(name, r, item) {
+    if (item.event !== "joined" && item.event !== "left") return true;
+    var user = item.userId || item.user;
+    // Our own arrival is shown once per room (our snapshot may already list us); after that,
+    // like anyone's, only when we were not listed.
+    var ours = item.event === "joined" && item.user === session.name;
+    var news = ours ? !r.selfJoined : presence.isNewJoin(r.members, item.event, item.user);
+    if (ours) r.selfJoined = true;
+    r.members = roomsCore.applyNotice(r.members, item.event, item.user);
+    if (item.event === "left") {
+      r.lastLeft.set(user, { item: item, at: Date.now() });
+      return true;
+    }
+    if (!news) return false;
+    var left = r.lastLeft.get(user);
+    r.lastLeft.delete(user);
+    var recent = left && left.item.id && Date.now() - left.at <= presence.REJOIN_MS;
+    if (!recent || r.items.indexOf(left.item) === -1) return true;
+    left.item.event = "rejoined";
+    left.item.message = shownName(item.user) + " left and came back";
+    if (name === current) {
+      var old = el.messages.querySelector('li[data-id="' + CSS.escape(left.item.id) + '"]');
+      if (old) old.replaceWith(lineFor(left.item));
+    }
+    return false;
   }
 
   /* ---------- rooms: list, header, members, typing, history ---------- */
@@ -347,6 +451,8 @@
       button.setAttribute("aria-current", name === current ? "true" : "false");
       var label = roomsCore.unreadLabel(r.unread);
       button.setAttribute("aria-label", name + (label ? ", " + label + " unread" : ""));
+      // The name may be cut with an ellipsis: the tooltip and the accessible name hold it whole.
+      button.title = name;
       button.append(span("room-name", name));
       if (label) button.append(span("badge", label));
       li.append(button);
@@ -367,16 +473,16 @@
   function renderRoomInfo() {
     var r = room(current);
     el.roomTitle.textContent = current;
-    var members = r.members.slice().sort();
-    el.membersSummary.textContent = members.length === 1 ? "1 here" : members.length + " here";
-    el.memberList.replaceChildren.apply(
-      el.memberList,
-      members.map(function (user) {
-        var li = document.createElement("li");
-        li.textContent = shownName(user);
-        return li;
-      })
+    var connected = !!session && session.connected;
+    var members = presence.memberEntries(
+      r.members,
+      session ? session.name : "",
+      signedInMode ? identity.parseUserId : null
     );
+    el.membersSummary.textContent = presence.countLabel(members.length, signedInMode, connected);
+    // While disconnected the list is the last one known: kept, but marked as such.
+    el.memberList.dataset.stale = connected ? "false" : "true";
+    el.memberList.replaceChildren.apply(el.memberList, members.map(memberLine));
     var typists = new Map();
     r.typists.forEach(function (until, user) {
       var name = shownName(user);
@@ -385,6 +491,21 @@
     });
     el.typing.textContent = roomsCore.typingText(typists, Date.now());
     el.loadEarlier.hidden = !(r.loaded && r.cursor);
+  }
+
+  /** One member: the name, the provider in sign-in mode (same name, two accounts), "(you)". */
+  function memberLine(entry) {
+    var li = document.createElement("li");
+    li.className = "member";
+    li.dataset.userId = entry.userId;
+    li.append(isolated("member-name", entry.name));
+    if (entry.idp) li.append(span("idp", identity.providerLabel(entry.idp)));
+    if (entry.me) {
+      // Without sign-in the server cannot tell who else uses our name: say so.
+      var you = signedInMode ? "(you)" : "(you, and anyone else using this name)";
+      li.append(span("member-you", you));
+    }
+    return li;
   }
 
   function scheduleTypingRefresh() {
@@ -468,6 +589,7 @@
     renderRoomList();
     renderRoomInfo();
     renderMessages();
+    hint.update(name);
     var hash = roomsCore.hashForRoom(name);
     if (window.location.hash !== hash) {
       window.history.replaceState(null, "", hash || window.location.pathname + window.location.search);
@@ -511,7 +633,15 @@
     el.status.dataset.state = state;
     el.app.dataset.state = state;
     var shown = detail.name ? Object.assign({}, detail, { name: shownName(detail.name) }) : detail;
-    el.status.textContent = core.describeState(state, shown);
+    if (state === "reconnecting" && detail.delayMs) {
+      // Counts down every second until the next attempt (status-view.js).
+      var deadline = Date.now() + detail.delayMs;
+      countdown.show(core.describeState(state, shown), deadline, function (secs) {
+        return core.describeState(state, { delayMs: secs * 1000 });
+      });
+    } else {
+      countdown.show(core.describeState(state, shown));
+    }
     if (detail.reason && state === "reconnecting") el.status.title = detail.reason;
     else el.status.removeAttribute("title");
 
@@ -522,6 +652,8 @@
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
 
     if (!session) return;
+    session.connected = connected;
+    renderRoomInfo(); // the member count is stale while disconnected
     if (connected) {
       // Own-message detection must use the id the server puts in "from".
       session.name = detail.name || session.name;
@@ -621,7 +753,9 @@
       name: name,
       wasConnected: false,
       lost: false,
+      connected: false,
       connection: null,
+      sent: presence.createSentTracker({ ids: loadSentIds() }),
     };
     roomState = new Map();
     roomNames = loadRooms();
@@ -672,7 +806,11 @@
     var text = el.messageInput.value;
     // An empty box is sent as well: the server owns the message rules and answers with its
     // own explanation ("Message not sent: it is empty."), so Send never silently does nothing.
-    if (sendCommand({ type: "message", room: current, message: text })) {
+    // The tag lets this tab know the echo as its own (presence-core.js); sent only when the
+    // command is, so a failed send leaves nothing pending.
+    var sent = !!session && session.connection.state === "connected";
+    var tag = sent ? session.sent.send(current, text) : "";
+    if (sent && sendCommand({ type: "message", room: current, message: text, tag: tag })) {
       el.messageInput.value = "";
       el.sendError.textContent = "";
     } else if (text) {

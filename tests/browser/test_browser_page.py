@@ -83,7 +83,8 @@ def test_join_and_send_with_the_keyboard_only(
 
     # The log itself is reachable by keyboard (to scroll it), and so is "Change name". How
     # many stops lie between depends on what the shared lobby holds (links in earlier tests'
-    # messages, the room list), so walk back until "Change name", within a bound.
+    # messages, the rooms hint's "Got it", the room form and the room list), so walk back
+    # until "Change name", within a bound.
     order: list[str] = []
     while "leave-button" not in order:
         assert len(order) < 60, f"'Change name' not reached by Shift+Tab: {order}"
