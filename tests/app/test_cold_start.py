@@ -37,3 +37,17 @@ def test_importing_the_app_indexes_six_functions_and_imports_no_sdk_client() -> 
     assert "adapters.table_store" not in added
     assert "adapters.chat_events" not in added
     assert "adapters.presence_sweep" not in added
+    assert "gzip" not in added
+
+
+def test_gzip_waits_for_the_first_asset_served() -> None:
+    # Every route's first call builds the app's parts, adapters.assets among them: importing
+    # gzip there would charge negotiate's first call for it. Only gzipping an asset may.
+    probe = (
+        "import sys; import adapters.assets as a; before = 'gzip' in sys.modules; "
+        "a.gzip_bytes(b'x'); print(before, 'gzip' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True"]

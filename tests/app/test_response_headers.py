@@ -97,6 +97,7 @@ async def test_unconfigured_503(configure, kind: str) -> None:
         ("index", None, {}, 200, "no-cache"),
         ("static", "app.js", {}, 200, "no-cache"),
         ("static", "style.css", {"If-None-Match": "*"}, 304, "no-cache"),
+        ("static", "style.css", {"Accept-Encoding": "gzip"}, 200, "no-cache"),
         ("static", "missing.js", {}, 404, "no-store"),
         ("static", "../function_app.py", {}, 404, "no-store"),
     ],

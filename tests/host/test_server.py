@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import re
 
+import aiohttp
 import pytest
 
 from devstack.host.server import KeyPolicy
@@ -106,6 +108,26 @@ async def test_str_return_is_text_plain(basic_host: InProcessHost) -> None:
     assert status == 200
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
     assert body.decode("utf-8") == "héllo"
+
+
+async def test_a_functions_own_content_encoding_passes_through_untouched(
+    basic_host: InProcessHost,
+) -> None:
+    """Neither host compresses responses (Azure/azure-functions-host#7285): a function's own
+    gzip goes out byte for byte, coded once, and nothing else is coded on the way."""
+    async with aiohttp.ClientSession(auto_decompress=False) as raw:
+        accept = {"Accept-Encoding": "gzip, deflate, br"}
+        async with raw.get(basic_host.base_url + "/api/gzipped", headers=accept) as response:
+            assert response.status == 200
+            assert response.headers.getall("Content-Encoding") == ["gzip"]
+            assert response.headers["Vary"] == "Accept-Encoding"
+            body = await response.read()
+            assert int(response.headers["Content-Length"]) == len(body)
+        async with raw.get(basic_host.base_url + "/api/plain", headers=accept) as response:
+            assert "Content-Encoding" not in response.headers
+            assert (await response.read()).decode("utf-8") == "héllo"
+    # What the fixture's function returns: the same call, the same bytes.
+    assert body == gzip.compress(b"compress me " * 200, mtime=0)
 
 
 async def test_binary_body_round_trip(basic_host: InProcessHost) -> None:

@@ -1,6 +1,7 @@
 """Fixture app for the host tests: one function per behaviour under test."""
 
 import asyncio
+import gzip
 import json
 import logging
 import os
@@ -145,3 +146,16 @@ async def slow(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route="body-length", methods=["POST"])
 def body_length(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(str(len(req.get_body())))
+
+
+# Compressed by the function itself (mtime 0: the same bytes every run, so tests can compare).
+GZIPPED = gzip.compress(b"compress me " * 200, mtime=0)
+
+
+@app.route(route="gzipped", methods=["GET"])
+def gzipped(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(
+        GZIPPED,
+        mimetype="text/plain",
+        headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+    )
