@@ -20,10 +20,10 @@ import azure.functions as func
 from adapters.runtime import Runtime
 from adapters.table_store import StoreUnavailable
 from adapters.webpubsub import ServiceUnavailable
-from chat import cloudevents, history, identity, rooms, static_files, user_id, webhook
-from chat.presence_sweep import SCHEDULE as PRESENCE_SWEEP_SCHEDULE
+from chat import cloudevents, events, history, identity, rooms, static_files, user_id
 from chat.reply import Reply, json_reply
 from chat.reply import text as text_reply
+from chat.sweep import SCHEDULE as PRESENCE_SWEEP_SCHEDULE
 
 log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -99,29 +99,18 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     if isinstance(event, Reply):
         log.warning("Refused an upstream call (%s): %s", event.status, event.body.decode())
         return _response(event)
-    now = time.time()
-    if event.type == cloudevents.CONNECT or not (
-        event.type in (cloudevents.CONNECTED, cloudevents.DISCONNECTED)
-        or event.type == webhook.MESSAGE
-    ):
-        outcome = webhook.decide(event, req.get_body(), settings)
-        _log_event(event, outcome.reply, outcome.notes, logging.INFO)
-        return _response(outcome.reply)
-    if runtime.storage() is None:
+    # connect needs only the service (to count the user's connections); the others the store.
+    stored = event.type in (cloudevents.CONNECTED, cloudevents.DISCONNECTED, events.MESSAGE)
+    if stored and runtime.storage() is None:
         return _response(text_reply(503, UNCONFIGURED))
-    events = runtime.events()
-    if event.type == cloudevents.CONNECTED:
-        result = await events.connected(event, now)
-    elif event.type == cloudevents.DISCONNECTED:
-        result = await events.disconnected(event, now)
-    else:
-        result = await events.command(event, req.get_body(), headers.get("content-type"), now)
+    body, content_type = req.get_body(), headers.get("content-type")
+    result = await runtime.events().handle(event, body, content_type, time.time())
     # Chat messages are the bulk of the traffic: in Azure every log line is billed telemetry, so
     # a delivered message logs at DEBUG; presence events and refusals stay visible.
     _log_event(
-        event, result.reply, result.notes, logging.DEBUG if result.delivered else logging.INFO
+        event, result.answer, result.notes, logging.DEBUG if result.delivered else logging.INFO
     )
-    return _response(result.reply)
+    return _response(result.answer)
 
 
 def _log_event(

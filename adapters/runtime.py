@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from adapters.chat_events import ChatEvents
-from adapters.presence_sweep import PresenceSweep
+from adapters.instance_memory import RoomBudgets
+from adapters.sweeper import PresenceSweep
 from adapters.table_store import TableStore
+from adapters.webhook_events import WebhookEvents
 from adapters.webpubsub import Service
-from chat import presence, static_files, storage_settings
 from chat import settings as settings_module
+from chat import static_files, storage_settings
 from chat.settings import Settings, SettingsError
 from chat.storage_settings import StorageSettings
 
@@ -33,10 +34,10 @@ class Runtime:
         self._storage: StorageSettings | None = None
         self._storage_error: SettingsError | None = None
         self._store: TableStore | None = None
-        self._events: ChatEvents | None = None
+        self._events: WebhookEvents | None = None
         self._sweep: PresenceSweep | None = None
         self._assets: dict[tuple[str, int], static_files.Asset] = {}
-        self.notices = presence.RoomNotices()
+        self.budgets = RoomBudgets()  # the rooms' notice budgets: the webhook's and the sweep's
 
     def settings(self) -> Settings | None:
         """The settings, or None when they are broken (said once in the log, naming which)."""
@@ -72,14 +73,16 @@ class Runtime:
             self._store = TableStore(storage, settings.service_timeout_seconds)
         return self._store
 
-    def events(self) -> ChatEvents:
+    def events(self) -> WebhookEvents:
+        """Every webhook event; without storage configured only `connect` can be served."""
         if self._events is None:
-            self._events = ChatEvents(self.settings(), self.service(), self.store(), self.notices)  # type: ignore[arg-type]
+            store = self.store() if self.storage() is not None else None
+            self._events = WebhookEvents(self.settings(), self.service(), store, self.budgets)  # type: ignore[arg-type]
         return self._events
 
     def sweep(self) -> PresenceSweep:
         if self._sweep is None:
-            self._sweep = PresenceSweep(self.settings(), self.service(), self.store(), self.notices)  # type: ignore[arg-type]
+            self._sweep = PresenceSweep(self.settings(), self.service(), self.store(), self.budgets)  # type: ignore[arg-type]
         return self._sweep
 
     def service(self) -> Service:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import unicodedata
 
 from chat import bounded_json, combining_marks, invisible_text
+from chat.errors import Refused as Rejected  # one refusal type for every command (chat/errors.py)
 
 # Marks stacked on one letter beyond this are dropped: enough for Vietnamese or pointed Hebrew
 # (a letter, its dagesh, its dot and its vowel), not enough to draw over the lines above.
 MAX_COMBINING_RUN = 3
-
-
-class Rejected(ValueError):
-    """The message will not be broadcast; the text is shown to its sender."""
 
 
 def _media_type(content_type: str | None) -> str:

@@ -16,8 +16,10 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
-from adapters.presence_marks import PENDING, ROOM_WIDE
-from chat import presence, presence_sweep, storage_settings
+from adapters.presence_marks import PENDING
+from chat import storage_settings
+from chat import sweep as presence_sweep
+from chat.presence import ROOM_WIDE
 from tests.support.azurite import Azurite
 
 from .conftest import RecordingService, close_clients, connection_string, event_request
@@ -193,7 +195,7 @@ async def test_a_crowd_past_the_room_budget_gets_one_member_list(
     # The records say what the room was told: the next change, once the room's budget has
     # refilled, is an ordinary notice.
     app.requests.clear()
-    function_app.runtime.events().notices = presence.RoomNotices()
+    function_app.runtime.budgets.forget()
     await disconnect(app, "conn-39", "user39")
     assert notices(app) == [("left", "user39")]
 
@@ -207,11 +209,9 @@ async def test_a_crowd_leaving_past_the_room_budget_gets_one_member_list(
     for n, user in enumerate(users):
         await connect(app, f"conn-{n}", user, str(n))
     assert len(notices(app)) == 12 and marks(azurite) == []
-    spent = presence.RoomNotices()  # the room's budget, spent on this instance
-    while spent.allow("lobby", time.time()):
+    spent = function_app.runtime.budgets  # the room's budget, spent on this instance
+    while spent.spend("lobby", time.time()):
         pass
-    function_app.runtime.events().notices = spent
-    function_app.runtime.sweep().notices = spent
     app.requests.clear()
     for n in range(8):
         await disconnect(app, f"conn-{n}", users[n])
@@ -230,7 +230,8 @@ async def test_a_crowd_leaving_past_the_room_budget_gets_one_member_list(
 
 
 async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: Azurite) -> None:
-    from adapters.presence_sweep import PresenceSweep
+    from adapters.instance_memory import RoomBudgets
+    from adapters.sweeper import PresenceSweep
     from adapters.table_store import TableStore
     from adapters.webpubsub import Service
 
@@ -246,7 +247,7 @@ async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: 
     storage = function_app.runtime.storage()
     assert settings is not None and storage is not None
     runs = [
-        PresenceSweep(settings, Service(settings), TableStore(storage), presence.RoomNotices())
+        PresenceSweep(settings, Service(settings), TableStore(storage), RoomBudgets())
         for _ in range(2)
     ]
     read_announced_together([run.store for run in runs])

@@ -373,9 +373,9 @@ async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
 async def test_a_crowd_does_not_grow_each_snapshot_past_its_size(
     app: RecordingService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adapters import chat_events
+    from chat import presence
 
-    monkeypatch.setattr(chat_events, "SNAPSHOT_CONNECTIONS", 3)
+    monkeypatch.setattr(presence, "SNAPSHOT_CONNECTIONS", 3)
     for n in range(6):
         app.connect(f"conn-{n}", f"user{n}")
         response = await command(
@@ -397,17 +397,17 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     write of the presence record lets exactly one of them announce her."""
     import asyncio
 
-    from adapters.chat_events import ChatEvents
+    from adapters.instance_memory import RoomBudgets
     from adapters.table_store import TableStore
+    from adapters.webhook_events import WebhookEvents
     from adapters.webpubsub import Service
-    from chat import presence
     from chat.cloudevents import authenticate
 
     settings = function_app.runtime.settings()
     storage = function_app.runtime.storage()
     assert settings is not None and storage is not None
     instances = [
-        ChatEvents(settings, Service(settings), TableStore(storage), presence.RoomNotices())
+        WebhookEvents(settings, Service(settings), TableStore(storage), RoomBudgets())
         for _ in range(2)
     ]
     for n in (1, 2):

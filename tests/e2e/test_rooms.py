@@ -295,7 +295,7 @@ async def test_an_observers_member_list_drops_a_user_whose_disconnected_was_lost
 ) -> None:
     """The host is down when a user leaves: the service's `disconnected` (and its retries)
     never arrive. The sweep's look at users recorded as present tells the room."""
-    from chat.presence_sweep import RECHECK_AFTER_S, SWEEP_PERIOD_S
+    from chat.sweep import RECHECK_AFTER_S, SWEEP_PERIOD_S
 
     room = _name("lost")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:

@@ -4,7 +4,7 @@ Run by the timer-triggered function `presence_sweep` (function_app.py) on any in
 relies on is in the table and the service, so two runs at once (two instances, or a run that
 overlaps the next) announce each change once: the record of what the room was told is
 written with its ETag first, and only the winner sends. The decisions are
-chat.presence_sweep's.
+chat.sweep's and chat.presence's; the notice budgets are shared with the webhook's events.
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
-from adapters.chat_events import SNAPSHOT_CONNECTIONS, presence_notice
-from adapters.presence_marks import ROOM_WIDE, Mark, PresenceMarks
+from adapters.instance_memory import RoomBudgets
+from adapters.presence_marks import Mark, PresenceMarks
 from adapters.table_store import StoreUnavailable, TableStore
 from adapters.webpubsub import Service, ServiceUnavailable
 from chat import presence, rooms
-from chat import presence_sweep as decide
+from chat import sweep as decide
+from chat.presence import ROOM_WIDE
 from chat.settings import Settings
 
 log = logging.getLogger("chat")
@@ -59,13 +61,13 @@ class PresenceSweep:
         settings: Settings,
         service: Service,
         store: TableStore,
-        notices: presence.RoomNotices,
+        budgets: RoomBudgets,
     ) -> None:
         self.settings = settings
         self.service = service
         self.store = store
         self.marks = PresenceMarks(store)
-        self.notices = notices
+        self.budgets = budgets
 
     async def run(self, now: float) -> SweepReport:
         report = SweepReport()
@@ -103,13 +105,13 @@ class PresenceSweep:
     ) -> None:
         wide = [m for m, u in items if u == ROOM_WIDE and m is not None]
         items = [(m, u) for m, u in items if u != ROOM_WIDE]
-        listing: list[dict] | None = None
+        listing: list[dict[str, Any]] | None = None
         if wide:
             # A crowd passed the room's budget: who is in the room now, in one listing.
             listing = await self.service.list_connections(
-                rooms.group(room), top=SNAPSHOT_CONNECTIONS
+                rooms.group(room), top=presence.SNAPSHOT_CONNECTIONS
             )
-        if listing is not None and len(listing) < SNAPSHOT_CONNECTIONS:
+        if listing is not None and len(listing) < presence.SNAPSHOT_CONNECTIONS:
             changes = await self._room_changes(room, items, listing, now)
         else:
             # No crowd, or a room larger than one listing (whose member lists show its first
@@ -123,7 +125,7 @@ class PresenceSweep:
         self,
         room: str,
         items: list[tuple[Mark | None, str]],
-        listing: list[dict],
+        listing: list[dict[str, Any]],
         now: float,
     ) -> list[_Change]:
         """Everyone the whole room's listing or its records name, compared in one go."""
@@ -148,7 +150,7 @@ class PresenceSweep:
         self,
         room: str,
         changes: list[_Change],
-        listing: list[dict] | None,
+        listing: list[dict[str, Any]] | None,
         now: float,
         report: SweepReport,
     ) -> None:
@@ -157,15 +159,14 @@ class PresenceSweep:
         due = [c for c in changes if c.check.kind == decide.ANNOUNCE]
         for change in settled:
             await self._clear(change)
-        if listing is None and (
-            len(due) + len(later) > decide.COALESCE_OVER
-            or len(due) > self.notices.available(room, now)
-        ):
+        available = presence.room_available(self.budgets.get(room), now)
+        if listing is None and decide.needs_listing(len(due), len(later), available):
             listing = await self.service.list_connections(
-                rooms.group(room), top=SNAPSHOT_CONNECTIONS
+                rooms.group(room), top=presence.SNAPSHOT_CONNECTIONS
             )
-        complete = listing is not None and len(listing) < SNAPSHOT_CONNECTIONS
-        if decide.coalesce(len(due) + len(later), self.notices.available(room, now), complete):
+        complete = listing is not None and len(listing) < presence.SNAPSHOT_CONNECTIONS
+        available = presence.room_available(self.budgets.get(room), now)
+        if decide.coalesce(len(due) + len(later), available, complete):
             await self._member_list(room, due + later, listing or [], now, report)
             return
         for change in later:
@@ -191,17 +192,17 @@ class PresenceSweep:
     async def _notice(self, room: str, change: _Change, now: float, report: SweepReport) -> None:
         transition = change.check.transition
         assert transition is not None
-        if not self.notices.allow(room, now):
+        if not self.budgets.spend(room, now):
             # The room's budget is spent on this instance: the next run.
             report.later += 1
-            due = now + decide.MARK_DELAY_S
+            due = decide.postponed(now)
             if change.mark is not None:
                 await self.marks.postpone(change.mark, due)
             else:
                 await self.marks.mark(room, change.user, due)
             return
         if await self.store.save_announced(room, change.user, transition.record, change.etag):
-            notice = presence_notice(self.settings, room, change.user, transition.event, now)
+            notice = presence.notice(self.settings, room, change.user, transition.event, now)
             await self.service.send_to_group(rooms.group(room), notice)
             report.notices += 1
         await self._clear(change)
@@ -210,7 +211,7 @@ class PresenceSweep:
         self,
         room: str,
         changes: list[_Change],
-        listing: list[dict],
+        listing: list[dict[str, Any]],
         now: float,
         report: SweepReport,
     ) -> None:
@@ -224,7 +225,6 @@ class PresenceSweep:
         if not won:
             return  # another run recorded (and sent) these changes
         users = presence.snapshot_users(listing)
-        snapshot = {"type": "presence", "room": room, "users": users}
-        self.notices.allow(room, now)  # a list costs the room one notice
-        await self.service.send_to_group(rooms.group(room), snapshot)
+        self.budgets.spend(room, now)  # a list costs the room one notice
+        await self.service.send_to_group(rooms.group(room), presence.member_list(room, users))
         report.member_lists += 1

@@ -1,5 +1,7 @@
 """The presence sweep's decisions: what a suppressed or lost change becomes later. Pure, no I/O.
 
+Carried out by adapters/sweeper.py.
+
 The webhook announces a presence change at once when the notice budgets allow
 (chat.presence). When they do not, it leaves a *pending* mark for the (room, user) in the
 state table, due when the user's notice bucket holds a token again. A timer-triggered
@@ -24,10 +26,7 @@ from chat import presence, rate_limit
 # suppressed notice waits at most one refill plus one period.
 SCHEDULE = "*/15 * * * * *"
 SWEEP_PERIOD_S = 15.0
-# A mark is due no sooner than this after it was written. A webhook instance that wrote a
-# mark skips writing it again while it is not yet due: every change it skipped happened
-# before any sweep could take the mark, so the sweep still sees it (it reads the truth).
-MARK_DELAY_S = 1.0
+MARK_DELAY_S = presence.MARK_DELAY_S
 # One run handles at most this many due marks (the rest wait for the next run): a run's cost
 # is bounded, one list call and one read per mark, plus a write per change.
 MAX_DUE_PER_RUN = 200
@@ -50,22 +49,6 @@ class Check:
     due: float | None = None  # when to look again (LATER)
 
 
-def token_at(announced: presence.Announced | None, now: float) -> float:
-    """When the user's notice bucket next holds a whole token (now, if it does)."""
-    if announced is None:
-        return now
-    bucket = rate_limit.refilled(
-        announced.bucket(), presence.USER_NOTICES, presence.USER_WINDOW_S, now
-    )
-    missing = max(0.0, 1.0 - bucket.tokens)
-    return now + missing * presence.USER_WINDOW_S / presence.USER_NOTICES
-
-
-def mark_due(announced: presence.Announced | None, now: float) -> float:
-    """When a change not announced now should be looked at again."""
-    return max(now + MARK_DELAY_S, token_at(announced, now))
-
-
 def check(announced: presence.Announced | None, present: bool, now: float) -> Check:
     """Compare the service's truth with what the room was told, for one due mark."""
     told = announced.present if announced is not None else False
@@ -73,8 +56,18 @@ def check(announced: presence.Announced | None, present: bool, now: float) -> Ch
         return Check(SETTLED)
     transition = presence.decide(announced, present, now)
     if transition is None:  # the user's notice bucket is still empty
-        return Check(LATER, due=max(token_at(announced, now), now + MARK_DELAY_S))
+        return Check(LATER, due=presence.mark_due(announced, now))
     return Check(ANNOUNCE, transition)
+
+
+def needs_listing(due: int, later: int, room_tokens: int) -> bool:
+    """Whether the room's listing is worth a call: only if the changes might be coalesced."""
+    return due + later > COALESCE_OVER or due > room_tokens
+
+
+def postponed(now: float) -> float:
+    """When a change the room's budget held back on this run is looked at again."""
+    return now + MARK_DELAY_S
 
 
 def coalesce(changes: int, room_tokens: int, listing_complete: bool) -> bool:
