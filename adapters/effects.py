@@ -112,8 +112,8 @@ class Effects:
                 return await self.store.add_message(entity, marker)
             case DeleteMessage(entity, marker):
                 return await self.store.delete_message(entity, marker)
-            case LeaseTokens(user, bucket, capacity, window, now, cached):
-                return await self.store.lease_tokens(user, bucket, capacity, window, now, cached)
+            case LeaseTokens():
+                return await self.store.lease_tokens(effect)
             case SaveAnnounced(room, user, record, etag):
                 return await self.store.save_announced(room, user, record, etag)
             case MarkPending():

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chat import history, presence, token_lease
+from chat.plan import LeaseTokens
 from chat.storage_settings import MESSAGES_TABLE, STATE_TABLE, StorageSettings
 
 if TYPE_CHECKING:
@@ -216,22 +217,14 @@ class TableStore:
         return await self._call("read history", read)
 
     # --- per-user limits ----------------------------------------------------------------------
-    async def lease_tokens(
-        self,
-        user: str,
-        bucket: str,
-        capacity: int,
-        window: float,
-        now: float,
-        cached: tuple[float, float, str] | None = None,
-    ) -> tuple[int, list[Any] | None] | None:
-        """A lease from the user's bucket `bucket` (chat.token_lease: how many, and the refill
-        rule), shared by all connections and instances: (tokens leased, possibly 0, the value
-        to cache next), or None when every ETag race was lost.
+    async def lease_tokens(self, request: LeaseTokens) -> tuple[int, list[Any] | None] | None:
+        """A lease from the user's bucket `request.bucket` (chat.token_lease: how many, and the
+        refill rule), shared by all connections and instances: (tokens leased, possibly 0,
+        the value to cache next), or None when every ETag race was lost.
 
-        `cached` is what an earlier call returned for this connection ([tokens, updated,
-        etag], kept in its connection state): while no other connection of the user has
-        leased since, the update goes straight out with that ETag, one round trip instead
+        `request.cached` is what an earlier call returned for this connection ([tokens,
+        updated, etag], kept in its connection state): while no other connection of the user
+        has leased since, the update goes straight out with that ETag, one round trip instead
         of a read and a write.
         """
         from azure.core import MatchConditions
@@ -241,10 +234,11 @@ class TableStore:
             ResourceNotFoundError,
         )
 
-        key = f"rate|{user_key(user)}"
+        key, bucket, cached = f"rate|{user_key(request.user)}", request.bucket, request.cached
+        rule = (request.capacity, request.window, request.now, request.most)
 
         def lease(stored: tuple[float, float] | None) -> tuple[int, dict[str, Any]]:
-            tokens, left = token_lease.take_lease(stored, capacity, window, now)
+            tokens, left = token_lease.take_lease(stored, *rule)
             fields = {"PartitionKey": key, "RowKey": bucket, "tokens": left.tokens}
             return tokens, fields | {"updated": left.updated}
 
@@ -371,9 +365,10 @@ class TableStore:
 
         async def read() -> tuple[list[dict[str, Any]], object]:
             table = await self._table(STATE_TABLE)
-            pages = table.query_entities(
+            # The SDK's token is a dict of next keys, though its stubs say str: kept opaque.
+            pages: Any = table.query_entities(
                 query, parameters=parameters, results_per_page=limit, select=select
-            ).by_page(continuation_token=continuation)
+            ).by_page(continuation_token=continuation)  # type: ignore[arg-type]
             rows: list[dict[str, Any]] = []
             async for page in pages:
                 async for entity in page:

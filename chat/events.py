@@ -18,6 +18,7 @@ Everything a sender or the room reads is written here: the refusals and the fram
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -271,7 +272,7 @@ def _odata_string(value: str) -> str:
 # --- join and leave: limited per connection (its state) and per user (a leased table bucket) --
 
 
-def _room_change(turn: _Turn, carry_on: Any) -> Plan:
+def _room_change(turn: _Turn, verb: str, carry_on: Callable[[_Turn], Plan]) -> Plan:
     """Spend one of the connection's room changes, then one of the user's; then `carry_on`."""
     bucket = rate_limit.Bucket.from_state(turn.state.get("moves"), ROOM_CHANGES, turn.now)
     allowed, bucket = rate_limit.take(bucket, ROOM_CHANGES, ROOM_CHANGES_WINDOW_S, turn.now)
@@ -286,19 +287,20 @@ def _room_change(turn: _Turn, carry_on: Any) -> Plan:
     lease = token_lease.request(
         turn.user, state, token_lease.ROOM_CHANGES, *_user_room_limit(), turn.now
     )
-    return after(partial(_room_change_leased, turn.moved(state), carry_on), lease)
+    return after(partial(_room_change_leased, turn.moved(state), verb, carry_on), lease)
 
 
 def _user_room_limit() -> tuple[int, float]:
     return USER_ROOM_CHANGES, USER_ROOM_CHANGES_WINDOW_S
 
 
-def _room_change_leased(turn: _Turn, carry_on: Any, outcomes: Outcomes) -> Plan:
+def _room_change_leased(
+    turn: _Turn, verb: str, carry_on: Callable[[_Turn], Plan], outcomes: Outcomes
+) -> Plan:
     allowed, state = token_lease.on_lease(
         outcomes[0], turn.state, token_lease.ROOM_CHANGES, *_user_room_limit(), turn.now
     )
     if isinstance(allowed, Failed):
-        verb = "leave" if carry_on is _leave else "join"
         return refuse(unavailable(verb, turn.room), turn.room, turn.state, "store")
     if not allowed:
         return refuse(ROOMS_TOO_FAST, turn.room, state, "user-room-rate")
@@ -310,7 +312,7 @@ def join(turn: _Turn) -> Plan:
         rooms.with_room(turn.state, turn.room)  # too many rooms: refused before any cost
     except Refused as error:
         return refuse(error.reason, turn.room, turn.state, "rooms")
-    return _room_change(turn, _join)
+    return _room_change(turn, "join", _join)
 
 
 def _join(turn: _Turn) -> Plan:
@@ -334,7 +336,7 @@ def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
 def leave(turn: _Turn) -> Plan:
     if turn.room == rooms.LOBBY:
         return refuse(STAYS_IN_LOBBY, turn.room, turn.state, "lobby")
-    return _room_change(turn, _leave)
+    return _room_change(turn, "leave", _leave)
 
 
 def _leave(turn: _Turn) -> Plan:

@@ -86,7 +86,7 @@ class DeleteMessage:
 
 @dataclass(frozen=True)
 class LeaseTokens:
-    """Take `tokens` from the user's shared bucket `bucket`, refilled as chat.token_lease says.
+    """Lease tokens from the user's shared bucket `bucket`, as chat.token_lease.take_lease says.
 
     Outcome: (tokens granted, the value to cache in the connection state), or None when the
     ETag race was lost every time (the decision says what that means)."""
@@ -96,6 +96,7 @@ class LeaseTokens:
     capacity: int
     window: float
     now: float
+    most: int  # tokens at most (chat.token_lease.LEASE_SIZES)
     cached: tuple[float, float, str] | None = None
 
 

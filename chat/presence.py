@@ -90,7 +90,7 @@ def notice_id(room: str, user: str, event: str, now: float) -> str:
     return hashlib.sha256(seed).hexdigest()[:24]
 
 
-def snapshot_users(connections: list[dict]) -> list[str]:
+def snapshot_users(connections: list[dict[str, Any]]) -> list[str]:
     """Each user once, however many tabs, in the order the service listed them."""
     seen: dict[str, None] = {}
     for connection in connections:

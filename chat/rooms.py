@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from chat import bounded_json, message_text, typing_notice
 from chat.errors import Refused as Rejected  # the one refusal type (chat/errors.py)
@@ -81,13 +82,13 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
         raise Rejected(f"Command {kind} refused: {error}.") from None
     if kind != MESSAGE:
         return Command(kind, room)
-    text = value.get("message")
-    if not isinstance(text, str):
+    message = value.get("message")
+    if not isinstance(message, str):
         raise Rejected('Message not sent: "message" must be text.', room)
-    return Command(MESSAGE, room, text)
+    return Command(MESSAGE, room, message)
 
 
-def _json_object(body: bytes) -> dict | None:
+def _json_object(body: bytes) -> dict[str, Any] | None:
     """The body as a JSON object, or None for anything else (plain text, arrays, bad JSON)."""
     stripped = body.lstrip()
     if not stripped.startswith(b"{"):
@@ -102,7 +103,7 @@ def _json_object(body: bytes) -> dict | None:
 # --- which rooms a connection is in: kept in its connection state, so any instance knows ---
 
 
-def rooms_of(state: dict) -> list[str]:
+def rooms_of(state: dict[str, Any]) -> list[str]:
     """The rooms recorded in a connection's state; the lobby always, anything odd ignored."""
     raw = state.get("rooms")
     rooms = [LOBBY]
@@ -113,7 +114,7 @@ def rooms_of(state: dict) -> list[str]:
     return rooms
 
 
-def with_room(state: dict, room: str) -> dict:
+def with_room(state: dict[str, Any], room: str) -> dict[str, Any]:
     """The state after joining `room`; Rejected when the connection is in too many rooms."""
     rooms = rooms_of(state)
     if room not in rooms:
@@ -127,7 +128,7 @@ def with_room(state: dict, room: str) -> dict:
     return state | {"rooms": rooms[1:]}
 
 
-def without_room(state: dict, room: str, now: float) -> dict:
+def without_room(state: dict[str, Any], room: str, now: float) -> dict[str, Any]:
     """The state after leaving `room`. The room's typing time is kept while it still throttles
     (leaving and joining again must not reset it); older ones are dropped, so the state
     stays small however many rooms come and go."""

@@ -32,6 +32,10 @@ LEASE_MAX = 5
 MESSAGES, ROOM_CHANGES = "bucket", "rooms"
 # A connection's state keys for each bucket: its lease, and the cached bucket (see lease_tokens).
 STATE_KEYS = {MESSAGES: ("lease", "user_rate"), ROOM_CHANGES: ("room_lease", "room_user_rate")}
+# The most a lease takes from each. A connection changes rooms a few times, not hundreds:
+# a lease of several would mostly be lost with the connection, so room changes take one
+# token per change (one conditional table write each), and the user's limit is exact.
+LEASE_SIZES = {MESSAGES: LEASE_MAX, ROOM_CHANGES: 1}
 # A lease takes at most this share of the tokens the bucket holds at the time.
 LEASE_SHARE = 4
 MIN_TTL_S = 2.0
@@ -92,7 +96,7 @@ def granted(tokens: int, capacity: int, window: float, now: float) -> tuple[bool
 
 
 def take_lease(
-    stored: tuple[float, float] | None, capacity: int, window: float, now: float
+    stored: tuple[float, float] | None, capacity: int, window: float, now: float, most: int
 ) -> tuple[int, rate_limit.Bucket]:
     """Lease from the user's bucket as stored ([tokens, updated], None when there is none):
     the tokens leased and the bucket to write back."""
@@ -103,7 +107,7 @@ def take_lease(
     bucket = rate_limit.refilled(
         rate_limit.Bucket.from_state(raw, capacity, at), capacity, window, at
     )
-    tokens = size(bucket.tokens)
+    tokens = min(size(bucket.tokens), most)
     return tokens, rate_limit.Bucket(bucket.tokens - tokens, bucket.updated)
 
 
@@ -139,7 +143,8 @@ def request(
 ) -> LeaseTokens:
     """The table call for a fresh lease, with what this connection cached of the bucket."""
     _, cache_key = STATE_KEYS[bucket]
-    return LeaseTokens(user, bucket, capacity, window, now, cached(state.get(cache_key)))
+    most = LEASE_SIZES[bucket]
+    return LeaseTokens(user, bucket, capacity, window, now, most, cached(state.get(cache_key)))
 
 
 def on_lease(
@@ -150,13 +155,19 @@ def on_lease(
     window: float,
     now: float,
 ) -> tuple[bool | Failed, dict[str, Any]]:
-    """The second decision on a LeaseTokens outcome: allowed, refused (the bucket is empty,
-    or the user raced themselves past every retry: fail closed), or the store's failure."""
+    """The second decision on a LeaseTokens outcome: allowed, refused (the bucket is empty),
+    or the store's failure. Every ETag race lost (None) is decided per bucket: messages fail
+    closed (a user racing themselves this hard is flooding); room changes go ahead, as the
+    user's other tabs changing rooms at that very moment (a reload of many tabs) is normal,
+    and the connection's own limit still holds."""
     lease_key, cache_key = STATE_KEYS[bucket]
     if isinstance(outcome, Failed):
         return outcome, state
-    if outcome is None:  # every ETag race lost: a user racing themselves this hard is flooding
-        return False, state | {cache_key: None, lease_key: Lease(0, now).to_state()}
+    if outcome is None:
+        return bucket == ROOM_CHANGES, state | {
+            cache_key: None,
+            lease_key: Lease(0, now).to_state(),
+        }
     assert isinstance(outcome, tuple)
     tokens, cache = outcome
     allowed, lease = granted(tokens, capacity, window, now)

@@ -17,7 +17,7 @@ def _throttling(last: object, now: float) -> bool:
     )
 
 
-def allow(state: dict, room: str, now: float) -> tuple[bool, dict]:
+def allow(state: dict[str, Any], room: str, now: float) -> tuple[bool, dict[str, Any]]:
     """Whether to forward a typing notice now, and the connection state to keep."""
     raw = state.get("typing")
     last_by_room = dict(raw) if isinstance(raw, dict) else {}
@@ -27,7 +27,7 @@ def allow(state: dict, room: str, now: float) -> tuple[bool, dict]:
     return True, state | {"typing": last_by_room}
 
 
-def recent(state: dict, now: float) -> dict:
+def recent(state: dict[str, Any], now: float) -> dict[str, Any]:
     """The state with only the typing times that still throttle a room (the rest are dropped)."""
     raw = state.get("typing")
     if not isinstance(raw, dict):

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import aiohttp
@@ -14,8 +15,17 @@ import pytest
 
 from tests.support.chat_client import ChatClient, join, negotiate
 from tests.support.stack import LocalStack
+from tests.support.stack import local_stack as start_stack
 
 pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    # test_25_connections_of_one_user_are_limited_as_one_user opens 25 tabs of one user, past
+    # the default per-user cap of 10 (its own test is in test_chat.py).
+    with start_stack(extra_host_env={"ChatMaxConnectionsPerUser": "30"}) as started:
+        yield started
 
 
 def _name(prefix: str) -> str:
