@@ -227,6 +227,40 @@ class TableStore:
         has leased since, the update goes straight out with that ETag, one round trip instead
         of a read and a write.
         """
+        from azure.core.exceptions import ResourceNotFoundError
+
+        key = f"rate|{user_key(request.user)}"
+
+        async def take() -> tuple[int, list[Any] | None] | None:
+            table = await self._table(STATE_TABLE)
+            if request.cached is not None:
+                cached, cached_etag = request.cached[:2], request.cached[2]
+                leased = await self._write_lease(table, key, request, cached, cached_etag)
+                if leased is not None:
+                    return leased  # else another connection leased meanwhile: read below
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    entity = await table.get_entity(key, request.bucket)
+                except ResourceNotFoundError:
+                    entity = None
+                stored = (entity["tokens"], entity["updated"]) if entity is not None else None
+                etag = entity.metadata["etag"] if entity is not None else None
+                leased = await self._write_lease(table, key, request, stored, etag)
+                if leased is not None:
+                    return leased  # else another connection leased meanwhile: read again
+            return None
+
+        return await self._call("rate limit", take)
+
+    @staticmethod
+    async def _write_lease(
+        table: TableClient,
+        key: str,
+        request: LeaseTokens,
+        stored: tuple[float, float] | None,
+        etag: str | None,
+    ) -> tuple[int, list[Any] | None] | None:
+        """Write the bucket after the lease, if it is still as read (None: it was not)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             ResourceExistsError,
@@ -234,52 +268,20 @@ class TableStore:
             ResourceNotFoundError,
         )
 
-        key, bucket, cached = f"rate|{user_key(request.user)}", request.bucket, request.cached
         rule = (request.capacity, request.window, request.now, request.most)
-
-        def lease(stored: tuple[float, float] | None) -> tuple[int, dict[str, Any]]:
-            tokens, left = token_lease.take_lease(stored, *rule)
-            fields = {"PartitionKey": key, "RowKey": bucket, "tokens": left.tokens}
-            return tokens, fields | {"updated": left.updated}
-
-        def remember(fields: dict[str, Any], written: Any) -> list[Any] | None:
-            etag = written.get("etag") if isinstance(written, dict) else None
-            return [fields["tokens"], fields["updated"], etag] if etag else None
-
-        async def take() -> tuple[int, list[Any] | None] | None:
-            table = await self._table(STATE_TABLE)
-            if cached is not None:
-                tokens, fields = lease(cached[:2])
-                try:
-                    written = await table.update_entity(
-                        fields, etag=cached[2], match_condition=MatchConditions.IfNotModified
-                    )
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    pass  # another connection leased meanwhile: read the bucket below
-                else:
-                    return tokens, remember(fields, written)
-            for _ in range(MAX_CONFLICT_RETRIES):
-                try:
-                    entity = await table.get_entity(key, bucket)
-                except ResourceNotFoundError:
-                    entity = None
-                stored = (entity["tokens"], entity["updated"]) if entity is not None else None
-                tokens, fields = lease(stored)
-                try:
-                    if entity is None:
-                        written = await table.create_entity(fields)
-                    else:
-                        written = await table.update_entity(
-                            fields,
-                            etag=entity.metadata["etag"],
-                            match_condition=MatchConditions.IfNotModified,
-                        )
-                except (ResourceModifiedError, ResourceExistsError):
-                    continue  # another connection leased meanwhile: read again
-                return tokens, remember(fields, written)
+        tokens, left = token_lease.take_lease(stored, *rule)
+        fields: dict[str, Any] = {"PartitionKey": key, "RowKey": request.bucket}
+        fields |= {"tokens": left.tokens, "updated": left.updated}
+        try:
+            if etag is None:
+                written = await table.create_entity(fields)
+            else:
+                match = MatchConditions.IfNotModified
+                written = await table.update_entity(fields, etag=etag, match_condition=match)
+        except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
             return None
-
-        return await self._call("rate limit", take)
+        etag = written.get("etag") if isinstance(written, dict) else None
+        return tokens, [left.tokens, left.updated, etag] if etag else None
 
     # --- presence ----------------------------------------------------------------------------
     async def announced(self, room: str, user: str) -> tuple[presence.Announced | None, str | None]:
