@@ -18,13 +18,15 @@ from adapters.webpubsub import Service, ServiceUnavailable
 from chat import presence, rooms
 from chat.plan import (
     AddToGroups,
-    CountConnections,
+    ClearMark,
     DeleteMessage,
     Effect,
     Failed,
     KeepRoomBudget,
     LeaseTokens,
+    ListConnections,
     MarkPending,
+    MoveMark,
     Outcomes,
     Plan,
     Reconcile,
@@ -62,6 +64,10 @@ class Effects:
         if self._store is None:
             raise StoreUnavailable("storage is not configured")
         return self._store
+
+    @property
+    def marks(self) -> PresenceMarks:
+        return PresenceMarks(self.store)
 
     async def carry_out(self, plan: Plan) -> Plan:
         """Run the plan's effects, then its next decisions, until one is final."""
@@ -106,8 +112,8 @@ class Effects:
                 return await self.service.add_to_groups(connection_id, list(groups))
             case RemoveFromGroups(connection_id, groups):
                 return await self.service.remove_from_groups(connection_id, list(groups))
-            case CountConnections(group, top):
-                return len(await self.service.list_connections(group, top=top))
+            case ListConnections(group, top):
+                return await self.service.list_connections(group, top=top)
             case StoreMessage(entity, marker):
                 return await self.store.add_message(entity, marker)
             case DeleteMessage(entity, marker):
@@ -118,6 +124,12 @@ class Effects:
                 return await self.store.save_announced(room, user, record, etag)
             case MarkPending():
                 return await self._mark(effect)
+            case ClearMark(mark):
+                return await self.marks.clear(mark)
+            case MoveMark(room, user, due, None):
+                return await self.marks.mark(room, user, due)
+            case MoveMark(_, _, due, mark) if mark is not None:
+                return await self.marks.postpone(mark, due)
             case KeepRoomBudget():
                 return None  # done in _run, before any I/O
             case Reconcile():
@@ -151,7 +163,7 @@ class Effects:
         key = (effect.room, effect.user)
         if self._marked.get(key, 0.0) > effect.now:
             return  # this instance's mark is not due yet: the sweep will see this change too
-        await PresenceMarks(self.store).mark(effect.room, effect.user, effect.due)
+        await self.marks.mark(effect.room, effect.user, effect.due)
         self._marked.pop(key, None)
         self._marked[key] = effect.due
         while len(self._marked) > MAX_MARKED:

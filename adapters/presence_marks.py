@@ -12,22 +12,13 @@ Writes of marks are plain upserts: a mark only says "look again"; the sweep read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from adapters.table_store import TableStore, user_key
 from chat.presence import ROOM_WIDE
+from chat.sweep import Mark
 
 PENDING = "pending"
 PRESENCE_PREFIX = "presence|"
 RECHECK = ("sweep", "recheck")
-
-
-@dataclass(frozen=True)
-class Mark:
-    room: str
-    user: str
-    due: float
-    etag: str
 
 
 def _mark_key(room: str, user: str) -> str:

@@ -40,9 +40,9 @@ from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, Clou
 from chat.errors import Refused
 from chat.plan import (
     AddToGroups,
-    CountConnections,
     DeleteMessage,
     Failed,
+    ListConnections,
     Outcomes,
     Plan,
     Reconcile,
@@ -143,18 +143,18 @@ def connect(event: CloudEvent, body: bytes, settings: Settings) -> Plan:
     accept = {"userId": user} if named else {}
     reply = json_reply(200, accept | {"groups": lobby_groups(user)})
     cap = settings.max_connections_per_user
-    count = CountConnections(rooms.presence_group(rooms.LOBBY, user), top=cap)
+    count = ListConnections(rooms.presence_group(rooms.LOBBY, user), top=cap)
     return after(partial(admit, reply, cap), count)
 
 
 def admit(reply: Reply, cap: int, outcomes: Outcomes) -> Plan:
     """The second decision of connect: the new connection is not counted yet (its groups
     come with this reply), so `cap` open ones already is one too many."""
-    (count,) = outcomes
-    if isinstance(count, Failed):
+    (listed,) = outcomes
+    if isinstance(listed, Failed):
         # Fail closed: the cap is what keeps one user from taking the unit's connections.
-        return done(text(count.status, UNREACHABLE), failed=count.reason)
-    if count >= cap:
+        return done(text(listed.status, UNREACHABLE), failed=listed.reason)
+    if len(listed) >= cap:
         return done(text(403, too_many_connections(cap)), refused="connections")
     return done(reply)
 

@@ -16,10 +16,16 @@ effect kind with its one executor case.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from chat.reply import Reply
+
+if TYPE_CHECKING:  # annotations only: those modules build plans themselves
+    from chat.presence import Announced
+    from chat.rate_limit import Bucket
+    from chat.sweep import Mark
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,8 @@ class RemoveFromGroups:
 
 
 @dataclass(frozen=True)
-class CountConnections:
-    """How many connections the group holds, counting at most `top` (outcome: int)."""
+class ListConnections:
+    """The group's connections, at most `top` (outcome: [{"connectionId", "userId"}, ...])."""
 
     group: str
     top: int
@@ -107,7 +113,7 @@ class SaveAnnounced:
 
     room: str
     user: str
-    record: Any  # chat.presence.Announced
+    record: Announced
     etag: str | None
 
 
@@ -122,6 +128,24 @@ class MarkPending:
     now: float  # when the change was seen (an instance skips marks it wrote still not due)
 
 
+@dataclass(frozen=True)
+class ClearMark:
+    """Delete a pending mark the sweep has dealt with, unless it was written again since."""
+
+    mark: Mark
+
+
+@dataclass(frozen=True)
+class MoveMark:
+    """Look again at `due`: the sweep's own mark (`mark` None: a change found by the
+    re-check, which has none) or the mark it read, unless that was written again since."""
+
+    room: str
+    user: str
+    due: float
+    mark: Mark | None
+
+
 # --- state kept by this instance (memory, not I/O) -------------------------------------------
 
 
@@ -130,7 +154,7 @@ class KeepRoomBudget:
     """Keep the room's notice bucket (chat.presence) as the decision left it."""
 
     room: str
-    bucket: Any  # chat.rate_limit.Bucket
+    bucket: Bucket
 
 
 # --- presence (composite: each reads the service's truth, then chat.presence decides) ---------
@@ -159,12 +183,14 @@ Effect = (
     | SendToConnection
     | AddToGroups
     | RemoveFromGroups
-    | CountConnections
+    | ListConnections
     | StoreMessage
     | DeleteMessage
     | LeaseTokens
     | SaveAnnounced
     | MarkPending
+    | ClearMark
+    | MoveMark
     | KeepRoomBudget
     | Reconcile
     | Snapshot
@@ -198,3 +224,41 @@ def done(reply: Reply, *effects: Effect, **notes: str) -> Plan:
 def after(then: Callable[[Outcomes], Plan], *effects: Effect) -> Plan:
     """Carry out these effects, then decide again on their outcomes."""
     return Plan(effects, then=then)
+
+
+def chain(*plans: Plan) -> Plan:
+    """Carry out each plan to its end, in order, stopping at the first failed effect (noted
+    as failed=1). Counts in the final plans' notes (notices=1, ...) add up."""
+    return _chain(plans, {})
+
+
+def _chain(plans: tuple[Plan, ...], notes: dict[str, str]) -> Plan:
+    first, rest = plans[0], plans[1:]
+    if first.then is not None:
+        step = partial(_chain_step, first.then, rest, notes)
+        return replace(first, then=step, notes={})
+    notes = _counted(notes, first.notes)
+    if not rest or "failed" in first.notes:
+        return Plan(first.effects, then=partial(_chain_next, (), notes), notes=notes)
+    return Plan(first.effects, then=partial(_chain_next, rest, notes))
+
+
+def _chain_step(
+    then: Callable[[Outcomes], Plan],
+    rest: tuple[Plan, ...],
+    notes: dict[str, str],
+    outcomes: Outcomes,
+) -> Plan:
+    if any(isinstance(outcome, Failed) for outcome in outcomes):
+        return Plan(notes=_counted(notes, {"failed": "1"}))
+    return _chain((then(outcomes), *rest), notes)
+
+
+def _chain_next(rest: tuple[Plan, ...], notes: dict[str, str], outcomes: Outcomes) -> Plan:
+    if any(isinstance(outcome, Failed) for outcome in outcomes):
+        return Plan(notes=_counted(notes, {"failed": "1"}))
+    return _chain(rest, notes) if rest else Plan(notes=notes)
+
+
+def _counted(notes: dict[str, str], more: dict[str, str]) -> dict[str, str]:
+    return notes | {k: str(int(notes.get(k, "0")) + int(v)) for k, v in more.items()}
