@@ -478,7 +478,7 @@ async def test_a_users_room_changes_are_limited_across_connections(
     from chat import events
 
     started, outcomes = time.monotonic(), []
-    for connection in range(4):  # each connection stays within its own limit
+    for connection in range(7):  # each connection stays within its own limit
         state = None
         for n in range(events.ROOM_CHANGES):
             kind = "join" if n % 2 == 0 else "leave"
