@@ -250,7 +250,7 @@ class _Turn:
     settings: Settings
     now: float
 
-    def moved(self, state: dict[str, Any]) -> _Turn:
+    def with_state(self, state: dict[str, Any]) -> _Turn:
         return _Turn(self.event, self.user, self.room, state, self.settings, self.now)
 
 
@@ -278,18 +278,18 @@ def _room_change(turn: _Turn, verb: str, carry_on: Callable[[_Turn], Plan]) -> P
     """Spend one of the connection's room changes, then one of the user's; then `carry_on`."""
     bucket = rate_limit.Bucket.from_state(turn.state.get("moves"), ROOM_CHANGES, turn.now)
     allowed, bucket = rate_limit.take(bucket, ROOM_CHANGES, ROOM_CHANGES_WINDOW_S, turn.now)
-    turn = turn.moved(turn.state | {"moves": bucket.to_state()})
+    turn = turn.with_state(turn.state | {"moves": bucket.to_state()})
     if not allowed:
         return refuse(ROOMS_TOO_FAST, turn.room, turn.state, "room-rate")
     spent, state = token_lease.spend_from_state(
         turn.state, token_lease.ROOM_CHANGES, *_user_room_limit(), turn.now
     )
     if spent:
-        return carry_on(turn.moved(state))
+        return carry_on(turn.with_state(state))
     lease = token_lease.request(
         turn.user, state, token_lease.ROOM_CHANGES, *_user_room_limit(), turn.now
     )
-    return after(partial(_room_change_leased, turn.moved(state), verb, carry_on), lease)
+    return after(partial(_room_change_leased, turn.with_state(state), verb, carry_on), lease)
 
 
 def _user_room_limit() -> tuple[int, float]:
@@ -306,7 +306,7 @@ def _room_change_leased(
         return refuse(unavailable(verb, turn.room), turn.room, turn.state, "store")
     if not allowed:
         return refuse(ROOMS_TOO_FAST, turn.room, state, "user-room-rate")
-    return carry_on(turn.moved(state))
+    return carry_on(turn.with_state(state))
 
 
 def join(turn: _Turn) -> Plan:
@@ -321,7 +321,7 @@ def _join(turn: _Turn) -> Plan:
     state = rooms.with_room(turn.state, turn.room)
     groups = (rooms.group(turn.room), rooms.presence_group(turn.room, turn.user))
     add = AddToGroups(turn.event.connection_id, groups)
-    return after(partial(_joined, turn.moved(state)), add)
+    return after(partial(_joined, turn.with_state(state)), add)
 
 
 def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
@@ -400,7 +400,7 @@ def message(turn: _Turn, raw: str) -> Plan:
     # one, a new lease and the insert go to the store together (one round trip of latency,
     # not two), and a message the bucket refuses is deleted before anyone sees it.
     spent, state = token_lease.spend_from_state(state, token_lease.MESSAGES, capacity, window, now)
-    msg = _Message(turn.moved(state), frame, StoreMessage(entity, marker))
+    msg = _Message(turn.with_state(state), frame, StoreMessage(entity, marker))
     if spent:
         step = after(partial(_stored, msg, True), msg.store)
     else:
@@ -419,7 +419,7 @@ def _leased_and_stored(msg: _Message, outcomes: Outcomes) -> Plan:
         settings.rate_limit_window_seconds,
         turn.now,
     )
-    return _stored(_Message(turn.moved(state), msg.frame, msg.store), allowed, outcomes[1:])
+    return _stored(_Message(turn.with_state(state), msg.frame, msg.store), allowed, outcomes[1:])
 
 
 def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
