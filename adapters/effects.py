@@ -90,6 +90,8 @@ class Effects:
         for effect in effects:
             if isinstance(effect, KeepRoomBudget):
                 self.budgets.keep(effect.room, effect.bucket)
+        if not effects:
+            return ()
         if len(effects) == 1:  # the common case, without gather's tasks
             return (await self._outcome(effects[0]),)
         return tuple(await asyncio.gather(*(self._outcome(e) for e in effects)))
