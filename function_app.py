@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 runtime = Runtime(os.environ, os.path.join(os.path.dirname(__file__), "static"))
-# chat.presence_sweep.SCHEDULE, spelled out: indexing reads it, and importing that module (and
+# chat.sweep.SCHEDULE, spelled out: indexing reads it, and importing that module (and
 # chat.presence behind it) would add half of what indexing costs; the timer's test keeps the
 # two equal.
 PRESENCE_SWEEP_SCHEDULE = "*/15 * * * * *"
@@ -159,7 +159,7 @@ async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
 )
 @refusals()
 async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
-    from chat import cloudevents, webhook
+    from chat import cloudevents, events
 
     configured = _configured()
     settings = configured.settings
@@ -170,27 +170,18 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     if not isinstance(event, cloudevents.CloudEvent):
         log.warning("Refused an upstream call (%s): %s", event.status, event.body.decode())
         return _response(event)
-    now = time.time()
-    if event.type == cloudevents.CONNECT or not (
-        event.type in (cloudevents.CONNECTED, cloudevents.DISCONNECTED)
-        or event.type == webhook.MESSAGE
-    ):
-        outcome = webhook.decide(event, req.get_body(), settings)
-        _log_event(event, outcome.reply, outcome.notes, logging.INFO)
-        return _response(outcome.reply)
-    events = _stateful(configured).events
-    if event.type == cloudevents.CONNECTED:
-        result = await events.connected(event, now)
-    elif event.type == cloudevents.DISCONNECTED:
-        result = await events.disconnected(event, now)
-    else:
-        result = await events.command(event, req.get_body(), headers.get("content-type"), now)
+    # connect needs only the service (to count the user's connections); the others the store.
+    stored = event.type in (cloudevents.CONNECTED, cloudevents.DISCONNECTED, events.MESSAGE)
+    if stored:
+        _stateful(configured)  # 503 when storage is not configured
+    body, content_type = req.get_body(), headers.get("content-type")
+    result = await configured.events.handle(event, body, content_type, time.time())
     # Chat messages are the bulk of the traffic: in Azure every log line is billed telemetry, so
     # a delivered message logs at DEBUG; presence events and refusals stay visible.
     _log_event(
-        event, result.reply, result.notes, logging.DEBUG if result.delivered else logging.INFO
+        event, result.answer, result.notes, logging.DEBUG if result.delivered else logging.INFO
     )
-    return _response(result.reply)
+    return _response(result.answer)
 
 
 def _log_event(event: CloudEvent, reply: Reply, notes: dict[str, str], level: int) -> None:
@@ -234,7 +225,7 @@ async def presence_sweep(timer: func.TimerRequest) -> None:
     """Announce the presence changes the notice budgets held back, and correct lost leaves.
 
     Any instance may run it (two at once announce each change once: see
-    adapters/presence_sweep.py). Unconfigured, it does nothing; the settings' problem was
+    adapters/sweeper.py). Unconfigured, it does nothing; the settings' problem was
     logged once by name when they were first read.
     """
     configured = runtime.configured()

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from adapters.assets import Assets
-    from adapters.chat_events import ChatEvents
-    from adapters.presence_sweep import PresenceSweep
+    from adapters.instance_memory import RoomBudgets
+    from adapters.sweeper import PresenceSweep
     from adapters.table_store import TableStore
+    from adapters.webhook_events import WebhookEvents
     from adapters.webpubsub import Service
-    from chat.presence import RoomNotices
     from chat.settings import Settings
     from chat.storage_settings import StorageSettings
 
@@ -29,10 +29,13 @@ log = logging.getLogger("chat")
 class Stateful:
     """The parts that need the table store: history, rooms, presence and the sweep."""
 
-    def __init__(self, settings: Settings, service: Service, storage: StorageSettings) -> None:
+    def __init__(
+        self, settings: Settings, service: Service, storage: StorageSettings, budgets: RoomBudgets
+    ) -> None:
         self.settings = settings
         self.service = service
         self.storage = storage
+        self.budgets = budgets
 
     @functools.cached_property
     def store(self) -> TableStore:
@@ -41,23 +44,10 @@ class Stateful:
         return TableStore(self.storage, self.settings.service_timeout_seconds)
 
     @functools.cached_property
-    def notices(self) -> RoomNotices:
-        # One budget for the webhook and the sweep: both announce presence changes.
-        from chat.presence import RoomNotices
-
-        return RoomNotices()
-
-    @functools.cached_property
-    def events(self) -> ChatEvents:
-        from adapters.chat_events import ChatEvents
-
-        return ChatEvents(self.settings, self.service, self.store, self.notices)
-
-    @functools.cached_property
     def sweep(self) -> PresenceSweep:
-        from adapters.presence_sweep import PresenceSweep
+        from adapters.sweeper import PresenceSweep
 
-        return PresenceSweep(self.settings, self.service, self.store, self.notices)
+        return PresenceSweep(self.settings, self.service, self.store, self.budgets)
 
     async def close(self) -> None:
         store = self.__dict__.get("store")  # only a store that was made has a client to close
@@ -72,6 +62,15 @@ class Configured:
     service_origin: str  # scheme://host of the service, which the page may connect to
     assets: Assets
     stateful: Stateful | None  # None when storage is not configured (said once in the log)
+    budgets: RoomBudgets  # the rooms' notice budgets: one for the webhook and the sweep
+
+    @functools.cached_property
+    def events(self) -> WebhookEvents:
+        """Every webhook event; without storage configured only `connect` can be served."""
+        from adapters.webhook_events import WebhookEvents
+
+        store = self.stateful.store if self.stateful is not None else None
+        return WebhookEvents(self.settings, self.service, store, self.budgets)
 
 
 class Runtime:
@@ -102,6 +101,7 @@ class Runtime:
         from urllib.parse import urlsplit
 
         from adapters.assets import Assets
+        from adapters.instance_memory import RoomBudgets
         from adapters.webpubsub import Service
         from chat import settings as settings_module
         from chat.settings import SettingsError
@@ -118,7 +118,8 @@ class Runtime:
             )
         service = Service(settings)
         storage = self._storage()
-        stateful = Stateful(settings, service, storage) if storage is not None else None
+        budgets = RoomBudgets()
+        stateful = Stateful(settings, service, storage, budgets) if storage is not None else None
         parts = urlsplit(settings.client_url)
         return Configured(
             settings=settings,
@@ -126,6 +127,7 @@ class Runtime:
             service_origin=f"{parts.scheme}://{parts.netloc}",
             assets=Assets(self.static_root),
             stateful=stateful,
+            budgets=budgets,
         )
 
     def _storage(self) -> StorageSettings | None:

@@ -19,16 +19,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chat import history, presence, rate_limit, token_lease
+from chat import history, presence, token_lease
+from chat.plan import LeaseTokens
 from chat.storage_settings import MESSAGES_TABLE, STATE_TABLE, StorageSettings
 
 if TYPE_CHECKING:
     from azure.data.tables.aio import TableClient, TableServiceClient
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # Bounded retries of an ETag race: each retry re-reads, so a loser sees the winner's write.
+# Losing them all is an outcome (None) the caller's decision answers (chat.token_lease).
 MAX_CONFLICT_RETRIES = 5
 
 
@@ -38,18 +42,6 @@ class StoreUnavailable(Exception):
 
 def user_key(user: str) -> str:
     return hashlib.sha256(user.encode()).hexdigest()[:32]
-
-
-def _usable_cache(cached: object) -> bool:
-    """[tokens, updated, etag] as lease_tokens returned it (connection state is not trusted
-    for more than that: the If-Match makes a stale or forged value cost a read, no more)."""
-    return (
-        isinstance(cached, list)
-        and len(cached) == 3
-        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in cached[:2])
-        and isinstance(cached[2], str)
-        and 0 < len(cached[2]) <= 200
-    )
 
 
 class TableStore:
@@ -131,7 +123,7 @@ class TableStore:
         self._service = self._loop = self._ready = None
         self._tables = {}
 
-    async def _call(self, what: str, operation: Any) -> Any:
+    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
         """Run one store operation; every failure but the expected ones is StoreUnavailable."""
         from azure.core.exceptions import AzureError
 
@@ -224,18 +216,51 @@ class TableStore:
 
         return await self._call("read history", read)
 
-    # --- per-user flood limit ----------------------------------------------------------------
-    async def lease_tokens(
-        self, user: str, capacity: int, window: float, now: float, cached: object = None
-    ) -> tuple[int, list[Any] | None]:
-        """A lease of up to token_lease.LEASE_MAX tokens from the user's bucket, shared by
-        all connections and instances; 0 when the bucket is empty (refuse the message).
+    # --- per-user limits ----------------------------------------------------------------------
+    async def lease_tokens(self, request: LeaseTokens) -> tuple[int, list[Any] | None] | None:
+        """A lease from the user's bucket `request.bucket` (chat.token_lease: how many, and the
+        refill rule), shared by all connections and instances: (tokens leased, possibly 0,
+        the value to cache next), or None when every ETag race was lost.
 
-        `cached` is what an earlier call returned for this connection ([tokens, updated,
-        etag], kept in its connection state): while no other connection of the user has
-        leased since, the update goes straight out with that ETag, one round trip instead
-        of a read and a write. Returns (tokens leased, the value to cache next).
+        `request.cached` is what an earlier call returned for this connection ([tokens,
+        updated, etag], kept in its connection state): while no other connection of the user
+        has leased since, the update goes straight out with that ETag, one round trip instead
+        of a read and a write.
         """
+        from azure.core.exceptions import ResourceNotFoundError
+
+        key = f"rate|{user_key(request.user)}"
+
+        async def take() -> tuple[int, list[Any] | None] | None:
+            table = await self._table(STATE_TABLE)
+            if request.cached is not None:
+                cached, cached_etag = request.cached[:2], request.cached[2]
+                leased = await self._write_lease(table, key, request, cached, cached_etag)
+                if leased is not None:
+                    return leased  # else another connection leased meanwhile: read below
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    entity = await table.get_entity(key, request.bucket)
+                except ResourceNotFoundError:
+                    entity = None
+                stored = (entity["tokens"], entity["updated"]) if entity is not None else None
+                etag = entity.metadata["etag"] if entity is not None else None
+                leased = await self._write_lease(table, key, request, stored, etag)
+                if leased is not None:
+                    return leased  # else another connection leased meanwhile: read again
+            return None
+
+        return await self._call("rate limit", take)
+
+    @staticmethod
+    async def _write_lease(
+        table: TableClient,
+        key: str,
+        request: LeaseTokens,
+        stored: tuple[float, float] | None,
+        etag: str | None,
+    ) -> tuple[int, list[Any] | None] | None:
+        """Write the bucket after the lease, if it is still as read (None: it was not)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import (
             ResourceExistsError,
@@ -243,64 +268,20 @@ class TableStore:
             ResourceNotFoundError,
         )
 
-        key = f"rate|{user_key(user)}"
-
-        def lease(raw: list[float] | None) -> tuple[int, dict[str, Any]]:
-            # Never move the bucket's clock back: an event handled a little later than
-            # another but timed earlier would otherwise refill the same seconds twice.
-            at = max(now, float(raw[1])) if raw is not None else now
-            bucket = rate_limit.refilled(
-                rate_limit.Bucket.from_state(raw, capacity, at), capacity, window, at
-            )
-            tokens = token_lease.size(bucket.tokens)
-            fields = {
-                "PartitionKey": key,
-                "RowKey": "bucket",
-                "tokens": bucket.tokens - tokens,
-                "updated": bucket.updated,
-            }
-            return tokens, fields
-
-        def remember(fields: dict[str, Any], written: Any) -> list[Any] | None:
-            etag = written.get("etag") if isinstance(written, dict) else None
-            return [fields["tokens"], fields["updated"], etag] if etag else None
-
-        async def take() -> tuple[int, list[Any] | None]:
-            table = await self._table(STATE_TABLE)
-            if _usable_cache(cached):
-                assert isinstance(cached, list)
-                tokens, fields = lease([float(cached[0]), float(cached[1])])
-                try:
-                    written = await table.update_entity(
-                        fields, etag=cached[2], match_condition=MatchConditions.IfNotModified
-                    )
-                except (ResourceModifiedError, ResourceNotFoundError):
-                    pass  # another connection leased meanwhile: read the bucket below
-                else:
-                    return tokens, remember(fields, written)
-            for _ in range(MAX_CONFLICT_RETRIES):
-                try:
-                    entity = await table.get_entity(key, "bucket")
-                except ResourceNotFoundError:
-                    entity = None
-                raw = [entity["tokens"], entity["updated"]] if entity is not None else None
-                tokens, fields = lease(raw)
-                try:
-                    if entity is None:
-                        written = await table.create_entity(fields)
-                    else:
-                        written = await table.update_entity(
-                            fields,
-                            etag=entity.metadata["etag"],
-                            match_condition=MatchConditions.IfNotModified,
-                        )
-                except (ResourceModifiedError, ResourceExistsError):
-                    continue  # another connection leased meanwhile: read again
-                return tokens, remember(fields, written)
-            # Fail closed: a user racing themselves this hard is flooding.
-            return 0, None
-
-        return await self._call("rate limit", take)
+        rule = (request.capacity, request.window, request.now, request.most)
+        tokens, left = token_lease.take_lease(stored, *rule)
+        fields: dict[str, Any] = {"PartitionKey": key, "RowKey": request.bucket}
+        fields |= {"tokens": left.tokens, "updated": left.updated}
+        try:
+            if etag is None:
+                written = await table.create_entity(fields)
+            else:
+                match = MatchConditions.IfNotModified
+                written = await table.update_entity(fields, etag=etag, match_condition=match)
+        except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+            return None
+        etag = written.get("etag") if isinstance(written, dict) else None
+        return tokens, [left.tokens, left.updated, etag] if etag else None
 
     # --- presence ----------------------------------------------------------------------------
     async def announced(self, room: str, user: str) -> tuple[presence.Announced | None, str | None]:
@@ -350,3 +331,88 @@ class TableStore:
             return True
 
         return await self._call("save presence", save)
+
+    # --- the presence sweep's rows (adapters/presence_marks.py says what they hold) -----------
+    async def upsert_state(self, fields: dict[str, Any], what: str) -> None:
+        async def upsert() -> None:
+            table = await self._table(STATE_TABLE)
+            await table.upsert_entity(fields)
+
+        await self._call(what, upsert)
+
+    async def read_state(self, partition: str, row: str, what: str) -> dict[str, Any] | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        async def read() -> dict[str, Any] | None:
+            table = await self._table(STATE_TABLE)
+            try:
+                return dict(await table.get_entity(partition, row))
+            except ResourceNotFoundError:
+                return None
+
+        return await self._call(what, read)
+
+    async def query_state(
+        self,
+        what: str,
+        query: str,
+        parameters: dict[str, Any],
+        select: list[str],
+        limit: int,
+        continuation: object = None,
+        one_page: bool = False,
+    ) -> tuple[list[dict[str, Any]], object]:
+        """Up to `limit` rows (each with its "etag"), and where the query stopped (pass it
+        back as `continuation` to go on). `one_page`: a single round trip, possibly empty."""
+
+        async def read() -> tuple[list[dict[str, Any]], object]:
+            table = await self._table(STATE_TABLE)
+            # The SDK's token is a dict of next keys, though its stubs say str: kept opaque.
+            pages: Any = table.query_entities(
+                query, parameters=parameters, results_per_page=limit, select=select
+            ).by_page(continuation_token=continuation)  # type: ignore[arg-type]
+            rows: list[dict[str, Any]] = []
+            async for page in pages:
+                async for entity in page:
+                    rows.append(dict(entity) | {"etag": entity.metadata.get("etag") or ""})
+                if one_page or len(rows) >= limit:
+                    break
+            return rows[:limit], pages.continuation_token
+
+        return await self._call(what, read)
+
+    async def delete_state_if(self, partition: str, row: str, etag: str, what: str) -> bool:
+        """Delete the row unless it was written since `etag` (then False; gone already: True)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        async def delete() -> bool:
+            table = await self._table(STATE_TABLE)
+            try:
+                await table.delete_entity(
+                    partition, row, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            except ResourceModifiedError:
+                return False
+            except ResourceNotFoundError:
+                return True
+            return True
+
+        return await self._call(what, delete)
+
+    async def update_state_if(self, fields: dict[str, Any], etag: str, what: str) -> bool:
+        """Update the row unless it was written (or deleted) since `etag` (then False)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        async def update() -> bool:
+            table = await self._table(STATE_TABLE)
+            try:
+                await table.update_entity(
+                    fields, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+            return True
+
+        return await self._call(what, update)

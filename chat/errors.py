@@ -33,3 +33,13 @@ class Unavailable(ChatError):
     """A dependency (the service, the store, the settings) cannot serve the request now."""
 
     status = 503
+
+
+class Refused(ValueError):
+    """A user command the app will not carry out: told to its sender in a "rejected" frame
+    (a 200 reply to the event, not an HTTP error). `room` is echoed when known."""
+
+    def __init__(self, reason: str, room: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.room = room

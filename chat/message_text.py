@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from chat import bounded_json, text_rules
-
-
-class Rejected(ValueError):
-    """The message will not be broadcast; the text is shown to its sender."""
+from chat.errors import Refused as Rejected  # one refusal type for every command (chat/errors.py)
 
 
 def _media_type(content_type: str | None) -> str:
@@ -45,7 +42,4 @@ def extract(body: bytes, content_type: str | None, max_bytes: int) -> str:
 
 def clean(raw: str, max_length: int) -> str:
     """The message as it may be broadcast (the rules are chat/text_rules.py's), or Rejected."""
-    try:
-        return text_rules.clean_message(raw, max_length)
-    except text_rules.Refused as error:
-        raise Rejected(str(error)) from None
+    return text_rules.clean_message(raw, max_length)

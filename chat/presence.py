@@ -5,16 +5,23 @@ in the room's per-user presence group (rooms.presence_group). What has been *ann
 kept per (room, user) in the state table, so every instance compares against the same
 record: "joined" when the first tab arrives, "left" when the last one goes, and nothing for
 the tabs in between. Flapping is bounded by a small notice bucket per (room, user); a busy
-room by a bucket per room (see `RoomNotices`).
+room by a bucket per room and instance (`take_room_notice`; the bucket itself is kept by the
+adapter, adapters/effects.py, and passed in).
+
+`reconcile` is the decision for one (room, user) once the truth has been read: announce,
+mark for the sweep, or nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from chat import rate_limit
+from chat import history, identity, rate_limit, rooms
+from chat.plan import KeepRoomBudget, MarkPending, Outcomes, Plan, SaveAnnounced, SendToGroup
+from chat.settings import Settings
 
 # Per (room, user): 4 notices at once, then one per 15 s. Joining, leaving and coming back
 # twice is all announced; a connection flapping in a loop gives a few notices a minute.
@@ -25,6 +32,21 @@ USER_WINDOW_S = 60.0
 ROOM_NOTICES = 20
 ROOM_WINDOW_S = 10.0
 JOINED, LEFT = "joined", "left"
+# The presence snapshot lists the users of at most this many of the room's connections
+# (one page of the service's list): enough for a member list, bounded for a crowded room.
+SNAPSHOT_CONNECTIONS = 100
+# Joiners of one room within this long share one listing (a crowd arriving costs one list
+# call per second and room, not one per newcomer). The listing learns the joins and leaves
+# this instance handles meanwhile; those handled by other instances show up within this long.
+SNAPSHOT_REUSE_S = 1.0
+# A mark is due no sooner than this after it was written. A webhook instance that wrote a
+# mark skips writing it again while it is not yet due: every change it skipped happened
+# before any sweep could take the mark, so the sweep still sees it (it reads the truth).
+MARK_DELAY_S = 1.0
+# The `user` of a mark about a whole room: a crowd arrived past the room's notice budget, and
+# the sweep compares the room's listing with its records instead of user by user. Empty, as
+# no user id is (a chosen name could be "*").
+ROOM_WIDE = ""
 
 
 @dataclass(frozen=True)
@@ -78,33 +100,144 @@ def snapshot_users(connections: list[dict[str, Any]]) -> list[str]:
     return list(seen)
 
 
-class RoomNotices:
-    """Per-room notice buckets of one instance (bounded: the oldest rooms are forgotten)."""
+# --- the room's notice budget, per instance: the bucket is the adapter's, the rule is here ---
 
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._buckets: dict[str, rate_limit.Bucket] = {}
-        self._capacity = capacity
 
-    def open(self, room: str, now: float) -> bool:
-        """Whether a notice could go out now (nothing spent): when not, a crowd is arriving and
-        the presence work (listing, the record's read and write) is skipped altogether."""
-        bucket = self._buckets.get(room)
-        if bucket is None:
-            return True
-        refill = (now - bucket.updated) * ROOM_NOTICES / ROOM_WINDOW_S
-        return bucket.tokens + max(refill, 0.0) >= 1.0
+def room_open(bucket: rate_limit.Bucket | None, now: float) -> bool:
+    """Whether a notice could go out now (nothing spent): when not, a crowd is arriving and
+    the presence work (listing, the record's read and write) is skipped altogether."""
+    if bucket is None:
+        return True
+    refill = (now - bucket.updated) * ROOM_NOTICES / ROOM_WINDOW_S
+    return bucket.tokens + max(refill, 0.0) >= 1.0
 
-    def available(self, room: str, now: float) -> int:
-        """How many notices the room could get now (nothing spent)."""
-        bucket = self._buckets.get(room)
-        if bucket is None:
-            return ROOM_NOTICES
-        return int(rate_limit.refilled(bucket, ROOM_NOTICES, ROOM_WINDOW_S, now).tokens)
 
-    def allow(self, room: str, now: float) -> bool:
-        bucket = self._buckets.pop(room, None) or rate_limit.Bucket(float(ROOM_NOTICES), now)
-        allowed, bucket = rate_limit.take(bucket, ROOM_NOTICES, ROOM_WINDOW_S, now)
-        self._buckets[room] = bucket
-        if len(self._buckets) > self._capacity:
-            self._buckets.pop(next(iter(self._buckets)))
-        return allowed
+def room_available(bucket: rate_limit.Bucket | None, now: float) -> int:
+    """How many notices the room could get now (nothing spent)."""
+    if bucket is None:
+        return ROOM_NOTICES
+    return int(rate_limit.refilled(bucket, ROOM_NOTICES, ROOM_WINDOW_S, now).tokens)
+
+
+def take_room_notice(
+    bucket: rate_limit.Bucket | None, now: float
+) -> tuple[bool, rate_limit.Bucket]:
+    """Spend one of the room's notices if there is one; the bucket to keep either way."""
+    start = bucket or rate_limit.Bucket(float(ROOM_NOTICES), now)
+    return rate_limit.take(start, ROOM_NOTICES, ROOM_WINDOW_S, now)
+
+
+# --- when to look again ----------------------------------------------------------------------
+
+
+def token_at(announced: Announced | None, now: float) -> float:
+    """When the user's notice bucket next holds a whole token (now, if it does)."""
+    if announced is None:
+        return now
+    bucket = rate_limit.refilled(announced.bucket(), USER_NOTICES, USER_WINDOW_S, now)
+    missing = max(0.0, 1.0 - bucket.tokens)
+    return now + missing * USER_WINDOW_S / USER_NOTICES
+
+
+def mark_due(announced: Announced | None, now: float) -> float:
+    """When a change not announced now should be looked at again."""
+    return max(now + MARK_DELAY_S, token_at(announced, now))
+
+
+# --- what the room is sent -------------------------------------------------------------------
+
+
+def notice(settings: Settings, room: str, user: str, event: str, now: float) -> dict[str, Any]:
+    """A "joined"/"left" notice, as the webhook and the presence sweep send it."""
+    sender = identity.sender(user, settings) or {"from": user}
+    shown = sender.pop("from")
+    return {
+        "type": "system",
+        "event": event,
+        "room": room,
+        # `user` stays the user id (members are keyed by it); the page shows the name.
+        "user": user,
+        **sender,
+        "message": f"{shown} {event}",
+        "id": notice_id(room, user, event, now),
+        "time": history.iso_time(now),
+    }
+
+
+def member_list(room: str, users: list[str]) -> dict[str, Any]:
+    """The room's members, sent to a joiner (or to the room, by the sweep)."""
+    return {"type": "presence", "room": room, "users": users}
+
+
+def listed(users: list[str], user: str) -> tuple[list[str], bool]:
+    """A joiner's member list from a shared listing: the listing plus the joiner (listed
+    before its connection was added), and whether the shared listing should learn it."""
+    if user in users:
+        return list(users), False
+    return [*users, user], len(users) < SNAPSHOT_CONNECTIONS
+
+
+# --- the decision, once the truth is read ----------------------------------------------------
+
+
+def unread(room: str, user: str, now: float) -> Plan:
+    """The room's budget is spent (a crowd), or the truth could not be read: leave a mark for
+    the sweep, which compares the truth with the records when it may."""
+    return Plan((MarkPending(room, user, mark_due(None, now), now),))
+
+
+def reconcile(
+    settings: Settings,
+    room: str,
+    user: str,
+    present: bool,
+    record: tuple[Announced | None, str | None],
+    budget: rate_limit.Bucket | None,
+    now: float,
+) -> Plan:
+    """Announce the user's change once, or mark it for the sweep when a budget holds it back."""
+    announced, etag = record
+    transition = decide(announced, present, now)
+    if transition is None:
+        told = announced.present if announced is not None else False
+        if told != present:  # a change the user's notice bucket holds back
+            return Plan((MarkPending(room, user, mark_due(announced, now), now),))
+        return Plan()
+    allowed, bucket = take_room_notice(budget, now)
+    if not allowed:
+        return Plan(
+            (KeepRoomBudget(room, bucket), MarkPending(room, user, mark_due(announced, now), now))
+        )
+    message = notice(settings, room, user, transition.event, now)
+    return Plan(
+        (KeepRoomBudget(room, bucket), SaveAnnounced(room, user, transition.record, etag)),
+        then=partial(_saved, room, user, announced, message, now),
+    )
+
+
+def _saved(
+    room: str,
+    user: str,
+    announced: Announced | None,
+    message: dict[str, Any],
+    now: float,
+    outcomes: Outcomes,
+) -> Plan:
+    written = outcomes[1]
+    if written is True:  # the ETag race is ours: tell the room
+        return Plan(
+            (SendToGroup(rooms.group(room), message),),
+            then=partial(_told, room, user, announced, now),
+        )
+    if written is False:
+        return Plan()  # another instance announced this change
+    return Plan((MarkPending(room, user, mark_due(announced, now), now),))  # Failed: the sweep
+
+
+def _told(
+    room: str, user: str, announced: Announced | None, now: float, outcomes: Outcomes
+) -> Plan:
+    if outcomes[0] is None:
+        return Plan()
+    # Sent nothing, yet the record says told: the sweep compares again and corrects it.
+    return Plan((MarkPending(room, user, mark_due(announced, now), now),))

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chat import bounded_json, message_text
+from chat import bounded_json, message_text, typing_notice
+from chat.errors import Refused as Rejected  # the one refusal type (chat/errors.py)
 
 LOBBY = "lobby"
 MAX_ROOM_LENGTH = 64
@@ -44,14 +45,6 @@ class Command:
     kind: str
     room: str
     text: str | None = None  # raw text of a chat message (cleaned by the caller's policy)
-
-
-class Rejected(ValueError):
-    """A command that will not be carried out; `room` is echoed in the refusal when known."""
-
-    def __init__(self, reason: str, room: str | None = None) -> None:
-        super().__init__(reason)
-        self.room = room
 
 
 def validate(raw: object) -> str:
@@ -89,8 +82,8 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
     if value is None or "type" not in value:
         try:
             text = message_text.extract(body, content_type, max_bytes)
-        except message_text.Rejected as error:
-            raise Rejected(str(error), LOBBY) from None
+        except Rejected as error:
+            raise Rejected(error.reason, LOBBY) from None
         return Command(MESSAGE, LOBBY, text)
     kind = value.get("type")
     if kind not in COMMANDS:
@@ -148,9 +141,9 @@ def with_room(state: dict[str, Any], room: str) -> dict[str, Any]:
     return state | {"rooms": rooms[1:]}
 
 
-def without_room(state: dict[str, Any], room: str) -> dict[str, Any]:
+def without_room(state: dict[str, Any], room: str, now: float) -> dict[str, Any]:
+    """The state after leaving `room`. The room's typing time is kept while it still throttles
+    (leaving and joining again must not reset it); older ones are dropped, so the state
+    stays small however many rooms come and go."""
     rooms = [r for r in rooms_of(state)[1:] if r != room]
-    typing = state.get("typing")
-    if isinstance(typing, dict):
-        state = state | {"typing": {k: v for k, v in typing.items() if k != room}}
-    return state | {"rooms": rooms}
+    return typing_notice.recent(state, now) | {"rooms": rooms}

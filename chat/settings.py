@@ -20,6 +20,10 @@ SIGN_IN_PROVIDERS = ("aad", "github", "google", "facebook", "x", "twitter", "app
 # Messages are stored in a table string property, which holds 64 KiB of UTF-16: 16,000
 # characters fit even when every one needs a surrogate pair.
 MAX_MESSAGE_LENGTH = 16_000
+# ChatMaxConnectionsPerUser: enough for tabs on a few devices; at most what one listing of a
+# group counts in one call of the service (a page of 200).
+DEFAULT_CONNECTIONS_PER_USER = 10
+MAX_CONNECTIONS_PER_USER = 200
 
 
 class SettingsError(Exception):
@@ -43,6 +47,8 @@ class Settings:
     service_timeout_seconds: float = 5.0
     sign_in: bool = False  # ChatSignIn=required: only App Service Authentication's users
     sign_in_providers: tuple[str, ...] = ("aad",)
+    # Open connections one user may hold; the next connect is refused (chat/events.py).
+    max_connections_per_user: int = DEFAULT_CONNECTIONS_PER_USER
 
     @property
     def identity_mode(self) -> bool:
@@ -166,4 +172,11 @@ def load(env: Mapping[str, str]) -> Settings:
         service_timeout_seconds=float(timeout),
         sign_in=sign_in,
         sign_in_providers=providers,
+        max_connections_per_user=_int(
+            env,
+            "ChatMaxConnectionsPerUser",
+            DEFAULT_CONNECTIONS_PER_USER,
+            1,
+            MAX_CONNECTIONS_PER_USER,
+        ),
     )

@@ -55,8 +55,8 @@ _FAMILY = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HAN": "CJK", "BOPOMOFO": "CJK"
 _NO_SCRIPT = {"COMMON", "INHERITED"}
 
 
-class Refused(ValueError):
-    """Text that will not be accepted; the reason is meant for whoever sent it."""
+# Text that will not be accepted: the one refusal type of every user command (chat/errors.py).
+from chat.errors import Refused as Refused  # noqa: E402  (re-exported for the name rules)
 
 
 # --- lone surrogates --------------------------------------------------------------------------

@@ -22,8 +22,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
+
+from chat import rate_limit
+from chat.plan import Failed, LeaseTokens
 
 LEASE_MAX = 5
+# The table bucket a lease comes from (RowKey in the user's "rate|<user key>" partition).
+MESSAGES, ROOM_CHANGES = "bucket", "rooms"
+# A connection's state keys for each bucket: its lease, and the cached bucket (see lease_tokens).
+STATE_KEYS = {MESSAGES: ("lease", "user_rate"), ROOM_CHANGES: ("room_lease", "room_user_rate")}
+# The most a lease takes from each. A connection changes rooms a few times, not hundreds:
+# a lease of several would mostly be lost with the connection, so room changes take one
+# token per change (one conditional table write each), and the user's limit is exact.
+LEASE_SIZES = {MESSAGES: LEASE_MAX, ROOM_CHANGES: 1}
 # A lease takes at most this share of the tokens the bucket holds at the time.
 LEASE_SHARE = 4
 MIN_TTL_S = 2.0
@@ -78,3 +90,85 @@ def granted(tokens: int, capacity: int, window: float, now: float) -> tuple[bool
     if tokens < 1:
         return False, Lease(0, now)
     return True, Lease(tokens - 1, now + ttl(capacity, window))
+
+
+# --- the user's table bucket: the rule the store applies when it writes a lease ---------------
+
+
+def take_lease(
+    stored: tuple[float, float] | None, capacity: int, window: float, now: float, most: int
+) -> tuple[int, rate_limit.Bucket]:
+    """Lease from the user's bucket as stored ([tokens, updated], None when there is none):
+    the tokens leased and the bucket to write back."""
+    # Never move the bucket's clock back: an event handled a little later than another but
+    # timed earlier would otherwise refill the same seconds twice.
+    at = max(now, stored[1]) if stored is not None else now
+    raw = list(stored) if stored is not None else None
+    bucket = rate_limit.refilled(
+        rate_limit.Bucket.from_state(raw, capacity, at), capacity, window, at
+    )
+    tokens = min(size(bucket.tokens), most)
+    return tokens, rate_limit.Bucket(bucket.tokens - tokens, bucket.updated)
+
+
+def cached(raw: object) -> tuple[float, float, str] | None:
+    """[tokens, updated, etag] as a lease returned it, from the connection state. Not trusted
+    for more than that: the If-Match makes a stale or forged value cost a read, no more."""
+    if (
+        isinstance(raw, list)
+        and len(raw) == 3
+        and all(isinstance(x, int | float) and not isinstance(x, bool) for x in raw[:2])
+        and isinstance(raw[2], str)
+        and 0 < len(raw[2]) <= 200
+    ):
+        return float(raw[0]), float(raw[1]), raw[2]
+    return None
+
+
+# --- a connection's side: spend from its lease, or ask the table for one ---------------------
+
+
+def spend_from_state(
+    state: dict[str, Any], bucket: str, capacity: int, window: float, now: float
+) -> tuple[bool, dict[str, Any]]:
+    """Spend a token this connection leased earlier (no table call); the state to keep."""
+    lease_key, _ = STATE_KEYS[bucket]
+    lease = Lease.from_state(state.get(lease_key), capacity, window, now)
+    spent, lease = spend(lease, now)
+    return spent, state | {lease_key: lease.to_state()}
+
+
+def request(
+    user: str, state: dict[str, Any], bucket: str, capacity: int, window: float, now: float
+) -> LeaseTokens:
+    """The table call for a fresh lease, with what this connection cached of the bucket."""
+    _, cache_key = STATE_KEYS[bucket]
+    most = LEASE_SIZES[bucket]
+    return LeaseTokens(user, bucket, capacity, window, now, most, cached(state.get(cache_key)))
+
+
+def on_lease(
+    outcome: object,
+    state: dict[str, Any],
+    bucket: str,
+    capacity: int,
+    window: float,
+    now: float,
+) -> tuple[bool | Failed, dict[str, Any]]:
+    """The second decision on a LeaseTokens outcome: allowed, refused (the bucket is empty),
+    or the store's failure. Every ETag race lost (None) is decided per bucket: messages fail
+    closed (a user racing themselves this hard is flooding); room changes go ahead, as the
+    user's other tabs changing rooms at that very moment (a reload of many tabs) is normal,
+    and the connection's own limit still holds."""
+    lease_key, cache_key = STATE_KEYS[bucket]
+    if isinstance(outcome, Failed):
+        return outcome, state
+    if outcome is None:
+        return bucket == ROOM_CHANGES, state | {
+            cache_key: None,
+            lease_key: Lease(0, now).to_state(),
+        }
+    assert isinstance(outcome, tuple)
+    tokens, cache = outcome
+    allowed, lease = granted(tokens, capacity, window, now)
+    return allowed, state | {cache_key: cache, lease_key: lease.to_state()}

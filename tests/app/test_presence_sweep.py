@@ -16,8 +16,11 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
-from adapters.presence_marks import PENDING, ROOM_WIDE
-from chat import presence, presence_sweep, rooms, storage_settings
+from adapters.presence_marks import PENDING
+from chat import storage_settings
+from chat import sweep as presence_sweep
+from chat.presence import ROOM_WIDE
+from chat import rooms
 from tests.support.azurite import Azurite
 
 from .conftest import (
@@ -199,7 +202,7 @@ async def test_a_crowd_past_the_room_budget_gets_one_member_list(
     # The records say what the room was told: the next change, once the room's budget has
     # refilled, is an ordinary notice.
     app.requests.clear()
-    stateful().events.notices = presence.RoomNotices()
+    configured().budgets.forget()
     await disconnect(app, "conn-39", "user39")
     assert notices(app) == [("left", "user39")]
 
@@ -213,11 +216,9 @@ async def test_a_crowd_leaving_past_the_room_budget_gets_one_member_list(
     for n, user in enumerate(users):
         await connect(app, f"conn-{n}", user, str(n))
     assert len(notices(app)) == 12 and marks(azurite) == []
-    spent = presence.RoomNotices()  # the room's budget, spent on this instance
-    while spent.allow("lobby", time.time()):
+    spent = configured().budgets  # the room's budget, spent on this instance
+    while spent.spend("lobby", time.time()):
         pass
-    stateful().events.notices = spent
-    stateful().sweep.notices = spent
     app.requests.clear()
     for n in range(8):
         await disconnect(app, f"conn-{n}", users[n])
@@ -236,7 +237,8 @@ async def test_a_crowd_leaving_past_the_room_budget_gets_one_member_list(
 
 
 async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: Azurite) -> None:
-    from adapters.presence_sweep import PresenceSweep
+    from adapters.instance_memory import RoomBudgets
+    from adapters.sweeper import PresenceSweep
     from adapters.table_store import TableStore
     from adapters.webpubsub import Service
 
@@ -251,7 +253,7 @@ async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: 
     settings = configured().settings
     storage = stateful().storage
     runs = [
-        PresenceSweep(settings, Service(settings), TableStore(storage), presence.RoomNotices())
+        PresenceSweep(settings, Service(settings), TableStore(storage), RoomBudgets())
         for _ in range(2)
     ]
     read_announced_together([run.store for run in runs])

@@ -1,11 +1,10 @@
-"""The presence sweep's pure decisions (chat/presence_sweep.py): tables."""
+"""The presence sweep's pure decisions (chat/sweep.py): tables."""
 
 from __future__ import annotations
 
 import pytest
 
-from chat import presence
-from chat import presence_sweep as sweep
+from chat import presence, sweep
 
 A = presence.Announced
 EMPTY = A(False, 0.0, 100.0)  # told "left", the notice bucket just ran dry at t=100
@@ -23,7 +22,7 @@ EMPTY = A(False, 0.0, 100.0)  # told "left", the notice bucket just ran dry at t
     ],
 )
 def test_when_a_mark_is_due(announced: presence.Announced | None, now: float, due: float) -> None:
-    assert sweep.mark_due(announced, now) == pytest.approx(due)
+    assert presence.mark_due(announced, now) == pytest.approx(due)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -144,8 +145,23 @@ def test_joining_and_leaving_rooms_in_state() -> None:
     state = rooms.with_room({"rate": [1, 2]}, "dev")
     assert state == {"rate": [1, 2], "rooms": ["dev"]}
     assert rooms.with_room(state, "dev") == state
-    state = rooms.without_room(state | {"typing": {"dev": 1.0, "x": 2.0}}, "dev")
-    assert state == {"rate": [1, 2], "rooms": [], "typing": {"x": 2.0}}
+    left = rooms.without_room(state | {"typing": {"dev": 1.0, "x": 2.0}}, "dev", 4.5)
+    assert left == {"rate": [1, 2], "rooms": [], "typing": {"x": 2.0}}  # dev's is 3.5 s old
+
+
+def test_leaving_keeps_a_typing_time_that_still_throttles() -> None:
+    """Issue 15 item 3: typing, leave, join, typing... must not reset the typing throttle."""
+    state, sent = rooms.with_room({}, "dev"), 0
+    for n in range(100):
+        now = 1000.0 + n * 0.05  # 100 rounds in 5 s
+        allowed, state = typing_notice.allow(state, "dev", now)
+        sent += allowed
+        state = rooms.with_room(rooms.without_room(state, "dev", now), "dev")
+    assert sent == 2  # one at the start, one 3 s later
+    assert len(state["typing"]) == 1
+
+
+def test_a_connection_cannot_join_too_many_rooms() -> None:
     full = {"rooms": [f"r{i}" for i in range(rooms.MAX_ROOMS_PER_CONNECTION - 1)]}
     with pytest.raises(rooms.Rejected, match="at most 20 rooms"):
         rooms.with_room(full, "one-more")
@@ -188,14 +204,20 @@ def test_a_flapping_connection_gives_a_bounded_number_of_notices() -> None:
 
 
 def test_room_notices_are_bounded_per_room() -> None:
-    notices = presence.RoomNotices()
-    assert notices.open("busy", 0.0)
-    allowed = sum(notices.allow("busy", 0.0) for _ in range(1000))
+    budgets: dict[str, Any] = {}  # the adapter keeps the buckets; the rule is pure
+
+    def allow(room: str, now: float) -> bool:
+        allowed, budgets[room] = presence.take_room_notice(budgets.get(room), now)
+        return allowed
+
+    assert presence.room_open(budgets.get("busy"), 0.0)
+    allowed = sum(allow("busy", 0.0) for _ in range(1000))
     assert allowed == presence.ROOM_NOTICES
-    assert not notices.open("busy", 0.0)
-    assert notices.open("busy", presence.ROOM_WINDOW_S / presence.ROOM_NOTICES)
-    assert notices.allow("quiet", 0.0)
-    assert notices.allow("busy", presence.ROOM_WINDOW_S)  # refilled
+    assert not presence.room_open(budgets["busy"], 0.0)
+    assert presence.room_available(budgets["busy"], 0.0) == 0
+    assert presence.room_open(budgets["busy"], presence.ROOM_WINDOW_S / presence.ROOM_NOTICES)
+    assert allow("quiet", 0.0)
+    assert allow("busy", presence.ROOM_WINDOW_S)  # refilled
 
 
 def test_snapshot_lists_each_user_once() -> None:

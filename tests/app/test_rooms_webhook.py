@@ -372,9 +372,9 @@ async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
 async def test_a_crowd_does_not_grow_each_snapshot_past_its_size(
     app: RecordingService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adapters import chat_events
+    from chat import presence
 
-    monkeypatch.setattr(chat_events, "SNAPSHOT_CONNECTIONS", 3)
+    monkeypatch.setattr(presence, "SNAPSHOT_CONNECTIONS", 3)
     for n in range(6):
         app.connect(f"conn-{n}", f"user{n}")
         response = await command(
@@ -396,16 +396,16 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     write of the presence record lets exactly one of them announce her."""
     import asyncio
 
-    from adapters.chat_events import ChatEvents
+    from adapters.instance_memory import RoomBudgets
     from adapters.table_store import TableStore
+    from adapters.webhook_events import WebhookEvents
     from adapters.webpubsub import Service
-    from chat import presence
     from chat.cloudevents import authenticate
 
     settings = configured().settings
     storage = stateful().storage
     instances = [
-        ChatEvents(settings, Service(settings), TableStore(storage), presence.RoomNotices())
+        WebhookEvents(settings, Service(settings), TableStore(storage), RoomBudgets())
         for _ in range(2)
     ]
     for n in (1, 2):
@@ -426,3 +426,72 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     for instance in instances:
         await instance.service.close()
         await instance.store.close()
+
+
+# --- issue 15 item 3: typing and room changes are throttled --------------------------------
+
+
+async def test_leaving_and_joining_again_does_not_reset_the_typing_throttle(
+    app: RecordingService,
+) -> None:
+    app.connect("conn-0", "bob", "r.dev")
+    state = await joined("dev", app)
+    app.requests.clear()
+    for n in range(100):
+        for value in ({"type": "typing"}, {"type": "leave"}, {"type": "join"}):
+            response = await command(value | {"room": "dev"}, state, f"{n}-{value['type']}")
+            state = state_of(response)
+    typing = [r for r in app.sends("groups") if r.json().get("type") == "typing"]
+    assert 1 <= len(typing) <= 2  # one now, at most one more if the loop outlasts 3 s
+
+
+async def test_a_burst_of_joins_and_leaves_is_refused_with_the_reason(
+    app: RecordingService,
+) -> None:
+    from chat import events
+
+    state, replies = None, []
+    for n in range(events.ROOM_CHANGES + 5):
+        kind = "join" if n % 2 == 0 else "leave"
+        response = await command({"type": kind, "room": "dev"}, state, str(n))
+        state = state_of(response)
+        replies.append(json.loads(response.get_body() or b'{"event": "done"}'))
+    assert [r["event"] for r in replies[: events.ROOM_CHANGES]] == ["done"] * events.ROOM_CHANGES
+    refused = replies[events.ROOM_CHANGES]  # a join: the connection's changes are spent
+    assert (refused["event"], refused["message"], refused["room"]) == (
+        "rejected",
+        events.ROOMS_TOO_FAST,
+        "dev",
+    )
+    assert all(r["event"] == "rejected" for r in replies[events.ROOM_CHANGES :])
+    changes = [r for r in app.requests if r.method in ("PUT", "DELETE")]
+    assert len(changes) == 2 * events.ROOM_CHANGES  # the refused ones cost no service call
+
+
+async def test_a_users_room_changes_are_limited_across_connections(
+    app: RecordingService,
+) -> None:
+    import time
+
+    from chat import events
+
+    started, outcomes = time.monotonic(), []
+    for connection in range(7):  # each connection stays within its own limit
+        state = None
+        for n in range(events.ROOM_CHANGES):
+            kind = "join" if n % 2 == 0 else "leave"
+            response = await command(
+                {"type": kind, "room": "dev"},
+                state,
+                f"{connection}-{n}",
+                connection_id=f"c{connection}",
+            )
+            state = state_of(response)
+            outcomes.append(json.loads(response.get_body() or b'{"message": "done"}')["message"])
+    refill = (
+        (time.monotonic() - started) * events.USER_ROOM_CHANGES / events.USER_ROOM_CHANGES_WINDOW_S
+    )
+    assert outcomes.count("done") <= events.USER_ROOM_CHANGES + refill + 1
+    assert events.ROOMS_TOO_FAST in outcomes
+    # (a leave after a refused join is refused too: the connection is not in the room)
+    assert set(outcomes) <= {"done", events.ROOMS_TOO_FAST, events.not_member("dev")}

@@ -20,6 +20,13 @@ def test_defaults() -> None:
     assert (s.token_lifetime_minutes, s.max_message_length) == (60, 2000)
     assert (s.rate_limit_messages, s.rate_limit_window_seconds) == (20, 10.0)
     assert s.lazy_auth is False
+    assert s.max_connections_per_user == 10
+    assert (
+        load(
+            {"WebPubSubConnectionString": CS, "ChatMaxConnectionsPerUser": "3"}
+        ).max_connections_per_user
+        == 3
+    )
     assert s.allowed_origins == {"chat.webpubsub.azure.com"}
     assert s.client_url == "wss://chat.webpubsub.azure.com/client/hubs/Sample_ChatApp"
     assert not s.identity_mode
@@ -126,6 +133,18 @@ def test_identity_mode() -> None:
         (
             {"WebPubSubConnectionString": CS, "ChatServiceTimeoutSeconds": "600"},
             "ChatServiceTimeoutSeconds",
+        ),
+        (
+            {"WebPubSubConnectionString": CS, "ChatMaxConnectionsPerUser": "0"},
+            "ChatMaxConnectionsPerUser",
+        ),
+        (
+            {"WebPubSubConnectionString": CS, "ChatMaxConnectionsPerUser": "201"},
+            "ChatMaxConnectionsPerUser",
+        ),
+        (
+            {"WebPubSubConnectionString": CS, "ChatMaxConnectionsPerUser": "ten"},
+            "ChatMaxConnectionsPerUser",
         ),
     ],
 )

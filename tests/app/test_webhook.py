@@ -146,7 +146,50 @@ async def test_connect_keeps_the_token_user(app: RecordingService) -> None:
     response = await call(event_request(CONNECT, body=connect_body({"id": ["mallory"]})))
     assert response.status_code in (200, 204)
     assert b"mallory" not in response.get_body()
-    assert app.requests == []
+    assert only_the_count(app, "alice")
+
+
+def only_the_count(service: RecordingService, user: str) -> bool:
+    """connect's one call: the user's open connections, counted up to the cap (item 8)."""
+    [listing] = service.requests
+    return (listing.method, listing.path.split("/")[-2]) == ("GET", f"p.lobby.{user}")
+
+
+async def test_connect_is_refused_at_the_per_user_cap(configure, service: RecordingService) -> None:
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint),
+        ChatMaxConnectionsPerUser="2",
+    )
+    service.connect("tab-1", "alice", *LOBBY_GROUPS)
+    second = await call(event_request(CONNECT, connection_id="tab-2"))
+    assert second.status_code == 200
+    service.connect("tab-2", "alice", *LOBBY_GROUPS)  # as the service does with the reply
+    third = await call(event_request(CONNECT, connection_id="tab-3"))
+    assert third.status_code == 403
+    assert third.get_body() == (
+        b"too many connections: a user may have at most 2 open at once "
+        b"(close another tab or device, then reconnect)"
+    )
+    assert "ce-connectionState" not in third.headers
+    listings = [r for r in service.requests if r.method == "GET"]
+    assert [r.query["top"] for r in listings] == ["2", "2"]  # counted up to the cap, no more
+    assert [r for r in service.requests if r.method != "GET"] == []
+    # Another user is not affected, and a closed tab frees a place.
+    assert (await call(event_request(CONNECT, connection_id="b-1", user="bob"))).status_code == 200
+    service.disconnect("tab-1")
+    assert (await call(event_request(CONNECT, connection_id="tab-3"))).status_code == 200
+    await close_clients()
+
+
+async def test_connect_fails_closed_when_the_count_cannot_be_read(
+    configure, service: RecordingService
+) -> None:
+    configure(WebPubSubConnectionString=connection_string(service.endpoint))
+    service.status = 500
+    response = await call(event_request(CONNECT))
+    assert response.status_code == 502
+    assert b"Web PubSub" in response.get_body() and b"Traceback" not in response.get_body()
+    await close_clients()
 
 
 async def test_connect_without_user_is_refused_unless_lazy_auth(app: RecordingService) -> None:
@@ -179,7 +222,10 @@ async def test_lazy_auth_connect(
         }
     else:
         assert response.get_body()
-    assert service.requests == []
+    if user:
+        assert only_the_count(service, user)
+    else:
+        assert service.requests == []
 
 
 async def test_lazy_auth_connect_bad_json(configure, service: RecordingService) -> None:

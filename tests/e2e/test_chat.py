@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import uuid
@@ -136,3 +137,41 @@ async def test_forged_webhook_calls_are_refused_and_broadcast_nothing(
     assert 200 <= await post(genuine, "signed and from localhost") < 300
     await frank.wait_chat("mallory", "signed and from localhost")
     await frank.close()
+
+
+async def test_a_user_past_the_connection_cap_is_refused_at_connect(
+    stack: LocalStack, session: aiohttp.ClientSession
+) -> None:
+    """Issue 15 item 8: ChatMaxConnectionsPerUser (default 10), counted by the emulator."""
+    from tests.support.chat_client import negotiate
+
+    frank_id = _user("frank")
+    tabs = []
+    for _ in range(10):
+        tab = await join(session, stack.host_base_url, frank_id)
+        # Its own member list: the connection is in its lobby groups, so the next connect
+        # counts it (the count is the service's, taken at connect).
+        await tab.wait_for(lambda f: f.get("type") == "presence")
+        tabs.append(tab)
+    url = await negotiate(session, stack.host_base_url, frank_id)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await session.ws_connect(url)
+    assert refused.value.status == 403
+    # Another user is not affected; a closed tab frees a place.
+    other = await join(session, stack.host_base_url, _user("grace"))
+    await other.close()
+    await tabs.pop().close()
+    url = await negotiate(session, stack.host_base_url, frank_id)
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:  # until the service has dropped the closed tab from its groups
+        try:
+            again = await session.ws_connect(url)
+        except aiohttp.WSServerHandshakeError as error:
+            assert error.status == 403
+            assert asyncio.get_running_loop().time() < deadline, "the closed tab kept its place"
+            await asyncio.sleep(0.1)
+            continue
+        await again.close()
+        break
+    for tab in tabs:
+        await tab.close()

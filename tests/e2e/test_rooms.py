@@ -8,6 +8,7 @@ import hmac
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import aiohttp
@@ -16,8 +17,17 @@ import pytest
 from tests.support.chat_client import ChatClient, join, negotiate
 from tests.support.stack import LocalStack
 from tests.support.waiting import until
+from tests.support.stack import local_stack as start_stack
 
 pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[LocalStack]:
+    # test_25_connections_of_one_user_are_limited_as_one_user opens 25 tabs of one user, past
+    # the default per-user cap of 10 (its own test is in test_chat.py).
+    with start_stack(extra_host_env={"ChatMaxConnectionsPerUser": "30"}) as started:
+        yield started
 
 
 def _name(prefix: str) -> str:
@@ -333,7 +343,7 @@ async def test_an_observers_member_list_drops_a_user_whose_disconnected_was_lost
 ) -> None:
     """The host is down when a user leaves: the service's `disconnected` (and its retries)
     never arrive. The sweep's look at users recorded as present tells the room."""
-    from chat.presence_sweep import RECHECK_AFTER_S, SWEEP_PERIOD_S
+    from chat.sweep import RECHECK_AFTER_S, SWEEP_PERIOD_S
 
     room = _name("lost")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:

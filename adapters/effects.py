@@ -1,0 +1,188 @@
+"""The executor: carries out the plans the pure core returns (chat/plan.py), one effect kind
+per case, and maps I/O failures to `Failed` outcomes for the next decision.
+
+It decides nothing: what to send, store or refuse, and what an outcome means, is chat's.
+The memory it keeps (notice budgets, shared listings, the marks it wrote) only saves calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from adapters.instance_memory import Listings, RoomBudgets
+from adapters.presence_marks import PresenceMarks
+from adapters.table_store import StoreUnavailable, TableStore
+from adapters.webpubsub import Service, ServiceUnavailable
+from chat import presence, rooms
+from chat.plan import (
+    AddToGroups,
+    ClearMark,
+    DeleteMessage,
+    Effect,
+    Failed,
+    KeepRoomBudget,
+    LeaseTokens,
+    ListConnections,
+    MarkPending,
+    MoveMark,
+    Outcomes,
+    Plan,
+    Reconcile,
+    RemoveFromGroups,
+    SaveAnnounced,
+    SendToConnection,
+    SendToGroup,
+    Snapshot,
+    StoreMessage,
+)
+from chat.settings import Settings
+
+log = logging.getLogger("chat")
+MAX_MARKED = 10_000
+
+
+class Effects:
+    def __init__(
+        self,
+        settings: Settings,
+        service: Service,
+        store: TableStore | None,
+        budgets: RoomBudgets,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self._store = store  # None: storage is not configured (connect needs none)
+        self.budgets = budgets
+        self.listings = Listings(self._list_users)
+        # (room, user) -> due time of the pending mark this instance last wrote (bounded).
+        self._marked: dict[tuple[str, str], float] = {}
+
+    @property
+    def store(self) -> TableStore:
+        if self._store is None:
+            raise StoreUnavailable("storage is not configured")
+        return self._store
+
+    @property
+    def marks(self) -> PresenceMarks:
+        return PresenceMarks(self.store)
+
+    async def carry_out(self, plan: Plan) -> Plan:
+        """Run the plan's effects, then its next decisions, until one is final."""
+        while True:
+            for warning in plan.warnings:
+                log.warning("%s", warning)
+            for error in plan.errors:
+                log.error("%s", error)
+            outcomes = await self._run(plan.effects)
+            for effect, outcome in zip(plan.effects, outcomes, strict=True):
+                if isinstance(outcome, Failed):  # the decision answers it (or ignores it)
+                    log.warning("%s failed: %s", type(effect).__name__, outcome.reason)
+            if plan.then is None:
+                return plan
+            plan = plan.then(outcomes)
+
+    async def _run(self, effects: tuple[Effect, ...]) -> Outcomes:
+        # Memory first, before anything awaits: no other event sees a budget before this
+        # decision's spend of it.
+        for effect in effects:
+            if isinstance(effect, KeepRoomBudget):
+                self.budgets.keep(effect.room, effect.bucket)
+        if not effects:
+            return ()
+        if len(effects) == 1:  # the common case, without gather's tasks
+            return (await self._outcome(effects[0]),)
+        return tuple(await asyncio.gather(*(self._outcome(e) for e in effects)))
+
+    async def _outcome(self, effect: Effect) -> Any:
+        try:
+            return await self._do(effect)
+        except ServiceUnavailable as error:
+            return Failed(error.reason, error.status)
+        except StoreUnavailable as error:
+            return Failed(str(error))
+
+    async def _do(self, effect: Effect) -> Any:
+        match effect:
+            case SendToGroup(group, payload, filter):
+                return await self.service.send_to_group(group, payload, filter=filter)
+            case SendToConnection(connection_id, payload):
+                return await self.service.send_to_connection(connection_id, payload)
+            case AddToGroups(connection_id, groups):
+                return await self.service.add_to_groups(connection_id, list(groups))
+            case RemoveFromGroups(connection_id, groups):
+                return await self.service.remove_from_groups(connection_id, list(groups))
+            case ListConnections(group, top):
+                return await self.service.list_connections(group, top=top)
+            case StoreMessage(entity, marker):
+                return await self.store.add_message(entity, marker)
+            case DeleteMessage(entity, marker):
+                return await self.store.delete_message(entity, marker)
+            case LeaseTokens():
+                return await self.store.lease_tokens(effect)
+            case SaveAnnounced(room, user, record, etag):
+                return await self.store.save_announced(room, user, record, etag)
+            case MarkPending():
+                return await self._mark(effect)
+            case ClearMark(mark):
+                return await self.marks.clear(mark)
+            case MoveMark(room, user, due, None):
+                return await self.marks.mark(room, user, due)
+            case MoveMark(_, _, due, mark) if mark is not None:
+                return await self.marks.postpone(mark, due)
+            case KeepRoomBudget():
+                return None  # done in _run, before any I/O
+            case Reconcile():
+                return await self._reconcile(effect)
+            case Snapshot():
+                return await self._snapshot(effect)
+        raise TypeError(f"no executor for {type(effect).__name__}")
+
+    # --- presence: read the truth, then chat.presence decides --------------------------------
+    async def _reconcile(self, effect: Reconcile) -> None:
+        room, user, now = effect.room, effect.user, effect.now
+        if not presence.room_open(self.budgets.get(room), now):
+            # The room's notice budget is spent (a crowd): no listing or record read, only a
+            # mark for the whole room (the sweep compares the room's listing with its records).
+            await self.carry_out(presence.unread(room, presence.ROOM_WIDE, now))
+            return
+        try:
+            tabs = await self.service.list_connections(rooms.presence_group(room, user), top=1)
+            if not tabs:
+                self.listings.forget_user(room, user)
+            record = await self.store.announced(room, user)
+        except (ServiceUnavailable, StoreUnavailable) as error:
+            log.warning("Presence of a user in %s not read: %s", room, error)
+            await self.carry_out(presence.unread(room, user, now))
+            return
+        budget = self.budgets.get(room)  # now, after the reads: others may have spent it
+        plan = presence.reconcile(self.settings, room, user, bool(tabs), record, budget, now)
+        await self.carry_out(plan)
+
+    async def _mark(self, effect: MarkPending) -> None:
+        key = (effect.room, effect.user)
+        if self._marked.get(key, 0.0) > effect.now:
+            return  # this instance's mark is not due yet: the sweep will see this change too
+        await self.marks.mark(effect.room, effect.user, effect.due)
+        self._marked.pop(key, None)
+        self._marked[key] = effect.due
+        while len(self._marked) > MAX_MARKED:
+            self._marked.pop(next(iter(self._marked)))
+
+    async def _snapshot(self, effect: Snapshot) -> None:
+        listed = await asyncio.shield(self.listings.get(effect.room))
+        users, learn = presence.listed(listed, effect.user)
+        if learn:
+            # Listed before this connection was added: the shared listing learns it (up to
+            # the snapshot's size), so the next joiner within the second sees it too.
+            listed.append(effect.user)
+        frame = presence.member_list(effect.room, users)
+        await self.service.send_to_connection(effect.connection_id, frame)
+
+    async def _list_users(self, room: str) -> list[str]:
+        top = presence.SNAPSHOT_CONNECTIONS
+        return presence.snapshot_users(
+            await self.service.list_connections(rooms.group(room), top=top)
+        )

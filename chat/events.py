@@ -1,0 +1,462 @@
+"""Every webhook event, decided: one pure function per event, each returning a chat.plan.Plan.
+
+`connect` (who the connection is, its lobby groups, and the per-user connection cap),
+`connected` and `disconnected` (presence), and `command` for the user events `join`, `leave`,
+`typing` and `message`. adapters/effects.py carries the plans out; where a decision needs an
+effect's outcome, it names the next decision (`then`), defined right below it here.
+
+The message path keeps two promises:
+- store first, then broadcast: a message is in the history table before anyone sees it, and
+  one the store refuses is never broadcast (its sender is told why);
+- a retried event (same ce-id) is stored once and broadcast once: the message's row key comes
+  from the event's id and its ce-time, both the same on a retry, so a second insert answers
+  409 (StoreMessage's outcome False) and nothing is sent again.
+
+Everything a sender or the room reads is written here: the refusals and the frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from chat import (
+    bounded_json,
+    connection_state,
+    event_time,
+    history,
+    identity,
+    message_text,
+    rate_limit,
+    rooms,
+    token_lease,
+    typing_notice,
+)
+from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, CloudEvent
+from chat.errors import Refused
+from chat.plan import (
+    AddToGroups,
+    DeleteMessage,
+    Failed,
+    ListConnections,
+    Outcomes,
+    Plan,
+    Reconcile,
+    RemoveFromGroups,
+    SendToGroup,
+    Snapshot,
+    StoreMessage,
+    after,
+    done,
+)
+from chat.reply import Reply, json_reply, text
+from chat.settings import Settings
+
+MESSAGE = USER_PREFIX + "message"
+# A connect event carries the client's query, headers, claims and certificates.
+CONNECT_MAX_BYTES = 64 * 1024
+# Joining or leaving a room costs ~5 service and store calls and a member list: a connection
+# may change rooms ROOM_CHANGES times at once, then one every ROOM_CHANGES_WINDOW_S /
+# ROOM_CHANGES (3 s); a user, over all their connections and every instance (a table bucket),
+# USER_ROOM_CHANGES at once, then one a second: enough for a page reload of many tabs, or a
+# tab flapping through dozens of reconnects, while reconnecting for a fresh connection's
+# allowance gains a flood nothing.
+ROOM_CHANGES = 10
+ROOM_CHANGES_WINDOW_S = 30.0
+USER_ROOM_CHANGES = 60
+USER_ROOM_CHANGES_WINDOW_S = 60.0
+
+ANONYMOUS = "Not done: anonymous connections cannot chat."
+SIGN_IN_FIRST = "Not done: sign in first, then reconnect."
+STAYS_IN_LOBBY = "Not done: every connection stays in the lobby."
+TOO_FAST = "Message not sent: you are sending too fast. Wait a moment."
+ROOMS_TOO_FAST = "Not done: you are joining and leaving rooms too fast. Wait a moment."
+NOT_SAVED = "Message not sent: the chat history cannot be saved right now. Try again."
+UNREACHABLE = "could not reach the Web PubSub service"
+UNSUPPORTED = "unsupported event type"  # not echoed back: the log line names the type
+
+
+def not_member(room: str) -> str:
+    return f"Not done: join the room {room} first."
+
+
+def unavailable(verb: str, room: str) -> str:
+    return f"Could not {verb} {room}: the service is unavailable. Try again."
+
+
+def too_many_connections(cap: int) -> str:
+    return (
+        f"too many connections: a user may have at most {cap} open at once "
+        "(close another tab or device, then reconnect)"
+    )
+
+
+def stable_id(event: CloudEvent) -> str:
+    """The same for every retry of one event, different for every other event."""
+    seed = f"{event.connection_id}\n{event.type}\n{event.id}".encode()
+    return hashlib.sha256(seed).hexdigest()[:24]
+
+
+def rejection(reason: str, room: str | None) -> dict[str, Any]:
+    """The frame a refused command answers its sender with."""
+    body: dict[str, Any] = {"type": "system", "event": "rejected", "message": reason}
+    return body | {"room": room} if room else body
+
+
+def refuse(reason: str, room: str | None, state: dict[str, Any], why: str) -> Plan:
+    headers = {connection_state.HEADER: connection_state.encode(state)}
+    return done(json_reply(200, rejection(reason, room), headers), rejected=why)
+
+
+def ok(state: dict[str, Any]) -> Reply:
+    return Reply(204, headers={connection_state.HEADER: connection_state.encode(state)})
+
+
+def lobby_groups(user: str) -> list[str]:
+    return [rooms.group(rooms.LOBBY), rooms.presence_group(rooms.LOBBY, user)]
+
+
+# --- system events ---------------------------------------------------------------------------
+
+
+def system(event: CloudEvent, body: bytes, settings: Settings, now: float) -> Plan:
+    """connect, connected, disconnected; any other system event type is refused."""
+    if event.type == CONNECT:
+        return connect(event, body, settings)
+    if event.type == CONNECTED:
+        return connected(event, now)
+    if event.type == DISCONNECTED:
+        return disconnected(event, now)
+    return done(text(400, UNSUPPORTED))
+
+
+def connect(event: CloudEvent, body: bytes, settings: Settings) -> Plan:
+    """Who the connection is (or the refusal); then, once the user's open connections are
+    counted (the service's truth: their lobby presence group), admit or refuse it."""
+    user = _connecting_user(event, body, settings)
+    if isinstance(user, Reply):
+        return done(user)
+    # Lazy auth names the user in the reply; a token's user is kept as the token says.
+    named = settings.lazy_auth and not settings.sign_in and not event.user_id
+    accept = {"userId": user} if named else {}
+    reply = json_reply(200, accept | {"groups": lobby_groups(user)})
+    cap = settings.max_connections_per_user
+    count = ListConnections(rooms.presence_group(rooms.LOBBY, user), top=cap)
+    return after(partial(admit, reply, cap), count)
+
+
+def admit(reply: Reply, cap: int, outcomes: Outcomes) -> Plan:
+    """The second decision of connect: the new connection is not counted yet (its groups
+    come with this reply), so `cap` open ones already is one too many."""
+    (listed,) = outcomes
+    if isinstance(listed, Failed):
+        # Fail closed: the cap is what keeps one user from taking the unit's connections.
+        return done(text(listed.status, UNREACHABLE), failed=listed.reason)
+    if len(listed) >= cap:
+        return done(text(403, too_many_connections(cap)), refused="connections")
+    return done(reply)
+
+
+def _connecting_user(event: CloudEvent, body: bytes, settings: Settings) -> str | Reply:
+    if settings.sign_in:
+        # Only tokens negotiate issued to a signed-in user: no lazy auth, no chosen names
+        # (not even from tokens issued before sign-in was turned on).
+        if identity.parse_user_id(event.user_id) is None:
+            return text(401, identity.SIGN_IN_REQUIRED)
+        return event.user_id or ""
+    if event.user_id:
+        # The client holds a token we signed for this user: keep what it says. Every
+        # connection starts in the lobby, joined by the reply so that `connected` finds it.
+        return event.user_id
+    if not settings.lazy_auth:
+        return text(401, "missing user id (connect through negotiate)")
+    try:
+        request = bounded_json.loads(body or b"{}", max_bytes=CONNECT_MAX_BYTES)
+    except bounded_json.InvalidJson as error:
+        return text(400, f"connect body is not usable JSON: {error}")
+    query = request.get("query") if isinstance(request, dict) else None
+    try:
+        user = identity.from_connect_query(query or {})
+    except BadRequest as error:
+        return text(401, str(error))
+    if identity.is_reserved(user):
+        return text(401, identity.RESERVED)
+    return user
+
+
+def connected(event: CloudEvent, now: float) -> Plan:
+    """The connect reply put it in the lobby: announce the user, send the member list."""
+    if not event.user_id:
+        return done(Reply(200))
+    user = event.user_id
+    return done(
+        Reply(200),
+        Reconcile(rooms.LOBBY, user, now),
+        Snapshot(rooms.LOBBY, event.connection_id, user),
+    )
+
+
+def disconnected(event: CloudEvent, now: float) -> Plan:
+    """The service has dropped the connection from its groups: who is gone for good?"""
+    if not event.user_id:
+        return done(Reply(200))
+    state = connection_state.decode(event.connection_state)
+    user = event.user_id
+    return done(Reply(200), *(Reconcile(room, user, now) for room in rooms.rooms_of(state)))
+
+
+# --- user events -----------------------------------------------------------------------------
+
+
+def command(
+    event: CloudEvent, body: bytes, content_type: str | None, settings: Settings, now: float
+) -> Plan:
+    state = connection_state.decode(event.connection_state)
+    # Room for 4-byte UTF-8, JSON escapes and the command's own keys.
+    max_bytes = settings.max_message_length * 6 + 1024
+    try:
+        parsed = rooms.parse(body, content_type, max_bytes)
+    except Refused as error:
+        return refuse(error.reason, error.room, state, "command")
+    if not event.user_id:
+        return refuse(ANONYMOUS, parsed.room, state, "anonymous")
+    if identity.sender(event.user_id, settings) is None:
+        # Sign-in mode, a connection from before sign-in was required: a chosen name.
+        return refuse(SIGN_IN_FIRST, parsed.room, state, "not signed in")
+    turn = _Turn(event, event.user_id, parsed.room, state, settings, now)
+    if parsed.kind == rooms.JOIN:
+        return join(turn)
+    if parsed.room not in rooms.rooms_of(state):
+        return refuse(not_member(parsed.room), parsed.room, state, "member")
+    if parsed.kind == rooms.LEAVE:
+        return leave(turn)
+    if parsed.kind == rooms.TYPING:
+        return typing(turn)
+    return message(turn, parsed.text or "")
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """One user event, as every decision below it needs it."""
+
+    event: CloudEvent
+    user: str
+    room: str
+    state: dict[str, Any]
+    settings: Settings
+    now: float
+
+    def with_state(self, state: dict[str, Any]) -> _Turn:
+        return _Turn(self.event, self.user, self.room, state, self.settings, self.now)
+
+
+def typing(turn: _Turn) -> Plan:
+    allowed, state = typing_notice.allow(turn.state, turn.room, turn.now)
+    if not allowed:
+        return done(ok(state), typing="throttled")
+    # To the room's other members: none of the typist's own tabs. A failure is only logged.
+    notice = SendToGroup(
+        rooms.group(turn.room),
+        typing_notice.typing(turn.room, turn.user),
+        filter=f"userId ne {_odata_string(turn.user)}",
+    )
+    return done(ok(state), notice)
+
+
+def _odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+# --- join and leave: limited per connection (its state) and per user (a leased table bucket) --
+
+
+def _room_change(turn: _Turn, verb: str, carry_on: Callable[[_Turn], Plan]) -> Plan:
+    """Spend one of the connection's room changes, then one of the user's; then `carry_on`."""
+    bucket = rate_limit.Bucket.from_state(turn.state.get("moves"), ROOM_CHANGES, turn.now)
+    allowed, bucket = rate_limit.take(bucket, ROOM_CHANGES, ROOM_CHANGES_WINDOW_S, turn.now)
+    turn = turn.with_state(turn.state | {"moves": bucket.to_state()})
+    if not allowed:
+        return refuse(ROOMS_TOO_FAST, turn.room, turn.state, "room-rate")
+    spent, state = token_lease.spend_from_state(
+        turn.state, token_lease.ROOM_CHANGES, *_user_room_limit(), turn.now
+    )
+    if spent:
+        return carry_on(turn.with_state(state))
+    lease = token_lease.request(
+        turn.user, state, token_lease.ROOM_CHANGES, *_user_room_limit(), turn.now
+    )
+    return after(partial(_room_change_leased, turn.with_state(state), verb, carry_on), lease)
+
+
+def _user_room_limit() -> tuple[int, float]:
+    return USER_ROOM_CHANGES, USER_ROOM_CHANGES_WINDOW_S
+
+
+def _room_change_leased(
+    turn: _Turn, verb: str, carry_on: Callable[[_Turn], Plan], outcomes: Outcomes
+) -> Plan:
+    allowed, state = token_lease.on_lease(
+        outcomes[0], turn.state, token_lease.ROOM_CHANGES, *_user_room_limit(), turn.now
+    )
+    if isinstance(allowed, Failed):
+        return refuse(unavailable(verb, turn.room), turn.room, turn.state, "store")
+    if not allowed:
+        return refuse(ROOMS_TOO_FAST, turn.room, state, "user-room-rate")
+    return carry_on(turn.with_state(state))
+
+
+def join(turn: _Turn) -> Plan:
+    try:
+        rooms.with_room(turn.state, turn.room)  # too many rooms: refused before any cost
+    except Refused as error:
+        return refuse(error.reason, turn.room, turn.state, "rooms")
+    return _room_change(turn, "join", _join)
+
+
+def _join(turn: _Turn) -> Plan:
+    state = rooms.with_room(turn.state, turn.room)
+    groups = (rooms.group(turn.room), rooms.presence_group(turn.room, turn.user))
+    add = AddToGroups(turn.event.connection_id, groups)
+    return after(partial(_joined, turn.with_state(state)), add)
+
+
+def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
+    if isinstance(outcomes[0], Failed):
+        return refuse(unavailable("join", turn.room), turn.room, turn.state, "service")
+    return done(
+        ok(turn.state),
+        Reconcile(turn.room, turn.user, turn.now),
+        Snapshot(turn.room, turn.event.connection_id, turn.user),
+        joined=turn.room,
+    )
+
+
+def leave(turn: _Turn) -> Plan:
+    if turn.room == rooms.LOBBY:
+        return refuse(STAYS_IN_LOBBY, turn.room, turn.state, "lobby")
+    return _room_change(turn, "leave", _leave)
+
+
+def _leave(turn: _Turn) -> Plan:
+    groups = (rooms.group(turn.room), rooms.presence_group(turn.room, turn.user))
+    remove = RemoveFromGroups(turn.event.connection_id, groups)
+    return after(partial(_left, turn), remove)
+
+
+def _left(turn: _Turn, outcomes: Outcomes) -> Plan:
+    if isinstance(outcomes[0], Failed):
+        return refuse(unavailable("leave", turn.room), turn.room, turn.state, "service")
+    state = rooms.without_room(turn.state, turn.room, turn.now)
+    return done(ok(state), Reconcile(turn.room, turn.user, turn.now), left=turn.room)
+
+
+# --- message: check, store (with the user's limit), then broadcast ---------------------------
+
+
+@dataclass(frozen=True)
+class _Message:
+    turn: _Turn
+    frame: dict[str, Any]
+    store: StoreMessage
+
+
+def message(turn: _Turn, raw: str) -> Plan:
+    settings, room, now = turn.settings, turn.room, turn.now
+    # First a free guard per connection (kept in its state), then the user's shared bucket.
+    capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
+    bucket = rate_limit.Bucket.from_state(turn.state.get("rate"), capacity, now)
+    allowed, bucket = rate_limit.take(bucket, capacity, window, now)
+    state = turn.state | {"rate": bucket.to_state()}
+    if not allowed:
+        return refuse(TOO_FAST, room, state, "rate")
+    try:
+        cleaned = message_text.clean(raw, settings.max_message_length)
+    except Refused as error:
+        return refuse(error.reason, room, state, "policy")
+    frame = {
+        "id": stable_id(turn.event),
+        "room": room,
+        # Sign-in mode: `from` is the name shown, plus `userId` and `idp` (chat/identity.py).
+        **(identity.sender(turn.user, settings) or {"from": turn.user}),
+        "message": cleaned,
+        "time": history.iso_time(now),
+    }
+    # The key's time is the event's own (ce-time): a retry makes the same key, so one insert
+    # is idempotent. Without a usable ce-time the key comes from this clock, and a marker row
+    # for the id keeps the insert idempotent instead.
+    key_ms, stable = history.row_time(event_time.epoch_ms(turn.event.time), int(now * 1000))
+    entity = history.to_entity(frame, key_ms)
+    marker = None if stable else history.marker(frame, entity["RowKey"])
+    warnings = (
+        ()
+        if stable
+        else (f"Event ce-id={turn.event.id} has no usable ce-time: keyed by the handler's clock",)
+    )
+    # The user's limit: a token this connection leased earlier costs no table call; without
+    # one, a new lease and the insert go to the store together (one round trip of latency,
+    # not two), and a message the bucket refuses is deleted before anyone sees it.
+    spent, state = token_lease.spend_from_state(state, token_lease.MESSAGES, capacity, window, now)
+    msg = _Message(turn.with_state(state), frame, StoreMessage(entity, marker))
+    if spent:
+        step = after(partial(_stored, msg, True), msg.store)
+    else:
+        lease = token_lease.request(turn.user, state, token_lease.MESSAGES, capacity, window, now)
+        step = after(partial(_leased_and_stored, msg), lease, msg.store)
+    return Plan(step.effects, then=step.then, warnings=warnings)
+
+
+def _leased_and_stored(msg: _Message, outcomes: Outcomes) -> Plan:
+    turn, settings = msg.turn, msg.turn.settings
+    allowed, state = token_lease.on_lease(
+        outcomes[0],
+        turn.state,
+        token_lease.MESSAGES,
+        settings.rate_limit_messages,
+        settings.rate_limit_window_seconds,
+        turn.now,
+    )
+    return _stored(_Message(turn.with_state(state), msg.frame, msg.store), allowed, outcomes[1:])
+
+
+def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
+    """The second decision: what the user's limit and the insert answered."""
+    (stored,) = outcomes
+    turn = msg.turn
+    # Stored, but not allowed (or not known to be): take it out before anyone sees it.
+    undo = (
+        (DeleteMessage(msg.store.entity, msg.store.marker),)
+        if stored is True and allowed is not True
+        else ()
+    )
+    failure = (
+        stored if isinstance(stored, Failed) else allowed if isinstance(allowed, Failed) else None
+    )
+    if failure is not None:
+        plan = refuse(NOT_SAVED, turn.room, turn.state, "store")
+        error = f"Message {msg.frame['id']} not stored: {failure.reason}"
+        return Plan(undo, plan.reply, notes=plan.notes, errors=(error,))
+    if allowed is False:
+        plan = refuse(TOO_FAST, turn.room, turn.state, "user-rate")
+        return Plan(undo, plan.reply, notes=plan.notes)
+    if stored is False:
+        # A retry of an event whose message is already stored and sent.
+        return done(ok(turn.state), duplicate=msg.frame["id"])
+    send = SendToGroup(rooms.group(turn.room), msg.frame)
+    return after(partial(_sent, msg), send)
+
+
+def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
+    (sent,) = outcomes
+    if isinstance(sent, Failed):
+        # Take it back out, so the service's retry of this event stores and sends it.
+        undo = DeleteMessage(msg.store.entity, msg.store.marker)
+        event = msg.turn.event
+        error = (
+            f"Broadcast failed for event ce-id={event.id} connection={event.connection_id}: "
+            f"{sent.reason}"
+        )
+        return Plan((undo,), text(sent.status, UNREACHABLE), errors=(error,))
+    return Plan(reply=ok(msg.turn.state), notes={"room": msg.turn.room}, delivered=True)

@@ -1,0 +1,264 @@
+"""Plans: what a decision asks the shell to do, as plain data. Pure, no I/O.
+
+Every webhook event and the presence sweep is decided by one pure function (chat/events.py,
+chat/presence.py, chat/sweep.py) that returns a Plan: the effects to carry out, and then
+either the reply (the plan is final) or `then`, the next pure decision, which the executor
+(adapters/effects.py) calls with the effects' outcomes. That is how a decision that depends on
+I/O says so: "store this; then, on what the store answered, decide again" (a 409 is a retry,
+a lost ETag race is somebody else's win, a failed broadcast takes the message back out).
+
+Effects of one step run together (concurrently when there are several); a failed one's
+outcome is `Failed`, never an exception. A step with no `then` ignores failures (they are
+logged): presence and typing are advisory. A new feature adds decisions, and at most a new
+effect kind with its one executor case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from chat.reply import Reply
+
+if TYPE_CHECKING:  # annotations only: those modules build plans themselves
+    from chat.presence import Announced
+    from chat.rate_limit import Bucket
+    from chat.sweep import Mark
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An effect's I/O failed. `reason` is safe to log; `status` is the HTTP status to
+    answer when the decision passes the failure on (502: the service refused, 503: down)."""
+
+    reason: str
+    status: int = 503
+
+
+# --- effects on the Web PubSub service -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SendToGroup:
+    group: str
+    payload: dict[str, Any]
+    filter: str | None = None  # OData filter on the group's connections (None: all)
+
+
+@dataclass(frozen=True)
+class SendToConnection:
+    connection_id: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AddToGroups:
+    connection_id: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RemoveFromGroups:
+    connection_id: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ListConnections:
+    """The group's connections, at most `top` (outcome: [{"connectionId", "userId"}, ...])."""
+
+    group: str
+    top: int
+
+
+# --- effects on the table store --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreMessage:
+    """Insert a history row (outcome: True stored, False already there: a retried event)."""
+
+    entity: dict[str, Any]
+    marker: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DeleteMessage:
+    entity: dict[str, Any]
+    marker: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LeaseTokens:
+    """Lease tokens from the user's shared bucket `bucket`, as chat.token_lease.take_lease says.
+
+    Outcome: (tokens granted, the value to cache in the connection state), or None when the
+    ETag race was lost every time (the decision says what that means)."""
+
+    user: str
+    bucket: str
+    capacity: int
+    window: float
+    now: float
+    most: int  # tokens at most (chat.token_lease.LEASE_SIZES)
+    cached: tuple[float, float, str] | None = None
+
+
+@dataclass(frozen=True)
+class SaveAnnounced:
+    """Record what the room was told about the user, if the record still has `etag` (None:
+    if there is none yet). Outcome: True written, False another instance changed it first."""
+
+    room: str
+    user: str
+    record: Announced
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class MarkPending:
+    """Leave (or move) a mark for a presence change the room was not told: the sweep looks at
+    it once `due`. The user chat.presence.ROOM_WIDE marks the whole room."""
+
+    room: str
+    user: str
+    due: float
+    now: float  # when the change was seen (an instance skips marks it wrote still not due)
+
+
+@dataclass(frozen=True)
+class ClearMark:
+    """Delete a pending mark the sweep has dealt with, unless it was written again since."""
+
+    mark: Mark
+
+
+@dataclass(frozen=True)
+class MoveMark:
+    """Look again at `due`: the sweep's own mark (`mark` None: a change found by the
+    re-check, which has none) or the mark it read, unless that was written again since."""
+
+    room: str
+    user: str
+    due: float
+    mark: Mark | None
+
+
+# --- state kept by this instance (memory, not I/O) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeepRoomBudget:
+    """Keep the room's notice bucket (chat.presence) as the decision left it."""
+
+    room: str
+    bucket: Bucket
+
+
+# --- presence (composite: each reads the service's truth, then chat.presence decides) ---------
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    """Compare who is in the room with what it was told; announce a change once."""
+
+    room: str
+    user: str
+    now: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Send the room's member list to one connection (the joiner)."""
+
+    room: str
+    connection_id: str
+    user: str
+
+
+Effect = (
+    SendToGroup
+    | SendToConnection
+    | AddToGroups
+    | RemoveFromGroups
+    | ListConnections
+    | StoreMessage
+    | DeleteMessage
+    | LeaseTokens
+    | SaveAnnounced
+    | MarkPending
+    | ClearMark
+    | MoveMark
+    | KeepRoomBudget
+    | Reconcile
+    | Snapshot
+)
+Outcomes = tuple[Any, ...]  # one per effect, in order: its result, or Failed
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Effects to carry out, then the reply (final) or the next decision on their outcomes."""
+
+    effects: tuple[Effect, ...] = ()
+    reply: Reply | None = None
+    then: Callable[[Outcomes], Plan] | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # for the log line, never secrets
+    delivered: bool = False  # a chat message went out (logged at DEBUG: it is the bulk)
+    warnings: tuple[str, ...] = ()  # for the operator's log, at WARNING
+    errors: tuple[str, ...] = ()  # for the operator's log, at ERROR (a user was refused)
+
+    @property
+    def answer(self) -> Reply:
+        """The reply of a final plan; one that needs none (presence's) would answer 200."""
+        return self.reply if self.reply is not None else Reply(200)
+
+
+def done(reply: Reply, *effects: Effect, **notes: str) -> Plan:
+    """A final plan: these effects (their failures only logged), and the reply."""
+    return Plan(effects, reply, notes=notes)
+
+
+def after(then: Callable[[Outcomes], Plan], *effects: Effect) -> Plan:
+    """Carry out these effects, then decide again on their outcomes."""
+    return Plan(effects, then=then)
+
+
+def chain(*plans: Plan) -> Plan:
+    """Carry out each plan to its end, in order, stopping at the first failed effect (noted
+    as failed=1). Counts in the final plans' notes (notices=1, ...) add up."""
+    return _chain(plans, {})
+
+
+def _chain(plans: tuple[Plan, ...], notes: dict[str, str]) -> Plan:
+    first, rest = plans[0], plans[1:]
+    if first.then is not None:
+        step = partial(_chain_step, first.then, rest, notes)
+        return replace(first, then=step, notes={})
+    notes = _counted(notes, first.notes)
+    if not rest or "failed" in first.notes:
+        return Plan(first.effects, then=partial(_chain_next, (), notes), notes=notes)
+    return Plan(first.effects, then=partial(_chain_next, rest, notes))
+
+
+def _chain_step(
+    then: Callable[[Outcomes], Plan],
+    rest: tuple[Plan, ...],
+    notes: dict[str, str],
+    outcomes: Outcomes,
+) -> Plan:
+    if any(isinstance(outcome, Failed) for outcome in outcomes):
+        return Plan(notes=_counted(notes, {"failed": "1"}))
+    return _chain((then(outcomes), *rest), notes)
+
+
+def _chain_next(rest: tuple[Plan, ...], notes: dict[str, str], outcomes: Outcomes) -> Plan:
+    if any(isinstance(outcome, Failed) for outcome in outcomes):
+        return Plan(notes=_counted(notes, {"failed": "1"}))
+    return _chain(rest, notes) if rest else Plan(notes=notes)
+
+
+def _counted(notes: dict[str, str], more: dict[str, str]) -> dict[str, str]:
+    return notes | {k: str(int(notes.get(k, "0")) + int(v)) for k, v in more.items()}
