@@ -20,9 +20,12 @@
   var identity = window.ChatIdentity;
   var roomsCore = window.ChatRooms;
   var collapse = window.ChatCollapse;
+  var view = window.ChatMessageView;
+  var compose = window.ChatCompose;
 
   var NAME_KEY = "chat.name";
   var ROOMS_KEY = "chat.rooms";
+  var READ_KEY = "chat.read";
   var HISTORY_PAGE = 50;
   /** Older lines are dropped beyond this so a long session stays fast. */
   var MAX_LINES = 500;
@@ -43,6 +46,8 @@
     messageInput: document.getElementById("message-input"),
     sendButton: document.getElementById("send-button"),
     sendError: document.getElementById("send-error"),
+    counter: document.getElementById("message-counter"),
+    announcer: document.getElementById("announcer"),
     roomList: document.getElementById("room-list"),
     roomForm: document.getElementById("room-form"),
     roomInput: document.getElementById("room-input"),
@@ -84,6 +89,11 @@
   // scroll, so a layout change (an error line under the composer, a phone
   // keyboard opening) can keep the newest line in view without guessing.
   var following = true;
+  // Texts sent and not yet echoed or refused: a refused one goes back into the box.
+  var pending = compose.createPending();
+  var composer = null; // compose.attach's handle, once the page is wired
+  // Room name -> time (ms) of the last line shown in it: where "new messages" starts next time.
+  var readUpTo = loadRead();
 
   /* ---------- remembered name (localStorage may be unavailable) ---------- */
 
@@ -119,6 +129,43 @@
     }
   }
 
+  /** The read markers, remembered as [room, ms] pairs (a Map: room names are data). */
+  function loadRead() {
+    try {
+      var pairs = JSON.parse(window.localStorage.getItem(READ_KEY) || "[]");
+      var read = new Map();
+      if (Array.isArray(pairs)) {
+        pairs.forEach(function (pair) {
+          if (Array.isArray(pair) && typeof pair[0] === "string" && Number.isFinite(pair[1])) {
+            read.set(pair[0], pair[1]);
+          }
+        });
+      }
+      return read;
+    } catch (_err) {
+      return new Map();
+    }
+  }
+
+  /** The current room was read up to its newest line. */
+  function markRead(name) {
+    var latest = room(name).items.reduce(function (max, item) {
+      return Math.max(max, Date.parse(item.time) || 0);
+    }, readUpTo.get(name) || 0);
+    if (!latest) return;
+    readUpTo.set(name, latest);
+    try {
+      window.localStorage.setItem(
+        READ_KEY,
+        JSON.stringify(Array.from(readUpTo).filter(function (pair) {
+          return roomNames.indexOf(pair[0]) !== -1;
+        }))
+      );
+    } catch (_err) {
+      // not remembered; the marker still works for this visit
+    }
+  }
+
   function room(name) {
     var r = roomState.get(name);
     if (!r) {
@@ -132,6 +179,7 @@
         loading: false,
         typists: new Map(), // user id -> time their "is typing" ends
         sentTyping: 0,
+        unreadAfter: null, // ms: the "new messages" divider goes before the first line after it
       };
       roomState.set(name, r);
     }
@@ -158,31 +206,22 @@
     return node;
   }
 
-  function timeElement(iso) {
+  /** A line's time (the receive time when the server gave none), kept on the line for the view. */
+  function timed(li, iso) {
     var date = core.parseTime(iso, new Date());
-    var node = document.createElement("time");
-    node.className = "time";
-    node.dateTime = date.toISOString();
-    node.title = date.toLocaleString();
-    node.textContent = core.formatClock(date);
-    return node;
+    li.dataset.time = String(date.getTime());
+    li.append(view.timeElement(date));
+    return li;
   }
 
-  /** A chat line: "from: message" plus its time. */
+  /** A chat line (message-view.js builds it): avatar, "from (provider): message", time. */
   function chatLine(item, own) {
-    var li = document.createElement("li");
-    li.className = own ? "message own" : "message";
-    li.dataset.id = item.id;
-    li.dataset.from = item.from;
-    li.dataset.userId = item.userId || item.from;
-    var body = document.createElement("p");
-    body.className = "bubble";
-    body.append(isolated("from", item.from));
-    // Two providers can both have an "alice": the provider tells them apart.
-    if (item.idp) body.append(span("idp", identity.providerLabel(item.idp)));
-    body.append(span("sep", ": "), isolated("text", item.message));
-    li.append(body, timeElement(item.time));
-    return li;
+    return view.chatLine(item, {
+      own: own,
+      name: item.from,
+      provider: item.idp ? identity.providerLabel(item.idp) : "",
+      date: core.parseTime(item.time, new Date()),
+    });
   }
 
   /** A system notice (joined/left, rejected, or a local connection note). */
@@ -196,8 +235,7 @@
     if (info.userId) li.dataset.userId = info.userId;
     li.append(span("text", text));
     if (info.idp) li.append(span("idp", identity.providerLabel(info.idp)));
-    li.append(timeElement(info.time));
-    return li;
+    return timed(li, info.time);
   }
 
   /**
@@ -216,8 +254,8 @@
     var body = document.createElement("p");
     body.className = "bubble";
     body.append(isolated("text", text));
-    li.append(body, timeElement(""));
-    return li;
+    li.append(body);
+    return timed(li, "");
   }
 
   /* ---------- the message list and its scrolling ---------- */
@@ -244,9 +282,11 @@
     el.messages.append(li);
     var bubble = li.querySelector(".bubble");
     if (bubble) collapse.collapseIfTall(bubble);
+    // Day separators count here too: a few lines fewer than MAX_LINES, which is only a bound.
     while (el.messages.childElementCount > MAX_LINES) {
       el.messages.firstElementChild.remove();
     }
+    view.decorate(el.messages);
     if (follow) {
       scrollToBottom();
     } else {
@@ -286,6 +326,7 @@
     if (r.items.length > MAX_LINES) r.items.shift();
     if (name === current) {
       appendLine(lineFor(item), forceScroll);
+      markRead(name);
     } else if (item.kind === "chat") {
       // Unread counts what people said; joined/left notices are not worth a badge.
       r.unread += 1;
@@ -326,8 +367,29 @@
     if (item.kind === "chat") r.typists.delete(item.userId || item.from);
     // Own messages by user id, never by name (two providers can both have an "alice").
     var own = item.kind === "chat" && identity.isOwn(item, session.name, signedInMode);
+    if (own) pending.echoed(item.message);
+    if (item.kind === "rejected") restoreRefused();
     addItem(name, item, own || item.kind === "rejected");
     if (name === current) renderRoomInfo();
+    if (name === current && item.kind === "chat" && !own) {
+      // The log is not a live region (a room switch would re-read all of it): this says just
+      // the new message, politely.
+      var provider = item.idp ? identity.providerLabel(item.idp) : "";
+      view.announce(el.announcer, view.announcement(item.from, provider, item.message));
+    }
+  }
+
+  /**
+   * The server refused the oldest text still waiting for an answer: it goes back into the
+   * box (after whatever is being typed there), so nothing written is ever lost. Several
+   * refused in a burst come back together, one per line, ready to send again as one message.
+   */
+  function restoreRefused() {
+    var text = pending.refused();
+    if (!text) return;
+    el.messageInput.value = compose.restoreInto(el.messageInput.value, text);
+    composer.refresh();
+    el.sendError.textContent = "The refused text is back in the message box.";
   }
 
   /* ---------- rooms: list, header, members, typing, history ---------- */
@@ -401,7 +463,26 @@
     // first page arrives (a documented hook, e.g. for tests that keep hold of a line).
     el.messages.dataset.history = r.loaded ? "loaded" : "pending";
     collapseTall(lines);
+    var divider = view.markUnread(el.messages, firstUnread(r));
+    view.decorate(el.messages);
     scrollToBottom();
+    if (divider) {
+      // More new lines than fit: start reading at the divider, not below the newest line.
+      var gap = divider.getBoundingClientRect().top - el.messages.getBoundingClientRect().top;
+      if (gap < 0) el.messages.scrollTop += gap - 8;
+      following = atBottom();
+    }
+    markRead(current);
+  }
+
+  /** The first line said by someone else after the room was last read, or null. */
+  function firstUnread(r) {
+    if (r.unreadAfter === null) return null;
+    var lines = el.messages.querySelectorAll(":scope > li.message:not(.own):not(.plain)");
+    for (var i = 0; i < lines.length; i += 1) {
+      if (Number(lines[i].dataset.time) > r.unreadAfter) return lines[i];
+    }
+    return null;
   }
 
   /** Tall messages are collapsed once they are in the document (they must be measured). */
@@ -439,12 +520,16 @@
         if (older) {
           r.items = fresh.concat(r.items);
           if (name === current) {
-            var before = el.messages.scrollHeight;
-            var top = el.messages.scrollTop;
-            var older = fresh.map(lineFor);
-            el.messages.prepend.apply(el.messages, older);
-            collapseTall(older);
-            el.messages.scrollTop = top + (el.messages.scrollHeight - before);
+            // The line at the top of the view stays where it is: the reader scrolls up into
+            // the older lines they asked for. (These lines once lived in a `var older` that,
+            // hoisted, hid the parameter: the page took the first-page path and jumped down.)
+            var place = view.savePlace(el.messages);
+            var earlier = fresh.map(lineFor);
+            el.messages.prepend.apply(el.messages, earlier);
+            collapseTall(earlier);
+            view.decorate(el.messages);
+            view.restorePlace(el.messages, place);
+            following = atBottom();
           }
         } else {
           r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
@@ -462,6 +547,8 @@
     current = name;
     var r = room(name);
     r.unread = 0;
+    // The divider marks what came since this room was last read (in this visit or before).
+    r.unreadAfter = readUpTo.has(name) ? readUpTo.get(name) : null;
     renderRoomList();
     renderRoomInfo();
     renderMessages();
@@ -513,7 +600,8 @@
     else el.status.removeAttribute("title");
 
     var connected = state === "connected";
-    el.sendButton.setAttribute("aria-disabled", connected ? "false" : "true");
+    if (connected || state === "reconnecting") pending.clear(); // the old socket answers nothing
+    updateSendButton();
     el.messageInput.placeholder = connected ? "Write a message…" : "Waiting for the connection…";
     if (connected) el.sendError.textContent = "";
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
@@ -667,10 +755,17 @@
   function onSend(event) {
     event.preventDefault();
     var text = el.messageInput.value;
-    // An empty box is sent as well: the server owns the message rules and answers with its
-    // own explanation ("Message not sent: it is empty."), so Send never silently does nothing.
+    // A blank box (spaces, new lines) is never sent: the server would only refuse it, and a
+    // stray Enter or Space on the Send button should not put a refusal in the log. The Send
+    // button says so beforehand (aria-disabled while the box is blank).
+    if (compose.isBlank(text)) {
+      el.messageInput.focus();
+      return;
+    }
     if (sendCommand({ type: "message", room: current, message: text })) {
+      pending.sent(text);
       el.messageInput.value = "";
+      composer.refresh();
       el.sendError.textContent = "";
     } else if (text) {
       // Keep the text in the box and say so: a message is never dropped silently.
@@ -744,6 +839,19 @@
     if (wanted !== current) enterRoom(wanted);
   }
 
+  /** Send looks (and says it is) unavailable while there is no connection or nothing to send. */
+  function updateSendButton() {
+    var ready = !!session && session.connection !== null && session.connection.state === "connected";
+    var blank = compose.isBlank(el.messageInput.value);
+    el.sendButton.setAttribute("aria-disabled", ready && !blank ? "false" : "true");
+  }
+
+  /** The arrow keys walk the log's lines (a focused line shows its full time). */
+  function onLogKey(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (view.moveFocus(el.messages, event.key)) event.preventDefault();
+  }
+
   /** Tell the room we are typing: at most once per TYPING_SEND_MS, never for an empty box. */
   function onTyping() {
     el.sendError.textContent = "";
@@ -767,6 +875,8 @@
     });
     window.addEventListener("hashchange", onHashChange);
     el.messageForm.addEventListener("submit", onSend);
+    composer = compose.attach(el.messageInput, el.counter, { onChange: updateSendButton });
+    el.messages.addEventListener("keydown", onLogKey);
     el.messageInput.addEventListener("input", onTyping);
     el.leave.addEventListener("click", onLeave);
     el.retry.addEventListener("click", onRetry);
