@@ -369,7 +369,7 @@
     // Own messages by user id, never by name (two providers can both have an "alice").
     var own = item.kind === "chat" && identity.isOwn(item, session.name, signedInMode);
     if (own) pending.echoed(item.message);
-    if (item.kind === "rejected") restoreRefused();
+    if (item.kind === "rejected" && compose.refusesMessage(item.message)) restoreRefused();
     addItem(name, item, own || item.kind === "rejected");
     if (name === current) renderRoomInfo();
     if (name === current && item.kind === "chat" && !own) {
@@ -842,7 +842,7 @@
 
   /** Send looks (and says it is) unavailable while there is no connection or nothing to send. */
   function updateSendButton() {
-    var ready = !!session && session.connection !== null && session.connection.state === "connected";
+    var ready = !!session && !!session.connection && session.connection.state === "connected";
     var blank = compose.isBlank(el.messageInput.value);
     el.sendButton.setAttribute("aria-disabled", ready && !blank ? "false" : "true");
   }

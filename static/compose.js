@@ -31,7 +31,8 @@
 
   // What chat/message_text.py's clean() drops: control characters but the line feed, and the
   // bidi embeddings, overrides, isolates, line/paragraph separators and the BOM.
-  var DROPPED = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]/g;
+  var DROPPED =
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]/g;
 
   /**
    * The text as the server will keep it: tabs become spaces, dropped characters go, the ends
@@ -91,11 +92,22 @@
   }
 
   /**
+   * Whether a refusal is about a chat message (the server words all of those "Message not
+   * sent: ..."); refusals of a join, a leave or a typing notice answer no text of ours.
+   */
+  function refusesMessage(reason) {
+    return /^Message not sent\b/.test(String(reason || ""));
+  }
+
+  /**
    * The texts sent and not yet answered, oldest first. The server handles one connection's
-   * messages in order and answers each with its echo (a chat line from us) or, to us alone,
-   * a refusal that does not say which text it refuses: so a refusal belongs to the oldest
-   * text still waiting. An echo is matched by its text (as the server keeps it), so an echo
-   * of the same user from another tab cannot take the place of ours.
+   * events in order (its connection state depends on it) and answers each message with its
+   * echo (a chat line from us, broadcast before the answer) or, to us alone, a refusal that
+   * does not say which text it refuses: so a refusal belongs to the oldest text still
+   * waiting. An echo is matched by its text (as the server keeps it), so an echo of the same
+   * user from another tab cannot take the place of ours; texts older than the one echoed
+   * were answered already (in a way not recognised, e.g. marks the server trimmed), so they
+   * go too, and a later refusal cannot bring back a text that was delivered.
    */
   function createPending() {
     var waiting = [];
@@ -109,7 +121,7 @@
         var kept = serverText(message);
         for (var i = 0; i < waiting.length; i += 1) {
           if (serverText(waiting[i]) === kept) {
-            waiting.splice(i, 1);
+            waiting.splice(0, i + 1);
             return true;
           }
         }
@@ -176,6 +188,7 @@
     isBlank: isBlank,
     counter: counter,
     keyAction: keyAction,
+    refusesMessage: refusesMessage,
     restoreInto: restoreInto,
     createPending: createPending,
     attach: attach,

@@ -36,7 +36,8 @@
   // schemes (javascript:, data:, ftp:, ...) are never links: they stay text.
   var URL_START = /https?:\/\/[^\s<>"]+/gi;
   // Punctuation that ends a sentence rather than the URL: "see https://x.example/a." links
-  // to ".../a". A closing bracket stays when the URL opened one: https://en.wikipedia.org/wiki/A_(B).
+  // to ".../a". A closing bracket stays when the URL opened one:
+  // https://en.wikipedia.org/wiki/A_(B).
   var TRAILING = /[.,;:!?'"\u2019\u201d>]+$/;
   var OPENER = new Map([
     [")", "("],
@@ -371,10 +372,17 @@
   function moveFocus(list, key) {
     var lines = itemLines(list);
     if (!lines.length) return false;
-    var at = lines.indexOf(document.activeElement);
+    // The focused line, or the line of the focused link or "Show more" button.
+    var active = document.activeElement;
+    var at = -1;
+    for (var i = 0; i < lines.length && at === -1; i += 1) {
+      if (lines[i].contains(active)) at = i;
+    }
     var next;
     if (key === "ArrowUp") next = at === -1 ? lines.length - 1 : Math.max(0, at - 1);
-    else if (key === "ArrowDown") next = at === -1 ? lines.length - 1 : Math.min(lines.length - 1, at + 1);
+    else if (key === "ArrowDown") {
+      next = at === -1 ? lines.length - 1 : Math.min(lines.length - 1, at + 1);
+    }
     else if (key === "Home") next = 0;
     else if (key === "End") next = lines.length - 1;
     else if (key === "Escape" && at !== -1) {

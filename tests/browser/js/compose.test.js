@@ -57,13 +57,38 @@ test("a refusal belongs to the oldest text still waiting; echoes settle theirs",
   pending.sent("one");
   pending.sent("  two\t");
   pending.sent("three");
-  // The server echoes "two" cleaned ("two"); it still settles the text sent as "  two\t".
-  assert.equal(pending.echoed("two"), true);
-  assert.equal(pending.echoed("someone else's"), false);
   assert.equal(pending.refused(), "one");
+  // The server echoes "two" cleaned ("two"); it still settles the text sent as "  two\t".
+  assert.equal(pending.echoed("someone else's"), false);
+  assert.equal(pending.echoed("two"), true);
   assert.equal(pending.refused(), "three");
   assert.equal(pending.refused(), "");
   pending.sent("x");
   pending.clear();
   assert.equal(pending.size, 0);
+});
+
+test("an echo settles the texts sent before it too", () => {
+  const pending = compose.createPending();
+  pending.sent("Z\u0301\u0301\u0301\u0301\u0301"); // the server trims the marks: no match
+  pending.sent("next");
+  assert.equal(pending.echoed("next"), true);
+  // Answered in order, the first one was answered already: a refusal now is not about it.
+  assert.equal(pending.refused(), "");
+});
+
+test("only refusals of a message bring text back", () => {
+  for (const reason of [
+    "Message not sent: it has 2100 characters; the limit is 2000.",
+    "Message not sent: you are sending too fast. Wait a moment.",
+  ]) {
+    assert.equal(compose.refusesMessage(reason), true, reason);
+  }
+  for (const reason of [
+    "Could not join x: a connection can be in at most 20 rooms. Leave one first.",
+    "Not done: join the room dev first.",
+  ]) {
+    assert.equal(compose.refusesMessage(reason), false, reason);
+  }
+  assert.equal(compose.refusesMessage(undefined), false);
 });

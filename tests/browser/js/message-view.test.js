@@ -59,7 +59,8 @@ test("lines group by user id, within five minutes, on one day", () => {
   assert.equal(view.groupsWith(null, a), false);
   assert.equal(view.groupsWith({ userId: "", time: t }, { userId: "", time: t }), false);
   const late = new Date(2026, 11, 7, 23, 59).getTime();
-  assert.equal(view.groupsWith({ userId: "a", time: late }, { userId: "a", time: late + 120000 }), false);
+  const nextDay = { userId: "a", time: late + 120000 };
+  assert.equal(view.groupsWith({ userId: "a", time: late }, nextDay), false);
 });
 
 test("initials and a colour from the user id", () => {
@@ -80,7 +81,10 @@ test("initials and a colour from the user id", () => {
 
 test("announcements say who, from where, and what, and stay short", () => {
   assert.equal(view.announcement("alice", "", "hi"), "alice: hi");
-  assert.equal(view.announcement("pat@contoso.com", "Microsoft", "hello"), "pat@contoso.com (Microsoft): hello");
+  assert.equal(
+    view.announcement("pat@contoso.com", "Microsoft", "hello"),
+    "pat@contoso.com (Microsoft): hello"
+  );
   const long = view.announcement("a", "", "x".repeat(1000));
   assert.ok(long.length < 320 && long.endsWith("…"));
 });
