@@ -210,7 +210,6 @@
   function timed(li, iso) {
     var date = core.parseTime(iso, new Date());
     li.dataset.time = String(date.getTime());
-    li.title = view.fullTime(date); // the full time wherever the pointer is on the line
     li.append(view.timeElement(date));
     return li;
   }

@@ -221,10 +221,9 @@
   }
 
   /**
-   * A line's time: the clock time, the full date and time as a tooltip, and the same shown
-   * when the line has keyboard focus (the stylesheet shows .time-full then). The line that
-   * holds it gets the tooltip too (chatLine, app.js): the pointer anywhere on it shows the full
-   * time, without the layout shift of showing more text on hover.
+   * A line's time: the clock time, with the full date and time as its tooltip (hover), and
+   * the same shown as text when the line has keyboard focus (the stylesheet shows .time-full
+   * then). Not shown as text on hover: the hovered line would grow and move those below it.
    */
   function timeElement(date) {
     var node = document.createElement("time");
@@ -275,7 +274,6 @@
     if (opts.provider) bubble.append(spoken(" ("), span("idp", opts.provider), spoken(")"));
     bubble.append(span("sep", ": "), messageText(item.message));
     body.append(bubble, timeElement(opts.date));
-    li.title = fullTime(opts.date);
     if (!opts.own) li.append(avatar(opts.name, li.dataset.userId));
     li.append(body);
     return li;

@@ -95,9 +95,10 @@ def test_days_grouping_avatars_and_the_full_time(
     full = re.compile(r"\d{4}.*\d{1,2}:\d{2}:\d{2}")
     two = lines.nth(1)
     expect(two.locator(".time-full")).to_be_hidden()
-    # Hover: the line's tooltip (no text appears, so nothing below it moves).
-    expect(two).to_have_attribute("title", full)
+    # Hover: the time's tooltip (no text appears, so nothing below it moves).
     expect(two.locator("time")).to_have_attribute("title", full)
+    two.locator("time").hover()
+    expect(two.locator(".time-full")).to_be_hidden()
     reader.log.focus()
     reader.page.keyboard.press("ArrowUp")
     expect(four).to_be_focused()
