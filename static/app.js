@@ -390,6 +390,25 @@
     el.messageInput.value = compose.restoreInto(el.messageInput.value, text);
     composer.refresh();
     el.sendError.textContent = "The refused text is back in the message box.";
+    el.sendError.dataset.note = "restored";
+  }
+
+  /**
+   * The connection dropped with texts not yet echoed or refused: they may never have arrived,
+   * and the old socket will not say. Back into the box with them; the writer decides (the
+   * history reloaded on reconnecting shows any that did arrive).
+   */
+  function restoreUnanswered() {
+    var texts = pending.takeAll();
+    if (!texts.length) return;
+    texts.forEach(function (text) {
+      el.messageInput.value = compose.restoreInto(el.messageInput.value, text);
+    });
+    composer.refresh();
+    el.sendError.textContent =
+      "The connection dropped before the server confirmed your last message: it is back in " +
+      "the box. Check the conversation before sending it again.";
+    el.sendError.dataset.note = "restored"; // kept past the reconnect, until the writer acts
   }
 
   /* ---------- rooms: list, header, members, typing, history ---------- */
@@ -600,10 +619,10 @@
     else el.status.removeAttribute("title");
 
     var connected = state === "connected";
-    if (connected || state === "reconnecting") pending.clear(); // the old socket answers nothing
+    if (state === "reconnecting" || state === "disconnected") restoreUnanswered();
     updateSendButton();
     el.messageInput.placeholder = connected ? "Write a message…" : "Waiting for the connection…";
-    if (connected) el.sendError.textContent = "";
+    if (connected && el.sendError.dataset.note !== "restored") el.sendError.textContent = "";
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
 
     if (!session) return;
@@ -767,6 +786,7 @@
       el.messageInput.value = "";
       composer.refresh();
       el.sendError.textContent = "";
+      delete el.sendError.dataset.note;
     } else if (text) {
       // Keep the text in the box and say so: a message is never dropped silently.
       el.sendError.textContent =
@@ -855,6 +875,7 @@
   /** Tell the room we are typing: at most once per TYPING_SEND_MS, never for an empty box. */
   function onTyping() {
     el.sendError.textContent = "";
+    delete el.sendError.dataset.note;
     if (!session || !el.messageInput.value) return;
     var r = room(current);
     var now = Date.now();

@@ -131,9 +131,11 @@
       refused: function () {
         return waiting.length ? waiting.shift() : "";
       },
-      /** A new connection: nothing sent on the old one will be answered. */
-      clear: function () {
+      /** The connection dropped: nothing sent on it will be answered. All of them, oldest first. */
+      takeAll: function () {
+        var all = waiting;
         waiting = [];
+        return all;
       },
       get size() {
         return waiting.length;

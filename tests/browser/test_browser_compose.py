@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
 from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
 
@@ -193,3 +193,35 @@ def test_http_links_become_safe_links_and_nothing_else_does(
     # Markup stayed text: no element came from the message but the two links.
     assert line.locator("span.text *").count() == 2
     assert reader.log.locator("b, script, img").count() == 0
+
+
+def test_text_unanswered_when_the_connection_drops_comes_back_into_the_box(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    name = unique("tunnel")
+    chat = open_chat()
+    lost = "lost in the tunnel"
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            if lost in str(message):
+                ws.close()  # the connection dies with the message unanswered
+            else:
+                server.send(message)
+
+        ws.on_message(from_page)  # the server's frames still reach the page
+
+    chat.page.route_web_socket(re.compile(r"^wss?://"), route)
+    chat.join(name)
+    chat.send(lost)
+    expect(chat.status).to_have_attribute("data-state", "reconnecting")
+    expect(chat.message_input).to_have_value(lost)
+    chat.expect_connected(name)
+    # Still there after the reconnect, with the reason next to the box.
+    expect(chat.message_input).to_have_value(lost)
+    expect(chat.page.locator("#send-error")).to_contain_text("connection dropped")
+    chat.send("through again")
+    expect(chat.chat_line(name, "through again")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    expect(chat.page.locator("#send-error")).to_have_text("")

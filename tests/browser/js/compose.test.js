@@ -64,7 +64,8 @@ test("a refusal belongs to the oldest text still waiting; echoes settle theirs",
   assert.equal(pending.refused(), "three");
   assert.equal(pending.refused(), "");
   pending.sent("x");
-  pending.clear();
+  pending.sent("y");
+  assert.deepEqual(pending.takeAll(), ["x", "y"]);
   assert.equal(pending.size, 0);
 });
 
