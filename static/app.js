@@ -622,7 +622,10 @@
     if (state === "reconnecting" || state === "disconnected") restoreUnanswered();
     updateSendButton();
     el.messageInput.placeholder = connected ? "Write a message…" : "Waiting for the connection…";
-    if (connected && el.sendError.dataset.note !== "restored") el.sendError.textContent = "";
+    // A note about text put back in the box stays until the writer acts on it.
+    if (connected && el.sendError.dataset.note !== "restored") {
+      el.sendError.textContent = "";
+    }
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
 
     if (!session) return;
