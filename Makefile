@@ -45,9 +45,10 @@ emulator: $(STAMP)
 host: $(STAMP)
 	$(PY) -m devstack.host $(ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, then mypy over function_app.py, chat/ (strict) and adapters/ (pyproject.toml)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 check: lint $(AZURITE)  ## the fast loop: lint and the app's unit tests (seconds; they use a throwaway Azurite)
 	$(PY) -m pytest tests/app -q
@@ -72,7 +73,7 @@ bench: $(STAMP) $(AZURITE)
 	$(PY) -m bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts bench/results devstack/azurite/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tests/artifacts bench/results devstack/azurite/node_modules
 
 # --- Azurite (rooms and history) -------------------------------------------------------------
 # The storage emulator's Table service keeps the chat history locally. It comes from the npm

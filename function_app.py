@@ -1,7 +1,12 @@
 """The chat app: negotiate, the Web PubSub webhook and the chat page, on Azure Functions.
 
 This module only adapts func.HttpRequest to the pure logic in the `chat` package and its
-replies back to func.HttpResponse.
+replies back to func.HttpResponse. Every refusal is a typed error (chat/errors.py) raised
+anywhere inside a route; `refusals` turns it into the reply, in one place.
+
+Cold start: indexing needs only this module, so what a route alone uses (the webhook's
+stateful events, history, sign-in, the page, the timer's sweep) is imported on its first call
+(inside the function or in adapters/runtime.py), and the Azure SDKs on their first use.
 """
 
 from __future__ import annotations
@@ -10,24 +15,27 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from json.encoder import encode_basestring
-from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
+from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from adapters.runtime import Runtime
-from adapters.table_store import StoreUnavailable
-from adapters.webpubsub import ServiceUnavailable
-from chat import cloudevents, history, identity, rooms, static_files, user_id, webhook
-from chat.presence_sweep import SCHEDULE as PRESENCE_SWEEP_SCHEDULE
-from chat.reply import Reply, json_reply
-from chat.reply import text as text_reply
+from adapters.runtime import Configured, Runtime, Stateful
+from chat.errors import BadRequest, ChatError, Unavailable
+from chat.reply import Reply
+
+if TYPE_CHECKING:
+    from chat.cloudevents import CloudEvent
 
 log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-runtime = Runtime(os.environ, Path(__file__).parent / "static")
+runtime = Runtime(os.environ, os.path.join(os.path.dirname(__file__), "static"))
+# chat.presence_sweep.SCHEDULE, spelled out: indexing reads it, and importing that module (and
+# chat.presence behind it) would add half of what indexing costs; the timer's test keeps the
+# two equal.
+PRESENCE_SWEEP_SCHEDULE = "*/15 * * * * *"
 
 # On every response the app builds: no content sniffing (an API answer is never a script or a
 # page), and nothing cached unless the reply says otherwise (the page and its assets do).
@@ -66,19 +74,80 @@ def _response(reply: Reply) -> func.HttpResponse:
     return _http(reply.status, reply.body, reply.content_type, reply.headers)
 
 
+TEXT = "text/plain; charset=utf-8"
+Route = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+
+
+def refusals(unavailable: str = UNCONFIGURED) -> Callable[[Route], Route]:
+    """Turn every refusal a route raises into its reply: the one place error replies are made.
+
+    A ChatError says its status and reason. The service or the store failing (the adapters'
+    ServiceUnavailable / StoreUnavailable) is logged with its cause and answered 503 with
+    `unavailable`, a generic text: the cause may name hosts or settings, never shown.
+    """
+
+    def wrap(route: Route) -> Route:
+        @functools.wraps(route)
+        async def guarded(req: func.HttpRequest) -> func.HttpResponse:
+            try:
+                return await route(req)
+            except ChatError as error:
+                return _refusal(error)
+            except Exception as error:
+                if not isinstance(error, _dependency_failures()):
+                    raise
+                log.error("%s: %s (%s)", route.__name__, unavailable, error)
+                return _http(503, unavailable, TEXT, {})
+
+        return guarded
+
+    return wrap
+
+
+def _refusal(error: ChatError) -> func.HttpResponse:
+    return _http(error.status, error.reason, TEXT, {})
+
+
+def _dependency_failures() -> tuple[type[Exception], ...]:
+    # Imported only when something failed: whichever raised is loaded by then, and the success
+    # path (and indexing) does not pay for the store's module.
+    from adapters.table_store import StoreUnavailable
+    from adapters.webpubsub import ServiceUnavailable
+
+    return (StoreUnavailable, ServiceUnavailable)
+
+
+@functools.cache
+def _identity() -> ModuleType:
+    """chat.identity, imported by the first call that needs it.
+
+    Cached: an import statement in negotiate, the hottest path, would cost about a microsecond
+    on every call (a tenth of the app's own share of it), this a dictionary look-up.
+    """
+    from chat import identity
+
+    return identity
+
+
+def _configured() -> Configured:
+    configured = runtime.configured()
+    if configured is None:
+        raise Unavailable(UNCONFIGURED)
+    return configured
+
+
+def _stateful(configured: Configured) -> Stateful:
+    if configured.stateful is None:
+        raise Unavailable(UNCONFIGURED)
+    return configured.stateful
+
+
 @app.route(route="negotiate", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="could not get a token from the Web PubSub service")
 async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
-    settings = runtime.settings()
-    if settings is None:
-        return _response(text_reply(503, UNCONFIGURED))
-    who = identity.caller(req.headers, req.params, settings)
-    if isinstance(who, Reply):
-        return _response(who)
-    try:
-        url = await runtime.service().client_url(who.user_id)
-    except ServiceUnavailable as error:
-        log.error("negotiate failed for a user: %s", error.reason)
-        return _response(text_reply(503, "could not get a token from the Web PubSub service"))
+    configured = _configured()
+    who = _identity().caller(req.headers, req.params, configured.settings)
+    url = await configured.service.client_url(who.user_id)
     # Built by hand rather than through json_reply: this is the hottest path of the app.
     return _http(200, '{"url":' + encode_basestring(url) + "}", "application/json", {})
 
@@ -88,15 +157,17 @@ async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
     methods=["OPTIONS", "GET", "POST"],
     auth_level=func.AuthLevel.FUNCTION,
 )
+@refusals()
 async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
-    settings = runtime.settings()
-    if settings is None:
-        return _response(text_reply(503, UNCONFIGURED))
+    from chat import cloudevents, webhook
+
+    configured = _configured()
+    settings = configured.settings
     headers = req.headers  # case-insensitive, as the chat modules expect
     if req.method.upper() in ("OPTIONS", "GET"):
         return _response(cloudevents.validate_webhook(headers, settings))
     event = cloudevents.authenticate(headers, settings)
-    if isinstance(event, Reply):
+    if not isinstance(event, cloudevents.CloudEvent):
         log.warning("Refused an upstream call (%s): %s", event.status, event.body.decode())
         return _response(event)
     now = time.time()
@@ -107,9 +178,7 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
         outcome = webhook.decide(event, req.get_body(), settings)
         _log_event(event, outcome.reply, outcome.notes, logging.INFO)
         return _response(outcome.reply)
-    if runtime.storage() is None:
-        return _response(text_reply(503, UNCONFIGURED))
-    events = runtime.events()
+    events = _stateful(configured).events
     if event.type == cloudevents.CONNECTED:
         result = await events.connected(event, now)
     elif event.type == cloudevents.DISCONNECTED:
@@ -124,9 +193,7 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
     return _response(result.reply)
 
 
-def _log_event(
-    event: cloudevents.CloudEvent, reply: Reply, notes: dict[str, str], level: int
-) -> None:
+def _log_event(event: CloudEvent, reply: Reply, notes: dict[str, str], level: int) -> None:
     log.log(
         level,
         "Handled %s ce-id=%s connection=%s -> %s%s",
@@ -138,41 +205,25 @@ def _log_event(
     )
 
 
-def caller(req: func.HttpRequest) -> str | None:
-    """Who is calling, by the app's one rule for callers (negotiate and history use it).
-
-    The signed-in user when App Service Authentication vouches for one, else None: anonymous
-    callers are allowed in the default mode. InvalidUserId when the principal is unusable.
-    """
-    return user_id.from_client_principal(req.headers)
-
-
 @app.route(route="rooms/{room}/messages", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="the chat history is unavailable right now")
 async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     """A page of a room's history: oldest to newest, and the cursor of the page before it."""
-    settings = runtime.settings()
-    if settings is None or runtime.storage() is None:
-        return _response(text_reply(503, UNCONFIGURED))
-    if settings.sign_in:
-        # The same rule as negotiate (chat/identity.py): only signed-in callers.
-        who = identity.caller(req.headers, req.params, settings)
-        if isinstance(who, Reply):
-            return _response(who)
-    else:
-        try:
-            caller(req)
-        except user_id.InvalidUserId as error:
-            return _response(text_reply(400, str(error)))
+    from chat import history, rooms
+    from chat.reply import json_reply
+
+    configured = _configured()
+    settings = configured.settings
+    store = _stateful(configured).store
+    # Negotiate's rule (chat/identity.py), for a route that only reads: signed-in callers when
+    # sign-in is required; anonymous ones, or a usable principal, when it is off.
+    _identity().viewer(req.headers, settings)
     try:
         room = rooms.validate(req.route_params.get("room"))
         page = history.parse_query(room, dict(req.params))
     except (rooms.InvalidRoom, history.BadQuery) as error:
-        return _response(text_reply(400, str(error)))
-    try:
-        rows = await runtime.store().page(page)
-    except StoreUnavailable as error:
-        log.error("History of %s could not be read: %s", room, error)
-        return _response(text_reply(503, "the chat history is unavailable right now"))
+        raise BadRequest(str(error)) from error
+    rows = await store.page(page)
     return _response(json_reply(200, history.page_body(room, rows, page.limit)))
 
 
@@ -186,11 +237,12 @@ async def presence_sweep(timer: func.TimerRequest) -> None:
     adapters/presence_sweep.py). Unconfigured, it does nothing; the settings' problem was
     logged once by name when they were first read.
     """
-    if runtime.settings() is None or runtime.storage() is None:
+    configured = runtime.configured()
+    if configured is None or configured.stateful is None:
         return
     try:
-        report = await runtime.sweep().run(time.time())
-    except (StoreUnavailable, ServiceUnavailable) as error:
+        report = await configured.stateful.sweep.run(time.time())
+    except _dependency_failures() as error:
         log.warning("Presence sweep skipped: %s", error)
         return
     if report.due or report.notices or report.member_lists or report.failed or timer.past_due:
@@ -198,14 +250,16 @@ async def presence_sweep(timer: func.TimerRequest) -> None:
 
 
 def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:
-    settings = runtime.settings()
-    if settings is None:
-        return _response(text_reply(503, UNCONFIGURED))
-    extra = static_files.security_headers(runtime.service_origin())
-    path = static_files.safe_path(runtime.static_root, relative)
+    from chat import static_files
+
+    configured = runtime.configured()
+    if configured is None:  # a sync route (a file read may block): no `refusals` around it
+        return _refusal(Unavailable(UNCONFIGURED))
+    settings = configured.settings
+    extra = static_files.security_headers(configured.service_origin)
     lazy_url = settings.client_url if settings.lazy_auth else None
     sign_in = settings.sign_in_providers if settings.sign_in else ()
-    asset = runtime.asset(path, lazy_url, sign_in) if path is not None else None
+    asset = configured.assets.get(relative, lazy_url, sign_in)
     return _response(static_files.respond(asset, req.method, req.headers, extra))
 
 

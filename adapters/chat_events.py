@@ -320,7 +320,7 @@ class ChatEvents:
             return self._refuse(too_fast, room, state, "user-rate")
         if stored is False:
             # A retry of an event whose message is already stored and sent.
-            return Result(self._ok(state), {"duplicate": message["id"]})
+            return Result(self._ok(state), {"duplicate": str(message["id"])})
         try:
             await self.service.send_to_group(rooms.group(room), message)
         except ServiceUnavailable as error:

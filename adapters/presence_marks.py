@@ -157,7 +157,9 @@ class PresenceMarks:
         async def read() -> list[tuple[str, str]]:
             table = await self.store._table(STATE_TABLE)
             token = await self._cursor(table)
-            pages = table.query_entities(
+            # Any: the Tables SDK's continuation token is a dict of keys at run time, where
+            # azure-core's annotations say str (and its page iterator has no such attribute).
+            query: Any = table.query_entities(
                 "PartitionKey gt @low and PartitionKey lt @high and present eq true "
                 "and updated lt @before",
                 parameters={
@@ -167,7 +169,8 @@ class PresenceMarks:
                 },
                 results_per_page=limit,
                 select=["PartitionKey", "user"],
-            ).by_page(continuation_token=token)
+            )
+            pages = query.by_page(continuation_token=token)
             found: list[tuple[str, str]] = []
             async for page in pages:
                 async for entity in page:

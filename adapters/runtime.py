@@ -1,112 +1,152 @@
-"""What the app keeps between invocations: settings, the service and store clients, assets."""
+"""What the app keeps between invocations: settings, the service and store clients, assets.
+
+`Runtime.configured()` is the one way in: everything the settings allow, or None when they are
+broken. The modules behind the parts only the webhook's stateful events, history and the timer
+use are imported when those are first used, so indexing the app stays quick (a cold start).
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
-from pathlib import Path
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from adapters.chat_events import ChatEvents
-from adapters.presence_sweep import PresenceSweep
-from adapters.table_store import TableStore
-from adapters.webpubsub import Service
-from chat import presence, static_files, storage_settings
-from chat import settings as settings_module
-from chat.settings import Settings, SettingsError
-from chat.storage_settings import StorageSettings
+if TYPE_CHECKING:
+    from adapters.assets import Assets
+    from adapters.chat_events import ChatEvents
+    from adapters.presence_sweep import PresenceSweep
+    from adapters.table_store import TableStore
+    from adapters.webpubsub import Service
+    from chat.presence import RoomNotices
+    from chat.settings import Settings
+    from chat.storage_settings import StorageSettings
 
 log = logging.getLogger("chat")
 
 
+class Stateful:
+    """The parts that need the table store: history, rooms, presence and the sweep."""
+
+    def __init__(self, settings: Settings, service: Service, storage: StorageSettings) -> None:
+        self.settings = settings
+        self.service = service
+        self.storage = storage
+
+    @functools.cached_property
+    def store(self) -> TableStore:
+        from adapters.table_store import TableStore
+
+        return TableStore(self.storage, self.settings.service_timeout_seconds)
+
+    @functools.cached_property
+    def notices(self) -> RoomNotices:
+        # One budget for the webhook and the sweep: both announce presence changes.
+        from chat.presence import RoomNotices
+
+        return RoomNotices()
+
+    @functools.cached_property
+    def events(self) -> ChatEvents:
+        from adapters.chat_events import ChatEvents
+
+        return ChatEvents(self.settings, self.service, self.store, self.notices)
+
+    @functools.cached_property
+    def sweep(self) -> PresenceSweep:
+        from adapters.presence_sweep import PresenceSweep
+
+        return PresenceSweep(self.settings, self.service, self.store, self.notices)
+
+    async def close(self) -> None:
+        store = self.__dict__.get("store")  # only a store that was made has a client to close
+        if store is not None:
+            await store.close()
+
+
+@dataclass(frozen=True)
+class Configured:
+    settings: Settings
+    service: Service
+    service_origin: str  # scheme://host of the service, which the page may connect to
+    assets: Assets
+    stateful: Stateful | None  # None when storage is not configured (said once in the log)
+
+
 class Runtime:
-    def __init__(self, environ: Mapping[str, str], static_root: Path) -> None:
+    def __init__(self, environ: Mapping[str, str], static_root: str) -> None:
         self._environ = environ
         self.static_root = static_root
-        self.reset()
+        self._configured: Configured | None = None
+        self._broken = False
+        self._retired: list[Configured] = []
 
     def reset(self) -> None:
-        """Forget everything read so far (tests change the environment between cases)."""
-        self._settings: Settings | None = None
-        self._error: SettingsError | None = None
-        self._service: Service | None = None
-        self._storage: StorageSettings | None = None
-        self._storage_error: SettingsError | None = None
-        self._store: TableStore | None = None
-        self._events: ChatEvents | None = None
-        self._sweep: PresenceSweep | None = None
-        self._assets: dict[tuple[str, int], static_files.Asset] = {}
-        self.notices = presence.RoomNotices()
+        """Forget everything read so far (tests change the environment between cases); the
+        clients made so far are closed by the next `close()`."""
+        if self._configured is not None:
+            self._retired.append(self._configured)
+        self._configured = None
+        self._broken = False
 
-    def settings(self) -> Settings | None:
-        """The settings, or None when they are broken (said once in the log, naming which)."""
-        if self._settings is None and self._error is None:
-            try:
-                self._settings = settings_module.load(self._environ)
-            except SettingsError as error:
-                self._error = error
-                log.error("The chat app is not configured: %s. Every request gets 503.", error)
-            else:
-                if self._settings.identity_mode:
-                    log.warning(
-                        "WebPubSubEndpoint is set without an access key: upstream calls cannot be "
-                        "checked with ce-signature; only the webhook's function key protects it."
-                    )
-        return self._settings
+    def configured(self) -> Configured | None:
+        """Everything the settings allow, made once; None when the settings are broken (said
+        once in the log, naming which)."""
+        if self._configured is None and not self._broken:
+            self._configured = self._load()
+            self._broken = self._configured is None
+        return self._configured
 
-    def storage(self) -> StorageSettings | None:
-        """Where history lives, or None when that is not configured (said once in the log)."""
-        if self._storage is None and self._storage_error is None:
-            try:
-                self._storage = storage_settings.load(self._environ)
-            except SettingsError as error:
-                self._storage_error = error
-                log.error("Chat storage is not configured: %s. History and rooms get 503.", error)
-        return self._storage
+    def _load(self) -> Configured | None:
+        from urllib.parse import urlsplit
 
-    def store(self) -> TableStore:
-        storage = self.storage()
-        settings = self.settings()
-        assert storage is not None and settings is not None, "check storage() first"
-        if self._store is None:
-            self._store = TableStore(storage, settings.service_timeout_seconds)
-        return self._store
+        from adapters.assets import Assets
+        from adapters.webpubsub import Service
+        from chat import settings as settings_module
+        from chat.settings import SettingsError
 
-    def events(self) -> ChatEvents:
-        if self._events is None:
-            self._events = ChatEvents(self.settings(), self.service(), self.store(), self.notices)  # type: ignore[arg-type]
-        return self._events
-
-    def sweep(self) -> PresenceSweep:
-        if self._sweep is None:
-            self._sweep = PresenceSweep(self.settings(), self.service(), self.store(), self.notices)  # type: ignore[arg-type]
-        return self._sweep
-
-    def service(self) -> Service:
-        settings = self.settings()
-        assert settings is not None, "check settings() first"
-        if self._service is None:
-            self._service = Service(settings)
-        return self._service
-
-    def service_origin(self) -> str | None:
-        settings = self.settings()
-        if settings is None:
+        try:
+            settings = settings_module.load(self._environ)
+        except SettingsError as error:
+            log.error("The chat app is not configured: %s. Every request gets 503.", error)
             return None
+        if settings.identity_mode:
+            log.warning(
+                "WebPubSubEndpoint is set without an access key: upstream calls cannot be "
+                "checked with ce-signature; only the webhook's function key protects it."
+            )
+        service = Service(settings)
+        storage = self._storage()
+        stateful = Stateful(settings, service, storage) if storage is not None else None
         parts = urlsplit(settings.client_url)
-        return f"{parts.scheme}://{parts.netloc}"
+        return Configured(
+            settings=settings,
+            service=service,
+            service_origin=f"{parts.scheme}://{parts.netloc}",
+            assets=Assets(self.static_root),
+            stateful=stateful,
+        )
 
-    def asset(
-        self, path: Path, lazy_url: str | None = None, sign_in: tuple[str, ...] = ()
-    ) -> static_files.Asset:
-        """Read a file once per version of it on disk (the mtime tells a new deploy apart)."""
-        stat = path.stat()
-        key = (f"{path}|{lazy_url or ''}|{' '.join(sign_in)}", stat.st_mtime_ns)
-        asset = self._assets.get(key)
-        if asset is None:
-            body = path.read_bytes()
-            if path.name == "index.html":
-                body = static_files.render_index(body, lazy_url, sign_in)
-            asset = static_files.make_asset(body, path.suffix, stat.st_mtime)
-            self._assets[key] = asset
-        return asset
+    def _storage(self) -> StorageSettings | None:
+        from chat import storage_settings
+        from chat.settings import SettingsError
+
+        try:
+            return storage_settings.load(self._environ)
+        except SettingsError as error:
+            log.error("Chat storage is not configured: %s. History and rooms get 503.", error)
+            return None
+
+    async def close(self) -> None:
+        """Close every client made so far, also those from before a reset.
+
+        A client belongs to the event loop that made it: one made on another loop is dropped.
+        """
+        made, self._retired = self._retired, []
+        if self._configured is not None:
+            made.append(self._configured)
+        for configured in made:
+            await configured.service.close()
+            if configured.stateful is not None:
+                await configured.stateful.close()

@@ -1,6 +1,6 @@
 """Run the benchmarks: `python -m bench [--quick] [--only NAME ...]`.
 
-Prints Markdown tables (the README quotes them) and writes bench/results/<name>.json.
+Prints Markdown tables (docs/performance.md quotes them) and writes bench/results/<name>.json.
 """
 
 from __future__ import annotations

@@ -271,9 +271,10 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
         ),
     }
     # 500 messages in the history room, through the app's own store: a busy room.
-    store = function_app.runtime
-    if store.settings() is None or store.storage() is None:
+    configured = function_app.runtime.configured()
+    if configured is None or configured.stateful is None:
         raise RuntimeError("the app is not configured for the benchmark")
+    store = configured.stateful.store
     arrivals = random.Random(2026)
     occurred = 1_796_032_800.0
     for n in range(500):
@@ -285,7 +286,7 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
             "message": f"history {n}", "time": history.iso_time(stored),
         }  # fmt: skip
         key_ms, _ = history.row_time(int(occurred * 1000), int(stored * 1000))
-        await store.store().add_message(history.to_entity(message, key_ms))
+        await store.add_message(history.to_entity(message, key_ms))
     results = {}
     message = "message (store, then send to the room)"
     for name, (app_call, bare) in cases.items():
@@ -300,8 +301,7 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
             results[name]["bare"] = bare[1]
     await bare_client.close()
     await tables.close()
-    await function_app.runtime.service().close()
-    await function_app.runtime.store().close()
+    await function_app.runtime.close()
     return results
 
 

@@ -28,7 +28,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
-    """A Markdown table, so the README can quote it verbatim."""
+    """A Markdown table, so docs/performance.md can quote it verbatim."""
     cells = [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     lines = [f"### {title}", ""]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chat import identity, signature, user_id
+from chat import identity, signature
+from chat.errors import BadRequest
 from chat.reply import Reply, text
 from chat.settings import Settings
 
@@ -21,7 +22,7 @@ USER_PREFIX = "azure.webpubsub.user."
 REQUIRED_HEADERS = ("ce-type", "ce-id", "ce-hub", "ce-connectionid")
 ORIGIN_HEADER = "webhook-request-origin"
 # Headers the service sends once, whose values never hold a comma (user ids may not: see
-# user_id.validate). The Functions host hands the worker one string per header name, joining
+# identity.validate_name). The Functions host hands the worker one string per header name, joining
 # repeats with ","; a comma in one of these therefore means it was sent more than once, and
 # no guess about which copy counts is safe. (ce-signature is a list by design; a repeated
 # ce-hub or origin already fails its exact comparison.)
@@ -112,8 +113,8 @@ def _user_id_refusal(user: str, settings: Settings) -> Reply | None:
         # chosen-name rules, and the webhook refuses them as not signed in.
         return None
     try:
-        checked = user_id.validate(user)
-    except user_id.InvalidUserId as error:
+        checked = identity.validate_name(user)
+    except BadRequest as error:
         return text(400, f"ce-userId is not a valid user id: {error}")
     if checked != user:
         return text(400, "ce-userId is not a valid user id: it has surrounding white space")

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chat import text_rules
+
 # 10^13 ms is the year 2286: inverted times keep 13 digits (zero-padded) until then.
 _MS_CEILING = 10**13 - 1
 PREFIX = 13  # digits of a row key's time: the rows sharing them form a group
@@ -47,7 +49,7 @@ CE_TIME_PAST_MS = 3_600_000
 # about as much as it would in the page (0.05-0.1 ms on Azurite), a second query about 4 ms.
 GROUP_SLACK = 8
 WHOLE = 1000  # the service's largest page: reads of a whole group use it
-SELECT = ("RowKey", "id", "from", "message", "time", "userId", "idp")
+SELECT = ("RowKey", "id", "from", "message", "time", "userId", "idp", "lookalike")
 
 _WITHIN = re.compile(r"(\d{13})-(\d{17})-([0-9a-f]{24})", re.ASCII)
 # `time` as iso_time writes it: such strings sort as the times they stand for.
@@ -124,6 +126,8 @@ def iso_time(epoch_s: float) -> str:
 
 
 SENDER_KEYS = ("userId", "idp")
+# Sign-in mode: set (true) when the sender's provider name mixes scripts with look-alike letters.
+LOOKALIKE = "lookalike"
 
 
 def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
@@ -137,6 +141,7 @@ def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
         "time": message["time"],
         # Sign-in mode: who sent it (chat/identity.py), so history lines can be told as own.
         **{key: message[key] for key in SENDER_KEYS if key in message},
+        **({LOOKALIKE: True} if message.get(LOOKALIKE) is True else {}),
     }
 
 
@@ -146,15 +151,21 @@ def marker(message: dict[str, Any], row: str) -> dict[str, Any]:
 
 
 def from_entity(entity: dict[str, Any]) -> dict[str, Any]:
-    """The message exactly as it was broadcast."""
+    """The message as it was broadcast, repaired: a lone surrogate stored before the text rules
+    refused them (chat/text_rules.py) is served as U+FFFD, so the row never breaks its page."""
     return {
-        "id": entity["id"],
-        "room": entity["PartitionKey"],
-        "from": entity["from"],
-        "message": entity["message"],
-        "time": entity["time"],
-        **{key: entity[key] for key in SENDER_KEYS if isinstance(entity.get(key), str)},
+        "id": _text(entity["id"]),
+        "room": _text(entity["PartitionKey"]),
+        "from": _text(entity["from"]),
+        "message": _text(entity["message"]),
+        "time": _text(entity["time"]),
+        **{key: _text(entity[key]) for key in SENDER_KEYS if isinstance(entity.get(key), str)},
+        **({LOOKALIKE: True} if entity.get(LOOKALIKE) is True else {}),
     }
+
+
+def _text(value: Any) -> Any:
+    return text_rules.repair(value) if isinstance(value, str) else value
 
 
 # --- the request ------------------------------------------------------------------------------

@@ -1,14 +1,8 @@
-"""Turning a user event's body into chat text, and the server-side message policy."""
+"""Turning a user event's body into chat text; the text rules are chat/text_rules.py's."""
 
 from __future__ import annotations
 
-import unicodedata
-
-from chat import bounded_json, combining_marks, invisible_text
-
-# Marks stacked on one letter beyond this are dropped: enough for Vietnamese or pointed Hebrew
-# (a letter, its dagesh, its dot and its vowel), not enough to draw over the lines above.
-MAX_COMBINING_RUN = 3
+from chat import bounded_json, text_rules
 
 
 class Rejected(ValueError):
@@ -49,26 +43,9 @@ def extract(body: bytes, content_type: str | None, max_bytes: int) -> str:
     return value
 
 
-# Bidi embeddings, overrides and isolates reorder the text around them (a classic spoofing
-# trick), and line/paragraph separators break the layout. Other format characters stay: the
-# zero-width joiner, for one, holds emoji sequences together.
-_STRIPPED = {*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029, 0xFEFF}
-
-
-def _kept(ch: str) -> bool:
-    return ch == "\n" or (unicodedata.category(ch) != "Cc" and ord(ch) not in _STRIPPED)
-
-
 def clean(raw: str, max_length: int) -> str:
-    """Strip control characters (tabs become spaces) and stacked combining marks beyond
-    MAX_COMBINING_RUN (the text comes back in NFC), then apply the empty and length rules."""
-    kept = "".join(ch for ch in raw.replace("\t", " ") if _kept(ch)).strip()
-    kept = combining_marks.cap(kept, MAX_COMBINING_RUN)
-    # Only fillers (U+3164, U+2800, zero-width characters) would be an empty-looking bubble.
-    if not kept or (not kept.isascii() and invisible_text.shows_nothing(kept)):
-        raise Rejected("Message not sent: it is empty.")
-    if len(kept) > max_length:
-        raise Rejected(
-            f"Message not sent: it has {len(kept)} characters; the limit is {max_length}."
-        )
-    return kept
+    """The message as it may be broadcast (the rules are chat/text_rules.py's), or Rejected."""
+    try:
+        return text_rules.clean_message(raw, max_length)
+    except text_rules.Refused as error:
+        raise Rejected(str(error)) from None

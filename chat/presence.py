@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from chat import rate_limit
 
@@ -67,7 +68,7 @@ def notice_id(room: str, user: str, event: str, now: float) -> str:
     return hashlib.sha256(seed).hexdigest()[:24]
 
 
-def snapshot_users(connections: list[dict]) -> list[str]:
+def snapshot_users(connections: list[dict[str, Any]]) -> list[str]:
     """Each user once, however many tabs, in the order the service listed them."""
     seen: dict[str, None] = {}
     for connection in connections:

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat import text_rules
+
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 
@@ -19,9 +21,11 @@ class Reply:
 
 
 def text(status: int, message: str, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status, message.encode(), TEXT, dict(headers or {}))
+    return Reply(status, text_rules.utf8(message), TEXT, dict(headers or {}))
 
 
 def json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    # utf8, never .encode(): a lone surrogate in a stored row (a JSON escape such as "\\ud800"
+    # decodes to one) must become U+FFFD, not a 500 for every page that holds the row.
+    body = text_rules.utf8(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
     return Reply(status, body, JSON, dict(headers or {}))

@@ -7,8 +7,10 @@ tutorial's page and clients keep working unchanged.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from chat import bounded_json, message_text
 
@@ -22,9 +24,15 @@ MAX_ROOMS_PER_CONNECTION = 20
 JOIN, LEAVE, MESSAGE, TYPING = "join", "leave", "message", "typing"
 COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING)
 
-# Group names. Room names hold no ".", so "r.<room>" and "p.<room>.<user>" cannot collide.
+# Group names. Room names hold no ".", so "r.<room>" and "p2.<room>.<hash>" cannot collide.
 ROOM_GROUP_PREFIX = "r."
-PRESENCE_GROUP_PREFIX = "p."
+# Per-user presence groups carry a hash of the user id, not the id: a signed-in user id may be
+# 1,186 characters long and the service takes group names of at most 1,024. "p2.", not the
+# earlier "p." (which held the user id itself): no chosen name can make a new group's name
+# equal an old group's, while connections made before the change are still in old groups.
+PRESENCE_GROUP_PREFIX = "p2."
+MAX_GROUP_LENGTH = 1024  # the service's limit for a group name
+_USER_HASH_HEX = 32  # 128 bits of SHA-256: no two users share a group by chance
 
 
 class InvalidRoom(ValueError):
@@ -63,8 +71,14 @@ def group(room: str) -> str:
 
 
 def presence_group(room: str, user: str) -> str:
-    """A group per (room, user): its connection count says whether the user is in the room."""
-    return f"{PRESENCE_GROUP_PREFIX}{room}.{user}"
+    """A group per (room, user): its connection count says whether the user is in the room.
+
+    Always 3 + 64 + 1 + 32 = 100 characters at most, whatever the user id. The hash is the
+    same on every instance and every deploy (SHA-256 of the id's UTF-8); `surrogatepass`
+    only so that no text can make it raise (ids with lone surrogates are refused earlier).
+    """
+    digest = hashlib.sha256(user.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{PRESENCE_GROUP_PREFIX}{room}.{digest[:_USER_HASH_HEX]}"
 
 
 def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
@@ -88,13 +102,13 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
         raise Rejected(f"Command {kind} refused: {error}.") from None
     if kind != MESSAGE:
         return Command(kind, room)
-    text = value.get("message")
-    if not isinstance(text, str):
+    message = value.get("message")
+    if not isinstance(message, str):
         raise Rejected('Message not sent: "message" must be text.', room)
-    return Command(MESSAGE, room, text)
+    return Command(MESSAGE, room, message)
 
 
-def _json_object(body: bytes) -> dict | None:
+def _json_object(body: bytes) -> dict[str, Any] | None:
     """The body as a JSON object, or None for anything else (plain text, arrays, bad JSON)."""
     stripped = body.lstrip()
     if not stripped.startswith(b"{"):
@@ -109,7 +123,7 @@ def _json_object(body: bytes) -> dict | None:
 # --- which rooms a connection is in: kept in its connection state, so any instance knows ---
 
 
-def rooms_of(state: dict) -> list[str]:
+def rooms_of(state: dict[str, Any]) -> list[str]:
     """The rooms recorded in a connection's state; the lobby always, anything odd ignored."""
     raw = state.get("rooms")
     rooms = [LOBBY]
@@ -120,7 +134,7 @@ def rooms_of(state: dict) -> list[str]:
     return rooms
 
 
-def with_room(state: dict, room: str) -> dict:
+def with_room(state: dict[str, Any], room: str) -> dict[str, Any]:
     """The state after joining `room`; Rejected when the connection is in too many rooms."""
     rooms = rooms_of(state)
     if room not in rooms:
@@ -134,7 +148,7 @@ def with_room(state: dict, room: str) -> dict:
     return state | {"rooms": rooms[1:]}
 
 
-def without_room(state: dict, room: str) -> dict:
+def without_room(state: dict[str, Any], room: str) -> dict[str, Any]:
     rooms = [r for r in rooms_of(state)[1:] if r != room]
     typing = state.get("typing")
     if isinstance(typing, dict):

@@ -1,4 +1,5 @@
-"""Serving the chat page and its assets: safe paths, content types, validators, headers."""
+"""Serving the chat page and its assets: safe paths, content types, validators, headers. Pure:
+adapters/assets.py finds and reads the files."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import html
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from chat.reply import Reply, text
 
@@ -44,34 +45,28 @@ def security_headers(service_origin: str | None) -> dict[str, str]:
     }
 
 
-def safe_path(root: Path, requested: str) -> Path | None:
-    """The file under root that `requested` names, or None for anything suspicious.
+def path_parts(requested: str) -> tuple[str, ...] | None:
+    """The path segments of a requested asset, or None for anything suspicious.
 
     Rejects absolute paths, `..`, hidden files, backslashes and NUL outright rather than
-    normalising them: no legitimate asset needs them.
+    normalising them: no legitimate asset needs them. Whether the file exists, and stays under
+    the static root once symlinks are followed, is for the caller to check on disk.
     """
     if not requested or "\\" in requested or "\x00" in requested:
         return None
-    parts = PurePosixPath(requested).parts
-    if PurePosixPath(requested).is_absolute() or any(
-        part in ("..", ".") or part.startswith(".") for part in parts
-    ):
+    path = PurePosixPath(requested)
+    if path.is_absolute() or any(part.startswith(".") for part in path.parts):  # `.`, `..` too
         return None
-    candidate = root.joinpath(*parts)
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (OSError, RuntimeError):
-        return None
-    if not resolved.is_relative_to(root.resolve()) or not resolved.is_file():
-        return None
-    return resolved
+    return path.parts
 
 
 def render_index(page: bytes, direct_url: str | None, sign_in: tuple[str, ...] = ()) -> bytes:
     """Advertise the lazy-auth client URL, or the sign-in providers, when they are enabled."""
     if sign_in:
-        meta = f'<meta name="chat-sign-in" content="{html.escape(" ".join(sign_in))}">'
-        page = page.replace(SIGN_IN_META, meta.encode(), 1)
+        providers = html.escape(" ".join(sign_in))
+        page = page.replace(
+            SIGN_IN_META, f'<meta name="chat-sign-in" content="{providers}">'.encode(), 1
+        )
     if not direct_url:
         return page
     meta = f'<meta name="chat-direct-url" content="{html.escape(direct_url)}">'.encode()
@@ -90,6 +85,15 @@ def make_asset(body: bytes, suffix: str, mtime: float) -> Asset:
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     content_type = CONTENT_TYPES.get(suffix.lower(), "application/octet-stream")
     return Asset(body, content_type, etag, mtime)
+
+
+def asset(
+    name: str, body: bytes, mtime: float, lazy_url: str | None, sign_in: tuple[str, ...]
+) -> Asset:
+    """The asset a file becomes: the page is rendered for the settings, the rest served as is."""
+    if name == "index.html":
+        body = render_index(body, lazy_url, sign_in)
+    return make_asset(body, PurePosixPath(name).suffix, mtime)
 
 
 def _not_modified(asset: Asset, request_headers: Mapping[str, str]) -> bool:

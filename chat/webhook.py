@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from chat import bounded_json, identity, rooms, user_id
+from chat import bounded_json, identity, rooms
 from chat.cloudevents import CONNECT, USER_PREFIX, CloudEvent
+from chat.errors import BadRequest
 from chat.reply import Reply, json_reply, text
 from chat.settings import Settings
 
@@ -63,8 +64,8 @@ def _connect(event: CloudEvent, body: bytes, settings: Settings) -> Outcome:
         return Outcome(text(400, f"connect body is not usable JSON: {error}"))
     query = request.get("query") if isinstance(request, dict) else None
     try:
-        user = user_id.from_connect_query(query or {})
-    except user_id.InvalidUserId as error:
+        user = identity.from_connect_query(query or {})
+    except BadRequest as error:
         return Outcome(text(401, str(error)))
     if identity.is_reserved(user):
         return Outcome(text(401, identity.RESERVED))

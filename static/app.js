@@ -220,6 +220,7 @@
       own: own,
       name: item.from,
       provider: item.idp ? identity.providerLabel(item.idp) : "",
+      warning: identity.lookalikeWarning(item), // "" unless the server marked the name
       date: core.parseTime(item.time, new Date()),
     });
   }
@@ -235,6 +236,7 @@
     if (info.userId) li.dataset.userId = info.userId;
     li.append(span("text", text));
     if (info.idp) li.append(span("idp", identity.providerLabel(info.idp)));
+    if (info.lookalike) li.append(span("lookalike", identity.lookalikeWarning(info)));
     return timed(li, info.time);
   }
 
@@ -308,6 +310,7 @@
           user: item.user,
           userId: item.userId,
           idp: item.idp,
+          lookalike: item.lookalike,
           time: item.time,
         });
       case "rejected":

@@ -96,6 +96,7 @@
   function withSender(item, data) {
     if (typeof data.userId === "string") item.userId = data.userId;
     if (typeof data.idp === "string") item.idp = data.idp;
+    if (data.lookalike === true) item.lookalike = true;
     return item;
   }
 

@@ -79,6 +79,15 @@
   }
 
   /**
+   * The warning to show beside a sender whose provider name mixes scripts with look-alike
+   * letters (the server marks it `lookalike: true`: a provider's name cannot be refused at
+   * sign-in, so it is shown, but never silently); "" for everyone else.
+   */
+  function lookalikeWarning(item) {
+    return item && item.lookalike === true ? "\u26a0 look-alike letters from another script" : "";
+  }
+
+  /**
    * Whether a received item is our own. Signed in, only the user id counts
    * (a frame without one is never ours); otherwise the chosen name is the id.
    */
@@ -96,5 +105,6 @@
     loginUrl: loginUrl,
     logoutUrl: logoutUrl,
     isOwn: isOwn,
+    lookalikeWarning: lookalikeWarning,
   };
 });

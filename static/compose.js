@@ -29,7 +29,7 @@
   /** Sent texts still waiting for their echo or refusal; a bound so nothing grows forever. */
   var MAX_PENDING = 100;
 
-  // What chat/message_text.py's clean() drops: control characters but the line feed, and the
+  // What chat/text_rules.py's clean_message() drops: control characters but the line feed, and the
   // bidi embeddings, overrides, isolates, line/paragraph separators and the BOM.
   var DROPPED =
     /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]/g;

@@ -254,7 +254,7 @@
   /**
    * A chat line: avatar, then a bubble reading "name (provider): message", then its time.
    * item: {id, from, userId, message}; opts: {own, name (shown), provider (label or ""),
-   * date (Date)}.
+   * warning (look-alike name warning or ""), date (Date)}.
    */
   function chatLine(item, opts) {
     var li = document.createElement("li");
@@ -272,6 +272,8 @@
     // Two providers can both have an "alice": the badge tells them apart, and the hidden
     // brackets make a screen reader say "alice (GitHub): hello", not "aliceGitHub: hello".
     if (opts.provider) bubble.append(spoken(" ("), span("idp", opts.provider), spoken(")"));
+    // A name the server marked as mixing look-alike letters of two scripts: said and shown.
+    if (opts.warning) bubble.append(spoken(", "), span("lookalike", opts.warning));
     bubble.append(span("sep", ": "), messageText(item.message));
     body.append(bubble, timeElement(opts.date));
     if (!opts.own) li.append(avatar(opts.name, li.dataset.userId));

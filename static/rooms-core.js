@@ -142,6 +142,7 @@
       // (as live lines are; a line may reach the page first through history).
       if (typeof m.userId === "string") item.userId = m.userId;
       if (typeof m.idp === "string") item.idp = m.idp;
+      if (m.lookalike === true) item.lookalike = true;
       fresh.push(item);
     }
     return fresh;

@@ -9,7 +9,8 @@ shared state go to a real (throwaway) Azurite, emptied before every test.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -20,6 +21,7 @@ import pytest
 from aiohttp import web
 
 import function_app
+from adapters.runtime import Configured, Stateful
 from chat import signature, storage_settings
 
 # Re-exported: the app's tests take them from here with the fixtures.
@@ -139,12 +141,13 @@ def empty_tables(connection: str) -> None:
 
 
 @pytest.fixture
-def configure(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator:
+async def configure(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> AsyncIterator:
     """Set the app's settings for one test; every test starts from a clean environment.
 
     ChatStorage points at the session's Azurite unless a test sets it (or "" to unset it).
+    Afterwards, pass or fail, every client the app made is closed and its settings forgotten.
     """
-    for name in list(function_app.os.environ):
+    for name in list(os.environ):
         if name.startswith(("WebPubSub", "Chat", "AzureWebJobsStorage")):
             monkeypatch.delenv(name)
     empty_tables(azurite.connection_string)
@@ -155,8 +158,11 @@ def configure(monkeypatch: pytest.MonkeyPatch, azurite: Azurite) -> Iterator:
             monkeypatch.setenv(name, value)
         function_app.runtime.reset()
 
-    yield apply
-    function_app.runtime.reset()
+    try:
+        yield apply
+    finally:
+        await function_app.runtime.close()
+        function_app.runtime.reset()
 
 
 @pytest.fixture
@@ -164,14 +170,20 @@ async def app(configure, service: RecordingService) -> AsyncIterator[RecordingSe
     """The app configured against the recording service with default settings."""
     configure(WebPubSubConnectionString=connection_string(service.endpoint), WebPubSubHub=HUB)
     yield service
-    await close_clients()
 
 
-async def close_clients() -> None:
-    if function_app.runtime._service is not None:
-        await function_app.runtime._service.close()
-    if function_app.runtime._store is not None:
-        await function_app.runtime._store.close()
+def configured() -> Configured:
+    """The app's parts as the current settings make them (the settings must be usable)."""
+    parts = function_app.runtime.configured()
+    assert parts is not None, "the app is not configured"
+    return parts
+
+
+def stateful() -> Stateful:
+    """The app's parts that use the table store (ChatStorage must be usable)."""
+    parts = configured().stateful
+    assert parts is not None, "the app has no storage"
+    return parts
 
 
 def event_request(

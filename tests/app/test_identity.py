@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chat.errors import ChatError
 from chat.identity import Caller, caller, encode_user_id, is_reserved, parse_user_id, sender
-from chat.reply import Reply
 from chat.settings import Settings
 
 OFF = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp")
@@ -69,10 +69,10 @@ def test_caller(settings: Settings, headers: dict, query: dict, expected: Caller
     ],
 )
 def test_refusals(settings: Settings, headers: dict, query: dict, status: int, reason: str) -> None:
-    reply = caller(headers, query, settings)
-    assert isinstance(reply, Reply)
-    assert reply.status == status
-    assert reason in reply.body.decode()
+    with pytest.raises(ChatError) as refused:
+        caller(headers, query, settings)
+    assert refused.value.status == status
+    assert reason in refused.value.reason
 
 
 def test_the_same_name_from_two_providers_gives_two_users() -> None:

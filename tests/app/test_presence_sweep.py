@@ -17,10 +17,16 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from adapters.presence_marks import PENDING, ROOM_WIDE
-from chat import presence, presence_sweep, storage_settings
+from chat import presence, presence_sweep, rooms, storage_settings
 from tests.support.azurite import Azurite
 
-from .conftest import RecordingService, close_clients, connection_string, event_request
+from .conftest import (
+    RecordingService,
+    configured,
+    connection_string,
+    event_request,
+    stateful,
+)
 from .store_races import read_announced_together
 
 CONNECTED = "azure.webpubsub.sys.connected"
@@ -34,7 +40,7 @@ async def sweep(past_due: bool = False) -> None:
 
 async def connect(app: RecordingService, connection: str, user: str, ce_id: str = "1") -> None:
     """A connection arrives: the service puts it in the lobby, then sends `connected`."""
-    app.connect(connection, user, "r.lobby", f"p.lobby.{user}")
+    app.connect(connection, user, "r.lobby", rooms.presence_group("lobby", user))
     response = await function_app.eventhandler(
         event_request(CONNECTED, connection_id=connection, user=user, ce_id=ce_id)
     )
@@ -193,7 +199,7 @@ async def test_a_crowd_past_the_room_budget_gets_one_member_list(
     # The records say what the room was told: the next change, once the room's budget has
     # refilled, is an ordinary notice.
     app.requests.clear()
-    function_app.runtime.events().notices = presence.RoomNotices()
+    stateful().events.notices = presence.RoomNotices()
     await disconnect(app, "conn-39", "user39")
     assert notices(app) == [("left", "user39")]
 
@@ -210,8 +216,8 @@ async def test_a_crowd_leaving_past_the_room_budget_gets_one_member_list(
     spent = presence.RoomNotices()  # the room's budget, spent on this instance
     while spent.allow("lobby", time.time()):
         pass
-    function_app.runtime.events().notices = spent
-    function_app.runtime.sweep().notices = spent
+    stateful().events.notices = spent
+    stateful().sweep.notices = spent
     app.requests.clear()
     for n in range(8):
         await disconnect(app, f"conn-{n}", users[n])
@@ -242,9 +248,8 @@ async def test_two_sweeps_at_once_announce_once(app: RecordingService, azurite: 
     age(azurite, 30)
     app.requests.clear()
 
-    settings = function_app.runtime.settings()
-    storage = function_app.runtime.storage()
-    assert settings is not None and storage is not None
+    settings = configured().settings
+    storage = stateful().storage
     runs = [
         PresenceSweep(settings, Service(settings), TableStore(storage), presence.RoomNotices())
         for _ in range(2)
@@ -276,7 +281,6 @@ async def test_unconfigured_the_sweep_does_nothing_and_says_so_once(
     logged = [r for r in caplog.records if "ChatStorage" in r.getMessage()]
     assert len(logged) == 1
     assert service.requests == []
-    await close_clients()
 
 
 async def test_the_store_down_skips_the_run_without_an_error(
@@ -294,7 +298,6 @@ async def test_the_store_down_skips_the_run_without_an_error(
     assert any("Presence sweep skipped" in r.getMessage() for r in caplog.records)
     assert not any(r.exc_info for r in caplog.records)
     assert service.requests == []
-    await close_clients()
 
 
 def test_the_timer_is_registered_with_its_schedule(app_functions: dict) -> None:

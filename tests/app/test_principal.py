@@ -1,4 +1,4 @@
-"""chat.principal: every shape App Service Authentication sends, and hostile ones. Pure."""
+"""chat.identity's principal parser: every shape App Service Authentication sends. Pure."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from chat.principal import MAX_ENCODED_LENGTH, Principal, PrincipalError, decode
+from chat.errors import BadRequest as PrincipalError
+from chat.identity import MAX_ENCODED_LENGTH
+from chat.identity import SignedIn as Principal
+from chat.identity import signed_in as decode
 
 OID = "6f1c2a34-0b8e-4d3c-9a51-2f0e7c1d9b44"
 LONG_EMAIL = "a.very.long.first.name.and.surname.for.testing@subdivision.contoso.example"

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from chat import connection_state, message_text, rate_limit, user_id
+from chat import connection_state, identity, message_text, rate_limit
+from chat.errors import BadRequest
+from chat.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -113,7 +115,7 @@ def test_connection_state_round_trip_and_garbage() -> None:
     ],
 )
 def test_user_id_valid(raw: str, result: str) -> None:
-    assert user_id.validate(raw) == result
+    assert identity.validate_name(raw) == result
 
 
 @pytest.mark.parametrize(
@@ -129,8 +131,11 @@ def test_user_id_valid(raw: str, result: str) -> None:
     ],
 )
 def test_user_id_invalid(raw: str | None, reason: str) -> None:
-    with pytest.raises(user_id.InvalidUserId, match=reason):
-        user_id.validate(raw)
+    with pytest.raises(BadRequest, match=reason):
+        identity.validate_name(raw)
+
+
+OFF = Settings(endpoint="http://h", access_keys=("k",), hub="Sample_ChatApp")
 
 
 def _principal(claims: list[dict], name_typ: str = "name") -> str:
@@ -159,13 +164,15 @@ def _principal(claims: list[dict], name_typ: str = "name") -> str:
     ],
 )
 def test_client_principal(headers: dict, expected: str | None) -> None:
-    assert user_id.from_client_principal(headers) == expected
+    """Sign-in off: the principal's name is the caller (the read-only rule lets None in)."""
+    who = identity.viewer(headers, OFF)
+    assert (who.name if who is not None else None) == expected
 
 
 @pytest.mark.parametrize("value", ["not base64!", base64.b64encode(b"[]").decode(), _principal([])])
 def test_client_principal_invalid(value: str) -> None:
-    with pytest.raises(user_id.InvalidUserId):
-        user_id.from_client_principal({"x-ms-client-principal": value})
+    with pytest.raises(BadRequest):
+        identity.viewer({"x-ms-client-principal": value}, OFF)
 
 
 @pytest.mark.parametrize(
@@ -173,10 +180,10 @@ def test_client_principal_invalid(value: str) -> None:
     [({"id": ["carol"]}, "carol"), ({"id": "dave"}, "dave"), ({"id": ["eve", "x"]}, "eve")],
 )
 def test_connect_query(query: dict, result: str) -> None:
-    assert user_id.from_connect_query(query) == result
+    assert identity.from_connect_query(query) == result
 
 
 @pytest.mark.parametrize("query", [{}, {"id": []}, {"id": [""]}, {"id": [5]}, "id=x", None])
 def test_connect_query_invalid(query: object) -> None:
-    with pytest.raises(user_id.InvalidUserId, match="missing user id"):
-        user_id.from_connect_query(query)
+    with pytest.raises(BadRequest, match="missing user id"):
+        identity.from_connect_query(query)

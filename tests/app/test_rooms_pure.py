@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chat import presence, rooms, storage_settings, typing_notice
+from chat import identity, presence, rooms, storage_settings, typing_notice
 from chat.settings import SettingsError
 
 MAX = 2000 * 6 + 1024
@@ -44,8 +44,25 @@ def test_invalid_room_names(name: object, reason: str) -> None:
 
 def test_groups_cannot_collide() -> None:
     assert rooms.group("lobby") == "r.lobby"
-    assert rooms.presence_group("lobby", "a.b") == "p.lobby.a.b"
+    assert rooms.presence_group("lobby", "a.b").startswith("p2.lobby.")
+    assert rooms.presence_group("lobby", "a.b") != rooms.presence_group("lobby", "a.c")
+    assert rooms.presence_group("lobby", "a") != rooms.presence_group("lobb", "ya")
     assert rooms.group("x") != rooms.presence_group("x", "")
+
+
+def test_every_group_name_fits_the_services_limit() -> None:
+    """The longest signed-in user id (every character of a 128-character id and a
+    256-character name escaped) and the longest room name: still within 1,024 characters."""
+    longest_room = "r" * rooms.MAX_ROOM_LENGTH
+    longest_user = identity.encode_user_id(
+        "x" * 32, ":" * identity.MAX_ID_LENGTH, ":" * identity.MAX_NAME_LENGTH
+    )
+    assert len(longest_user) == identity.MAX_USER_ID_LENGTH
+    assert identity.parse_user_id(longest_user) is not None  # a user id we really sign
+    for user in (longest_user, "\ud800" * 2000, "", "a"):
+        for name in (rooms.group(longest_room), rooms.presence_group(longest_room, user)):
+            assert 1 <= len(name) <= rooms.MAX_GROUP_LENGTH == 1024
+    assert len(rooms.presence_group(longest_room, longest_user)) <= 100
 
 
 # --- commands --------------------------------------------------------------------------------

@@ -10,10 +10,16 @@ import azure.functions as func
 import pytest
 
 import function_app
-from chat import connection_state, storage_settings
+from chat import connection_state, rooms, storage_settings
 from tests.support.azurite import Azurite
 
-from .conftest import RecordingService, close_clients, connection_string, event_request
+from .conftest import (
+    RecordingService,
+    configured,
+    connection_string,
+    event_request,
+    stateful,
+)
 from .store_races import read_announced_together
 
 MESSAGE = "azure.webpubsub.user.message"
@@ -64,7 +70,7 @@ async def test_join_then_message_is_stored_then_sent_to_the_room(app: RecordingS
     puts = {r.path for r in app.requests if r.method == "PUT"}
     assert puts == {
         f"/api/hubs/{HUB}/groups/r.dev/connections/conn-1",
-        f"/api/hubs/{HUB}/groups/p.dev.alice/connections/conn-1",
+        f"/api/hubs/{HUB}/groups/{rooms.presence_group('dev', 'alice')}/connections/conn-1",
     }
     [snapshot] = app.sends("connections")
     assert snapshot.json() == {"type": "presence", "room": "dev", "users": ["bob", "alice"]}
@@ -120,7 +126,7 @@ async def test_leave_removes_the_connection_from_both_groups(app: RecordingServi
     deleted = {r.path for r in app.requests if r.method == "DELETE"}
     assert deleted == {
         f"/api/hubs/{HUB}/groups/r.dev/connections/conn-1",
-        f"/api/hubs/{HUB}/groups/p.dev.alice/connections/conn-1",
+        f"/api/hubs/{HUB}/groups/{rooms.presence_group('dev', 'alice')}/connections/conn-1",
     }
     assert [r.json()["event"] for r in app.sends("groups")] == ["left"]
 
@@ -204,7 +210,6 @@ async def test_user_limit_refusal_leaves_nothing_in_history(
     assert outcomes == ["sent", "sent", "rejected"]
     messages = json.loads((await history("lobby")).get_body())["messages"]
     assert [m["message"] for m in messages] == ["msg0", "msg1"]
-    await close_clients()
 
 
 def dead_port() -> int:
@@ -229,7 +234,6 @@ async def test_store_down_refuses_and_broadcasts_nothing(
     page = await history("lobby")
     assert page.status_code == 503
     assert b"unavailable" in page.get_body()
-    await close_clients()
 
 
 async def test_missing_storage_is_503_and_logged_once_by_name(
@@ -250,7 +254,6 @@ async def test_missing_storage_is_503_and_logged_once_by_name(
         func.HttpRequest("GET", "http://h/api/negotiate", params={"id": "a"}, body=b"")
     )
     assert negotiate.status_code == 200
-    await close_clients()
 
 
 async def test_user_bucket_is_cached_in_connection_state_and_a_forged_cache_gains_nothing(
@@ -272,7 +275,6 @@ async def test_user_bucket_is_cached_in_connection_state_and_a_forged_cache_gain
     assert second.status_code == 204
     assert json.loads(third.get_body())["event"] == "rejected"
     assert [b["message"] for b in service.broadcasts] == ["one", "two"]
-    await close_clients()
 
 
 def user_bucket(connection: str, user: str) -> float:
@@ -312,7 +314,6 @@ async def test_a_connection_spends_leased_tokens_without_writing_the_users_bucke
     assert other.status_code == 204
     assert user_bucket(azurite.connection_string, "alice") == pytest.approx(9, abs=0.1)
     assert [b["message"] for b in service.broadcasts] == [f"m{n}" for n in range(6)] + ["tab2"]
-    await close_clients()
 
 
 async def test_a_forged_lease_in_connection_state_is_no_lease(
@@ -330,7 +331,6 @@ async def test_a_forged_lease_in_connection_state_is_no_lease(
     second = await command(b"two", forged, "2")
     assert json.loads(second.get_body())["event"] == "rejected"
     assert [b["message"] for b in service.broadcasts] == ["one"]
-    await close_clients()
 
 
 async def test_the_longest_allowed_message_fits_the_history_table(
@@ -345,7 +345,6 @@ async def test_the_longest_allowed_message_fits_the_history_table(
     assert response.status_code == 204, response.get_body()[:200]
     [stored] = json.loads((await history("lobby")).get_body())["messages"]
     assert stored["message"] == text
-    await close_clients()
 
 
 async def test_joiners_of_one_room_share_a_listing_and_each_is_in_its_snapshot(
@@ -403,15 +402,14 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     from chat import presence
     from chat.cloudevents import authenticate
 
-    settings = function_app.runtime.settings()
-    storage = function_app.runtime.storage()
-    assert settings is not None and storage is not None
+    settings = configured().settings
+    storage = stateful().storage
     instances = [
         ChatEvents(settings, Service(settings), TableStore(storage), presence.RoomNotices())
         for _ in range(2)
     ]
     for n in (1, 2):
-        app.connect(f"conn-{n}", "alice", "r.lobby", "p.lobby.alice")
+        app.connect(f"conn-{n}", "alice", "r.lobby", rooms.presence_group("lobby", "alice"))
     events = [
         authenticate(
             event_request("azure.webpubsub.sys.connected", connection_id=f"conn-{n}").headers,

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import function_app
+from chat import rooms
+from chat.errors import ChatError
 from chat.identity import caller, parse_user_id
-from chat.reply import Reply
 from chat.settings import Settings, SettingsError, load
 
 from .conftest import RecordingService, connection_string, event_request
@@ -57,8 +58,6 @@ async def signed_in_app(configure, service: RecordingService):
         WEBSITE_AUTH_ENABLED="True",
     )
     yield service
-    if function_app.runtime._service is not None:
-        await function_app.runtime._service.close()
 
 
 @pytest.mark.parametrize(
@@ -164,7 +163,9 @@ async def test_connect(signed_in_app, user: str | None, status: int) -> None:
     if status == 401:
         assert "sign-in required" in response.get_body().decode()
     else:  # a signed-in connection starts in the lobby, like any other
-        assert json.loads(response.get_body()) == {"groups": ["r.lobby", f"p.lobby.{user}"]}
+        assert json.loads(response.get_body()) == {
+            "groups": ["r.lobby", rooms.presence_group("lobby", user)]
+        }
 
 
 async def test_messages_carry_name_user_id_and_provider(signed_in_app) -> None:
@@ -182,7 +183,7 @@ async def test_messages_carry_name_user_id_and_provider(signed_in_app) -> None:
 
 async def test_presence_notices_carry_the_name(signed_in_app) -> None:
     user = "github:583231:alice"
-    signed_in_app.connect("conn-1", user, "r.lobby", f"p.lobby.{user}")
+    signed_in_app.connect("conn-1", user, "r.lobby", rooms.presence_group("lobby", user))
     await function_app.eventhandler(event_request(CONNECTED, user=user))
     [notice] = [b for b in signed_in_app.broadcasts if b.get("type") == "system"]
     # `user` stays the id (members are keyed by it); the message says the name.
@@ -243,13 +244,14 @@ def test_the_page_lists_the_providers(signed_in_app) -> None:
     st.one_of(st.none(), st.text(max_size=80)),
 )
 def test_any_headers_give_a_caller_or_a_4xx(headers: dict, chosen: str | None) -> None:
-    """Whatever arrives in the principal headers: a caller, a 400 or a 401, never an exception."""
+    """Whatever arrives in the principal headers: a caller, or a 400 or 401 refusal (ChatError)."""
     query = {} if chosen is None else {"id": chosen}
     for mode in (OFF, REQUIRED):
-        outcome = caller(headers, query, mode)
-        if isinstance(outcome, Reply):
-            assert outcome.status in (400, 401), outcome
-            assert outcome.body
+        try:
+            outcome = caller(headers, query, mode)
+        except ChatError as error:
+            assert error.status in (400, 401), error
+            assert error.reason
         else:
             assert outcome.user_id and outcome.name
             if mode is REQUIRED:

@@ -110,3 +110,27 @@ def test_lazy_auth_advertises_the_direct_url(configure, service: RecordingServic
     configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatLazyAuth="true")
     direct = service.endpoint.replace("http", "ws") + "/client/hubs/Sample_ChatApp"
     assert f'name="chat-direct-url" content="{direct}"'.encode() in get("index").get_body()
+
+
+def test_assets_on_disk_stay_under_the_root_and_follow_a_new_deploy(tmp_path) -> None:
+    """adapters.assets: what the disk holds, found safely and read once per version."""
+    import os
+
+    from adapters.assets import Assets
+
+    root = tmp_path / "static"
+    root.mkdir()
+    (tmp_path / "secret.txt").write_text("outside")
+    (root / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    (root / "app.js").write_text("one")
+    assets = Assets(str(root))
+    assert assets.get("escape.txt") is None  # a symlink out of the root
+    assert assets.get("../secret.txt") is None and assets.get("missing.js") is None
+    first = assets.get("app.js")
+    assert first is not None and first.body == b"one"
+    (root / "app.js").write_text("two")
+    os.utime(root / "app.js", ns=(0, 10**18))  # a deploy: a new mtime
+    second = assets.get("app.js")
+    assert second is not None and second.body == b"two" and second.etag != first.etag
+    (root / "app.js").unlink()
+    assert assets.get("app.js") is None

@@ -7,14 +7,13 @@ import json
 import pytest
 
 import function_app
-from chat import connection_state
+from chat import connection_state, rooms
 
 from .conftest import (
     HUB,
     PRIMARY,
     SECONDARY,
     RecordingService,
-    close_clients,
     connection_string,
     event_request,
 )
@@ -108,7 +107,7 @@ async def test_refused_calls_change_nothing(
     assert app.requests == []
 
 
-LOBBY_GROUPS = ("r.lobby", "p.lobby.alice")
+LOBBY_GROUPS = ("r.lobby", rooms.presence_group("lobby", "alice"))
 
 
 async def test_hub_is_compared_case_insensitively(app: RecordingService) -> None:
@@ -127,7 +126,6 @@ async def test_secondary_key_only(configure, service: RecordingService) -> None:
     response = await call(event_request(CONNECTED, keys=(SECONDARY,)))
     assert response.status_code == 200
     assert [n["event"] for n in service.broadcasts if n.get("type") == "system"] == ["joined"]
-    await close_clients()
 
 
 async def test_both_keys_in_one_header(app: RecordingService) -> None:
@@ -177,7 +175,7 @@ async def test_lazy_auth_connect(
     if user:
         assert json.loads(response.get_body()) == {
             "userId": user,
-            "groups": ["r.lobby", f"p.lobby.{user}"],
+            "groups": ["r.lobby", rooms.presence_group("lobby", user)],
         }
     else:
         assert response.get_body()
@@ -196,7 +194,7 @@ async def test_lazy_auth_connect_bad_json(configure, service: RecordingService) 
 async def test_connected_announces_the_first_tab_and_sends_the_member_list(
     app: RecordingService,
 ) -> None:
-    app.connect("conn-0", "bob", "r.lobby", "p.lobby.bob")
+    app.connect("conn-0", "bob", "r.lobby", rooms.presence_group("lobby", "bob"))
     app.connect("conn-1", "alice", *LOBBY_GROUPS)
     response = await call(event_request(CONNECTED, body=b"{}", content_type="application/json"))
     assert response.status_code == 200
@@ -310,7 +308,6 @@ async def test_max_length_is_configurable(configure, service: RecordingService) 
     assert ok.status_code == 204
     assert "limit is 5" in json.loads(too_long.get_body())["message"]
     assert [b["message"] for b in service.broadcasts] == ["12345"]
-    await function_app.runtime.service().close()
 
 
 async def test_anonymous_connection_cannot_chat(app: RecordingService) -> None:
@@ -357,7 +354,6 @@ async def test_rate_limit_round_trips_through_connection_state(
     )
     assert bob.status_code == 204
     assert [b["message"] for b in service.broadcasts] == ["m0", "m1", "m2", "y"]
-    await close_clients()
 
 
 async def test_flood_reply_explains(configure, service: RecordingService) -> None:
@@ -377,7 +373,6 @@ async def test_flood_reply_explains(configure, service: RecordingService) -> Non
         )
     )
     assert "too fast" in json.loads(second.get_body())["message"]
-    await function_app.runtime.service().close()
 
 
 async def test_garbage_connection_state_is_a_fresh_start(app: RecordingService) -> None:
@@ -458,7 +453,6 @@ async def test_unreachable_service_is_a_fast_503(configure) -> None:
     )
     assert response.status_code == 503
     assert time.monotonic() - started < 10  # bounded by the client's timeout, not hanging
-    await function_app.runtime.service().close()
 
 
 # --- misconfiguration ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import http.server
 import re
 import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -100,6 +101,25 @@ def test_two_people_sign_in_chat_and_are_told_apart_by_provider(open_tab, artifa
     ids = microsoft.chat_lines("alice").evaluate_all("items => items.map(li => li.dataset.userId)")
     assert len(set(ids)) == 2 and all(i.startswith(("aad:", "github:")) for i in ids)
     microsoft.page.screenshot(path=str(artifacts_dir / "sign-in-two-alices.png"))
+
+
+def test_a_look_alike_provider_name_is_shown_with_a_warning(open_tab) -> None:
+    """Issue 15 item 6: a provider's name that mixes scripts with look-alike letters cannot be
+    refused at sign-in; its lines carry the provider badge and a visible warning."""
+    spoof = "\u0430lice-" + uuid.uuid4().hex[:6]  # a Cyrillic U+0430 among Latin letters
+    plain = "alice-" + uuid.uuid4().hex[:6]
+    watcher, spoofer = open_tab(), open_tab()
+    sign_in(watcher, "GitHub", plain)
+    sign_in(spoofer, "GitHub", spoof)
+    spoofer.send("it is me")
+    line = watcher.chat_line(spoof, "it is me")
+    expect(line.locator(".idp")).to_have_text("GitHub")
+    expect(line.locator(".lookalike")).to_be_visible()
+    expect(line.locator(".lookalike")).to_contain_text("look-alike")
+    expect(watcher.log.locator("li.system[data-event=joined] .lookalike")).to_have_count(1)
+    watcher.send("me too")
+    expect(spoofer.chat_line(plain, "me too")).to_have_count(1)
+    expect(spoofer.chat_line(plain, "me too").locator(".lookalike")).to_have_count(0)
 
 
 def test_a_long_email_name_works_and_signing_out_ends_the_chat(open_tab) -> None:

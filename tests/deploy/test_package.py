@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def packaged(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
             str(tree),
             "--output",
             str(output),
+            "--no-bytecode",  # the same package whether or not this machine has Python 3.12
         ],
         capture_output=True,
         text=True,
@@ -135,6 +137,39 @@ def packaged(tree: Path, tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     with zipfile.ZipFile(output) as zf:
         assert zf.testzip() is None
         return set(zf.namelist())
+
+
+def test_ships_unchecked_bytecode_of_the_packaged_code_only(tree: Path, tmp_path: Path) -> None:
+    """Compiled afresh for the interpreter given (in Azure: 3.12), next to each packaged module
+    of the app, and used as it is even when the source's mtime or size changed."""
+    output = tmp_path / "app.zip"
+    packager = load_packager()
+    packager.build_zip(tree, output, bytecode_python=sys.executable)
+    with zipfile.ZipFile(output) as zf:
+        names = set(zf.namelist())
+        zf.extractall(tmp_path / "app")
+    tag = sys.implementation.cache_tag
+    sources = {n for n in names if n.endswith(".py") and n.split("/")[0] in packager.APP_CODE}
+    expected = {importlib.util.cache_from_source(p) for p in sources}  # where Python looks
+    assert "chat/settings.py" in sources and "function_app.py" in sources
+    assert {n for n in names if n.endswith(".pyc")} == expected  # no stray or stale pyc
+    app = tmp_path / "app"
+    header = (app / "chat" / "__pycache__" / f"settings.{tag}.pyc").read_bytes()[4:8]
+    assert int.from_bytes(header, "little") == 0b01  # hash-based, source not checked
+    # A changed source with a new mtime: the shipped bytecode is still what runs.
+    with (app / "chat" / "errors.py").open("a") as source:
+        source.write("\nFROM_SOURCE = True\n")
+    probe = "import chat.errors as e; print(hasattr(e, 'FROM_SOURCE'))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=app,
+        env={"PYTHONDONTWRITEBYTECODE": "1", "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
 
 
 def all_files(root: Path) -> list[str]:

@@ -192,3 +192,46 @@ async def test_the_page_offers_the_providers(signed_in_stack: LocalStack, people
     async with people().session.get(signed_in_stack.chat_url) as response:
         assert response.status == 200
         assert '<meta name="chat-sign-in" content="aad github">' in await response.text()
+
+
+async def test_the_longest_signed_in_user_id_connects_and_chats(people) -> None:
+    """Issue 15 item 7: a 256-character name and a 128-character id, every character escaped
+    in the user id (1,186 characters), used to make the per-user group name too long for
+    the service and the connect failed with 500."""
+    name, provider_id = ":" * 256, ":" * 128
+    longest = people()
+    await longest.sign_in("github", name, provider_id)
+    client = await longest.join("longest")
+    joined = await client.wait_for(
+        lambda f: f.get("event") == "joined" and f.get("message") == f"{name} joined"
+    )
+    assert joined["userId"] == "github:" + "%3A" * 128 + ":" + "%3A" * 256
+    await client.say("still here")
+    frame = await client.wait_chat(name, "still here")
+    assert frame["userId"] == joined["userId"]
+    await client.close()
+
+
+async def test_a_look_alike_provider_name_is_cleaned_and_marked(people) -> None:
+    """Issue 15 item 6: a provider's name cannot be refused at sign-in; invisible characters
+    and stacked marks beyond the limit are dropped, and a look-alike name is marked."""
+    tag = _tag()
+    spoof, tower = people(), people()
+    await spoof.sign_in("github", f"\u0430lice{tag}\u3164")  # Cyrillic U+0430, a Hangul filler
+    await tower.sign_in("github", f"e{tag}x" + "\u0301" * 40)  # x has no precomposed accented form
+    spoof_ws = await spoof.join("spoof")
+    marked = await spoof_ws.wait_for(
+        lambda f: f.get("event") == "joined" and f.get("message") == f"\u0430lice{tag} joined"
+    )
+    assert marked["lookalike"] is True and marked["idp"] == "github"
+    await spoof_ws.say("hi")
+    frame = await spoof_ws.wait_chat(f"\u0430lice{tag}", "hi")
+    assert frame["lookalike"] is True
+    tower_ws = await tower.join("tower")
+    capped = f"e{tag}x" + "\u0301" * 3
+    plain = await tower_ws.wait_for(
+        lambda f: f.get("event") == "joined" and f.get("message") == f"{capped} joined"
+    )
+    assert "lookalike" not in plain
+    await spoof_ws.close()
+    await tower_ws.close()

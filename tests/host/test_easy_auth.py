@@ -85,11 +85,11 @@ def test_github_principal() -> None:
 
 
 def test_the_decoded_emulated_principal_is_what_the_app_reads() -> None:
-    from chat.principal import Principal, decode
+    from chat.identity import SignedIn, signed_in
 
-    assert decode(principal_headers(ALICE)) == Principal("aad", ALICE.id, ALICE.name)
+    assert signed_in(principal_headers(ALICE)) == SignedIn("aad", ALICE.id, ALICE.name)
     only_claims = {"x-ms-client-principal": principal_headers(ALICE)["x-ms-client-principal"]}
-    assert decode(only_claims) == Principal("aad", ALICE.id, ALICE.name)
+    assert signed_in(only_claims) == SignedIn("aad", ALICE.id, ALICE.name)
 
 
 @pytest.mark.parametrize("session", [None, ALICE])

@@ -67,9 +67,7 @@ def live_app(azurite: Azurite) -> Iterator[LiveApp]:
         try:
             yield live
         finally:
-            loop.run_until_complete(function_app.runtime.service().close())
-            if function_app.runtime.storage() is not None:
-                loop.run_until_complete(function_app.runtime.store().close())
+            loop.run_until_complete(function_app.runtime.close())
             function_app.runtime.reset()
     loop.run_until_complete(runner.cleanup())
     loop.close()

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import function_app
-from chat import signature, user_id
+from chat import identity, signature
 from tests.support.access_keys import PRIMARY
 
 EXAMPLES = settings(
@@ -150,7 +150,7 @@ def test_signed_events_of_any_shape_answer_2xx_or_4xx(live_app, event) -> None:
         )
         for name in names:
             if name != "someone":  # an anonymous connection's presence
-                assert user_id.validate(name) == name
+                assert identity.validate_name(name) == name
 
 
 principals = st.one_of(

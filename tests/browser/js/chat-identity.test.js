@@ -66,3 +66,15 @@ test("parseFrame keeps the sender's user id and provider when the server sends t
   assert.equal("userId" in odd, false);
   assert.equal("idp" in odd, false);
 });
+
+test("lookalikeWarning: only for a sender the server marked, and the mark survives parsing", () => {
+  assert.match(identity.lookalikeWarning({ lookalike: true }), /look-alike/);
+  for (const item of [{}, { lookalike: "true" }, { lookalike: 1 }, null, undefined]) {
+    assert.equal(identity.lookalikeWarning(item), "");
+  }
+  const frame = { id: "1", from: "\u0430lice", userId: "github:1:%D0%B0lice", idp: "github" };
+  assert.equal(core.parseFrame(JSON.stringify({ ...frame, message: "hi", lookalike: true })).lookalike, true);
+  assert.equal("lookalike" in core.parseFrame(JSON.stringify({ ...frame, message: "hi" })), false);
+  const notice = { type: "system", event: "joined", user: frame.userId, lookalike: true };
+  assert.equal(core.parseFrame(JSON.stringify(notice)).lookalike, true);
+});

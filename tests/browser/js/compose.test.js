@@ -6,7 +6,7 @@ const compose = require("../../../static/compose.js");
 
 test("characters are counted as the server counts them", () => {
   assert.equal(compose.countChars("hello"), 5);
-  // Ends trimmed, tabs are spaces, controls and bidi overrides dropped (chat/message_text.py).
+  // Ends trimmed, tabs are spaces, controls and bidi overrides dropped (chat/text_rules.py).
   assert.equal(compose.countChars("  hi\t!  \n"), 4);
   assert.equal(compose.countChars("a\u202eb\u0007c\r"), 3);
   // Code points, not UTF-16 units: an emoji is one; NFC: "e" + U+0301 is one "é".

@@ -1,0 +1,39 @@
+"""What a cold start imports: the six functions are indexed from function_app alone, and no
+Azure SDK client is imported until a function first needs one. A behavioural guard; the time
+it takes is measured by `python -m bench --only coldstart`, never asserted here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = ["negotiate", "eventhandler", "room_messages", "presence_sweep", "index", "static"]
+# The SDKs behind the service and the store (and their HTTP stack): each first used by a call.
+SDK_PREFIXES = ("azure.core", "azure.data", "azure.identity", "azure.messaging", "aiohttp")
+PROBE = """
+import json, sys
+import asyncio, json, logging, typing
+import azure.functions
+before = set(sys.modules)
+import function_app
+names = [f.get_function_name() for f in function_app.app.get_functions()]
+print(json.dumps({"functions": names, "added": sorted(set(sys.modules) - before)}))
+"""
+
+
+def test_importing_the_app_indexes_six_functions_and_imports_no_sdk_client() -> None:
+    # A fresh interpreter: this one has long imported everything.
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(out.stdout)
+    assert seen["functions"] == FUNCTIONS
+    added = seen["added"]
+    assert [m for m in added if m.startswith(SDK_PREFIXES)] == []
+    # What only the webhook's stateful events, history and the timer's run use waits for them.
+    assert "adapters.table_store" not in added
+    assert "adapters.chat_events" not in added
+    assert "adapters.presence_sweep" not in added
