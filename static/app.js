@@ -541,23 +541,27 @@
         r.loaded = true;
         if (older) {
           r.items = fresh.concat(r.items);
+          var place = null;
           if (name === current) {
             // The line at the top of the view stays where it is: the reader scrolls up into
             // the older lines they asked for. (These lines once lived in a `var older` that,
             // hoisted, hid the parameter: the page took the first-page path and jumped down.)
-            var place = view.savePlace(el.messages);
+            place = view.savePlace(el.messages);
             var earlier = fresh.map(lineFor);
             el.messages.prepend.apply(el.messages, earlier);
             collapseTall(earlier);
             view.decorate(el.messages);
-            view.restorePlace(el.messages, place);
-            following = atBottom();
           }
         } else {
           r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
           if (name === current) renderMessages();
         }
         if (name === current) renderRoomInfo();
+        if (place) {
+          // After renderRoomInfo: the last page hides "Load earlier", which moves the list.
+          view.restorePlace(el.messages, place);
+          following = atBottom();
+        }
       })
       .catch(function () {
         r.loading = false;

@@ -344,24 +344,24 @@
   }
 
   /**
-   * The reader's place: the first line whose bottom is below the list's top edge, and how
-   * far its top is from that edge. restorePlace puts that line back at the same distance
-   * after lines were added above it.
+   * The reader's place: the first line whose bottom is below the list's top edge, and where
+   * it is on the screen. restorePlace puts that line back at the same height on the screen
+   * after lines were added above it (and after anything around the list moved it, such as
+   * the "Load earlier messages" button going away).
    */
   function savePlace(list) {
     var top = list.getBoundingClientRect().top;
     var lines = itemLines(list);
     for (var i = 0; i < lines.length; i += 1) {
       var box = lines[i].getBoundingClientRect();
-      if (box.bottom > top) return { line: lines[i], offset: box.top - top };
+      if (box.bottom > top) return { line: lines[i], top: box.top };
     }
     return null;
   }
 
   function restorePlace(list, place) {
     if (!place || !place.line.isConnected) return;
-    var now = place.line.getBoundingClientRect().top - list.getBoundingClientRect().top;
-    list.scrollTop += now - place.offset;
+    list.scrollTop += place.line.getBoundingClientRect().top - place.top;
   }
 
   /**
