@@ -237,7 +237,9 @@ def announce(options: StackOptions) -> None:
         f"Hub:               {options.hub} -> {options.event_handler_url}",
         f"Connection string: {shown}",
         f"Table storage:     {options.table_endpoint} (Azurite; history in {where})",
-        "Press Ctrl+C to stop.",
+        "",
+        # Last, where the eye lands once the startup output stops scrolling.
+        f"==> The chat is ready: open {options.chat_url} (Ctrl+C stops it)",
         "",
     ):
         logger.info("[stack] %s", line)
@@ -253,6 +255,7 @@ async def supervise(options: StackOptions, startup_timeout: float) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     children: list[Child] = []
+    logger.info("[stack] starting Azurite, the emulator and the Functions host (a few seconds)...")
     try:
         children.append(await start_child("azurite", azurite_command(options), dict(os.environ)))
         children.append(

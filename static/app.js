@@ -22,8 +22,14 @@
   var collapse = window.ChatCollapse;
   var view = window.ChatMessageView;
   var compose = window.ChatCompose;
+  var presence = window.ChatPresence;
+  var statusView = window.ChatStatusView;
+  var notify = window.ChatNotify;
+  var firstVisit = window.ChatFirstVisit;
 
   var NAME_KEY = "chat.name";
+  // Per tab (sessionStorage): ids of the lines this tab sent, so they stay "own" after a reload.
+  var SENT_KEY = "chat.sent";
   var ROOMS_KEY = "chat.rooms";
   var READ_KEY = "chat.read";
   var HISTORY_PAGE = 50;
@@ -64,6 +70,8 @@
     whoName: document.getElementById("who-name"),
     whoIdp: document.getElementById("who-idp"),
     signOut: document.getElementById("sign-out"),
+    notifyButton: document.getElementById("notify-button"),
+    hint: document.getElementById("rooms-hint"),
   };
   // Sign-in mode: the server lists its App Service Authentication providers here.
   var signInMeta = document.querySelector('meta[name="chat-sign-in"]');
@@ -76,7 +84,7 @@
     return me ? me.name : userId;
   }
 
-  var session = null; // {name, connection, wasConnected, lost}
+  var session = null; // {name, connection, wasConnected, lost, connected, sent}
   var roomNames = [roomsCore.LOBBY]; // the room list, remembered
   var current = roomsCore.LOBBY;
   // Room name -> {items, seen, unread, members, cursor, loaded, loading, typists, sentTyping}.
@@ -84,6 +92,18 @@
   // named "constructor" or "__proto__" finds what every object inherits instead of its entry.
   var roomState = new Map();
   var typingTimer = null;
+  var countdown = statusView.createCountdown(el.status);
+  // Opt-in notifications and the unread count in the tab title (notify.js).
+  var notifier = notify.createNotifier({
+    button: el.notifyButton,
+    baseTitle: document.title,
+    shownName: shownName,
+    onOpen: function (name) {
+      if (session && roomNames.indexOf(name) !== -1) showRoom(name);
+    },
+  });
+  // The first-visit hint about rooms (first-visit.js).
+  var hint = firstVisit.create(el.hint);
   var unread = 0;
   // Whether the reader is following the newest line. Kept up to date on
   // scroll, so a layout change (an error line under the composer, a phone
@@ -180,6 +200,8 @@
         typists: new Map(), // user id -> time their "is typing" ends
         sentTyping: 0,
         unreadAfter: null, // ms: the "new messages" divider goes before the first line after it
+        lastLeft: new Map(), // user id -> {item, at}: their latest "left" notice here
+        selfJoined: false, // our own "joined" line is shown (once)
       };
       roomState.set(name, r);
     }
@@ -214,10 +236,15 @@
     return li;
   }
 
-  /** A chat line (message-view.js builds it): avatar, "from (provider): message", time. */
-  function chatLine(item, own) {
+  /**
+   * A chat line (message-view.js builds it): avatar, "from (provider): message", time.
+   * `whose` is "own", "other" or "same-name" (our name, not sent by this tab: see
+   * presence-core.js), which says so next to the name.
+   */
+  function chatLine(item, whose) {
     return view.chatLine(item, {
-      own: own,
+      own: whose === "own",
+      sameName: whose === "same-name",
       name: item.from,
       provider: item.idp ? identity.providerLabel(item.idp) : "",
       warning: identity.lookalikeWarning(item), // "" unless the server marked the name
@@ -299,11 +326,35 @@
     }
   }
 
+  /** Whose line: "own", "same-name" or "other" (decided once, when the line arrives). */
+  function whose(item) {
+    if (!session) return "other";
+    var mine = item.mine || session.sent.isMine(item.id);
+    return presence.ownership(item, session.name, signedInMode, mine);
+  }
+
+  function loadSentIds() {
+    try {
+      var ids = JSON.parse(window.sessionStorage.getItem(SENT_KEY) || "[]");
+      return Array.isArray(ids) ? ids : [];
+    } catch (_err) {
+      return [];
+    }
+  }
+
+  function saveSentIds() {
+    try {
+      window.sessionStorage.setItem(SENT_KEY, JSON.stringify(session.sent.ids()));
+    } catch (_err) {
+      // not remembered: after a reload this tab's lines show as "another tab or your name"
+    }
+  }
+
   /** The element for one item of a room's list. */
   function lineFor(item) {
     switch (item.kind) {
       case "chat":
-        return chatLine(item, !!session && identity.isOwn(item, session.name, signedInMode));
+        return chatLine(item, whose(item));
       case "system":
         return systemLine(item.event || "notice", item.message, {
           id: item.id,
@@ -364,14 +415,23 @@
     // Upstream retries can deliver an event twice, and history can hold what came live:
     // the id is stable per message, so each is shown once.
     if (item.id && !r.seen.add(item.id)) return;
-    if (item.kind === "system" && (item.event === "joined" || item.event === "left")) {
-      r.members = roomsCore.applyNotice(r.members, item.event, item.user);
+    if (item.kind === "chat") {
+      r.typists.delete(item.userId || item.from);
+      item.tag = tagOf(text);
+      // Ours only if this tab sent it (without sign-in, the name alone cannot say). Only a line
+      // from our user id may claim a pending send: someone else's identical "hi" must not.
+      item.mine = (item.userId || item.from) === session.name && session.sent.claim(item, name);
+      if (item.mine) saveSentIds();
     }
-    if (item.kind === "chat") r.typists.delete(item.userId || item.from);
-    // Own messages by user id, never by name (two providers can both have an "alice").
-    var own = item.kind === "chat" && identity.isOwn(item, session.name, signedInMode);
+    var own = item.kind === "chat" && whose(item) === "own";
+    // This tab's text: an echo settles it, a refusal of a message brings it back to the box.
     if (own) pending.echoed(item.message);
     if (item.kind === "rejected" && compose.refusesMessage(item.message)) restoreRefused();
+    if (notifier.frame(text, item, own)) return;
+    if (item.kind === "system" && !presenceNotice(name, r, item)) {
+      if (name === current) renderRoomInfo();
+      return;
+    }
     addItem(name, item, own || item.kind === "rejected");
     if (name === current) renderRoomInfo();
     if (name === current && item.kind === "chat" && !own) {
@@ -414,6 +474,49 @@
     el.sendError.dataset.note = "restored"; // kept past the reconnect, until the writer acts
   }
 
+  /** The tag the server may echo with a message this tab sent (see presence-core.js). */
+  function tagOf(text) {
+    try {
+      var data = JSON.parse(text);
+      return data && typeof data.tag === "string" ? data.tag : "";
+    } catch (_err) {
+      return "";
+    }
+  }
+
+  /**
+   * Keep the member list in step with a joined/left notice, and say whether the notice needs a
+   * line of its own. A "joined" for someone already listed is not news (their other tab, or
+   * this page reconnecting); one soon after their "left" (a reload) turns that line into
+   * "left and came back" instead of adding another.
+   */
+  function presenceNotice(name, r, item) {
+    if (item.event !== "joined" && item.event !== "left") return true;
+    var user = item.userId || item.user;
+    // Our own arrival is shown once per room (our snapshot may already list us); after that,
+    // like anyone's, only when we were not listed.
+    var ours = item.event === "joined" && item.user === session.name;
+    var news = ours ? !r.selfJoined : presence.isNewJoin(r.members, item.event, item.user);
+    if (ours) r.selfJoined = true;
+    r.members = roomsCore.applyNotice(r.members, item.event, item.user);
+    if (item.event === "left") {
+      r.lastLeft.set(user, { item: item, at: Date.now() });
+      return true;
+    }
+    if (!news) return false;
+    var left = r.lastLeft.get(user);
+    r.lastLeft.delete(user);
+    var recent = left && left.item.id && Date.now() - left.at <= presence.REJOIN_MS;
+    if (!recent || r.items.indexOf(left.item) === -1) return true;
+    left.item.event = "rejoined";
+    left.item.message = shownName(item.user) + " left and came back";
+    if (name === current) {
+      var old = el.messages.querySelector('li[data-id="' + CSS.escape(left.item.id) + '"]');
+      if (old) old.replaceWith(lineFor(left.item));
+    }
+    return false;
+  }
+
   /* ---------- rooms: list, header, members, typing, history ---------- */
 
   function renderRoomList() {
@@ -428,6 +531,8 @@
       button.setAttribute("aria-current", name === current ? "true" : "false");
       var label = roomsCore.unreadLabel(r.unread);
       button.setAttribute("aria-label", name + (label ? ", " + label + " unread" : ""));
+      // The name may be cut with an ellipsis: the tooltip and the accessible name hold it whole.
+      button.title = name;
       button.append(span("room-name", name));
       if (label) button.append(span("badge", label));
       li.append(button);
@@ -448,16 +553,16 @@
   function renderRoomInfo() {
     var r = room(current);
     el.roomTitle.textContent = current;
-    var members = r.members.slice().sort();
-    el.membersSummary.textContent = members.length === 1 ? "1 here" : members.length + " here";
-    el.memberList.replaceChildren.apply(
-      el.memberList,
-      members.map(function (user) {
-        var li = document.createElement("li");
-        li.textContent = shownName(user);
-        return li;
-      })
+    var connected = !!session && session.connected;
+    var members = presence.memberEntries(
+      r.members,
+      session ? session.name : "",
+      signedInMode ? identity.parseUserId : null
     );
+    el.membersSummary.textContent = presence.countLabel(members.length, signedInMode, connected);
+    // While disconnected the list is the last one known: kept, but marked as such.
+    el.memberList.dataset.stale = connected ? "false" : "true";
+    el.memberList.replaceChildren.apply(el.memberList, members.map(memberLine));
     var typists = new Map();
     r.typists.forEach(function (until, user) {
       var name = shownName(user);
@@ -466,6 +571,21 @@
     });
     el.typing.textContent = roomsCore.typingText(typists, Date.now());
     el.loadEarlier.hidden = !(r.loaded && r.cursor);
+  }
+
+  /** One member: the name, the provider in sign-in mode (same name, two accounts), "(you)". */
+  function memberLine(entry) {
+    var li = document.createElement("li");
+    li.className = "member";
+    li.dataset.userId = entry.userId;
+    li.append(isolated("member-name", entry.name));
+    if (entry.idp) li.append(span("idp", identity.providerLabel(entry.idp)));
+    if (entry.me) {
+      // Without sign-in the server cannot tell who else uses our name: say so.
+      var you = signedInMode ? "(you)" : "(you, and anyone else using this name)";
+      li.append(span("member-you", you));
+    }
+    return li;
   }
 
   function scheduleTypingRefresh() {
@@ -578,6 +698,7 @@
     renderRoomList();
     renderRoomInfo();
     renderMessages();
+    hint.update(name);
     var hash = roomsCore.hashForRoom(name);
     if (window.location.hash !== hash) {
       window.history.replaceState(null, "", hash || window.location.pathname + window.location.search);
@@ -621,7 +742,15 @@
     el.status.dataset.state = state;
     el.app.dataset.state = state;
     var shown = detail.name ? Object.assign({}, detail, { name: shownName(detail.name) }) : detail;
-    el.status.textContent = core.describeState(state, shown);
+    if (state === "reconnecting" && detail.delayMs) {
+      // Counts down every second until the next attempt (status-view.js).
+      var deadline = Date.now() + detail.delayMs;
+      countdown.show(core.describeState(state, shown), deadline, function (secs) {
+        return core.describeState(state, { delayMs: secs * 1000 });
+      });
+    } else {
+      countdown.show(core.describeState(state, shown));
+    }
     if (detail.reason && state === "reconnecting") el.status.title = detail.reason;
     else el.status.removeAttribute("title");
 
@@ -636,6 +765,8 @@
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
 
     if (!session) return;
+    session.connected = connected;
+    renderRoomInfo(); // the member count is stale while disconnected
     if (connected) {
       // Own-message detection must use the id the server puts in "from".
       session.name = detail.name || session.name;
@@ -735,7 +866,9 @@
       name: name,
       wasConnected: false,
       lost: false,
+      connected: false,
       connection: null,
+      sent: presence.createSentTracker({ ids: loadSentIds() }),
     };
     roomState = new Map();
     roomNames = loadRooms();
@@ -791,7 +924,11 @@
       el.messageInput.focus();
       return;
     }
-    if (sendCommand({ type: "message", room: current, message: text })) {
+    // The tag lets this tab know the echo as its own (presence-core.js); sent only when the
+    // command is, so a failed send leaves nothing pending.
+    var sent = !!session && session.connection.state === "connected";
+    var tag = sent ? session.sent.send(current, text) : "";
+    if (sent && sendCommand({ type: "message", room: current, message: text, tag: tag })) {
       pending.sent(text);
       el.messageInput.value = "";
       composer.refresh();

@@ -128,11 +128,13 @@
 
   /**
    * Whether a chat line goes under the previous one's name: the same user id (never the
-   * name: two people may share one), the same day, and within GROUP_GAP_MS.
-   * Each argument is {userId, time} (time in ms) or null.
+   * name: two people may share one), on the same side (this tab's own lines and another
+   * tab's lines under our name are told apart), the same day, and within GROUP_GAP_MS.
+   * Each argument is {userId, side, time} (time in ms) or null.
    */
   function groupsWith(previous, line) {
     if (!previous || !line || !previous.userId || previous.userId !== line.userId) return false;
+    if (previous.side !== line.side) return false;
     var gap = line.time - previous.time;
     if (!(gap >= 0 && gap <= GROUP_GAP_MS)) return false;
     return dayKey(new Date(previous.time)) === dayKey(new Date(line.time));
@@ -253,12 +255,12 @@
 
   /**
    * A chat line: avatar, then a bubble reading "name (provider): message", then its time.
-   * item: {id, from, userId, message}; opts: {own, name (shown), provider (label or ""),
-   * warning (look-alike name warning or ""), date (Date)}.
+   * item: {id, from, userId, message}; opts: {own, sameName, name (shown), provider (label
+   * or ""), warning (look-alike name warning or ""), date (Date)}.
    */
   function chatLine(item, opts) {
     var li = document.createElement("li");
-    li.className = opts.own ? "message own" : "message";
+    li.className = opts.own ? "message own" : opts.sameName ? "message same-name" : "message";
     li.dataset.id = item.id;
     li.dataset.from = item.from;
     li.dataset.userId = item.userId || item.from;
@@ -274,6 +276,10 @@
     if (opts.provider) bubble.append(spoken(" ("), span("idp", opts.provider), spoken(")"));
     // A name the server marked as mixing look-alike letters of two scripts: said and shown.
     if (opts.warning) bubble.append(spoken(", "), span("lookalike", opts.warning));
+    // Our name on a line this tab did not send (no sign-in: another tab, or a namesake).
+    if (opts.sameName) {
+      bubble.append(spoken(", "), span("same-name-note", "another tab or someone with your name"));
+    }
     bubble.append(span("sep", ": "), messageText(item.message));
     body.append(bubble, timeElement(opts.date));
     if (!opts.own) li.append(avatar(opts.name, li.dataset.userId));
@@ -325,7 +331,12 @@
         previousChat = null;
       }
       var isChat = li.classList.contains("message") && !li.classList.contains("plain");
-      var line = isChat ? { userId: li.dataset.userId, time: ms } : null;
+      var side = li.classList.contains("own")
+        ? "own"
+        : li.classList.contains("same-name")
+          ? "same-name"
+          : "other";
+      var line = isChat ? { userId: li.dataset.userId, side: side, time: ms } : null;
       li.classList.toggle("continued", !!line && groupsWith(previousChat, line));
       previousChat = line;
     });

@@ -227,15 +227,20 @@ def prepare(options: HostOptions) -> PreparedHost:
 
 async def serve(options: HostOptions, prepared: PreparedHost) -> None:
     auth = EasyAuth(options.easy_auth) if options.easy_auth is not None else None
+    # Created before the app: `POST /admin/functions/<name>` runs timers by hand through it.
+    timers = TimerRunner(prepared.timers, str(options.app_dir), prepared.executor)
     app = create_app(
-        prepared.functions, Invoker(options.app_dir, prepared.executor), prepared.keys, auth=auth
+        prepared.functions,
+        Invoker(options.app_dir, prepared.executor),
+        prepared.keys,
+        auth=auth,
+        timers=timers,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     runner = await start_server(app, prepared.listener, options.timeouts)
-    timers = TimerRunner(prepared.timers, str(options.app_dir), prepared.executor)
     try:
         base = base_url(options.host, prepared.port)
         for line in banner_lines(prepared.functions, base, prepared.keys.key):

@@ -1,4 +1,5 @@
-"""Responses the host makes itself (not a function's): status, 404, 401, 413, 500.
+"""Responses the host makes itself (not a function's): status, 404, 401, 413, 500, and the
+admin route's 202/400/415.
 
 Each carries `X-Content-Type-Options: nosniff` and a fixed text: nothing from the request (path,
 query, header values) is ever echoed, so an error page cannot be turned into reflected content.

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import azure.functions as func
 from aiohttp import web
 from multidict import CIMultiDict
+from yarl import URL
 
+from devstack.host import admin_invoke
 from devstack.host.app_loader import HttpFunction
 from devstack.host.easy_auth_routes import EasyAuth
 from devstack.host.function_keys import is_authorized, presented_key
@@ -17,7 +20,9 @@ from devstack.host.http_binding import HostResponse, decode_request, request_dat
 from devstack.host.invoker import Invoker
 from devstack.host.request_body import body_forwarding
 from devstack.host.request_mapping import join_headers, join_query
+from devstack.host.request_path import remove_dot_segments
 from devstack.host.routing import Route, RouteTable
+from devstack.host.timers import TimerRunner
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +79,45 @@ def create_app(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     auth: EasyAuth | None = None,
+    timers: TimerRunner | None = None,
 ) -> web.Application:
     table = build_route_table(functions)
 
     async def host_status(request: web.Request) -> web.Response:
         return host_json({"state": "Running"})
 
+    async def run_by_hand(request: web.Request, name: str) -> web.Response:
+        """`POST /admin/functions/<name>`, in the order the host's checks run (admin_invoke)."""
+        if keys.enforce:
+            query = join_query(request.rel_url.raw_query_string)
+            presented = presented_key(join_headers(request.headers.items()), query)
+            if not is_authorized(func.AuthLevel.ADMIN, presented, keys.key):
+                logger.info("401 for a run of '%s' by hand: missing or wrong master key", name)
+                return host_response(401)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return host_response(413, f"Request body larger than {max_body_bytes} bytes.")
+        refused = admin_invoke.refusal(request.headers.get("Content-Type"), body)
+        if refused is not None:
+            return host_response(refused)
+        if timers is None or (timer := timers.named(name)) is None:
+            return host_response(404)
+        timers.run_by_hand(timer)
+        return host_response(202)
+
     async def dispatch(request: web.Request) -> web.StreamResponse:
-        raw_path = request.raw_path.split("?", 1)[0]
+        path, mark, query_text = request.raw_path.partition("?")
+        raw_path = remove_dot_segments(path)
+        if raw_path != path:
+            # Everything after Kestrel (sign-in, routing, the function's URL) sees the
+            # normalised path, so no two parts can disagree on where a request goes.
+            request = request.clone(rel_url=URL(raw_path + mark + query_text, encoded=True))
         if raw_path.rstrip("/").lower() == STATUS_PATH and request.method in ("GET", "HEAD"):
             return await host_status(request)
+        admin_name = admin_invoke.function_name(request.method, raw_path)
+        if admin_name is not None:
+            return await run_by_hand(request, admin_name)
         # Emulated App Service Authentication runs in front of everything, as Azure's does.
         intercepted = await auth.intercept(request) if auth is not None else None
         if intercepted is not None:
@@ -111,7 +145,7 @@ def create_app(
             return host_response(400, "The request body is malformed or incomplete.")
         datum = request_datum(
             method=request.method,
-            url=f"{request.scheme}://{request.host}{request.raw_path}",
+            url=f"{request.scheme}://{request.host}{raw_path}{mark}{query_text}",
             headers=headers,
             query=query,
             route_params=match.values,
@@ -127,7 +161,15 @@ def create_app(
             logger.exception("Function '%s' returned an unusable HTTP response", function.name)
             return host_response(500)
 
-    app = web.Application(client_max_size=max_body_bytes)
+    @web.middleware
+    async def every_request(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Every request goes to dispatch, whatever aiohttp's router made of it: a catch-all
+        # route ("/{tail:.*}") does not match a decoded newline (%0A), and aiohttp's own 404
+        # would then bypass the host's routing, its nosniff and its empty body.
+        return await dispatch(request)
+
+    app = web.Application(client_max_size=max_body_bytes, middlewares=[every_request])
     app[FUNCTIONS_KEY] = table
-    app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

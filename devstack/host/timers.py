@@ -50,6 +50,8 @@ from devstack.host.invocation_context import InvocationContext
 
 logger = logging.getLogger("devstack.host.function")
 TIMER_TRIGGER = "timerTrigger"
+# The reason the host logs for a run asked for through `POST /admin/functions/<name>`.
+HOST_API_REASON = "This function was programmatically called via the host APIs."
 _SETTING = re.compile(r"^%([^%]+)%$")
 _TIMESPAN = re.compile(r"^\d+(\.\d+)?:\d+(:\d+)?$")
 
@@ -207,15 +209,30 @@ class TimerRunner:
         self._executor = executor
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
+        self._by_hand: set[asyncio.Task[bool]] = set()
+
+    def named(self, name: str) -> TimerFunction | None:
+        """The timer function called `name`; the host looks names up case-insensitively."""
+        wanted = name.lower()
+        return next((t for t in self._timers if t.name.lower() == wanted), None)
+
+    def run_by_hand(self, timer: TimerFunction) -> None:
+        """Start one run now, beside the schedule, and return at once (the host answers 202
+        before the function runs). Such a run does not move the schedule, as in the host."""
+        task = asyncio.ensure_future(self.invoke(timer, reason=HOST_API_REASON))
+        # Kept until done: the event loop holds only weak references to tasks.
+        self._by_hand.add(task)
+        task.add_done_callback(self._by_hand.discard)
 
     def start(self) -> None:
         for timer in self._timers:
             self._tasks.append(asyncio.ensure_future(self._schedule(timer)))
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._by_hand]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
 
     async def _schedule(self, timer: TimerFunction) -> None:
@@ -233,14 +250,16 @@ class TimerRunner:
             # host does: a run longer than the period is followed by one immediate run.
             due = timer.next_after(max(started, due))
 
-    async def invoke(self, timer: TimerFunction, past_due: bool = False) -> bool:
+    async def invoke(
+        self, timer: TimerFunction, past_due: bool = False, reason: str | None = None
+    ) -> bool:
         """One run, logged like the host; True when it succeeded. Never raises (but for
         cancellation): a failing function is logged and the schedule goes on."""
         invocation_id = str(uuid.uuid4())
         logger.info(
-            "Executing 'Functions.%s' (Reason='Timer fired at %s', Id=%s)",
+            "Executing 'Functions.%s' (Reason='%s', Id=%s)",
             timer.name,
-            _dotnet_o(self._clock()),
+            reason or f"Timer fired at {_dotnet_o(self._clock())}",
             invocation_id,
         )
         kwargs: dict[str, object] = {timer.trigger_param: timer_request(past_due)}

@@ -105,9 +105,9 @@ def test_users_named_like_object_keys_are_listed_typing_and_heard(
     ctor.join("constructor")
     for chat in (proto, ctor):
         expect(chat.page.locator("#members-summary")).to_have_text(
-            "2 here", timeout=MESSAGE_TIMEOUT_MS
+            "2 names here", timeout=MESSAGE_TIMEOUT_MS
         )
-        members = chat.page.locator("#member-list li").all_text_contents()
+        members = chat.page.locator("#member-list .member-name").all_text_contents()
         assert sorted(members) == ["__proto__", "constructor"]
 
     proto.message_input.press_sequentially("hel")

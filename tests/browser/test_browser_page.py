@@ -81,13 +81,16 @@ def test_join_and_send_with_the_keyboard_only(
         1, timeout=MESSAGE_TIMEOUT_MS
     )
 
-    # The log itself is reachable by keyboard (to scroll it), and so is "Change name".
-    order = []
-    for _ in range(6):
+    # The log itself is reachable by keyboard (to scroll it), and so is "Change name". How
+    # many stops lie between depends on what the shared lobby holds (links in earlier tests'
+    # messages, the rooms hint's "Got it", the room form and the room list), so walk back
+    # until "Change name", within a bound.
+    order: list[str] = []
+    while "leave-button" not in order:
+        assert len(order) < 60, f"'Change name' not reached by Shift+Tab: {order}"
         keyboard.press("Shift+Tab")
         order.append(focused_id(chat))
     assert "messages" in order
-    assert "leave-button" in order
 
 
 def test_every_control_has_an_accessible_name(
@@ -156,9 +159,17 @@ def test_the_name_is_remembered_after_a_reload(
     # Straight back into the chat under the same name, without the form.
     chat.expect_connected(name)
     expect(chat.page.locator("#name-form")).to_be_hidden()
-    expect(chat.notices("joined", name)).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    # The service knows the new connection by that name: the lobby's presence snapshot lists
+    # it. (Not a "joined" notice: one is due only if the old page's disconnected is handled
+    # before the new page's connected, and a busy machine can order them either way.)
+    listed = chat.page.locator("#member-list li").filter(
+        has_text=re.compile(f"^{re.escape(name)}$")
+    )
+    expect(listed).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
     chat.send("after reload")
-    expect(chat.chat_line(name, "after reload")).to_have_class(re.compile(r"\bown\b"))
+    expect(chat.chat_line(name, "after reload")).to_have_class(
+        re.compile(r"\bown\b"), timeout=MESSAGE_TIMEOUT_MS
+    )
 
     # A different person (fresh context, empty storage) gets the form, not someone's name.
     other = open_chat()

@@ -93,8 +93,8 @@ def test_switching_rooms_with_unread_counts_and_members(
     expect(alice.chat_line(bob_name, "in red while alice looks at blue")).to_be_visible()
     expect(badge).to_have_count(0)
     assert alice.page.evaluate("() => location.hash") == f"#room={red}"
-    expect(alice.page.locator("#members-summary")).to_have_text("2 here")
-    members = alice.page.locator("#member-list li").all_text_contents()
+    expect(alice.page.locator("#members-summary")).to_have_text("2 names here")
+    members = alice.page.locator("#member-list .member-name").all_text_contents()
     assert sorted(members) == sorted([alice_name, bob_name])
 
     # The room list is remembered across a reload, and the URL keeps the room.
@@ -124,7 +124,7 @@ def test_typing_indicator(open_chat: OpenChat, unique: Callable[[str], str]) -> 
     bob.join(bob_name)
     alice.enter_room(room)
     bob.enter_room(room)
-    expect(bob.page.locator("#members-summary")).to_have_text("2 here")
+    expect(bob.page.locator("#members-summary")).to_have_text("2 names here")
     alice.message_input.press_sequentially("hel")
     expect(bob.page.locator("#typing")).to_have_text(
         f"{alice_name} is typing…", timeout=MESSAGE_TIMEOUT_MS

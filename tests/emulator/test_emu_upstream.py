@@ -226,6 +226,35 @@ async def test_unreachable_handler_is_500(http) -> None:
         assert info.value.status == 500
 
 
+async def test_a_user_event_while_the_handler_is_down(http) -> None:
+    """The handler's host is gone (killed; nothing listens): the service retries the refused
+    connection (1, 3, 5 s; faster here), then a raw client, whose every frame is a `message`
+    event, is closed with 1011; a JSON client gets a failed ack and stays connected
+    (reference 3.7 and 2.9). tests/e2e/test_rooms.py kills the host and relies on this."""
+    sock = __import__("socket").socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    hubs = handler_hubs(f"http://127.0.0.1:{port}", system=(), anonymous="allow")
+    async with emulator(hubs=hubs) as emu, await service_for(emu) as svc:
+        async with http.ws_connect(await client_url(svc)) as raw:
+            await raw.send_str("anyone there?")
+            closing = await raw.receive(timeout=5)
+            assert closing.type == aiohttp.WSMsgType.CLOSE
+            assert (closing.data, closing.extra) == (1011, "Internal server error")
+        async with http.ws_connect(await client_url(svc), protocols=[JSON]) as ws:
+            assert (await recv_json(ws))["event"] == "connected"
+            await ws.send_json({"type": "event", "event": "work", "data": 1, "ackId": 4})
+            assert await recv_json(ws) == {
+                "type": "ack",
+                "ackId": 4,
+                "success": False,
+                "error": {"name": "InternalServerError", "message": "Internal server error"},
+            }
+            await ws.send_json({"type": "ping"})
+            assert await recv_json(ws) == {"type": "pong"}
+
+
 async def test_retry_on_5xx_reuses_ce_id_and_request_id(upstream: Upstream, http) -> None:
     attempts: list[int] = []
 

@@ -20,6 +20,7 @@ from devstack.host.app_loader import MODULE_NAME, HttpFunction, load_app
 from devstack.host.invoker import Invoker
 from devstack.host.listener import bind_listener
 from devstack.host.server import KeyPolicy, create_app
+from devstack.host.timers import TimerFunction, TimerRunner, index_timers
 from devstack.httpserver import ConnectionTimeouts, start_server
 from tests.support.processes import ProcessOutput, spawn, stop_process
 
@@ -48,6 +49,13 @@ def load_fixture(name: str, route_prefix: str = "api") -> list[HttpFunction]:
         return load_app(FIXTURE_APPS / name, route_prefix)
 
 
+def load_fixture_with_timers(name: str) -> tuple[list[HttpFunction], list[TimerFunction]]:
+    others: list = []
+    with isolated_import():
+        functions = load_app(FIXTURE_APPS / name, "api", others)
+    return functions, index_timers(others)
+
+
 @dataclass
 class InProcessHost:
     base_url: str
@@ -61,11 +69,23 @@ async def start_in_process(
     *,
     timeouts: ConnectionTimeouts | None = None,
     max_body_bytes: int | None = None,
+    timers: list[TimerFunction] | None = None,
 ) -> tuple[web.AppRunner, str, ThreadPoolExecutor]:
-    """The host as `python -m devstack.host` serves it, in this process on a free port."""
+    """The host as `python -m devstack.host` serves it, in this process on a free port.
+
+    `timers` can be run by hand (POST /admin/functions/<name>); their schedules do not run.
+    """
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="function")
     limits = {} if max_body_bytes is None else {"max_body_bytes": max_body_bytes}
-    app = create_app(functions, Invoker(FIXTURE_APPS, executor), keys or KeyPolicy(), **limits)
+    timer_runner = TimerRunner(timers or [], str(FIXTURE_APPS), executor)
+    app = create_app(
+        functions,
+        Invoker(FIXTURE_APPS, executor),
+        keys or KeyPolicy(),
+        **limits,
+        timers=timer_runner,
+    )
+    app.on_cleanup.append(lambda _app: timer_runner.stop())
     listener = bind_listener("127.0.0.1", 0)
     port = listener.getsockname()[1]
     runner = await start_server(app, listener, timeouts or ConnectionTimeouts())

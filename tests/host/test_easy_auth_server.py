@@ -19,6 +19,7 @@ from devstack.host.invoker import Invoker
 from devstack.host.server import create_app
 from tests.host.helpers import FIXTURE_APPS, load_fixture
 from tests.host.test_easy_auth import HOSTILE_REDIRECTS
+from tests.support.raw_http import connect, read_response, request
 
 FORGED = {
     "X-MS-CLIENT-PRINCIPAL-NAME": "mallory",
@@ -510,3 +511,25 @@ async def test_a_post_from_this_origin_signs_in(host: AuthHost, headers: dict) -
     )
     assert status == 302
     assert (await host.call("GET", "/.auth/me"))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [
+        ("/api/plain/../echo/x", 401),  # an excluded path's name cannot carry a request past
+        ("/api/echo/../plain", 200),  # the excluded path, reached through a dot segment
+        ("/api/x/%2e%2e/../.auth/login/aad", 200),  # the sign-in form
+    ],
+)
+async def test_sign_in_sees_the_path_routing_sees(
+    strict_host: AuthHost, target: str, status: int
+) -> None:
+    """Dot segments are removed before sign-in looks at the path, as before routing, so the
+    two never disagree about where a request goes. Raw bytes: aiohttp's client would
+    normalise the path itself."""
+    reader, writer = await connect(strict_host.base_url)
+    try:
+        writer.write(request("GET", target, "Connection: close"))
+        assert (await read_response(reader)).status == status
+    finally:
+        writer.close()

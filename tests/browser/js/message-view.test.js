@@ -56,6 +56,10 @@ test("lines group by user id, within five minutes, on one day", () => {
   assert.equal(view.groupsWith(a, { userId: "alice", time: t + 60000 }), true);
   assert.equal(view.groupsWith(a, { userId: "alice", time: t + 5 * 60000 + 1 }), false);
   assert.equal(view.groupsWith(a, { userId: "github:1:alice", time: t + 1000 }), false);
+  // Our name from this tab and from another tab (no sign-in): one user id, two sides.
+  const own = { userId: "pat", side: "own", time: t };
+  assert.equal(view.groupsWith(own, { userId: "pat", side: "same-name", time: t + 1 }), false);
+  assert.equal(view.groupsWith(own, { userId: "pat", side: "own", time: t + 1 }), true);
   assert.equal(view.groupsWith(null, a), false);
   assert.equal(view.groupsWith({ userId: "", time: t }, { userId: "", time: t }), false);
   const late = new Date(2026, 11, 7, 23, 59).getTime();

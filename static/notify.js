@@ -1,0 +1,193 @@
+/*
+ * Opt-in browser notifications and the unread count in the tab title.
+ *
+ * - The tab title counts what people said while the tab was hidden: "(3) Chat". Back in the
+ *   tab, the count clears.
+ * - Notifications are off until the person clicks "Turn on notifications": the permission is
+ *   asked only then (browsers ignore or penalise a request that no click started). Once on, a
+ *   mention (a frame of type "mention") or a message in a direct-message room (a message frame
+ *   with "kind": "dm") raises a notification while the tab is hidden. Nothing else does: a
+ *   notification per lobby line would be noise.
+ *
+ * The pure parts (titleFor, notificationFor) are unit-tested under Node; createNotifier needs
+ * the DOM. Exported as `window.ChatNotify`, or via `module.exports` under Node.
+ */
+(function (root, factory) {
+  "use strict";
+  var api = factory();
+  if (typeof module === "object" && module.exports) {
+    module.exports = api;
+  } else {
+    root.ChatNotify = api;
+  }
+})(typeof self !== "undefined" ? self : this, function () {
+  "use strict";
+
+  var STORE_KEY = "chat.notify";
+  /** Notification bodies are cut here: the whole message is one click away. */
+  var BODY_MAX = 140;
+
+  function isObject(value) {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+  }
+
+  function str(value) {
+    return typeof value === "string" ? value : "";
+  }
+
+  /** "(3) Chat", or the base title when nothing is unread. */
+  function titleFor(base, unread) {
+    if (!unread) return base;
+    return "(" + (unread > 99 ? "99+" : unread) + ") " + base;
+  }
+
+  function cut(text) {
+    return text.length > BODY_MAX ? text.slice(0, BODY_MAX - 1) + "…" : text;
+  }
+
+  /**
+   * The notification a frame deserves, {title, body, tag, room}, or null. `shownName` turns a
+   * user id into the name to show (sign-in ids carry the provider). The frame text is data:
+   * a notification shows it as plain text, which is all the Notification API can show.
+   */
+  function notificationFor(frameText, shownName) {
+    var data;
+    try {
+      data = JSON.parse(frameText);
+    } catch (_err) {
+      return null;
+    }
+    if (!isObject(data)) return null;
+    var name = shownName || String;
+    var from = name(str(data.from) || str(data.user) || "Someone");
+    var room = str(data.room);
+    if (data.type === "mention") {
+      return {
+        title: from + " mentioned you" + (room ? " in " + room : ""),
+        body: cut(str(data.message)),
+        tag: "mention:" + (str(data.id) || room),
+        room: room,
+      };
+    }
+    if (data.type === undefined && data.kind === "dm" && typeof data.message === "string") {
+      return {
+        title: "Message from " + from,
+        body: cut(data.message),
+        tag: "dm:" + room,
+        room: room,
+      };
+    }
+    return null;
+  }
+
+  function loadWanted() {
+    try {
+      return window.localStorage.getItem(STORE_KEY) === "on";
+    } catch (_err) {
+      return false;
+    }
+  }
+
+  function saveWanted(on) {
+    try {
+      window.localStorage.setItem(STORE_KEY, on ? "on" : "off");
+    } catch (_err) {
+      // not remembered; it still works for this visit
+    }
+  }
+
+  /**
+   * options: button (the opt-in toggle), baseTitle, shownName, onOpen(room) (a notification
+   * clicked). Returns {frame(text, item, own)}: call it for every received frame; it returns
+   * true for a frame that is only a notification (a mention) and needs no line in the log.
+   */
+  function createNotifier(options) {
+    var button = options.button;
+    var baseTitle = options.baseTitle || document.title;
+    var Api = typeof window.Notification === "function" ? window.Notification : null;
+    var unread = 0;
+
+    function enabled() {
+      return !!Api && Api.permission === "granted" && loadWanted();
+    }
+
+    function renderButton() {
+      if (!Api) {
+        button.hidden = true;
+        return;
+      }
+      button.hidden = false;
+      var on = enabled();
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      if (Api.permission === "denied") {
+        button.textContent = "Notifications blocked";
+        button.title =
+          "The browser blocks notifications for this page: allow them in its site settings.";
+      } else {
+        button.textContent = on ? "Notifications on" : "Turn on notifications";
+        button.title = "Mentions and direct messages while this tab is hidden";
+      }
+    }
+
+    function onClick() {
+      if (!Api) return;
+      if (enabled()) {
+        saveWanted(false);
+        renderButton();
+        return;
+      }
+      saveWanted(true);
+      if (Api.permission === "granted") {
+        renderButton();
+        return;
+      }
+      // Asked here, in the click, never on page load.
+      var asked = Api.requestPermission(renderButton);
+      if (asked && typeof asked.then === "function") asked.then(renderButton, renderButton);
+    }
+
+    function hidden() {
+      return document.visibilityState === "hidden";
+    }
+
+    function onVisibility() {
+      if (!hidden() && unread) {
+        unread = 0;
+        document.title = baseTitle;
+      }
+    }
+
+    function frame(text, item, own) {
+      if (hidden() && item && item.kind === "chat" && !own) {
+        unread += 1;
+        document.title = titleFor(baseTitle, unread);
+      }
+      var note = own ? null : notificationFor(text, options.shownName);
+      if (note && hidden() && enabled()) {
+        try {
+          var shown = new Api(note.title, { body: note.body, tag: note.tag });
+          shown.onclick = function () {
+            window.focus();
+            if (options.onOpen && note.room) options.onOpen(note.room);
+            shown.close();
+          };
+        } catch (_err) {
+          // Some browsers allow notifications only from a service worker; the title still counts.
+        }
+      }
+      return !!note && !(item && item.kind === "chat");
+    }
+
+    button.addEventListener("click", onClick);
+    document.addEventListener("visibilitychange", onVisibility);
+    renderButton();
+    return { frame: frame, render: renderButton };
+  }
+
+  return {
+    STORE_KEY: STORE_KEY,
+    titleFor: titleFor,
+    notificationFor: notificationFor,
+    createNotifier: createNotifier,
+  };
+});
