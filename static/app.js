@@ -20,6 +20,8 @@
   var identity = window.ChatIdentity;
   var roomsCore = window.ChatRooms;
   var collapse = window.ChatCollapse;
+  var view = window.ChatMessageView;
+  var compose = window.ChatCompose;
   var presence = window.ChatPresence;
   var statusView = window.ChatStatusView;
   var notify = window.ChatNotify;
@@ -29,6 +31,7 @@
   // Per tab (sessionStorage): ids of the lines this tab sent, so they stay "own" after a reload.
   var SENT_KEY = "chat.sent";
   var ROOMS_KEY = "chat.rooms";
+  var READ_KEY = "chat.read";
   var HISTORY_PAGE = 50;
   /** Older lines are dropped beyond this so a long session stays fast. */
   var MAX_LINES = 500;
@@ -49,6 +52,8 @@
     messageInput: document.getElementById("message-input"),
     sendButton: document.getElementById("send-button"),
     sendError: document.getElementById("send-error"),
+    counter: document.getElementById("message-counter"),
+    announcer: document.getElementById("announcer"),
     roomList: document.getElementById("room-list"),
     roomForm: document.getElementById("room-form"),
     roomInput: document.getElementById("room-input"),
@@ -104,6 +109,11 @@
   // scroll, so a layout change (an error line under the composer, a phone
   // keyboard opening) can keep the newest line in view without guessing.
   var following = true;
+  // Texts sent and not yet echoed or refused: a refused one goes back into the box.
+  var pending = compose.createPending();
+  var composer = null; // compose.attach's handle, once the page is wired
+  // Room name -> time (ms) of the last line shown in it: where "new messages" starts next time.
+  var readUpTo = loadRead();
 
   /* ---------- remembered name (localStorage may be unavailable) ---------- */
 
@@ -139,6 +149,43 @@
     }
   }
 
+  /** The read markers, remembered as [room, ms] pairs (a Map: room names are data). */
+  function loadRead() {
+    try {
+      var pairs = JSON.parse(window.localStorage.getItem(READ_KEY) || "[]");
+      var read = new Map();
+      if (Array.isArray(pairs)) {
+        pairs.forEach(function (pair) {
+          if (Array.isArray(pair) && typeof pair[0] === "string" && Number.isFinite(pair[1])) {
+            read.set(pair[0], pair[1]);
+          }
+        });
+      }
+      return read;
+    } catch (_err) {
+      return new Map();
+    }
+  }
+
+  /** The current room was read up to its newest line. */
+  function markRead(name) {
+    var latest = room(name).items.reduce(function (max, item) {
+      return Math.max(max, Date.parse(item.time) || 0);
+    }, readUpTo.get(name) || 0);
+    if (!latest) return;
+    readUpTo.set(name, latest);
+    try {
+      window.localStorage.setItem(
+        READ_KEY,
+        JSON.stringify(Array.from(readUpTo).filter(function (pair) {
+          return roomNames.indexOf(pair[0]) !== -1;
+        }))
+      );
+    } catch (_err) {
+      // not remembered; the marker still works for this visit
+    }
+  }
+
   function room(name) {
     var r = roomState.get(name);
     if (!r) {
@@ -152,6 +199,7 @@
         loading: false,
         typists: new Map(), // user id -> time their "is typing" ends
         sentTyping: 0,
+        unreadAfter: null, // ms: the "new messages" divider goes before the first line after it
         lastLeft: new Map(), // user id -> {item, at}: their latest "left" notice here
         selfJoined: false, // our own "joined" line is shown (once)
       };
@@ -180,39 +228,28 @@
     return node;
   }
 
-  function timeElement(iso) {
+  /** A line's time (the receive time when the server gave none), kept on the line for the view. */
+  function timed(li, iso) {
     var date = core.parseTime(iso, new Date());
-    var node = document.createElement("time");
-    node.className = "time";
-    node.dateTime = date.toISOString();
-    node.title = date.toLocaleString();
-    node.textContent = core.formatClock(date);
-    return node;
+    li.dataset.time = String(date.getTime());
+    li.append(view.timeElement(date));
+    return li;
   }
 
   /**
-   * A chat line: "from: message" plus its time. `whose` is "own", "other" or "same-name" (our
-   * name, not sent by this tab: see presence-core.js), which says so next to the name.
+   * A chat line (message-view.js builds it): avatar, "from (provider): message", time.
+   * `whose` is "own", "other" or "same-name" (our name, not sent by this tab: see
+   * presence-core.js), which says so next to the name.
    */
   function chatLine(item, whose) {
-    var own = whose === "own";
-    var li = document.createElement("li");
-    li.className = own ? "message own" : whose === "same-name" ? "message same-name" : "message";
-    li.dataset.id = item.id;
-    li.dataset.from = item.from;
-    li.dataset.userId = item.userId || item.from;
-    var body = document.createElement("p");
-    body.className = "bubble";
-    body.append(isolated("from", item.from));
-    // Two providers can both have an "alice": the provider tells them apart.
-    if (item.idp) body.append(span("idp", identity.providerLabel(item.idp)));
-    if (item.lookalike) body.append(span("lookalike", identity.lookalikeWarning(item)));
-    if (whose === "same-name") {
-      body.append(span("same-name-note", "another tab or someone with your name"));
-    }
-    body.append(span("sep", ": "), isolated("text", item.message));
-    li.append(body, timeElement(item.time));
-    return li;
+    return view.chatLine(item, {
+      own: whose === "own",
+      sameName: whose === "same-name",
+      name: item.from,
+      provider: item.idp ? identity.providerLabel(item.idp) : "",
+      warning: identity.lookalikeWarning(item), // "" unless the server marked the name
+      date: core.parseTime(item.time, new Date()),
+    });
   }
 
   /** A system notice (joined/left, rejected, or a local connection note). */
@@ -227,8 +264,7 @@
     li.append(span("text", text));
     if (info.idp) li.append(span("idp", identity.providerLabel(info.idp)));
     if (info.lookalike) li.append(span("lookalike", identity.lookalikeWarning(info)));
-    li.append(timeElement(info.time));
-    return li;
+    return timed(li, info.time);
   }
 
   /**
@@ -247,8 +283,8 @@
     var body = document.createElement("p");
     body.className = "bubble";
     body.append(isolated("text", text));
-    li.append(body, timeElement(""));
-    return li;
+    li.append(body);
+    return timed(li, "");
   }
 
   /* ---------- the message list and its scrolling ---------- */
@@ -275,9 +311,11 @@
     el.messages.append(li);
     var bubble = li.querySelector(".bubble");
     if (bubble) collapse.collapseIfTall(bubble);
+    // Day separators count here too: a few lines fewer than MAX_LINES, which is only a bound.
     while (el.messages.childElementCount > MAX_LINES) {
       el.messages.firstElementChild.remove();
     }
+    view.decorate(el.messages);
     if (follow) {
       scrollToBottom();
     } else {
@@ -342,6 +380,7 @@
     if (r.items.length > MAX_LINES) r.items.shift();
     if (name === current) {
       appendLine(lineFor(item), forceScroll);
+      markRead(name);
     } else if (item.kind === "chat") {
       // Unread counts what people said; joined/left notices are not worth a badge.
       r.unread += 1;
@@ -385,6 +424,9 @@
       if (item.mine) saveSentIds();
     }
     var own = item.kind === "chat" && whose(item) === "own";
+    // This tab's text: an echo settles it, a refusal of a message brings it back to the box.
+    if (own) pending.echoed(item.message);
+    if (item.kind === "rejected" && compose.refusesMessage(item.message)) restoreRefused();
     if (notifier.frame(text, item, own)) return;
     if (item.kind === "system" && !presenceNotice(name, r, item)) {
       if (name === current) renderRoomInfo();
@@ -392,6 +434,44 @@
     }
     addItem(name, item, own || item.kind === "rejected");
     if (name === current) renderRoomInfo();
+    if (name === current && item.kind === "chat" && !own) {
+      // The log is not a live region (a room switch would re-read all of it): this says just
+      // the new message, politely.
+      var provider = item.idp ? identity.providerLabel(item.idp) : "";
+      view.announce(el.announcer, view.announcement(item.from, provider, item.message));
+    }
+  }
+
+  /**
+   * The server refused the oldest text still waiting for an answer: it goes back into the
+   * box (after whatever is being typed there), so nothing written is ever lost. Several
+   * refused in a burst come back together, one per line, ready to send again as one message.
+   */
+  function restoreRefused() {
+    var text = pending.refused();
+    if (!text) return;
+    el.messageInput.value = compose.restoreInto(el.messageInput.value, text);
+    composer.refresh();
+    el.sendError.textContent = "The refused text is back in the message box.";
+    el.sendError.dataset.note = "restored";
+  }
+
+  /**
+   * The connection dropped with texts not yet echoed or refused: they may never have arrived,
+   * and the old socket will not say. Back into the box with them; the writer decides (the
+   * history reloaded on reconnecting shows any that did arrive).
+   */
+  function restoreUnanswered() {
+    var texts = pending.takeAll();
+    if (!texts.length) return;
+    texts.forEach(function (text) {
+      el.messageInput.value = compose.restoreInto(el.messageInput.value, text);
+    });
+    composer.refresh();
+    el.sendError.textContent =
+      "The connection dropped before the server confirmed your last message: it is back in " +
+      "the box. Check the conversation before sending it again.";
+    el.sendError.dataset.note = "restored"; // kept past the reconnect, until the writer acts
   }
 
   /** The tag the server may echo with a message this tab sent (see presence-core.js). */
@@ -525,7 +605,26 @@
     // first page arrives (a documented hook, e.g. for tests that keep hold of a line).
     el.messages.dataset.history = r.loaded ? "loaded" : "pending";
     collapseTall(lines);
+    var divider = view.markUnread(el.messages, firstUnread(r));
+    view.decorate(el.messages);
     scrollToBottom();
+    if (divider) {
+      // More new lines than fit: start reading at the divider, not below the newest line.
+      var gap = divider.getBoundingClientRect().top - el.messages.getBoundingClientRect().top;
+      if (gap < 0) el.messages.scrollTop += gap - 8;
+      following = atBottom();
+    }
+    markRead(current);
+  }
+
+  /** The first line said by someone else after the room was last read, or null. */
+  function firstUnread(r) {
+    if (r.unreadAfter === null) return null;
+    var lines = el.messages.querySelectorAll(":scope > li.message:not(.own):not(.plain)");
+    for (var i = 0; i < lines.length; i += 1) {
+      if (Number(lines[i].dataset.time) > r.unreadAfter) return lines[i];
+    }
+    return null;
   }
 
   /** Tall messages are collapsed once they are in the document (they must be measured). */
@@ -562,19 +661,27 @@
         r.loaded = true;
         if (older) {
           r.items = fresh.concat(r.items);
+          var place = null;
           if (name === current) {
-            var before = el.messages.scrollHeight;
-            var top = el.messages.scrollTop;
-            var older = fresh.map(lineFor);
-            el.messages.prepend.apply(el.messages, older);
-            collapseTall(older);
-            el.messages.scrollTop = top + (el.messages.scrollHeight - before);
+            // The line at the top of the view stays where it is: the reader scrolls up into
+            // the older lines they asked for. (These lines once lived in a `var older` that,
+            // hoisted, hid the parameter: the page took the first-page path and jumped down.)
+            place = view.savePlace(el.messages);
+            var earlier = fresh.map(lineFor);
+            el.messages.prepend.apply(el.messages, earlier);
+            collapseTall(earlier);
+            view.decorate(el.messages);
           }
         } else {
           r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
           if (name === current) renderMessages();
         }
         if (name === current) renderRoomInfo();
+        if (place) {
+          // After renderRoomInfo: the last page hides "Load earlier", which moves the list.
+          view.restorePlace(el.messages, place);
+          following = atBottom();
+        }
       })
       .catch(function () {
         r.loading = false;
@@ -586,6 +693,8 @@
     current = name;
     var r = room(name);
     r.unread = 0;
+    // The divider marks what came since this room was last read (in this visit or before).
+    r.unreadAfter = readUpTo.has(name) ? readUpTo.get(name) : null;
     renderRoomList();
     renderRoomInfo();
     renderMessages();
@@ -646,9 +755,13 @@
     else el.status.removeAttribute("title");
 
     var connected = state === "connected";
-    el.sendButton.setAttribute("aria-disabled", connected ? "false" : "true");
+    if (state === "reconnecting" || state === "disconnected") restoreUnanswered();
+    updateSendButton();
     el.messageInput.placeholder = connected ? "Write a message…" : "Waiting for the connection…";
-    if (connected) el.sendError.textContent = "";
+    // A note about text put back in the box stays until the writer acts on it.
+    if (connected && el.sendError.dataset.note !== "restored") {
+      el.sendError.textContent = "";
+    }
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
 
     if (!session) return;
@@ -804,15 +917,23 @@
   function onSend(event) {
     event.preventDefault();
     var text = el.messageInput.value;
-    // An empty box is sent as well: the server owns the message rules and answers with its
-    // own explanation ("Message not sent: it is empty."), so Send never silently does nothing.
+    // A blank box (spaces, new lines) is never sent: the server would only refuse it, and a
+    // stray Enter or Space on the Send button should not put a refusal in the log. The Send
+    // button says so beforehand (aria-disabled while the box is blank).
+    if (compose.isBlank(text)) {
+      el.messageInput.focus();
+      return;
+    }
     // The tag lets this tab know the echo as its own (presence-core.js); sent only when the
     // command is, so a failed send leaves nothing pending.
     var sent = !!session && session.connection.state === "connected";
     var tag = sent ? session.sent.send(current, text) : "";
     if (sent && sendCommand({ type: "message", room: current, message: text, tag: tag })) {
+      pending.sent(text);
       el.messageInput.value = "";
+      composer.refresh();
       el.sendError.textContent = "";
+      delete el.sendError.dataset.note;
     } else if (text) {
       // Keep the text in the box and say so: a message is never dropped silently.
       el.sendError.textContent =
@@ -885,9 +1006,23 @@
     if (wanted !== current) enterRoom(wanted);
   }
 
+  /** Send looks (and says it is) unavailable while there is no connection or nothing to send. */
+  function updateSendButton() {
+    var ready = !!session && !!session.connection && session.connection.state === "connected";
+    var blank = compose.isBlank(el.messageInput.value);
+    el.sendButton.setAttribute("aria-disabled", ready && !blank ? "false" : "true");
+  }
+
+  /** The arrow keys walk the log's lines (a focused line shows its full time). */
+  function onLogKey(event) {
+    if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (view.moveFocus(el.messages, event.key)) event.preventDefault();
+  }
+
   /** Tell the room we are typing: at most once per TYPING_SEND_MS, never for an empty box. */
   function onTyping() {
     el.sendError.textContent = "";
+    delete el.sendError.dataset.note;
     if (!session || !el.messageInput.value) return;
     var r = room(current);
     var now = Date.now();
@@ -908,6 +1043,8 @@
     });
     window.addEventListener("hashchange", onHashChange);
     el.messageForm.addEventListener("submit", onSend);
+    composer = compose.attach(el.messageInput, el.counter, { onChange: updateSendButton });
+    el.messages.addEventListener("keydown", onLogKey);
     el.messageInput.addEventListener("input", onTyping);
     el.leave.addEventListener("click", onLeave);
     el.retry.addEventListener("click", onRetry);

@@ -24,7 +24,7 @@ def send_as(chat: ChatPage, name: str, text: str) -> None:
     """Send one text frame as `name` from a plain WebSocket client, through the real app.
 
     Runs in the page (same origin as negotiate, allowed to reach the service by its CSP):
-    negotiate, connect, send, close. The page's own input is single-line; other clients are not.
+    negotiate, connect, send, close: any sender name, and text as any client may send it.
     """
     chat.page.evaluate(
         """async ([name, text]) => {

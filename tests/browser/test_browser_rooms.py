@@ -20,6 +20,10 @@ from .chat_page import MESSAGE_TIMEOUT_MS, PHONE, OpenChat
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 
+# Where a line is on the screen.
+TOP_ON_SCREEN = "line => line.getBoundingClientRect().top"
+
+
 def history(stack: LocalStack, room: str, **params: str) -> dict:
     query = "&".join(f"{k}={v}" for k, v in params.items())
     url = f"{stack.host_base_url}/api/rooms/{room}/messages?{query}"
@@ -149,11 +153,24 @@ def test_load_earlier_pages_back_without_duplicates(
     expect(lines).to_have_count(50, timeout=MESSAGE_TIMEOUT_MS)
     load = reader.page.locator("#load-earlier")
     expect(load).to_be_visible()
+    # The reader has scrolled up to the oldest line shown, m06, and asks for more.
+    reader.log.evaluate("m => { m.scrollTop = 0; }")
+    reader.page.wait_for_function("() => document.getElementById('messages').scrollTop === 0")
+    oldest_shown = reader.log.locator("li.message", has_text="m06")
+    before = oldest_shown.evaluate(TOP_ON_SCREEN)
     load.focus()
     reader.page.keyboard.press("Enter")  # by keyboard alone
     expect(lines).to_have_count(56, timeout=MESSAGE_TIMEOUT_MS)
     texts = lines.locator("span.text").all_inner_texts()
     assert texts == [f"m{n:02d}" for n in range(56)]
+    # The view stayed on m06 (anchored: not a pixel up or down on the screen, though the
+    # button above the log went away with the last page), with the older lines just above it
+    # to scroll up to; it did not jump to the bottom.
+    expect(load).to_be_hidden()
+    assert abs(oldest_shown.evaluate(TOP_ON_SCREEN) - before) <= 1
+    expect(oldest_shown).to_be_in_viewport()
+    expect(reader.log.locator("li.message", has_text="m55")).not_to_be_in_viewport()
+    assert reader.log.evaluate("m => m.scrollTop") > 0  # m00-m05 are up there
     expect(load).to_be_hidden()
     ids = reader.line_ids()
     assert len(ids) == len(set(ids))

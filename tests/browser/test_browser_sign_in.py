@@ -348,3 +348,38 @@ def test_a_hostile_sign_in_link_is_refused_before_the_form(
         expect(page.locator("#name")).to_have_count(0)
     finally:
         context.close()
+
+
+def test_a_screen_reader_hears_name_provider_and_text_apart(open_tab) -> None:
+    """Issue 20 item 9: not "pat@contoso.comMicrosoft: hello"; and two people of one name
+    have avatars of different colours (from the user id), with the same initials."""
+    microsoft, github = open_tab(), open_tab()
+    sign_in(microsoft, "Microsoft", "pat@contoso.com")
+    sign_in(github, "GitHub", "pat@contoso.com")
+    microsoft.send("hello")
+    github.send("hi there")
+    line = github.chat_line("pat@contoso.com", "hello")
+    expect(line).to_have_count(1, timeout=10_000)
+    # What assistive technology reads for the bubble: name, provider and text, separated
+    # ("pat@contoso.com ( Microsoft ) : hello" in Playwright's reading of the hidden brackets).
+    heard = line.locator(".bubble").aria_snapshot()
+    assert re.fullmatch(r'- paragraph: "pat@contoso\.com \( ?Microsoft ?\) ?: hello"', heard), heard
+    # The badge itself still shows just the provider.
+    expect(line.locator(".idp")).to_have_text("Microsoft")
+
+    other = microsoft.chat_line("pat@contoso.com", "hi there")
+    expect(other).to_have_count(1, timeout=10_000)
+    theirs = microsoft.chat_line("pat@contoso.com", "hello")  # own line: no avatar
+    expect(theirs.locator(".avatar")).to_have_count(0)
+    expect(other.locator(".avatar")).to_have_text("P")
+    expect(line.locator(".avatar")).to_have_text("P")
+    colours = {
+        other.locator(".avatar").get_attribute("data-colour"),
+        line.locator(".avatar").get_attribute("data-colour"),
+    }
+    assert len(colours) == 2, colours
+    backgrounds = {
+        chat.locator(".avatar").evaluate("a => getComputedStyle(a).backgroundColor")
+        for chat in (other, line)
+    }
+    assert len(backgrounds) == 2, backgrounds

@@ -1,0 +1,198 @@
+/*
+ * The message box: Enter sends, Shift+Enter starts a new line, the box grows with its text up
+ * to a limit (the stylesheet's max-height), a counter appears near the length limit, a blank
+ * box is never sent, and text the server refused comes back into the box.
+ *
+ * The pure parts (counting, key decisions, the queue of sent texts) run under Node too
+ * (`node --test tests/browser/js/`); `attach` wires them to the page's elements.
+ * Exported as `window.ChatCompose`, or via `module.exports` under Node.
+ */
+(function (root, factory) {
+  "use strict";
+  var api = factory();
+  if (typeof module === "object" && module.exports) {
+    module.exports = api;
+  } else {
+    root.ChatCompose = api;
+  }
+})(typeof self !== "undefined" ? self : this, function () {
+  "use strict";
+
+  /**
+   * The server's default length limit (ChatMaxMessageLength, chat/settings.py). The page is
+   * not told the configured value, so this is only the counter's yardstick: over-long text is
+   * still sent, and the server's answer (with its real limit) is what counts.
+   */
+  var MAX_LENGTH = 2000;
+  /** The counter shows from this share of the limit on. */
+  var SHOW_FROM = 0.8;
+  /** Sent texts still waiting for their echo or refusal; a bound so nothing grows forever. */
+  var MAX_PENDING = 100;
+
+  // What chat/text_rules.py's clean_message() drops: control characters but the line feed, and the
+  // bidi embeddings, overrides, isolates, line/paragraph separators and the BOM.
+  var DROPPED =
+    /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]/g;
+
+  /**
+   * The text as the server will keep it: tabs become spaces, dropped characters go, the ends
+   * are trimmed and the result is in NFC (the server composes it: "e" + U+0301 is one "é").
+   * JavaScript's trim and Python's strip agree on everything a keyboard types.
+   */
+  function serverText(raw) {
+    var text = String(raw == null ? "" : raw).replace(/\t/g, " ").replace(DROPPED, "");
+    text = text.trim();
+    return typeof text.normalize === "function" ? text.normalize("NFC") : text;
+  }
+
+  /** Length as the server counts it: code points (Python's len), not UTF-16 units. */
+  function countChars(raw) {
+    return Array.from(serverText(raw)).length;
+  }
+
+  /** Nothing the server would keep: the page does not send it (and logs nothing). */
+  function isBlank(raw) {
+    return serverText(raw) === "";
+  }
+
+  function grouped(n) {
+    // "2,100" whatever the reader's locale: plain and predictable next to the server's wording.
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  /**
+   * What the counter shows for a count: hidden below 80 % of the limit, "1,700 / 2,000" near
+   * it, and "2,100 / 2,000 (100 too many)" past it.
+   * Returns {state: "hidden"|"near"|"over", text}.
+   */
+  function counter(count, max) {
+    var limit = max || MAX_LENGTH;
+    if (count <= limit * SHOW_FROM) return { state: "hidden", text: "" };
+    var text = grouped(count) + " / " + grouped(limit);
+    if (count <= limit) return { state: "near", text: text };
+    return { state: "over", text: text + " (" + grouped(count - limit) + " too many)" };
+  }
+
+  /**
+   * What a key in the box does: "send" for Enter alone; null otherwise (Shift+Enter and
+   * everything else keep the textarea's own behaviour: Shift+Enter is a new line). An Enter
+   * that confirms an input method's composition (Chinese, Japanese, ...) is not a send.
+   */
+  function keyAction(event) {
+    if (!event || event.key !== "Enter") return null;
+    if (event.isComposing || event.keyCode === 229) return null;
+    if (event.shiftKey || event.altKey) return null;
+    return "send";
+  }
+
+  /** The box after refused text comes back: the text alone, or after what is there already. */
+  function restoreInto(current, text) {
+    if (!text) return current;
+    return current ? current + "\n" + text : text;
+  }
+
+  /**
+   * Whether a refusal is about a chat message (the server words all of those "Message not
+   * sent: ..."); refusals of a join, a leave or a typing notice answer no text of ours.
+   */
+  function refusesMessage(reason) {
+    return /^Message not sent\b/.test(String(reason || ""));
+  }
+
+  /**
+   * The texts sent and not yet answered, oldest first. The server handles one connection's
+   * events in order (its connection state depends on it) and answers each message with its
+   * echo (a chat line from us, broadcast before the answer) or, to us alone, a refusal that
+   * does not say which text it refuses: so a refusal belongs to the oldest text still
+   * waiting. An echo is matched by its text (as the server keeps it), so an echo of the same
+   * user from another tab cannot take the place of ours; texts older than the one echoed
+   * were answered already (in a way not recognised, e.g. marks the server trimmed), so they
+   * go too, and a later refusal cannot bring back a text that was delivered.
+   */
+  function createPending() {
+    var waiting = [];
+    return {
+      sent: function (text) {
+        waiting.push(text);
+        if (waiting.length > MAX_PENDING) waiting.shift();
+      },
+      /** Our own message came back: it was accepted. */
+      echoed: function (message) {
+        var kept = serverText(message);
+        for (var i = 0; i < waiting.length; i += 1) {
+          if (serverText(waiting[i]) === kept) {
+            waiting.splice(0, i + 1);
+            return true;
+          }
+        }
+        return false;
+      },
+      /** The server refused a message: the text it was, or "" when none is waiting. */
+      refused: function () {
+        return waiting.length ? waiting.shift() : "";
+      },
+      /** The connection dropped: nothing sent on it will be answered. All of them, oldest first. */
+      takeAll: function () {
+        var all = waiting;
+        waiting = [];
+        return all;
+      },
+      get size() {
+        return waiting.length;
+      },
+    };
+  }
+
+  /**
+   * Wire the box (a textarea in a form) and its counter element: Enter submits the form,
+   * the box grows with its content, the counter follows the text. Returns {refresh}, to call
+   * after the page changes the box's value itself.
+   */
+  function attach(box, counterEl, options) {
+    var opts = options || {};
+    var max = opts.max || MAX_LENGTH;
+
+    /** Grow (or shrink) to the text; the stylesheet's max-height caps it, then it scrolls. */
+    function fit() {
+      // Back to its natural one-row height, then as tall as the text if that is more.
+      // CSSOM, not a style attribute: allowed by the page's CSP (style-src 'self').
+      box.style.height = "";
+      if (box.scrollHeight > box.clientHeight) {
+        var borders = box.offsetHeight - box.clientHeight;
+        box.style.height = box.scrollHeight + borders + "px";
+      }
+    }
+
+    function refresh() {
+      fit();
+      var shown = counter(countChars(box.value), max);
+      counterEl.textContent = shown.text;
+      counterEl.dataset.state = shown.state;
+      counterEl.hidden = shown.state === "hidden";
+      box.setAttribute("aria-invalid", shown.state === "over" ? "true" : "false");
+      if (opts.onChange) opts.onChange(isBlank(box.value));
+    }
+
+    box.addEventListener("keydown", function (event) {
+      if (keyAction(event) !== "send") return;
+      event.preventDefault();
+      box.form.requestSubmit();
+    });
+    box.addEventListener("input", refresh);
+    refresh();
+    return { refresh: refresh };
+  }
+
+  return {
+    MAX_LENGTH: MAX_LENGTH,
+    serverText: serverText,
+    countChars: countChars,
+    isBlank: isBlank,
+    counter: counter,
+    keyAction: keyAction,
+    refusesMessage: refusesMessage,
+    restoreInto: restoreInto,
+    createPending: createPending,
+    attach: attach,
+  };
+});
