@@ -35,8 +35,9 @@ def test_importing_the_app_indexes_six_functions_and_imports_no_sdk_client() -> 
     assert [m for m in added if m.startswith(SDK_PREFIXES)] == []
     # What only the webhook's stateful events, history and the timer's run use waits for them.
     assert "adapters.table_store" not in added
-    assert "adapters.chat_events" not in added
-    assert "adapters.presence_sweep" not in added
+    assert "adapters.webhook_events" not in added
+    assert "adapters.effects" not in added
+    assert "adapters.sweeper" not in added
     assert "gzip" not in added
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chat import connection_state, events
+from chat import connection_state, events, rooms
 from chat.cloudevents import CONNECT, CloudEvent
 from chat.plan import DeleteMessage, Failed, LeaseTokens, ListConnections, SendToGroup, StoreMessage
 from chat.settings import load
@@ -30,7 +30,7 @@ def event(kind: str, user: str | None = "alice", state: dict | None = None) -> C
 
 def test_connect_counts_the_users_lobby_presence_group_up_to_the_cap() -> None:
     plan = events.connect(event(CONNECT), b"", SETTINGS)
-    assert plan.effects == (ListConnections("p.lobby.alice", top=3),)
+    assert plan.effects == (ListConnections(rooms.presence_group("lobby", "alice"), top=3),)
     assert plan.reply is None and plan.then is not None
 
 
@@ -42,7 +42,7 @@ def test_admit_refuses_at_the_cap_with_the_reason(open_connections: int, status:
     reply = plan.then((listed,)).answer
     assert reply.status == status
     if status == 200:
-        assert json.loads(reply.body) == {"groups": ["r.lobby", "p.lobby.alice"]}
+        assert json.loads(reply.body) == {"groups": ["r.lobby", rooms.presence_group("lobby", "alice")]}
     else:
         assert reply.body.decode() == events.too_many_connections(3)
 

@@ -17,10 +17,9 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from adapters.presence_marks import PENDING
-from chat import storage_settings
+from chat import rooms, storage_settings
 from chat import sweep as presence_sweep
 from chat.presence import ROOM_WIDE
-from chat import rooms
 from tests.support.azurite import Azurite
 
 from .conftest import (

@@ -152,7 +152,7 @@ async def test_connect_keeps_the_token_user(app: RecordingService) -> None:
 def only_the_count(service: RecordingService, user: str) -> bool:
     """connect's one call: the user's open connections, counted up to the cap (item 8)."""
     [listing] = service.requests
-    return (listing.method, listing.path.split("/")[-2]) == ("GET", f"p.lobby.{user}")
+    return (listing.method, listing.path.split("/")[-2]) == ("GET", rooms.presence_group("lobby", user))
 
 
 async def test_connect_is_refused_at_the_per_user_cap(configure, service: RecordingService) -> None:
@@ -178,7 +178,6 @@ async def test_connect_is_refused_at_the_per_user_cap(configure, service: Record
     assert (await call(event_request(CONNECT, connection_id="b-1", user="bob"))).status_code == 200
     service.disconnect("tab-1")
     assert (await call(event_request(CONNECT, connection_id="tab-3"))).status_code == 200
-    await close_clients()
 
 
 async def test_connect_fails_closed_when_the_count_cannot_be_read(
@@ -189,7 +188,6 @@ async def test_connect_fails_closed_when_the_count_cannot_be_read(
     response = await call(event_request(CONNECT))
     assert response.status_code == 502
     assert b"Web PubSub" in response.get_body() and b"Traceback" not in response.get_body()
-    await close_clients()
 
 
 async def test_connect_without_user_is_refused_unless_lazy_auth(app: RecordingService) -> None:

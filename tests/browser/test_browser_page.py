@@ -162,7 +162,7 @@ def test_the_name_is_remembered_after_a_reload(
     # The service knows the new connection by that name: the lobby's presence snapshot lists
     # it. (Not a "joined" notice: one is due only if the old page's disconnected is handled
     # before the new page's connected, and a busy machine can order them either way.)
-    listed = chat.page.locator("#member-list li").filter(
+    listed = chat.page.locator("#member-list .member-name").filter(
         has_text=re.compile(f"^{re.escape(name)}$")
     )
     expect(listed).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)

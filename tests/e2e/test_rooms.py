@@ -16,8 +16,8 @@ import pytest
 
 from tests.support.chat_client import ChatClient, join, negotiate
 from tests.support.stack import LocalStack
-from tests.support.waiting import until
 from tests.support.stack import local_stack as start_stack
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.stack
 
