@@ -18,6 +18,7 @@ RECHECK_AFTER_S), going round all such records a page per run.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -168,13 +169,20 @@ def settle(facts: Room) -> Plan:
     else a notice per change the budgets allow and a later look for the rest. The room's
     listing is read first when a member list might be due."""
     settled = [c for c in facts.changes if c.check.kind == SETTLED]
-    clear = Plan(tuple(ClearMark(c.mark) for c in settled if c.mark is not None))
+    clear = _clear(c.mark for c in settled)
     due, later = _split(facts.changes)
     available = presence.room_available(facts.budget, facts.now)
     if facts.listing is None and needs_listing(len(due), len(later), available):
         listing = ListConnections(rooms.group(facts.room), presence.SNAPSHOT_CONNECTIONS)
         return chain(clear, after(partial(_listed, facts), listing))
     return chain(clear, _tell(facts))
+
+
+def _clear(marks: Iterable[Mark | None]) -> Plan:
+    """Delete the marks one by one, as the sweep always has: a run may clear hundreds, and a
+    burst of them would crowd out the messages' own writes."""
+    steps = [Plan((ClearMark(m),)) for m in marks if m is not None]
+    return chain(*steps) if steps else Plan()
 
 
 def _split(changes: tuple[Change, ...]) -> tuple[list[Change], list[Change]]:
@@ -192,7 +200,7 @@ def _listed(facts: Room, outcomes: Outcomes) -> Plan:
 def _tell(facts: Room) -> Plan:
     due, later = _split(facts.changes)
     available = presence.room_available(facts.budget, facts.now)
-    clear_wide = Plan(tuple(ClearMark(m) for m in facts.wide))
+    clear_wide = _clear(facts.wide)
     if coalesce(len(due) + len(later), available, listing_complete(facts.listing)):
         return chain(_member_list(facts, due + later), clear_wide)
     looks = [_later(facts.room, c, c.check.due or facts.now) for c in later]
@@ -231,17 +239,30 @@ def _noticed(room: str, c: Change, frame: dict[str, Any], outcomes: Outcomes) ->
 
 
 def _member_list(facts: Room, changes: list[Change]) -> Plan:
-    """Many changes at once: record them all as told, then send the room one list."""
-    saves = tuple(
-        SaveAnnounced(facts.room, c.user, listed_record(c.announced, c.present, facts.now), c.etag)
-        for c in changes
-    )
-    return Plan(saves, then=partial(_member_list_saved, facts, changes))
+    """Many changes at once: record them all as told, then send the room one list. One write
+    at a time, as before: a burst of hundreds would crowd out the messages' own writes."""
+    return _record(facts, changes, 0, False)
 
 
-def _member_list_saved(facts: Room, changes: list[Change], outcomes: Outcomes) -> Plan:
-    clear = Plan(tuple(ClearMark(c.mark) for c in changes if c.mark is not None))
-    if not any(outcome is True for outcome in outcomes):
+def _record(facts: Room, changes: list[Change], index: int, won: bool) -> Plan:
+    if index == len(changes):
+        return _member_list_saved(facts, changes, won)
+    c = changes[index]
+    record = listed_record(c.announced, c.present, facts.now)
+    save = SaveAnnounced(facts.room, c.user, record, c.etag)
+    return Plan((save,), then=partial(_recorded, facts, changes, index, won))
+
+
+def _recorded(
+    facts: Room, changes: list[Change], index: int, won: bool, outcomes: Outcomes
+) -> Plan:
+    # A failed write never gets here: chain() stops the room at it.
+    return _record(facts, changes, index + 1, won or outcomes[0] is True)
+
+
+def _member_list_saved(facts: Room, changes: list[Change], won: bool) -> Plan:
+    clear = _clear(c.mark for c in changes)
+    if not won:
         return clear  # another run recorded (and sent) these changes
     _, bucket = presence.take_room_notice(facts.budget, facts.now)  # a list costs one notice
     users = presence.snapshot_users(facts.listing or [])
