@@ -17,7 +17,7 @@ import pytest
 from azure.data.tables.aio import TableClient
 
 from chat.presence import USER_NOTICES, USER_WINDOW_S
-from chat.presence_sweep import SWEEP_PERIOD_S
+from chat.sweep import SWEEP_PERIOD_S
 from tests.support.chat_client import ChatClient, join, negotiate
 from tests.support.stack import LocalStack
 from tests.support.stack import local_stack as start_stack
