@@ -42,7 +42,9 @@ def test_admit_refuses_at_the_cap_with_the_reason(open_connections: int, status:
     reply = plan.then((listed,)).answer
     assert reply.status == status
     if status == 200:
-        assert json.loads(reply.body) == {"groups": ["r.lobby", rooms.presence_group("lobby", "alice")]}
+        assert json.loads(reply.body) == {
+            "groups": ["r.lobby", rooms.presence_group("lobby", "alice")]
+        }
     else:
         assert reply.body.decode() == events.too_many_connections(3)
 

@@ -152,7 +152,10 @@ async def test_connect_keeps_the_token_user(app: RecordingService) -> None:
 def only_the_count(service: RecordingService, user: str) -> bool:
     """connect's one call: the user's open connections, counted up to the cap (item 8)."""
     [listing] = service.requests
-    return (listing.method, listing.path.split("/")[-2]) == ("GET", rooms.presence_group("lobby", user))
+    return (listing.method, listing.path.split("/")[-2]) == (
+        "GET",
+        rooms.presence_group("lobby", user),
+    )
 
 
 async def test_connect_is_refused_at_the_per_user_cap(configure, service: RecordingService) -> None:
