@@ -93,6 +93,18 @@ def may_read_history(facts: Facts, now: float) -> bool:
     return not facts.banned(now)
 
 
+def room_body(room: str, record: roles.Record | None) -> dict[str, Any]:
+    """GET /api/rooms/{room}: user ids (the page compares them with its own), not accounts."""
+    record = record or roles.Record()
+    return {
+        "room": room,
+        "topic": record.topic,
+        "owner": record.owner_id,
+        "moderators": [user_id for _, user_id in record.moderators],
+        "slowModeSeconds": record.slow_mode_s,
+    }
+
+
 # --- the gate: joins and messages in sign-in mode -------------------------------------------
 
 
