@@ -26,6 +26,8 @@ from chat.plan import Moderate
 
 MAX_CACHED = 10_000  # (room, account) pairs this instance remembers facts for
 MAX_CONFLICT_RETRIES = 5
+# Every column a moderation row holds (an empty select would select none of them).
+COLUMNS = ["RowKey", "owner", "ownerId", "moderators", "topic", "slowModeSeconds", "until", "next"]
 
 
 def _partition(room: str) -> str:
@@ -66,7 +68,7 @@ class ModerationStore:
             f"PartitionKey eq '{_escape(_partition(room))}' and (RowKey eq 'record' or "
             f"RowKey eq 'ban|{k}' or RowKey eq 'mute|{k}')"
         )
-        rows, _ = await self.store.query_state("read moderation", query, {}, [], 3)
+        rows, _ = await self.store.query_state("read moderation", query, {}, COLUMNS, 3)
         record = ban = mute = None
         for row in rows:
             if row.get("RowKey") == "record":
@@ -155,7 +157,7 @@ class ModerationStore:
     async def _row(self, room: str, row_key: str, what: str) -> dict[str, Any] | None:
         """One row with its "etag" (a point query: read_state's rows carry none)."""
         query = f"PartitionKey eq '{_escape(_partition(room))}' and RowKey eq '{row_key}'"
-        rows, _ = await self.store.query_state(what, query, {}, [], 1)
+        rows, _ = await self.store.query_state(what, query, {}, COLUMNS, 1)
         return rows[0] if rows else None
 
     async def take_slot(self, room: str, account: str, seconds: int, now: float) -> float:
