@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -38,6 +38,7 @@ from chat.plan import (
     after,
     done,
 )
+from chat.reply import text
 from chat.settings import Settings
 
 FACTS_TTL_S = 10.0  # how stale a join's or message's view of bans, mutes and slow mode may be
@@ -123,12 +124,6 @@ def gate(check: Gate, carry_on: Callable[[dict[str, Any]], Plan]) -> Plan:
     who = roles.account(check.user)
     if who is None:  # the caller checked: every sign-in mode sender has an account
         return events.refuse(events.SIGN_IN_FIRST, check.room, check.state, "not signed in")
-    if check.kind == rooms.MESSAGE:
-        wait = _slow_until(check.state, check.room) - check.now
-        if wait > 0:  # this connection's own memory of the room's slow mode: no read at all
-            seconds = int(check.state.get("slow", {}).get(check.room, [0, 0])[1])
-            reason = slow_mode_wait(check.room, seconds, wait)
-            return events.refuse(reason, check.room, check.state, "slowmode")
     return after(partial(_gated, check, who, carry_on), ReadRoom(check.room, who))
 
 
@@ -159,19 +154,21 @@ def _gated(
     role = roles.role(who, record, check.settings.admins)
     if record is None or record.slow_mode_s <= 0 or roles.is_moderator(role):
         return carry_on(check.state)
+    wait = _slow_until(check.state, check.room, record.slow_mode_s) - check.now
+    if wait > 0:  # this connection's own memory of its next time: no table call at all
+        reason = slow_mode_wait(check.room, record.slow_mode_s, wait)
+        return events.refuse(reason, check.room, check.state, "slowmode")
     slot = TakeSlot(check.room, who, record.slow_mode_s, check.now)
     return after(partial(_slot, check, record.slow_mode_s, carry_on), slot)
 
 
-def _slow_until(state: dict[str, Any], room: str) -> float:
+def _slow_until(state: dict[str, Any], room: str, seconds: int) -> float:
+    """The next time this connection remembers for the room, if taken under the room's
+    present slow mode (a changed one, or a new moderator, is read from the facts first)."""
     kept = state.get("slow")
     entry = kept.get(room) if isinstance(kept, dict) else None
-    if (
-        isinstance(entry, list)
-        and len(entry) == 2
-        and all(isinstance(v, int | float) for v in entry)
-    ):
-        return float(entry[0])
+    if isinstance(entry, list) and len(entry) == 2 and entry[1] == seconds:
+        return float(entry[0]) if isinstance(entry[0], int | float) else 0.0
     return 0.0
 
 
@@ -350,19 +347,39 @@ def _moderated(turn: Turn, action: Action, until: float | None, outcomes: Outcom
     room = action.room
     if isinstance(written, Failed):
         return events.refuse(NOT_SAVED, room, turn.state, "store")
-    effects: list[Any] = []
     if action.kind in (roles.KICK, roles.BAN) and action.target:
+        # First out of the room's groups, every connection at once; then the notices, so the
+        # target's tabs get theirs alone, not the room's.
         groups = (rooms.group(room), rooms.presence_group(room, action.target))
-        effects.append(RemoveUserFromGroups(action.target, groups))
-        effects.append(Reconcile(room, action.target, turn.now))
-    if written is True:  # a retried event's notices went out the first time
+        remove = RemoveUserFromGroups(action.target, groups)
+        return after(partial(_removed, turn, action, until, written is True), remove)
+    return _told(turn, action, until, written is True)
+
+
+def _removed(
+    turn: Turn, action: Action, until: float | None, first: bool, outcomes: Outcomes
+) -> Plan:
+    (removed,) = outcomes
+    if isinstance(removed, Failed):
+        # The service retries the event: its audit row is there, so it acts again (a ban is
+        # written again, the removal tried again) without telling anyone twice.
+        error = f"Moderation {action.kind} in {action.room}: removal failed: {removed.reason}"
+        return Plan(reply=text(removed.status, events.UNREACHABLE), errors=(error,))
+    plan = _told(turn, action, until, first)
+    assert action.target is not None
+    leave = Reconcile(action.room, action.target, turn.now)  # the room is told they left
+    return replace(plan, effects=(leave, *plan.effects))
+
+
+def _told(turn: Turn, action: Action, until: float | None, first: bool) -> Plan:
+    effects: list[Any] = []
+    if first:  # a retried event's notices went out the first time
         by = _shown(turn.user)
-        frame = notice(action, room, turn.user, by, until)
-        effects.append(SendToGroup(rooms.group(room), frame))
+        frame = notice(action, action.room, turn.user, by, until)
+        effects.append(SendToGroup(rooms.group(action.room), frame))
         if action.target:
-            effects.append(
-                SendToUser(action.target, frame | {"message": _to_target(action, by, until)})
-            )
+            told = frame | {"message": _to_target(action, by, until)}
+            effects.append(SendToUser(action.target, told))
     return done(events.ok(turn.state), *effects, moderated=action.kind)
 
 

@@ -245,12 +245,14 @@ def test_a_kick_is_audited_then_removes_every_connection_and_tells_the_room() ->
     assert change.audit["PartitionKey"] == "audit|dev"
     assert change.audit["by"] == MOD and change.audit["target"] == MEMBER
     assert step.then is not None
-    final = step.then((True,))
+    removing = step.then((True,))
+    (remove,) = removing.effects  # first out of the room, then the notices
+    assert isinstance(remove, RemoveUserFromGroups) and remove.user == MEMBER
+    assert removing.then is not None
+    final = removing.then((None,))
     assert final.reply is not None and final.reply.status == 204
     kinds = {type(e) for e in final.effects}
-    assert kinds == {RemoveUserFromGroups, Reconcile, SendToGroup, SendToUser}
-    remove = next(e for e in final.effects if isinstance(e, RemoveUserFromGroups))
-    assert remove.user == MEMBER
+    assert kinds == {Reconcile, SendToGroup, SendToUser}
     assert remove.groups == (rooms.group("dev"), rooms.presence_group("dev", MEMBER))
     notice = next(e for e in final.effects if isinstance(e, SendToGroup)).payload
     assert notice["type"] == "system" and notice["event"] == "moderation"
@@ -266,9 +268,18 @@ def test_a_kick_is_audited_then_removes_every_connection_and_tells_the_room() ->
 
 def test_a_retried_command_acts_again_but_tells_nobody_twice() -> None:
     frame = {"type": "ban", "room": "dev", "user": MEMBER, "minutes": 10}
-    final = decide(frame, MOD, moderation.Facts(RECORD), written=False)
-    kinds = {type(e) for e in final.effects}
-    assert RemoveUserFromGroups in kinds and SendToGroup not in kinds and SendToUser not in kinds
+    removing = decide(frame, MOD, moderation.Facts(RECORD), written=False)
+    assert isinstance(removing.effects[0], RemoveUserFromGroups) and removing.then is not None
+    kinds = {type(e) for e in removing.then((None,)).effects}
+    assert SendToGroup not in kinds and SendToUser not in kinds
+
+
+def test_a_failed_removal_answers_the_service_so_it_retries_the_event() -> None:
+    frame = {"type": "kick", "room": "dev", "user": MEMBER}
+    removing = decide(frame, MOD, moderation.Facts(RECORD))
+    assert removing.then is not None
+    final = removing.then((Failed("down", 503),))
+    assert final.reply is not None and final.reply.status == 503 and final.effects == ()
 
 
 def test_ban_until_and_forever() -> None:
@@ -363,7 +374,14 @@ def test_slow_mode_takes_a_shared_slot_and_says_how_long_to_wait() -> None:
     assert refused.reply is not None
     state = connection_state.decode(refused.reply.headers[connection_state.HEADER])
     again = send({"type": "message", "room": "dev", "message": "hi"}, MEMBER, state=state)
-    assert "Wait" in rejected(again) and again.effects == ()
+    assert again.then is not None
+    refused_again = again.then((moderation.Facts(slow),))
+    assert "Wait" in rejected(refused_again) and refused_again.effects == ()
+    # Slow mode changed, or turned off: the remembered time no longer counts.
+    changed = again.then((moderation.Facts(replace(RECORD, slow_mode_s=5)),))
+    assert changed.effects == (TakeSlot("dev", "aad:member-1", 5, NOW),)
+    off = again.then((moderation.Facts(RECORD),))
+    assert any(type(e).__name__ == "StoreMessage" for e in off.effects)
     granted = plan.then((0.0,))
     assert any(type(e).__name__ == "StoreMessage" for e in granted.effects)
 
