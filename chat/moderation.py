@@ -106,6 +106,62 @@ def room_body(room: str, record: roles.Record | None) -> dict[str, Any]:
     }
 
 
+# --- a moderator's delete (the hook for issue 18's `delete`) -----------------------------------
+
+
+def moderates(user: str, facts: Facts | Failed, settings: Settings) -> bool:
+    """Whether `user` moderates the room `facts` describe (read fresh: ReadRoom(fresh=True));
+    False when they could not be read (fail closed) or without sign-in (no roles at all)."""
+    if not settings.sign_in or isinstance(facts, Failed):
+        return False
+    return roles.is_moderator(roles.role(roles.account(user), facts.record, settings.admins))
+
+
+def delete_refusal(user: str, author: str, facts: Facts | Failed, settings: Settings) -> str | None:
+    """Why `user` may not delete `author`'s message as a moderator (None: they may). A
+    moderator may not delete the owner's or an admin's messages, nor a fellow moderator's."""
+    if not settings.sign_in:
+        return roles.NEEDS_SIGN_IN
+    if isinstance(facts, Failed):
+        return CANNOT_CHECK
+    admins = settings.admins
+    actor = roles.role(roles.account(user), facts.record, admins)
+    target = roles.role(roles.account(author), facts.record, admins)
+    return roles.refusal(roles.DELETE, actor, target)
+
+
+def delete_audit(
+    event: CloudEvent, room: str, user: str, author: str, message_id: str, now: float
+) -> Moderate:
+    """Audit a moderator's delete before it takes effect (outcome False: a retried event)."""
+    audit = {
+        "PartitionKey": f"audit|{room}",
+        "RowKey": events.stable_id(event),
+        "time": history.iso_time(now),
+        "by": user,
+        "action": roles.DELETE,
+        "room": room,
+        "target": author,
+        "reason": "",
+        "detail": message_id,
+    }
+    return Moderate(room, audit, roles.DELETE, roles.account(author), author)
+
+
+def deletion_notice(room: str, message_id: str, author: str, by_id: str) -> dict[str, Any]:
+    """The room's notice beside issue 18's `{"type": "deleted", "room", "id"}`."""
+    return {
+        "type": "system",
+        "event": "moderation",
+        "action": roles.DELETE,
+        "room": room,
+        "user": author,
+        "by": by_id,
+        "id": message_id,
+        "message": f"A message by {_shown(author)} was deleted by {_shown(by_id)}.",
+    }
+
+
 # --- the gate: joins and messages in sign-in mode -------------------------------------------
 
 

@@ -21,7 +21,8 @@ RANK = {MEMBER: 0, MODERATOR: 1, OWNER: 2, ADMIN: 3}
 
 KICK, BAN, UNBAN, MUTE, UNMUTE = "kick", "ban", "unban", "mute", "unmute"
 SLOWMODE, TOPIC, MOD = "slowmode", "topic", "mod"
-ON_USERS = (KICK, BAN, UNBAN, MUTE, UNMUTE, MOD)  # actions with a target person
+DELETE = "delete"  # another's message (the target is its author); the author's own is issue 18's
+ON_USERS = (KICK, BAN, UNBAN, MUTE, UNMUTE, MOD, DELETE)  # actions with a target person
 ACTIONS = (*ON_USERS, SLOWMODE, TOPIC)
 
 NEEDS_SIGN_IN = "Not done: moderation needs sign-in."

@@ -408,3 +408,38 @@ def test_room_body() -> None:
         "slowModeSeconds": 5,
     }
     assert moderation.room_body("new", None)["owner"] is None
+
+
+# --- a moderator's delete: the role lookup, audit and notice (issue 18 builds `delete`) --------
+
+
+def test_who_may_delete_anothers_message() -> None:
+    facts = moderation.Facts(RECORD)
+    assert moderation.delete_refusal(MOD, MEMBER, facts, SIGNED_IN) is None
+    assert moderation.delete_refusal(OWNER, MOD, facts, SIGNED_IN) is None
+    assert moderation.delete_refusal(ADMIN, OWNER, facts, SIGNED_IN) is None
+    assert moderation.delete_refusal(MEMBER, OTHER, facts, SIGNED_IN) == roles.NOT_MODERATOR
+    for author in (OWNER, ADMIN, MOD2):
+        assert moderation.delete_refusal(MOD, author, facts, SIGNED_IN) == roles.OUTRANKED
+    assert moderation.delete_refusal(MOD, MEMBER, Failed("x"), SIGNED_IN) == (
+        moderation.CANNOT_CHECK
+    )
+    assert moderation.delete_refusal("alice", "bob", facts, OFF) == roles.NEEDS_SIGN_IN
+    assert moderation.moderates(MOD, facts, SIGNED_IN)
+    assert not moderation.moderates(MEMBER, facts, SIGNED_IN)
+    assert not moderation.moderates(MOD, Failed("x"), SIGNED_IN)
+    assert not moderation.moderates(MOD, facts, OFF)
+
+
+def test_a_moderators_delete_is_audited_and_noticed() -> None:
+    audit = moderation.delete_audit(event(MOD), "dev", MOD, MEMBER, "m-1", NOW)
+    assert audit.action == "delete" and audit.audit["detail"] == "m-1"
+    assert audit.audit["by"] == MOD and audit.audit["target"] == MEMBER
+    notice = moderation.deletion_notice("dev", "m-1", MEMBER, MOD)
+    assert (notice["event"], notice["action"], notice["id"], notice["by"]) == (
+        "moderation",
+        "delete",
+        "m-1",
+        MOD,
+    )
+    assert notice["message"] == "A message by Mel was deleted by Mo."
