@@ -9,6 +9,8 @@ query):
   0: until lifted), by. Expired rows are ignored at use and replaced by the next ban.
 - RowKey `slow|<account key>`: next (epoch seconds): slow mode's next allowed message time,
   shared by the account's connections (ETag writes).
+- RowKey `kick|<account key>`: at (epoch seconds): the account's last kick or ban from the
+  room; its connections that joined before are out (their state still lists the room).
 PartitionKey `audit|<room>`, RowKey = the event's stable id: one row per moderation command
 (time, by, action, room, target, reason, detail), inserted before the change: a retried event
 finds it (409) and sends no notice twice.
@@ -27,7 +29,17 @@ from chat.plan import Moderate
 MAX_CACHED = 10_000  # (room, account) pairs this instance remembers facts for
 MAX_CONFLICT_RETRIES = 5
 # Every column a moderation row holds (an empty select would select none of them).
-COLUMNS = ["RowKey", "owner", "ownerId", "moderators", "topic", "slowModeSeconds", "until", "next"]
+COLUMNS = [
+    "RowKey",
+    "owner",
+    "ownerId",
+    "moderators",
+    "topic",
+    "slowModeSeconds",
+    "until",
+    "next",
+    "at",
+]
 
 
 def _partition(room: str) -> str:
@@ -66,10 +78,10 @@ class ModerationStore:
         k = user_key(account)
         query = (
             f"PartitionKey eq '{_escape(_partition(room))}' and (RowKey eq 'record' or "
-            f"RowKey eq 'ban|{k}' or RowKey eq 'mute|{k}')"
+            f"RowKey eq 'ban|{k}' or RowKey eq 'mute|{k}' or RowKey eq 'kick|{k}')"
         )
-        rows, _ = await self.store.query_state("read moderation", query, {}, COLUMNS, 3)
-        record = ban = mute = None
+        rows, _ = await self.store.query_state("read moderation", query, {}, COLUMNS, 4)
+        record = ban = mute = kicked = None
         for row in rows:
             if row.get("RowKey") == "record":
                 record = _record(row)
@@ -77,7 +89,9 @@ class ModerationStore:
                 ban = _until(row)
             elif row.get("RowKey") == f"mute|{k}":
                 mute = _until(row)
-        return moderation.Facts(record, ban, mute)
+            elif row.get("RowKey") == f"kick|{k}" and isinstance(row.get("at"), int | float):
+                kicked = float(row["at"])
+        return moderation.Facts(record, ban, mute, kicked)
 
     # --- writes ------------------------------------------------------------------------------
     async def claim(self, room: str, account: str, user_id: str) -> bool:
@@ -99,6 +113,9 @@ class ModerationStore:
         first = await self.store.create_state(effect.audit, "audit moderation")
         room, account = effect.room, effect.account
         try:
+            if effect.action in (roles.KICK, roles.BAN) and account is not None:
+                kick = {"PartitionKey": _partition(room), "RowKey": f"kick|{user_key(account)}"}
+                await self.store.upsert_state(kick | {"at": effect.at}, "save kick")
             if effect.action in (roles.BAN, roles.MUTE) and account is not None:
                 until = effect.until if effect.until is not None else math.inf
                 await self.store.upsert_state(

@@ -60,6 +60,9 @@ class Facts:
     record: roles.Record | None = None
     ban_until: float | None = None
     mute_until: float | None = None
+    # When the account was last kicked or banned from the room: a connection that joined
+    # before it is out (its connection state still lists the room; the service's groups don't).
+    kicked_at: float | None = None
 
     def banned(self, now: float) -> bool:
         return self.ban_until is not None and self.ban_until > now
@@ -196,12 +199,18 @@ def _gated(
             banned_from(check.room, facts.ban_until), check.room, check.state, "ban"
         )
     if check.kind == rooms.JOIN:
+        state = _with_joined(check.state, check.room, check.now)
         if facts.record is None and check.room != rooms.LOBBY:
             # The first signed-in joiner of a room with no record owns it; a lost race is
             # another first joiner's win, and the join goes on either way.
             claim = ClaimRoom(check.room, who, check.user)
-            return after(lambda _: carry_on(check.state), claim)
-        return carry_on(check.state)
+            return after(lambda _: carry_on(state), claim)
+        return carry_on(state)
+    if facts.kicked_at is not None and _joined_at(check.state, check.room) <= facts.kicked_at:
+        # Kicked (or banned and unbanned) since this connection joined: it is out of the
+        # room's groups, and now out of its state too.
+        state = rooms.without_room(check.state, check.room, check.now)
+        return events.refuse(events.not_member(check.room), check.room, state, "kicked")
     if facts.muted(check.now):
         return events.refuse(
             muted_in(check.room, facts.mute_until), check.room, check.state, "mute"
@@ -216,6 +225,20 @@ def _gated(
         return events.refuse(reason, check.room, check.state, "slowmode")
     slot = TakeSlot(check.room, who, record.slow_mode_s, check.now)
     return after(partial(_slot, check, record.slow_mode_s, carry_on), slot)
+
+
+def _joined_at(state: dict[str, Any], room: str) -> float:
+    kept = state.get("joined")
+    at = kept.get(room) if isinstance(kept, dict) else None
+    return float(at) if isinstance(at, int | float) else 0.0
+
+
+def _with_joined(state: dict[str, Any], room: str, now: float) -> dict[str, Any]:
+    """When the connection joined each of its rooms (only those: the state stays small)."""
+    kept = state.get("joined")
+    joined = {r: t for r, t in (kept.items() if isinstance(kept, dict) else ()) if r != room}
+    joined = {r: t for r, t in joined.items() if r in rooms.rooms_of(state)}
+    return state | {"joined": joined | {room: round(now, 3)}}
 
 
 def _slow_until(state: dict[str, Any], room: str, seconds: int) -> float:
@@ -372,7 +395,9 @@ def _decide(turn: Turn, actor: str, action: Action, outcomes: Outcomes) -> Plan:
         if action.kind == roles.SLOWMODE
         else action.topic
     )
-    change = Moderate(room, audit, action.kind, action.target_account, action.target, until, value)
+    change = Moderate(
+        room, audit, action.kind, action.target_account, action.target, until, value, turn.now
+    )
     return after(partial(_moderated, turn, action, until), change)
 
 

@@ -214,6 +214,7 @@ class Moderate:
     user_id: str | None = None
     until: float | None = None  # ban, mute: epoch seconds (math.inf: until lifted)
     value: str | int | bool | None = None  # mod: on; slowmode: seconds; topic: text
+    at: float = 0.0  # kick, ban: when (connections that joined before are out)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from chat.identity import encode_user_id
 from chat.plan import (
     ClaimRoom,
     Failed,
+    LeaseTokens,
     Moderate,
     Plan,
     ReadRoom,
@@ -443,3 +444,29 @@ def test_a_moderators_delete_is_audited_and_noticed() -> None:
         MOD,
     )
     assert notice["message"] == "A message by Mel was deleted by Mo."
+
+
+def test_a_connection_that_joined_before_a_kick_is_out_of_the_room() -> None:
+    joined = gate("join", moderation.Facts(RECORD), state={"rooms": []})
+    state = None
+    step = joined  # the user's room-change lease, then AddToGroups, then the reply
+    for _ in range(4):
+        if step.reply is not None:
+            state = connection_state.decode(step.reply.headers[connection_state.HEADER])
+            break
+        assert step.then is not None
+        leased = (5, None)  # a lease of the user's room changes, else the service's None
+        step = step.then(
+            tuple(leased if isinstance(e, LeaseTokens) else None for e in step.effects)
+        )
+    assert state is not None and state["joined"] == {"dev": NOW}
+    before = moderation.Facts(RECORD, kicked_at=NOW + 5)
+    refused = gate("message", before, state=state)
+    assert rejected(refused) == events.not_member("dev")
+    assert refused.reply is not None
+    left = connection_state.decode(refused.reply.headers[connection_state.HEADER])
+    assert "dev" not in left["rooms"]
+    # Joined after the kick (or never kicked): the message goes on.
+    after_kick = moderation.Facts(RECORD, kicked_at=NOW - 5)
+    plan = gate("message", after_kick, state=state)
+    assert any(type(e).__name__ == "StoreMessage" for e in plan.effects)

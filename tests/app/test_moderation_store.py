@@ -89,9 +89,17 @@ async def test_a_ban_is_read_until_it_expires_or_is_lifted(instances) -> None:
     assert await store.apply(change(roles.BAN, until=now + 60)) is True
     facts = await store.facts("dev", "aad:member-1", now, fresh=True)
     assert facts.banned(now) and not facts.banned(now + 60)
+    assert facts.kicked_at == 0.0  # `change` sets no time: the default
     assert not moderation.may_read_history(facts, now)
     assert await store.apply(change(roles.UNBAN, ce="ce-2")) is True
     assert not (await store.facts("dev", "aad:member-1", now, fresh=True)).banned(now)
+
+
+async def test_a_kick_is_remembered_with_its_time(instances) -> None:
+    store, _ = instances
+    await store.apply(change(roles.KICK, at=1234.5))
+    facts = await store.facts("dev", "aad:member-1", time.time(), fresh=True)
+    assert facts.kicked_at == 1234.5 and facts.ban_until is None
 
 
 async def test_a_ban_until_lifted_and_a_mute(instances) -> None:

@@ -134,6 +134,9 @@ async def test_a_kicked_member_stops_receiving_and_may_join_again(people) -> Non
     await owner.say_in(room, "carl is out")
     await owner.wait_chat("olga", "carl is out")
     await receives_nothing_more_from(kicked, room, owner)
+    # Its connection state still listed the room: posting without joining again is refused.
+    await kicked.say_in(room, "am I still in?")
+    assert f"join the room {room} first" in (await kicked.wait_for(rejected))["message"]
     await kicked.join_room(room)
     await owner.say_in(room, "welcome back")
     await kicked.wait_chat("olga", "welcome back")
