@@ -256,6 +256,24 @@ async def room_info(req: func.HttpRequest) -> func.HttpResponse:
     return _response(json_reply(200, moderation.room_body(room, facts.record)))
 
 
+@app.route(route="reports", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="the reports are unavailable right now")
+async def reports(req: func.HttpRequest) -> func.HttpResponse:
+    """The open reports, for admins (ChatAdmins) only: 403 for everyone else."""
+    from chat import moderation
+    from chat.errors import Forbidden
+    from chat.reply import json_reply
+
+    configured = _configured()
+    _stateful(configured)
+    who = _identity().viewer(req.headers, configured.settings)
+    if not moderation.may_list_reports(who.user_id if who else None, configured.settings):
+        raise Forbidden("only admins may list reports")
+    store = configured.events.effects.moderation
+    rows = await store.open_reports(moderation.MAX_LISTED_REPORTS)
+    return _response(json_reply(200, moderation.reports_body(rows)))
+
+
 @app.timer_trigger(
     schedule=PRESENCE_SWEEP_SCHEDULE, arg_name="timer", run_on_startup=False, use_monitor=False
 )

@@ -25,6 +25,7 @@ from chat.plan import (
     DeleteMessage,
     Effect,
     Failed,
+    FileReport,
     KeepRoomBudget,
     LeaseTokens,
     ListConnections,
@@ -37,6 +38,7 @@ from chat.plan import (
     Reconcile,
     RemoveFromGroups,
     RemoveUserFromGroups,
+    ResolveReport,
     SaveAnnounced,
     SendToConnection,
     SendToGroup,
@@ -166,6 +168,10 @@ class Effects:
                 return await self.service.send_to_user(user, payload)
             case TakeSlot(room, account, seconds, now):
                 return await self.moderation.take_slot(room, account, seconds, now)
+            case FileReport(entity):
+                return await self.store.create_state(entity, "file report")
+            case ResolveReport():
+                return await self.moderation.resolve(effect)
         raise TypeError(f"no executor for {type(effect).__name__}")
 
     # --- presence: read the truth, then chat.presence decides --------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 
 from adapters.table_store import TableStore, user_key
 from chat import moderation, roles
-from chat.plan import Moderate
+from chat.plan import Moderate, ResolveReport
 
 MAX_CACHED = 10_000  # (room, account) pairs this instance remembers facts for
 MAX_CONFLICT_RETRIES = 5
@@ -170,6 +170,24 @@ class ModerationStore:
         from adapters.table_store import StoreUnavailable
 
         raise StoreUnavailable("save room: lost every race")
+
+    # --- reports -----------------------------------------------------------------------------
+    async def open_reports(self, limit: int) -> list[dict[str, Any]]:
+        query = f"PartitionKey eq '{moderation.REPORTS}' and open eq true"
+        columns = ["RowKey", "room", "id", "reporter", "reason", "time"]
+        rows, _ = await self.store.query_state("read reports", query, {}, columns, limit)
+        return rows
+
+    async def resolve(self, effect: ResolveReport) -> bool:
+        query = f"PartitionKey eq '{moderation.REPORTS}' and RowKey eq '{_escape(effect.report)}'"
+        rows, _ = await self.store.query_state("read report", query, {}, ["RowKey", "open"], 1)
+        if not rows or rows[0].get("open") is not True:
+            return False
+        await self.store.create_state(effect.audit, "audit moderation")
+        fields = {"PartitionKey": moderation.REPORTS, "RowKey": effect.report} | effect.fields
+        # Merge (not replace): the report's own columns stay; an ETag race means the other
+        # admin closed it first.
+        return await self.store.update_state_if(fields, rows[0]["etag"], "resolve report")
 
     async def _row(self, room: str, row_key: str, what: str) -> dict[str, Any] | None:
         """One row with its "etag" (a point query: read_state's rows carry none)."""

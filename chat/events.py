@@ -228,8 +228,12 @@ def command(
         # Sign-in mode, a connection from before sign-in was required: a chosen name.
         return refuse(SIGN_IN_FIRST, parsed.room, state, "not signed in")
     turn = _Turn(event, event.user_id, parsed.room, state, settings, now)
-    if parsed.kind in rooms.MODERATION:
+    if parsed.kind in (*rooms.MODERATION, rooms.RESOLVE):
         acting = moderation.Turn(event, event.user_id, state, settings, now)
+        if parsed.kind == rooms.RESOLVE:
+            return moderation.resolve(acting, parsed.frame or {})
+        if parsed.kind == moderation.REPORT:
+            return moderation.report(acting, parsed.room, parsed.frame or {})
         return moderation.command(acting, parsed.room, parsed.frame or {})
     if parsed.kind == rooms.JOIN:
         return _gated(turn, rooms.JOIN, join)

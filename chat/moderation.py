@@ -15,30 +15,34 @@ connection of theirs is removed from the room's groups by the service.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from chat import events, history, identity, roles, rooms, text_rules
+from chat import connection_state, events, history, identity, roles, rooms, text_rules
 from chat.cloudevents import CloudEvent
 from chat.plan import (
     ClaimRoom,
     Failed,
+    FileReport,
     Moderate,
     Outcomes,
     Plan,
     ReadRoom,
     Reconcile,
     RemoveUserFromGroups,
+    ResolveReport,
     SendToGroup,
     SendToUser,
     TakeSlot,
     after,
     done,
 )
-from chat.reply import text
+from chat.reply import json_reply, text
 from chat.settings import Settings
 
 FACTS_TTL_S = 10.0  # how stale a join's or message's view of bans, mutes and slow mode may be
@@ -526,3 +530,126 @@ def _to_target(action: Action, by: str, until: float | None) -> str:
 
 # `identity.sender` only reads `sign_in` from the settings: the names shown in notices.
 _SIGNED_IN = Settings(endpoint="", access_keys=(), hub="", sign_in=True)
+
+
+# --- reports: anyone files one per message; admins list them and close them --------------------
+
+REPORT, RESOLVE = "report", "resolve"
+REPORTS = "reports"  # their partition
+MAX_LISTED_REPORTS = 200
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REPORT_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}\|[A-Za-z0-9_-]{1,64}\|[0-9a-f]{32}")
+ALREADY_REPORTED = "Not done: you have reported this message already."
+ADMINS_ONLY = "Not done: only admins may resolve reports."
+NO_SUCH_REPORT = "Not done: there is no such open report."
+DELETE_NOT_YET = (
+    'Not done: "delete" needs message deletion, which is not available yet; dismiss it, or '
+    "ask a moderator of the room."
+)
+
+
+def _key(account: str) -> str:
+    """adapters.table_store.user_key's hash (the same 32 hex digits)."""
+    return hashlib.sha256(account.encode()).hexdigest()[:32]
+
+
+def report(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
+    """`{"type": "report", "room", "id", "reason"}`: one open report per person and message."""
+    if not turn.settings.sign_in:
+        return events.refuse(roles.NEEDS_SIGN_IN, room, turn.state, "moderation")
+    reporter = roles.account(turn.user)
+    if reporter is None:
+        return events.refuse(events.SIGN_IN_FIRST, room, turn.state, "not signed in")
+    message_id, reason = frame.get("id"), frame.get("reason", "")
+    if not isinstance(message_id, str) or not ID_PATTERN.fullmatch(message_id):
+        return events.refuse('Not done: "id" must be a message id.', room, turn.state, "report")
+    if not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH:
+        why = f'Not done: "reason" must be text of at most {MAX_REASON_LENGTH} characters.'
+        return events.refuse(why, room, turn.state, "report")
+    entity = {
+        "PartitionKey": REPORTS,
+        "RowKey": f"{room}|{message_id}|{_key(reporter)}",
+        "room": room,
+        "id": message_id,
+        "reporter": turn.user,
+        "reason": text_rules.display_name(reason),
+        "time": history.iso_time(turn.now),
+        "open": True,
+    }
+    return after(partial(_filed, turn, room, message_id), FileReport(entity))
+
+
+def _filed(turn: Turn, room: str, message_id: str, outcomes: Outcomes) -> Plan:
+    (filed,) = outcomes
+    if isinstance(filed, Failed):
+        return events.refuse(NOT_SAVED, room, turn.state, "store")
+    if filed is False:
+        return events.refuse(ALREADY_REPORTED, room, turn.state, "report")
+    body = {
+        "type": "system",
+        "event": "reported",
+        "room": room,
+        "id": message_id,
+        "message": "Thank you: the admins will look at it.",
+    }
+    headers = {connection_state.HEADER: connection_state.encode(turn.state)}
+    return done(json_reply(200, body, headers), reported=room)
+
+
+def resolve(turn: Turn, frame: dict[str, Any]) -> Plan:
+    """`{"type": "resolve", "report", "action": "dismiss" | "delete"}`, by admins."""
+    if not turn.settings.sign_in:
+        return events.refuse(roles.NEEDS_SIGN_IN, None, turn.state, "moderation")
+    if roles.account(turn.user) not in turn.settings.admins:
+        return events.refuse(ADMINS_ONLY, None, turn.state, "role")
+    key, action = frame.get("report"), frame.get("action")
+    if not isinstance(key, str) or not REPORT_KEY.fullmatch(key):
+        return events.refuse('Not done: "report" must be a report id.', None, turn.state, "report")
+    if action == roles.DELETE:
+        return events.refuse(DELETE_NOT_YET, None, turn.state, "report")
+    if action != "dismiss":
+        why = 'Not done: "action" must be "dismiss" or "delete".'
+        return events.refuse(why, None, turn.state, "report")
+    room, message_id, _ = key.split("|")
+    fields = {"open": False, "resolution": action, "resolvedBy": turn.user}
+    audit = {
+        "PartitionKey": f"audit|{room}",
+        "RowKey": events.stable_id(turn.event),
+        "time": history.iso_time(turn.now),
+        "by": turn.user,
+        "action": RESOLVE,
+        "room": room,
+        "target": message_id,
+        "reason": "",
+        "detail": f"{action} {key}",
+    }
+    return after(partial(_resolved, turn), ResolveReport(key, fields, audit))
+
+
+def _resolved(turn: Turn, outcomes: Outcomes) -> Plan:
+    (resolved,) = outcomes
+    if isinstance(resolved, Failed):
+        return events.refuse(NOT_SAVED, None, turn.state, "store")
+    if resolved is False:
+        return events.refuse(NO_SUCH_REPORT, None, turn.state, "report")
+    return done(events.ok(turn.state), resolved="1")
+
+
+def reports_body(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """GET /api/reports: the open reports, oldest first."""
+    listed = [
+        {
+            "report": str(row.get("RowKey", "")),
+            "room": str(row.get("room", "")),
+            "id": str(row.get("id", "")),
+            "reporter": str(row.get("reporter", "")),
+            "reason": str(row.get("reason", "")),
+            "time": str(row.get("time", "")),
+        }
+        for row in rows
+    ]
+    return {"reports": sorted(listed, key=lambda r: r["time"])}
+
+
+def may_list_reports(user_id: str | None, settings: Settings) -> bool:
+    return settings.sign_in and roles.account(user_id) in settings.admins

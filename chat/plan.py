@@ -243,6 +243,22 @@ class TakeSlot:
     now: float
 
 
+@dataclass(frozen=True)
+class FileReport:
+    """Insert a report (outcome: True; False: this person's report of it is open already)."""
+
+    entity: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResolveReport:
+    """Close an open report, audited (outcome: True; False: no such open report)."""
+
+    report: str  # its RowKey
+    fields: dict[str, Any]
+    audit: dict[str, Any]
+
+
 Effect = (
     SendToGroup
     | SendToConnection
@@ -265,6 +281,8 @@ Effect = (
     | RemoveUserFromGroups
     | SendToUser
     | TakeSlot
+    | FileReport
+    | ResolveReport
 )
 Outcomes = tuple[Any, ...]  # one per effect, in order: its result, or Failed
 

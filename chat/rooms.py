@@ -25,7 +25,8 @@ MAX_ROOMS_PER_CONNECTION = 20
 JOIN, LEAVE, MESSAGE, TYPING = "join", "leave", "message", "typing"
 COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING)
 # Moderation (chat/moderation.py reads the rest of the frame; chat/roles.py who may).
-MODERATION = ("kick", "ban", "unban", "mute", "unmute", "slowmode", "topic", "mod")
+MODERATION = ("kick", "ban", "unban", "mute", "unmute", "slowmode", "topic", "mod", "report")
+RESOLVE = "resolve"  # a report: no room in the frame
 
 # Group names. Room names hold no ".", so "r.<room>" and "p2.<room>.<hash>" cannot collide.
 ROOM_GROUP_PREFIX = "r."
@@ -89,6 +90,8 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
             raise Rejected(error.reason, LOBBY) from None
         return Command(MESSAGE, LOBBY, text)
     kind = value.get("type")
+    if kind == RESOLVE:
+        return Command(kind, LOBBY, frame=value)
     if kind in MODERATION:
         try:
             room = validate(value.get("room"))

@@ -15,6 +15,7 @@ FUNCTIONS = [
     "eventhandler",
     "room_messages",
     "room_info",
+    "reports",
     "presence_sweep",
     "index",
     "static",

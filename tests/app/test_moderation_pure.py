@@ -15,12 +15,14 @@ from chat.identity import encode_user_id
 from chat.plan import (
     ClaimRoom,
     Failed,
+    FileReport,
     LeaseTokens,
     Moderate,
     Plan,
     ReadRoom,
     Reconcile,
     RemoveUserFromGroups,
+    ResolveReport,
     SendToGroup,
     SendToUser,
     TakeSlot,
@@ -470,3 +472,45 @@ def test_a_connection_that_joined_before_a_kick_is_out_of_the_room() -> None:
     after_kick = moderation.Facts(RECORD, kicked_at=NOW - 5)
     plan = gate("message", after_kick, state=state)
     assert any(type(e).__name__ == "StoreMessage" for e in plan.effects)
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def test_reports_need_sign_in_and_a_message_id() -> None:
+    frame = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
+    assert "moderation needs sign-in" in rejected(send(frame, "alice", settings=OFF))
+    bad = send(frame | {"id": "no such id!"}, MEMBER)
+    assert "message id" in rejected(bad) and bad.effects == ()
+
+
+def test_a_report_is_one_row_per_person_and_message() -> None:
+    frame = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
+    plan = send(frame, MEMBER)
+    (filed,) = plan.effects
+    assert isinstance(filed, FileReport)
+    assert filed.entity["RowKey"].startswith("dev|abc123|") and filed.entity["open"] is True
+    assert filed.entity["reporter"] == MEMBER
+    assert plan.then is not None
+    thanks = json.loads(plan.then((True,)).answer.body)
+    assert (thanks["event"], thanks["id"]) == ("reported", "abc123")
+    assert rejected(plan.then((False,))) == moderation.ALREADY_REPORTED
+
+
+def test_only_admins_resolve_reports_and_delete_is_not_offered_yet() -> None:
+    key = "dev|abc123|" + "0" * 32
+    frame = {"type": "resolve", "report": key, "action": "dismiss"}
+    for user in (MEMBER, MOD, OWNER):
+        refused = send(frame, user)
+        assert rejected(refused) == moderation.ADMINS_ONLY and refused.effects == ()
+    assert rejected(send(frame | {"action": "delete"}, ADMIN)) == moderation.DELETE_NOT_YET
+    plan = send(frame, ADMIN)
+    (resolving,) = plan.effects
+    assert isinstance(resolving, ResolveReport) and resolving.report == key
+    assert resolving.audit["PartitionKey"] == "audit|dev"
+    assert plan.then is not None
+    assert plan.then((True,)).answer.status == 204
+    assert rejected(plan.then((False,))) == moderation.NO_SUCH_REPORT
+    assert moderation.may_list_reports(ADMIN, SIGNED_IN)
+    assert not moderation.may_list_reports(MOD, SIGNED_IN)
+    assert not moderation.may_list_reports("aad:admin-1", OFF)

@@ -16,7 +16,7 @@ from adapters.moderation_store import ModerationStore
 from adapters.table_store import TableStore
 from chat import moderation, roles, storage_settings
 from chat.identity import encode_user_id
-from chat.plan import Moderate
+from chat.plan import Moderate, ResolveReport
 from tests.support.azurite import Azurite
 
 from .conftest import empty_tables
@@ -169,3 +169,31 @@ async def test_an_instances_copy_is_stale_for_at_most_the_ttl(instances) -> None
     assert not (await a.facts("dev", "aad:member-1", now + 1, fresh=False)).banned(now)
     later = now + moderation.FACTS_TTL_S
     assert (await a.facts("dev", "aad:member-1", later, fresh=False)).banned(later)
+
+
+async def test_reports_open_once_per_person_and_close_once(instances) -> None:
+    a, b = instances
+    entity = {
+        "PartitionKey": moderation.REPORTS,
+        "RowKey": "dev|abc|" + "1" * 32,
+        "room": "dev",
+        "id": "abc",
+        "reporter": MEMBER,
+        "reason": "spam",
+        "time": "2026-12-07T04:00:00.000Z",
+        "open": True,
+    }
+    assert await a.store.create_state(entity, "file report") is True
+    assert await b.store.create_state(entity, "file report") is False
+    listed = moderation.reports_body(await b.open_reports(10))["reports"]
+    assert [(r["report"], r["reason"]) for r in listed] == [(entity["RowKey"], "spam")]
+
+    def resolving(ce: str) -> ResolveReport:
+        audit = {"PartitionKey": "audit|dev", "RowKey": ce, "action": "resolve"}
+        fields = {"open": False, "resolution": "dismiss", "resolvedBy": OWNER}
+        return ResolveReport(entity["RowKey"], fields, audit)
+
+    done = await asyncio.gather(a.resolve(resolving("ce-a")), b.resolve(resolving("ce-b")))
+    assert sorted(done) == [False, True]  # two admins at once: one closes it
+    assert await a.open_reports(10) == []
+    assert await a.resolve(resolving("ce-c")) is False

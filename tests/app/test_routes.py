@@ -16,6 +16,7 @@ CONTRACT = [
     ("static", "static/{*path}", {"GET", "HEAD"}, func.AuthLevel.ANONYMOUS),
     ("room_messages", "rooms/{room}/messages", {"GET"}, func.AuthLevel.ANONYMOUS),
     ("room_info", "rooms/{room}", {"GET"}, func.AuthLevel.ANONYMOUS),
+    ("reports", "reports", {"GET"}, func.AuthLevel.ANONYMOUS),
 ]
 
 

@@ -195,3 +195,31 @@ async def test_slow_mode_and_an_admin_appointing_a_moderator(people) -> None:
     await owner.wait_chat("sam", "three")
     for client in (owner, member, admin):
         await client.close()
+
+
+async def test_a_report_reaches_the_admins_list_and_is_dismissed(people) -> None:
+    room = f"report-{_tag()}"
+    (rita, _), (ada, _) = await people("rita"), await people("ada", ADMIN_ID)
+    member = await in_room(rita, "rita", room)
+    await member.say_in(room, "something rude")
+    said = await member.wait_chat("rita", "something rude")
+    await member.send({"type": "report", "room": room, "id": said["id"], "reason": "rude"})
+    assert (await member.wait_for(lambda f: f.get("event") == "reported"))["id"] == said["id"]
+    await member.send({"type": "report", "room": room, "id": said["id"], "reason": "again"})
+    assert "already" in (await member.wait_for(rejected))["message"]
+
+    async with rita.session.get(f"{rita.base_url}/api/reports") as response:
+        assert response.status == 403
+    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
+        assert response.status == 200
+        mine = [r for r in (await response.json())["reports"] if r["room"] == room]
+    assert [(r["id"], r["reason"]) for r in mine] == [(said["id"], "rude")]
+
+    admin = await ada.join("ada")
+    await admin.send({"type": "resolve", "report": mine[0]["report"], "action": "dismiss"})
+    await admin.send({"type": "resolve", "report": mine[0]["report"], "action": "dismiss"})
+    assert "no such open report" in (await admin.wait_for(rejected))["message"]
+    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
+        assert [r for r in (await response.json())["reports"] if r["room"] == room] == []
+    await member.close()
+    await admin.close()
