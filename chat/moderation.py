@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from chat import connection_state, events, history, identity, roles, rooms, text_rules
+from chat import connection_state, events, history, identity, rate_limit, roles, rooms, text_rules
 from chat.cloudevents import CloudEvent
 from chat.plan import (
     ClaimRoom,
@@ -51,6 +51,12 @@ MAX_SLOW_MODE_S = 21_600
 MAX_TOPIC_LENGTH = 200
 MAX_REASON_LENGTH = 200
 
+# Each command costs a fresh table read and usually writes: a connection may send MOD_COMMANDS
+# at once, then one per MOD_COMMANDS_WINDOW_S / MOD_COMMANDS (3 s), kept in its state (free),
+# so a forged-frame flood cannot turn into a table-read flood.
+MOD_COMMANDS = 10
+MOD_COMMANDS_WINDOW_S = 30.0
+TOO_MANY = "Not done: too many moderation commands at once. Wait a moment."
 CANNOT_CHECK = "Not done: the room's moderation cannot be checked right now. Try again."
 NOT_SAVED = "Not done: the change cannot be saved right now. Try again."
 
@@ -304,6 +310,17 @@ class Turn:
     now: float
 
 
+def _spent(turn: Turn) -> Turn | None:
+    """The turn with one moderation command spent from the connection's bucket; None: none
+    left (the caller refuses, with the state unchanged)."""
+    bucket = rate_limit.Bucket.from_state(turn.state.get("mods"), MOD_COMMANDS, turn.now)
+    allowed, bucket = rate_limit.take(bucket, MOD_COMMANDS, MOD_COMMANDS_WINDOW_S, turn.now)
+    if not allowed:
+        return None
+    state = turn.state | {"mods": bucket.to_state()}
+    return Turn(turn.event, turn.user, state, turn.settings, turn.now)
+
+
 def command(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
     """One moderation command: parse, read the room's record fresh, check roles, audit, act."""
     if not turn.settings.sign_in:
@@ -312,6 +329,10 @@ def command(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
     actor = roles.account(turn.user)
     if actor is None:
         return events.refuse(events.SIGN_IN_FIRST, room, turn.state, "not signed in")
+    spent = _spent(turn)
+    if spent is None:
+        return events.refuse(TOO_MANY, room, turn.state, "moderation-rate")
+    turn = spent
     try:
         action = parse(frame, room)
     except ValueError as error:
@@ -560,6 +581,10 @@ def report(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
     reporter = roles.account(turn.user)
     if reporter is None:
         return events.refuse(events.SIGN_IN_FIRST, room, turn.state, "not signed in")
+    spent = _spent(turn)
+    if spent is None:
+        return events.refuse(TOO_MANY, room, turn.state, "moderation-rate")
+    turn = spent
     message_id, reason = frame.get("id"), frame.get("reason", "")
     if not isinstance(message_id, str) or not ID_PATTERN.fullmatch(message_id):
         return events.refuse('Not done: "id" must be a message id.', room, turn.state, "report")
@@ -602,6 +627,10 @@ def resolve(turn: Turn, frame: dict[str, Any]) -> Plan:
         return events.refuse(roles.NEEDS_SIGN_IN, None, turn.state, "moderation")
     if roles.account(turn.user) not in turn.settings.admins:
         return events.refuse(ADMINS_ONLY, None, turn.state, "role")
+    spent = _spent(turn)
+    if spent is None:
+        return events.refuse(TOO_MANY, None, turn.state, "moderation-rate")
+    turn = spent
     key, action = frame.get("report"), frame.get("action")
     if not isinstance(key, str) or not REPORT_KEY.fullmatch(key):
         return events.refuse('Not done: "report" must be a report id.', None, turn.state, "report")

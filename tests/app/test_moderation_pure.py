@@ -514,3 +514,16 @@ def test_only_admins_resolve_reports_and_delete_is_not_offered_yet() -> None:
     assert moderation.may_list_reports(ADMIN, SIGNED_IN)
     assert not moderation.may_list_reports(MOD, SIGNED_IN)
     assert not moderation.may_list_reports("aad:admin-1", OFF)
+
+
+def test_a_flood_of_commands_is_refused_before_any_read() -> None:
+    state: dict = {"rooms": ["dev"]}
+    for _ in range(moderation.MOD_COMMANDS):
+        plan = send(FRAMES[0], MEMBER, state=state)
+        (read,) = plan.effects
+        assert isinstance(read, ReadRoom) and plan.then is not None
+        refused = plan.then((moderation.Facts(RECORD),))
+        assert refused.reply is not None
+        state = connection_state.decode(refused.reply.headers[connection_state.HEADER])
+    flooded = send(FRAMES[0], MEMBER, state=state)
+    assert rejected(flooded) == moderation.TOO_MANY and flooded.effects == ()
