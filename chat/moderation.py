@@ -180,7 +180,7 @@ def deletion_notice(room: str, message_id: str, author: str, by_id: str) -> dict
 
 @dataclass(frozen=True)
 class Gate:
-    kind: str  # rooms.JOIN or rooms.MESSAGE
+    kind: str  # rooms.JOIN, rooms.MESSAGE, or another posting kind (edit, react: ban and mute)
     room: str
     user: str
     state: dict[str, Any]
@@ -225,6 +225,8 @@ def _gated(
         return events.refuse(
             muted_in(check.room, facts.mute_until), check.room, check.state, "mute"
         )
+    if check.kind != rooms.MESSAGE:
+        return carry_on(check.state)  # an edit or a reaction (issue 18): no slow mode
     record = facts.record
     role = roles.role(who, record, check.settings.admins)
     if record is None or record.slow_mode_s <= 0 or roles.is_moderator(role):

@@ -527,3 +527,20 @@ def test_a_flood_of_commands_is_refused_before_any_read() -> None:
         state = connection_state.decode(refused.reply.headers[connection_state.HEADER])
     flooded = send(FRAMES[0], MEMBER, state=state)
     assert rejected(flooded) == moderation.TOO_MANY and flooded.effects == ()
+
+
+def test_edits_and_reactions_pass_bans_and_mutes_but_not_slow_mode() -> None:
+    """The hook for issue 18: its edit and react decisions go through events._gated too."""
+    slow = replace(RECORD, slow_mode_s=30)
+    carried: list[dict] = []
+
+    def carry_on(state: dict) -> Plan:
+        carried.append(state)
+        return Plan()
+
+    check = moderation.Gate("edit", "dev", MEMBER, {"rooms": ["dev"]}, SIGNED_IN, NOW)
+    plan = moderation.gate(check, carry_on)
+    assert plan.then is not None
+    assert "muted in dev" in rejected(plan.then((moderation.Facts(slow, mute_until=NOW + 9),)))
+    assert "banned from dev" in rejected(plan.then((moderation.Facts(slow, ban_until=NOW + 9),)))
+    assert plan.then((moderation.Facts(slow),)).effects == () and len(carried) == 1
