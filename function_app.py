@@ -208,14 +208,70 @@ async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     store = _stateful(configured).store
     # Negotiate's rule (chat/identity.py), for a route that only reads: signed-in callers when
     # sign-in is required; anonymous ones, or a usable principal, when it is off.
-    _identity().viewer(req.headers, settings)
+    who = _identity().viewer(req.headers, settings)
     try:
         room = rooms.validate(req.route_params.get("room"))
         page = history.parse_query(room, dict(req.params))
     except (rooms.InvalidRoom, history.BadQuery) as error:
         raise BadRequest(str(error)) from error
+    if settings.sign_in and who is not None:
+        await _not_banned(configured, room, who.user_id)
     rows = await store.page(page)
     return _response(json_reply(200, history.page_body(room, rows, page.limit)))
+
+
+async def _not_banned(configured: Configured, room: str, user_id: str) -> None:
+    """A banned reader gets 403 (chat/moderation.py), read before the page is: the webhook's
+    copy of the facts, at most chat.moderation.FACTS_TTL_S old (fresh on the instance that
+    banned)."""
+    from chat import moderation, roles
+    from chat.errors import Forbidden
+
+    now = time.time()
+    account = roles.account(user_id)
+    if account is None:
+        raise Forbidden("sign in first")
+    facts = await configured.events.effects.moderation.facts(room, account, now, fresh=False)
+    if not moderation.may_read_history(facts, now):
+        raise Forbidden(moderation.banned_from(room, facts.ban_until))
+
+
+@app.route(route="rooms/{room}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="the room is unavailable right now")
+async def room_info(req: func.HttpRequest) -> func.HttpResponse:
+    """{"room", "topic", "owner", "moderators", "slowModeSeconds"}: what the page shows and
+    which buttons it offers (the webhook checks every command again)."""
+    from chat import moderation, rooms
+    from chat.reply import json_reply
+
+    configured = _configured()
+    _stateful(configured)
+    _identity().viewer(req.headers, configured.settings)
+    try:
+        room = rooms.validate(req.route_params.get("room"))
+    except rooms.InvalidRoom as error:
+        raise BadRequest(str(error)) from error
+    store = configured.events.effects.moderation
+    facts = await store.facts(room, "", time.time(), fresh=True)
+    return _response(json_reply(200, moderation.room_body(room, facts.record)))
+
+
+@app.route(route="reports", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="the reports are unavailable right now")
+async def reports(req: func.HttpRequest) -> func.HttpResponse:
+    """The open reports, for admins (ChatAdmins) only: 403 for everyone else."""
+    from chat import moderation
+    from chat.errors import Forbidden
+    from chat.reply import json_reply
+
+    configured = _configured()
+    _stateful(configured)
+    who = _identity().viewer(req.headers, configured.settings)
+    if not moderation.may_list_reports(who.user_id if who else None, configured.settings):
+        raise Forbidden("only admins may list reports")
+    store = configured.events.effects.moderation
+    rows = await store.open_reports(moderation.MAX_LISTED_REPORTS)
+    return _response(json_reply(200, moderation.reports_body(rows)))
 
 
 @app.timer_trigger(

@@ -9,33 +9,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from adapters.instance_memory import Listings, RoomBudgets
+from adapters.moderation_store import ModerationStore
 from adapters.presence_marks import PresenceMarks
 from adapters.table_store import StoreUnavailable, TableStore
 from adapters.webpubsub import Service, ServiceUnavailable
 from chat import presence, rooms
 from chat.plan import (
     AddToGroups,
+    ClaimRoom,
     ClearMark,
     DeleteMessage,
     Effect,
     Failed,
+    FileReport,
     KeepRoomBudget,
     LeaseTokens,
     ListConnections,
     MarkPending,
+    Moderate,
     MoveMark,
     Outcomes,
     Plan,
+    ReadRoom,
     Reconcile,
     RemoveFromGroups,
+    RemoveUserFromGroups,
+    ResolveReport,
     SaveAnnounced,
     SendToConnection,
     SendToGroup,
+    SendToUser,
     Snapshot,
     StoreMessage,
+    TakeSlot,
 )
 from chat.settings import Settings
 
@@ -58,12 +68,20 @@ class Effects:
         self.listings = Listings(self._list_users)
         # (room, user) -> due time of the pending mark this instance last wrote (bounded).
         self._marked: dict[tuple[str, str], float] = {}
+        self._moderation: ModerationStore | None = None
 
     @property
     def store(self) -> TableStore:
         if self._store is None:
             raise StoreUnavailable("storage is not configured")
         return self._store
+
+    @property
+    def moderation(self) -> ModerationStore:
+        """Moderation's rows, with this instance's short-lived copy of them (one per executor)."""
+        if self._moderation is None:
+            self._moderation = ModerationStore(self.store)
+        return self._moderation
 
     @property
     def marks(self) -> PresenceMarks:
@@ -138,6 +156,22 @@ class Effects:
                 return await self._reconcile(effect)
             case Snapshot():
                 return await self._snapshot(effect)
+            case ReadRoom(room, account, fresh):
+                return await self.moderation.facts(room, account, time.time(), fresh)
+            case ClaimRoom(room, account, user_id):
+                return await self.moderation.claim(room, account, user_id)
+            case Moderate():
+                return await self.moderation.apply(effect)
+            case RemoveUserFromGroups(user, groups):
+                return await self.service.remove_user_from_groups(user, list(groups))
+            case SendToUser(user, payload):
+                return await self.service.send_to_user(user, payload)
+            case TakeSlot(room, account, seconds, now):
+                return await self.moderation.take_slot(room, account, seconds, now)
+            case FileReport(entity):
+                return await self.store.create_state(entity, "file report")
+            case ResolveReport():
+                return await self.moderation.resolve(effect)
         raise TypeError(f"no executor for {type(effect).__name__}")
 
     # --- presence: read the truth, then chat.presence decides --------------------------------

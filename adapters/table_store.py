@@ -17,6 +17,7 @@ Azurite or storage account works with no set-up step; the Bicep also declares th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -416,3 +417,29 @@ class TableStore:
             return True
 
         return await self._call(what, update)
+
+    # --- moderation's rows (adapters/moderation_store.py says what they hold) -----------------
+    async def create_state(self, fields: dict[str, Any], what: str) -> bool:
+        """Insert the row; False when it is there already (nothing written)."""
+        from azure.core.exceptions import ResourceExistsError
+
+        async def create() -> bool:
+            table = await self._table(STATE_TABLE)
+            try:
+                await table.create_entity(fields)
+            except ResourceExistsError:
+                return False
+            return True
+
+        return await self._call(what, create)
+
+    async def delete_state(self, partition: str, row: str, what: str) -> None:
+        """Delete the row; one that is gone already is fine."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        async def delete() -> None:
+            table = await self._table(STATE_TABLE)
+            with contextlib.suppress(ResourceNotFoundError):
+                await table.delete_entity(partition, row)
+
+        await self._call(what, delete)

@@ -108,6 +108,16 @@ class Service:
                 *(client.remove_connection_from_group(g, connection_id) for g in groups)
             )
 
+    async def remove_user_from_groups(self, user: str, groups: list[str]) -> None:
+        """Every connection of the user leaves the groups (one call per group)."""
+        client = self.client()
+        async with self._errors():
+            await asyncio.gather(*(client.remove_user_from_group(g, user) for g in groups))
+
+    async def send_to_user(self, user: str, payload: dict[str, Any]) -> None:
+        async with self._errors():
+            await self.client().send_to_user(user, payload, content_type="application/json")
+
     async def list_connections(self, group: str, top: int | None = None) -> list[dict[str, Any]]:
         """The group's connections as the service lists them ({"connectionId", "userId"})."""
         async with self._errors():

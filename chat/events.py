@@ -30,6 +30,7 @@ from chat import (
     history,
     identity,
     message_text,
+    moderation,
     rate_limit,
     rooms,
     token_lease,
@@ -227,15 +228,31 @@ def command(
         # Sign-in mode, a connection from before sign-in was required: a chosen name.
         return refuse(SIGN_IN_FIRST, parsed.room, state, "not signed in")
     turn = _Turn(event, event.user_id, parsed.room, state, settings, now)
+    if parsed.kind in (*rooms.MODERATION, rooms.RESOLVE):
+        acting = moderation.Turn(event, event.user_id, state, settings, now)
+        if parsed.kind == rooms.RESOLVE:
+            return moderation.resolve(acting, parsed.frame or {})
+        if parsed.kind == moderation.REPORT:
+            return moderation.report(acting, parsed.room, parsed.frame or {})
+        return moderation.command(acting, parsed.room, parsed.frame or {})
     if parsed.kind == rooms.JOIN:
-        return join(turn)
+        return _gated(turn, rooms.JOIN, join)
     if parsed.room not in rooms.rooms_of(state):
         return refuse(not_member(parsed.room), parsed.room, state, "member")
     if parsed.kind == rooms.LEAVE:
         return leave(turn)
     if parsed.kind == rooms.TYPING:
         return typing(turn)
-    return message(turn, parsed.text or "")
+    return _gated(turn, rooms.MESSAGE, partial(message, raw=parsed.text or ""))
+
+
+def _gated(turn: _Turn, kind: str, carry_on: Callable[[_Turn], Plan]) -> Plan:
+    """Bans, mutes and slow mode (chat/moderation.py) are read before a join or a message is
+    decided. Without sign-in nobody can moderate, so there is nothing to read."""
+    if not turn.settings.sign_in:
+        return carry_on(turn)
+    check = moderation.Gate(kind, turn.room, turn.user, turn.state, turn.settings, turn.now)
+    return moderation.gate(check, lambda state: carry_on(turn.with_state(state)))
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,87 @@ class Snapshot:
     user: str
 
 
+# --- moderation (chat/moderation.py; rows in adapters/moderation_store.py) ---------------------
+
+
+@dataclass(frozen=True)
+class ReadRoom:
+    """The room's record and the bans and mutes of one account: chat.moderation.Facts.
+    `fresh`: read the table (moderation commands: roles are read for every one); else this
+    instance's copy may serve, at most chat.moderation.FACTS_TTL_S old (joins, messages)."""
+
+    room: str
+    account: str
+    fresh: bool = False
+
+
+@dataclass(frozen=True)
+class ClaimRoom:
+    """Make `account` the owner of a room with no record (outcome: True; False: a record was
+    there, another first joiner won)."""
+
+    room: str
+    account: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Moderate:
+    """Write the audit row, then the change it records (outcome: True; False: the audit row
+    was there already, a retried event: the change is written again, idempotently)."""
+
+    room: str
+    audit: dict[str, Any]
+    action: str  # chat.roles: ban, unban, mute, unmute, mod, slowmode, topic, kick (audit only)
+    account: str | None = None  # the target's
+    user_id: str | None = None
+    until: float | None = None  # ban, mute: epoch seconds (math.inf: until lifted)
+    value: str | int | bool | None = None  # mod: on; slowmode: seconds; topic: text
+    at: float = 0.0  # kick, ban: when (connections that joined before are out)
+
+
+@dataclass(frozen=True)
+class RemoveUserFromGroups:
+    """Every connection of the user leaves these groups at once (the service's
+    remove-user-from-group)."""
+
+    user: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SendToUser:
+    user: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TakeSlot:
+    """Slow mode: the account's next message time in the room, shared by its connections
+    (outcome: 0.0 taken, else the seconds to wait)."""
+
+    room: str
+    account: str
+    seconds: int
+    now: float
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """Insert a report (outcome: True; False: this person's report of it is open already)."""
+
+    entity: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ResolveReport:
+    """Close an open report, audited (outcome: True; False: no such open report)."""
+
+    report: str  # its RowKey
+    fields: dict[str, Any]
+    audit: dict[str, Any]
+
+
 Effect = (
     SendToGroup
     | SendToConnection
@@ -194,6 +275,14 @@ Effect = (
     | KeepRoomBudget
     | Reconcile
     | Snapshot
+    | ReadRoom
+    | ClaimRoom
+    | Moderate
+    | RemoveUserFromGroups
+    | SendToUser
+    | TakeSlot
+    | FileReport
+    | ResolveReport
 )
 Outcomes = tuple[Any, ...]  # one per effect, in order: its result, or Failed
 

@@ -24,6 +24,9 @@ MAX_ROOMS_PER_CONNECTION = 20
 
 JOIN, LEAVE, MESSAGE, TYPING = "join", "leave", "message", "typing"
 COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING)
+# Moderation (chat/moderation.py reads the rest of the frame; chat/roles.py who may).
+MODERATION = ("kick", "ban", "unban", "mute", "unmute", "slowmode", "topic", "mod", "report")
+RESOLVE = "resolve"  # a report: no room in the frame
 
 # Group names. Room names hold no ".", so "r.<room>" and "p2.<room>.<hash>" cannot collide.
 ROOM_GROUP_PREFIX = "r."
@@ -45,6 +48,7 @@ class Command:
     kind: str
     room: str
     text: str | None = None  # raw text of a chat message (cleaned by the caller's policy)
+    frame: dict[str, Any] | None = None  # a moderation command's whole frame
 
 
 def validate(raw: object) -> str:
@@ -86,6 +90,14 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
             raise Rejected(error.reason, LOBBY) from None
         return Command(MESSAGE, LOBBY, text)
     kind = value.get("type")
+    if kind == RESOLVE:
+        return Command(kind, LOBBY, frame=value)
+    if kind in MODERATION:
+        try:
+            room = validate(value.get("room"))
+        except InvalidRoom as error:
+            raise Rejected(f"Command {kind} refused: {error}.") from None
+        return Command(kind, room, frame=value)
     if kind not in COMMANDS:
         shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
         raise Rejected(f"Unknown command {shown!r}: use join, leave, message or typing.")

@@ -15,6 +15,7 @@ from chat import connection_string
 
 HUB_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$")
 DEFAULT_HUB = "Sample_ChatApp"
+IDP_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")  # chat/identity.py's, for ChatAdmins
 # The App Service Authentication providers the page may offer (ChatSignInProviders).
 SIGN_IN_PROVIDERS = ("aad", "github", "google", "facebook", "x", "twitter", "apple")
 # Messages are stored in a table string property, which holds 64 KiB of UTF-16: 16,000
@@ -49,6 +50,8 @@ class Settings:
     sign_in_providers: tuple[str, ...] = ("aad",)
     # Open connections one user may hold; the next connect is refused (chat/events.py).
     max_connections_per_user: int = DEFAULT_CONNECTIONS_PER_USER
+    # ChatAdmins: "<idp>:<provider id>" accounts that may moderate every room (chat/roles.py).
+    admins: frozenset[str] = frozenset()
 
     @property
     def identity_mode(self) -> bool:
@@ -103,6 +106,20 @@ def _sign_in(env: Mapping[str, str]) -> tuple[bool, tuple[str, ...]]:
             f"must list providers from {', '.join(SIGN_IN_PROVIDERS)}, got {raw[:40]!r}",
         )
     return mode == "required", providers
+
+
+def _admins(env: Mapping[str, str]) -> frozenset[str]:
+    """ChatAdmins: comma-separated `<idp>:<id>` (as /.auth/me shows them); never names."""
+    accounts = []
+    for entry in env.get("ChatAdmins", "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        idp, _, provider_id = entry.partition(":")
+        if not IDP_PATTERN.match(idp.lower()) or not provider_id.strip():
+            raise SettingsError("ChatAdmins", f"must list <idp>:<id> entries, got {entry[:40]!r}")
+        accounts.append(f"{idp.lower()}:{provider_id.strip()}")
+    return frozenset(accounts)
 
 
 def _connection(env: Mapping[str, str], name: str) -> connection_string.ConnectionString:
@@ -179,4 +196,5 @@ def load(env: Mapping[str, str]) -> Settings:
             1,
             MAX_CONNECTIONS_PER_USER,
         ),
+        admins=_admins(env),
     )

@@ -32,6 +32,9 @@ param webPubSubAuthMode string = 'key'
 ])
 param chatSignIn string = 'off'
 
+@description('Chat admins, comma-separated <idp>:<id> (as /.auth/me shows them: provider_name and the nameidentifier claim); only with chatSignIn=required.')
+param chatAdmins string = ''
+
 var tags = {
   'azd-env-name': environmentName
 }
@@ -52,6 +55,7 @@ module resources './resources.bicep' = {
     webPubSubSku: webPubSubSku
     webPubSubAuthMode: webPubSubAuthMode
     chatSignIn: chatSignIn
+    chatAdmins: chatAdmins
   }
 }
 

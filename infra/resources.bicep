@@ -28,6 +28,9 @@ param webPubSubAuthMode string = 'key'
 ])
 param chatSignIn string = 'off'
 
+@description('Chat admins (ChatAdmins): comma-separated <idp>:<id>; moderation needs sign-in.')
+param chatAdmins string = ''
+
 var isKeyMode = webPubSubAuthMode == 'key'
 var signInRequired = chatSignIn == 'required'
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -325,6 +328,7 @@ var commonSettings = {
 var signInSettings = {
   ChatSignInProviders: 'aad'
   OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identity.properties.clientId
+  ChatAdmins: chatAdmins
 }
 
 // Versionless references: App Service re-reads the secret after rotation (within 24 h, or on restart).

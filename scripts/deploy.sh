@@ -13,6 +13,8 @@
 #   CHAT_SIGN_IN            off (default: anyone picks a name) or required (App Service Authentication with
 #                           Microsoft Entra ID; creates an app registration, so the signed-in user needs the
 #                           right to create one, e.g. Application Developer)
+#   CHAT_ADMINS             with CHAT_SIGN_IN=required: chat admins, comma-separated <idp>:<id> (/.auth/me shows
+#                           yours: provider_name, and the nameidentifier claim's value), e.g. aad:0c1f...
 #   PYTHON                  Python used to build the package (default python3; needs `pip install pathspec`)
 set -euo pipefail
 
@@ -217,7 +219,7 @@ az storage account update --resource-group "$rg" --name "$storage_name" --allow-
 # What infra/sign-in.bicep declares for azd, done with az: an Entra app registration whose redirect URI is
 # the app's real host name and which trusts the app's managed identity (a federated credential, so no
 # client secret exists), then App Service Authentication (authsettingsV2) on the app.
-sign_in_settings=(ChatSignIn ChatSignInProviders OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID)
+sign_in_settings=(ChatSignIn ChatSignInProviders OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID ChatAdmins)
 if [[ "$sign_in" == required ]]; then
   registration_name="chat-sign-in-${app_name#func-}"
   app_host=$(az functionapp show --resource-group "$rg" --name "$app_name" --query defaultHostName --output tsv)
@@ -243,7 +245,8 @@ JSON
     )"
   fi
   az functionapp config appsettings set --resource-group "$rg" --name "$app_name" --output none --settings \
-    ChatSignIn=required ChatSignInProviders=aad "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID=$client_id"
+    ChatSignIn=required ChatSignInProviders=aad "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID=$client_id" \
+    "ChatAdmins=${CHAT_ADMINS:-}"
   log "turning on App Service Authentication (pages redirected to sign-in, scripts 401, /api/eventhandler open)"
   az rest --method put --output none \
     --url "https://management.azure.com$app_id/config/authsettingsV2?api-version=2025-03-01" --body "$(

@@ -117,6 +117,14 @@ async def service() -> AsyncIterator[RecordingService]:
             if request.method == "DELETE":
                 members.discard(parts[7])
                 return web.Response(status=204)
+        users_group = len(parts) >= 8 and parts[4] == "users" and parts[6] == "groups"
+        if users_group and request.method == "DELETE":
+            # Remove a user from a group: every connection of theirs leaves it (the service
+            # answers 204, which the SDK expects).
+            user = unquote(parts[5])
+            members = recorder.groups.setdefault(unquote(parts[7]), set())
+            members.difference_update({c for c in members if recorder.users.get(c) == user})
+            return web.Response(status=204)
         return web.Response(status=recorder.status)
 
     app = web.Application()

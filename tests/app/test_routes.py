@@ -15,6 +15,8 @@ CONTRACT = [
     ("index", "index", {"GET", "HEAD"}, func.AuthLevel.ANONYMOUS),
     ("static", "static/{*path}", {"GET", "HEAD"}, func.AuthLevel.ANONYMOUS),
     ("room_messages", "rooms/{room}/messages", {"GET"}, func.AuthLevel.ANONYMOUS),
+    ("room_info", "rooms/{room}", {"GET"}, func.AuthLevel.ANONYMOUS),
+    ("reports", "reports", {"GET"}, func.AuthLevel.ANONYMOUS),
 ]
 
 

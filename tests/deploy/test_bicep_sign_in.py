@@ -75,6 +75,8 @@ def test_the_switch_is_a_parameter_from_the_azd_environment(main: dict, res: dic
     module = main["modules"]["resources"]["config"]
     assert module["params"]["chatSignIn"] == "chatSignIn"
     assert main["outputs"]["CHAT_SIGN_IN"]["value"] == "chatSignIn"
+    assert values["chatAdmins"]["value"] == "${CHAT_ADMINS=}"
+    assert module["params"]["chatAdmins"] == "chatAdmins"
 
 
 def test_app_settings_carry_the_mode(res: dict) -> None:
@@ -88,6 +90,7 @@ def test_app_settings_carry_the_mode(res: dict) -> None:
     assert var(res, "signInSettings") == {
         "ChatSignInProviders": "aad",
         "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID": accessor("identity", "properties", "clientId"),
+        "ChatAdmins": "chatAdmins",  # issue 19: admins are accounts; moderation needs sign-in
     }
     (settings,) = (
         v for v in res["resources"].values() if v["type"] == "Microsoft.Web/sites/config"

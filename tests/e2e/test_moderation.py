@@ -1,0 +1,225 @@
+"""Moderation through the real local stack in sign-in mode (emulated App Service
+Authentication, ChatSignIn=required, ChatAdmins set): kick, ban (with the history route's
+403), mute, slow mode, and a member's forged frame, over real WebSockets.
+
+"Receives nothing more from the room" is checked by order, not by waiting: after the room's
+message has reached another member, a lobby message is sent; frames on one connection arrive
+in order, so once the kicked connection has the lobby message, the room's would have come
+before it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+from chat.identity import encode_user_id
+from tests.e2e.test_sign_in import Person
+from tests.support.chat_client import ChatClient
+from tests.support.stack import LocalStack, local_stack
+
+pytestmark = pytest.mark.stack
+
+ADMIN_ID = f"e2e-admin-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="module")
+def moderated_stack() -> Iterator[LocalStack]:
+    with local_stack(sign_in=True, extra_host_env={"ChatAdmins": f"aad:{ADMIN_ID}"}) as started:
+        yield started
+
+
+@pytest.fixture
+async def people(moderated_stack: LocalStack) -> AsyncIterator:
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def make(name: str, provider_id: str | None = None) -> tuple[Person, str]:
+        session = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=15)
+        )
+        sessions.append(session)
+        person = Person(session, moderated_stack.host_base_url)
+        provider_id = provider_id or f"id-{uuid.uuid4().hex[:10]}"
+        await person.sign_in("aad", name, provider_id)
+        return person, encode_user_id("aad", provider_id, name)
+
+    yield make
+    for session in sessions:
+        await session.close()
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def rejected(frame: dict) -> bool:
+    return frame.get("type") == "system" and frame.get("event") == "rejected"
+
+
+def moderation(action: str, room: str) -> object:
+    return lambda f: (
+        f.get("event") == "moderation" and f.get("action") == action and f.get("room") == room
+    )
+
+
+async def in_room(person: Person, label: str, room: str) -> ChatClient:
+    client = await person.join(label)
+    await client.join_room(room)
+    return client
+
+
+async def history_status(person: Person, room: str) -> int:
+    url = f"{person.base_url}/api/rooms/{room}/messages"
+    async with person.session.get(url) as response:
+        return response.status
+
+
+async def receives_nothing_more_from(client: ChatClient, room: str, sender: ChatClient) -> None:
+    """`sender` has just had its room message echoed; now a lobby marker: `client` gets the
+    marker, and nothing of `room` came before it."""
+    marker = f"marker-{_tag()}"
+    start = len(client.seen)
+    await sender.say(marker)
+    await client.wait_for(lambda f: f.get("message") == marker and f.get("room") == "lobby")
+    leaked = [f for f in client.seen[start:] if f.get("room") == room and "type" not in f]
+    assert leaked == [], leaked
+
+
+async def test_the_first_joiner_owns_the_room_and_bans_every_tab_of_a_member(people) -> None:
+    room = f"ban-{_tag()}"
+    (olga, olga_id), (bob, bob_id) = await people("olga"), await people("bob")
+    owner = await in_room(olga, "olga", room)
+    tab1, tab2 = await in_room(bob, "bob-1", room), await in_room(bob, "bob-2", room)
+    async with olga.session.get(f"{olga.base_url}/api/rooms/{room}") as response:
+        info = await response.json()
+    assert info["owner"] == olga_id and info["moderators"] == []
+    assert await history_status(bob, room) == 200
+
+    await owner.send({"type": "ban", "room": room, "user": bob_id, "minutes": 10})
+    notice = await owner.wait_for(moderation("ban", room))
+    assert (notice["user"], notice["by"]) == (bob_id, olga_id) and notice["until"]
+    for tab in (tab1, tab2):
+        told = await tab.wait_for(moderation("ban", room))
+        assert "You were banned from" in told["message"]
+
+    await owner.say_in(room, "after the ban")
+    await owner.wait_chat("olga", "after the ban")
+    for tab in (tab1, tab2):
+        await receives_nothing_more_from(tab, room, owner)
+
+    await tab1.send({"type": "join", "room": room})
+    refused = await tab1.wait_for(rejected)
+    assert "banned from" in refused["message"]
+    await tab2.say_in(room, "let me in")  # its state still lists the room: the gate refuses
+    assert "banned from" in (await tab2.wait_for(rejected))["message"]
+    assert await history_status(bob, room) == 403
+
+    await owner.send({"type": "unban", "room": room, "user": bob_id})
+    await owner.wait_for(moderation("unban", room))
+    await tab1.join_room(room)
+    assert await history_status(bob, room) == 200
+    for client in (owner, tab1, tab2):
+        await client.close()
+
+
+async def test_a_kicked_member_stops_receiving_and_may_join_again(people) -> None:
+    room = f"kick-{_tag()}"
+    (olga, _), (carl, carl_id) = await people("olga"), await people("carl")
+    owner, kicked = await in_room(olga, "olga", room), await in_room(carl, "carl", room)
+    await owner.send({"type": "kick", "room": room, "user": carl_id})
+    await owner.wait_for(moderation("kick", room))
+    assert "may join it again" in (await kicked.wait_for(moderation("kick", room)))["message"]
+    await owner.say_in(room, "carl is out")
+    await owner.wait_chat("olga", "carl is out")
+    await receives_nothing_more_from(kicked, room, owner)
+    # Its connection state still listed the room: posting without joining again is refused.
+    await kicked.say_in(room, "am I still in?")
+    assert f"join the room {room} first" in (await kicked.wait_for(rejected))["message"]
+    await kicked.join_room(room)
+    await owner.say_in(room, "welcome back")
+    await kicked.wait_chat("olga", "welcome back")
+    await owner.close()
+    await kicked.close()
+
+
+async def test_mute_and_a_members_forged_frame(people) -> None:
+    room = f"mute-{_tag()}"
+    (olga, olga_id), (mel, mel_id) = await people("olga"), await people("mel")
+    owner, member = await in_room(olga, "olga", room), await in_room(mel, "mel", room)
+    # A member's forged moderation frame changes nothing.
+    await member.send({"type": "ban", "room": room, "user": olga_id, "minutes": None})
+    assert "Not done" in (await member.wait_for(rejected))["message"]
+    await owner.say_in(room, "still here")
+    await owner.wait_chat("olga", "still here")
+
+    await owner.send({"type": "mute", "room": room, "user": mel_id, "minutes": 5})
+    await member.wait_for(moderation("mute", room))
+    await member.say_in(room, "can I talk?")
+    assert "muted in" in (await member.wait_for(rejected))["message"]
+    await owner.send({"type": "unmute", "room": room, "user": mel_id})
+    await member.wait_for(moderation("unmute", room))
+    await member.say_in(room, "thanks")
+    await owner.wait_chat("mel", "thanks")
+    await owner.close()
+    await member.close()
+
+
+async def test_slow_mode_and_an_admin_appointing_a_moderator(people) -> None:
+    room = f"slow-{_tag()}"
+    (olga, _), (sam, sam_id) = await people("olga"), await people("sam")
+    (ada, _) = await people("ada", ADMIN_ID)
+    owner, member = await in_room(olga, "olga", room), await in_room(sam, "sam", room)
+    admin = await in_room(ada, "ada", room)
+
+    await member.send({"type": "slowmode", "room": room, "seconds": 60})
+    assert "Not done" in (await member.wait_for(rejected))["message"]
+    await owner.send({"type": "slowmode", "room": room, "seconds": 60})
+    assert (await member.wait_for(moderation("slowmode", room)))["seconds"] == 60
+
+    await member.say_in(room, "one")
+    await owner.wait_chat("sam", "one")
+    await member.say_in(room, "two")
+    refused = await member.wait_for(rejected)
+    assert "slow mode" in refused["message"] and "Wait" in refused["message"]
+    # The owner is free of slow mode.
+    await owner.say_in(room, "a")
+    await owner.say_in(room, "b")
+    await member.wait_chat("olga", "b")
+
+    # An admin (ChatAdmins, by account) appoints sam; moderators are free of slow mode too.
+    await admin.send({"type": "mod", "room": room, "user": sam_id, "on": True})
+    await member.wait_for(moderation("mod", room))
+    await member.say_in(room, "three")
+    await owner.wait_chat("sam", "three")
+    for client in (owner, member, admin):
+        await client.close()
+
+
+async def test_a_report_reaches_the_admins_list_and_is_dismissed(people) -> None:
+    room = f"report-{_tag()}"
+    (rita, _), (ada, _) = await people("rita"), await people("ada", ADMIN_ID)
+    member = await in_room(rita, "rita", room)
+    await member.say_in(room, "something rude")
+    said = await member.wait_chat("rita", "something rude")
+    await member.send({"type": "report", "room": room, "id": said["id"], "reason": "rude"})
+    assert (await member.wait_for(lambda f: f.get("event") == "reported"))["id"] == said["id"]
+    await member.send({"type": "report", "room": room, "id": said["id"], "reason": "again"})
+    assert "already" in (await member.wait_for(rejected))["message"]
+
+    async with rita.session.get(f"{rita.base_url}/api/reports") as response:
+        assert response.status == 403
+    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
+        assert response.status == 200
+        mine = [r for r in (await response.json())["reports"] if r["room"] == room]
+    assert [(r["id"], r["reason"]) for r in mine] == [(said["id"], "rude")]
+
+    admin = await ada.join("ada")
+    await admin.send({"type": "resolve", "report": mine[0]["report"], "action": "dismiss"})
+    await admin.send({"type": "resolve", "report": mine[0]["report"], "action": "dismiss"})
+    assert "no such open report" in (await admin.wait_for(rejected))["message"]
+    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
+        assert [r for r in (await response.json())["reports"] if r["room"] == room] == []
+    await member.close()
+    await admin.close()
