@@ -24,6 +24,7 @@ NOT_IMPORTED = {
     "pytest-asyncio": "asyncio_mode in pyproject.toml",
     "pytest-timeout": "timeout in pyproject.toml",
     "ruff": "run as `python -m ruff` by the Makefile",
+    "mypy": "run as `python -m mypy` by `make lint` (configured in pyproject.toml)",
 }
 
 
