@@ -323,18 +323,27 @@ def _spent(turn: Turn) -> Turn | None:
     return Turn(turn.event, turn.user, state, turn.settings, turn.now)
 
 
-def command(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
-    """One moderation command: parse, read the room's record fresh, check roles, audit, act."""
+def _admitted(turn: Turn, room: str) -> tuple[Turn, str] | Plan:
+    """The turn (its command bucket spent) and the sender's account, or the refusal: every
+    moderation frame needs sign-in (a chosen name proves nothing: without sign-in nobody can
+    hold a role) and a token of the connection's command bucket."""
     if not turn.settings.sign_in:
-        # A chosen name proves nothing: without sign-in nobody can hold a role.
         return events.refuse(roles.NEEDS_SIGN_IN, room, turn.state, "moderation")
-    actor = roles.account(turn.user)
-    if actor is None:
+    account = roles.account(turn.user)
+    if account is None:
         return events.refuse(events.SIGN_IN_FIRST, room, turn.state, "not signed in")
     spent = _spent(turn)
     if spent is None:
         return events.refuse(TOO_MANY, room, turn.state, "moderation-rate")
-    turn = spent
+    return spent, account
+
+
+def command(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
+    """One moderation command: parse, read the room's record fresh, check roles, audit, act."""
+    admitted = _admitted(turn, room)
+    if isinstance(admitted, Plan):
+        return admitted
+    turn, actor = admitted
     try:
         action = parse(frame, room)
     except ValueError as error:
@@ -578,15 +587,10 @@ def _key(account: str) -> str:
 
 def report(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
     """`{"type": "report", "room", "id", "reason"}`: one open report per person and message."""
-    if not turn.settings.sign_in:
-        return events.refuse(roles.NEEDS_SIGN_IN, room, turn.state, "moderation")
-    reporter = roles.account(turn.user)
-    if reporter is None:
-        return events.refuse(events.SIGN_IN_FIRST, room, turn.state, "not signed in")
-    spent = _spent(turn)
-    if spent is None:
-        return events.refuse(TOO_MANY, room, turn.state, "moderation-rate")
-    turn = spent
+    admitted = _admitted(turn, room)
+    if isinstance(admitted, Plan):
+        return admitted
+    turn, reporter = admitted
     message_id, reason = frame.get("id"), frame.get("reason", "")
     if not isinstance(message_id, str) or not ID_PATTERN.fullmatch(message_id):
         return events.refuse('Not done: "id" must be a message id.', room, turn.state, "report")
