@@ -1045,7 +1045,11 @@
     });
     window.addEventListener("hashchange", onHashChange);
     el.messageForm.addEventListener("submit", onSend);
-    composer = compose.attach(el.messageInput, el.counter, { onChange: updateSendButton });
+    var maxMeta = document.querySelector('meta[name="chat-max-message-length"]');
+    composer = compose.attach(el.messageInput, el.counter, {
+      max: compose.maxFromMeta(maxMeta ? maxMeta.content : ""),
+      onChange: updateSendButton,
+    });
     el.messages.addEventListener("keydown", onLogKey);
     el.messageInput.addEventListener("input", onTyping);
     el.leave.addEventListener("click", onLeave);

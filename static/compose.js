@@ -19,11 +19,14 @@
   "use strict";
 
   /**
-   * The server's default length limit (ChatMaxMessageLength, chat/settings.py). The page is
-   * not told the configured value, so this is only the counter's yardstick: over-long text is
-   * still sent, and the server's answer (with its real limit) is what counts.
+   * The server's default length limit (ChatMaxMessageLength, chat/settings.py), used when the
+   * page does not say the configured one (its chat-max-message-length meta, `maxFromMeta`).
+   * Only the counter's yardstick: over-long text is still sent, and the server's answer (with
+   * its real limit) is what counts.
    */
   var MAX_LENGTH = 2000;
+  /** The most ChatMaxMessageLength may be (chat/settings.py): a bigger meta value is not it. */
+  var MAX_CONFIGURABLE = 16000;
   /** The counter shows from this share of the limit on. */
   var SHOW_FROM = 0.8;
   /** Sent texts still waiting for their echo or refusal; a bound so nothing grows forever. */
@@ -43,6 +46,17 @@
     var text = String(raw == null ? "" : raw).replace(/\t/g, " ").replace(DROPPED, "");
     text = text.trim();
     return typeof text.normalize === "function" ? text.normalize("NFC") : text;
+  }
+
+  /**
+   * The limit the server advertises in the page (`<meta name="chat-max-message-length">`):
+   * a whole number 1-16,000, else the default (no meta, an empty one, or anything odd).
+   */
+  function maxFromMeta(content) {
+    var text = String(content == null ? "" : content).trim();
+    if (!/^[0-9]{1,5}$/.test(text)) return MAX_LENGTH;
+    var n = Number(text);
+    return n >= 1 && n <= MAX_CONFIGURABLE ? n : MAX_LENGTH;
   }
 
   /** Length as the server counts it: code points (Python's len), not UTF-16 units. */
@@ -199,6 +213,7 @@
 
   return {
     MAX_LENGTH: MAX_LENGTH,
+    maxFromMeta: maxFromMeta,
     serverText: serverText,
     countChars: countChars,
     isBlank: isBlank,

@@ -110,3 +110,11 @@ test("only refusals of a message bring text back", () => {
   }
   assert.equal(compose.refusesMessage(undefined), false);
 });
+
+test("the counter's limit is the page's meta when it is a usable number", () => {
+  assert.equal(compose.maxFromMeta("100"), 100);
+  assert.equal(compose.maxFromMeta(" 16000 "), 16000);
+  for (const odd of ["", null, undefined, "0", "16001", "-5", "1e3", "12px", "99999999", "NaN"]) {
+    assert.equal(compose.maxFromMeta(odd), compose.MAX_LENGTH, String(odd));
+  }
+});
