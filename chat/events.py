@@ -198,7 +198,7 @@ def connected(event: CloudEvent, now: float) -> Plan:
     user = event.user_id
     return done(
         Reply(200),
-        Reconcile(rooms.LOBBY, user, now),
+        Reconcile(rooms.LOBBY, user, now, arrived=True),
         Snapshot(rooms.LOBBY, event.connection_id, user),
     )
 
@@ -348,7 +348,7 @@ def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
         return refuse(unavailable("join", turn.room), turn.room, turn.state, "service")
     return done(
         ok(turn.state),
-        Reconcile(turn.room, turn.user, turn.now),
+        Reconcile(turn.room, turn.user, turn.now, arrived=True),
         Snapshot(turn.room, turn.event.connection_id, turn.user),
         joined=turn.room,
     )
