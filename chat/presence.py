@@ -58,7 +58,8 @@ MARK_DELAY_S = 1.0
 # back earlier were never shown the later ones (their snapshot predates them). Such an arrival
 # sends the room a member list instead: per room and instance MEMBER_LISTS at once, then one
 # per MEMBER_LISTS_WINDOW_S / MEMBER_LISTS (2 s). A small room reconnecting at once is all
-# shown; a reconnect storm in a big one costs one listing and one send per 2 s, not one each.
+# shown; a reconnect storm in a big one costs one listing and one send per 2 s, not one each,
+# and its tail is left to the sweep (a mark for the whole room).
 MEMBER_LISTS = 4
 MEMBER_LISTS_WINDOW_S = 8.0
 # The `user` of a mark about a whole room: a crowd arrived past the room's notice budget, and
@@ -208,7 +209,10 @@ def refresh(room: str, lists: rate_limit.Bucket | None, now: float) -> Plan:
     allowed, bucket = take_member_list(lists, now)
     kept = KeepListBudget(room, bucket)
     if not allowed:
-        return Plan((kept,), notes={"member_list": "held back"})
+        # The tail of a reconnect storm: a mark for the whole room, so the sweep lists it and
+        # sends the list (chat/sweep.py) even when no later arrival does.
+        mark = MarkPending(room, ROOM_WIDE, mark_due(None, now), now)
+        return Plan((kept, mark), notes={"member_list": "held back"})
     listing = ListConnections(rooms.group(room), SNAPSHOT_CONNECTIONS)
     return Plan((kept, listing), then=partial(_refreshed, room))
 
