@@ -306,7 +306,8 @@ def _serve(req: func.HttpRequest, relative: str) -> func.HttpResponse:
     extra = static_files.security_headers(configured.service_origin)
     lazy_url = settings.client_url if settings.lazy_auth else None
     sign_in = settings.sign_in_providers if settings.sign_in else ()
-    asset = configured.assets.get(relative, lazy_url, sign_in)
+    max_length = settings.max_message_length  # the page's compose counter counts against it
+    asset = configured.assets.get(relative, lazy_url, sign_in, max_length)
     return _response(static_files.respond(asset, req.method, req.headers, extra))
 
 

@@ -29,7 +29,11 @@ class Assets:
         return resolved
 
     def get(
-        self, requested: str, lazy_url: str | None = None, sign_in: tuple[str, ...] = ()
+        self,
+        requested: str,
+        lazy_url: str | None = None,
+        sign_in: tuple[str, ...] = (),
+        max_length: int | None = None,
     ) -> static_files.Asset | None:
         """The asset `requested` names, read once per version of it on disk (the mtime tells
         a new deploy apart); None when there is no such file."""
@@ -38,11 +42,13 @@ class Assets:
             return None
         try:
             stat = path.stat()
-            key = (f"{path}|{lazy_url or ''}|{' '.join(sign_in)}", stat.st_mtime_ns)
+            key = (f"{path}|{lazy_url or ''}|{' '.join(sign_in)}|{max_length}", stat.st_mtime_ns)
             asset = self._cache.get(key)
             if asset is None:
                 body = path.read_bytes()
-                asset = static_files.asset(path.name, body, stat.st_mtime, lazy_url, sign_in)
+                asset = static_files.asset(
+                    path.name, body, stat.st_mtime, lazy_url, sign_in, max_length
+                )
                 if static_files.worth_compressing(asset):
                     asset = static_files.with_gzip(asset, gzip_bytes(asset.body))
                 self._cache[key] = asset

@@ -26,6 +26,7 @@ from chat.plan import (
     Effect,
     Failed,
     FileReport,
+    KeepListBudget,
     KeepRoomBudget,
     LeaseTokens,
     ListConnections,
@@ -65,6 +66,8 @@ class Effects:
         self.service = service
         self._store = store  # None: storage is not configured (connect needs none)
         self.budgets = budgets
+        # The rooms' member-list buckets (chat.presence.take_member_list), this instance's.
+        self.list_budgets = RoomBudgets()
         self.listings = Listings(self._list_users)
         # (room, user) -> due time of the pending mark this instance last wrote (bounded).
         self._marked: dict[tuple[str, str], float] = {}
@@ -108,6 +111,8 @@ class Effects:
         for effect in effects:
             if isinstance(effect, KeepRoomBudget):
                 self.budgets.keep(effect.room, effect.bucket)
+            elif isinstance(effect, KeepListBudget):
+                self.list_budgets.keep(effect.room, effect.bucket)
         if not effects:
             return ()
         if len(effects) == 1:  # the common case, without gather's tasks
@@ -150,7 +155,7 @@ class Effects:
                 return await self.marks.mark(room, user, due)
             case MoveMark(_, _, due, mark) if mark is not None:
                 return await self.marks.postpone(mark, due)
-            case KeepRoomBudget():
+            case KeepRoomBudget() | KeepListBudget():
                 return None  # done in _run, before any I/O
             case Reconcile():
                 return await self._reconcile(effect)
@@ -192,7 +197,10 @@ class Effects:
             await self.carry_out(presence.unread(room, user, now))
             return
         budget = self.budgets.get(room)  # now, after the reads: others may have spent it
-        plan = presence.reconcile(self.settings, room, user, bool(tabs), record, budget, now)
+        lists = self.list_budgets.get(room)
+        plan = presence.reconcile(
+            self.settings, room, user, bool(tabs), record, budget, now, effect.arrived, lists
+        )
         await self.carry_out(plan)
 
     async def _mark(self, effect: MarkPending) -> None:

@@ -101,15 +101,18 @@ def stable_id(event: CloudEvent) -> str:
     return hashlib.sha256(seed).hexdigest()[:24]
 
 
-def rejection(reason: str, room: str | None) -> dict[str, Any]:
-    """The frame a refused command answers its sender with."""
+def rejection(reason: str, room: str | None, tag: str | None = None) -> dict[str, Any]:
+    """The frame a refused command answers its sender with; a refused message's `tag` (the
+    client's, rooms.tag_of) says which of the sender's texts it answers."""
     body: dict[str, Any] = {"type": "system", "event": "rejected", "message": reason}
-    return body | {"room": room} if room else body
+    return body | ({"room": room} if room else {}) | ({"tag": tag} if tag else {})
 
 
-def refuse(reason: str, room: str | None, state: dict[str, Any], why: str) -> Plan:
+def refuse(
+    reason: str, room: str | None, state: dict[str, Any], why: str, tag: str | None = None
+) -> Plan:
     headers = {connection_state.HEADER: connection_state.encode(state)}
-    return done(json_reply(200, rejection(reason, room), headers), rejected=why)
+    return done(json_reply(200, rejection(reason, room, tag), headers), rejected=why)
 
 
 def ok(state: dict[str, Any]) -> Reply:
@@ -195,7 +198,7 @@ def connected(event: CloudEvent, now: float) -> Plan:
     user = event.user_id
     return done(
         Reply(200),
-        Reconcile(rooms.LOBBY, user, now),
+        Reconcile(rooms.LOBBY, user, now, arrived=True),
         Snapshot(rooms.LOBBY, event.connection_id, user),
     )
 
@@ -243,7 +246,7 @@ def command(
         return leave(turn)
     if parsed.kind == rooms.TYPING:
         return typing(turn)
-    return _gated(turn, rooms.MESSAGE, partial(message, raw=parsed.text or ""))
+    return _gated(turn, rooms.MESSAGE, partial(message, raw=parsed.text or "", tag=parsed.tag))
 
 
 def _gated(turn: _Turn, kind: str, carry_on: Callable[[_Turn], Plan]) -> Plan:
@@ -345,7 +348,7 @@ def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
         return refuse(unavailable("join", turn.room), turn.room, turn.state, "service")
     return done(
         ok(turn.state),
-        Reconcile(turn.room, turn.user, turn.now),
+        Reconcile(turn.room, turn.user, turn.now, arrived=True),
         Snapshot(turn.room, turn.event.connection_id, turn.user),
         joined=turn.room,
     )
@@ -378,9 +381,10 @@ class _Message:
     turn: _Turn
     frame: dict[str, Any]
     store: StoreMessage
+    tag: str | None = None  # the client's tag: echoed on the broadcast and refusals, not stored
 
 
-def message(turn: _Turn, raw: str) -> Plan:
+def message(turn: _Turn, raw: str, tag: str | None = None) -> Plan:
     settings, room, now = turn.settings, turn.room, turn.now
     # First a free guard per connection (kept in its state), then the user's shared bucket.
     capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
@@ -388,11 +392,11 @@ def message(turn: _Turn, raw: str) -> Plan:
     allowed, bucket = rate_limit.take(bucket, capacity, window, now)
     state = turn.state | {"rate": bucket.to_state()}
     if not allowed:
-        return refuse(TOO_FAST, room, state, "rate")
+        return refuse(TOO_FAST, room, state, "rate", tag)
     try:
         cleaned = message_text.clean(raw, settings.max_message_length)
     except Refused as error:
-        return refuse(error.reason, room, state, "policy")
+        return refuse(error.reason, room, state, "policy", tag)
     frame = {
         "id": stable_id(turn.event),
         "room": room,
@@ -416,7 +420,7 @@ def message(turn: _Turn, raw: str) -> Plan:
     # one, a new lease and the insert go to the store together (one round trip of latency,
     # not two), and a message the bucket refuses is deleted before anyone sees it.
     spent, state = token_lease.spend_from_state(state, token_lease.MESSAGES, capacity, window, now)
-    msg = _Message(turn.with_state(state), frame, StoreMessage(entity, marker))
+    msg = _Message(turn.with_state(state), frame, StoreMessage(entity, marker), tag)
     if spent:
         step = after(partial(_stored, msg, True), msg.store)
     else:
@@ -435,7 +439,8 @@ def _leased_and_stored(msg: _Message, outcomes: Outcomes) -> Plan:
         settings.rate_limit_window_seconds,
         turn.now,
     )
-    return _stored(_Message(turn.with_state(state), msg.frame, msg.store), allowed, outcomes[1:])
+    msg = _Message(turn.with_state(state), msg.frame, msg.store, msg.tag)
+    return _stored(msg, allowed, outcomes[1:])
 
 
 def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
@@ -452,16 +457,19 @@ def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
         stored if isinstance(stored, Failed) else allowed if isinstance(allowed, Failed) else None
     )
     if failure is not None:
-        plan = refuse(NOT_SAVED, turn.room, turn.state, "store")
+        plan = refuse(NOT_SAVED, turn.room, turn.state, "store", msg.tag)
         error = f"Message {msg.frame['id']} not stored: {failure.reason}"
         return Plan(undo, plan.reply, notes=plan.notes, errors=(error,))
     if allowed is False:
-        plan = refuse(TOO_FAST, turn.room, turn.state, "user-rate")
+        plan = refuse(TOO_FAST, turn.room, turn.state, "user-rate", msg.tag)
         return Plan(undo, plan.reply, notes=plan.notes)
     if stored is False:
         # A retry of an event whose message is already stored and sent.
         return done(ok(turn.state), duplicate=msg.frame["id"])
-    send = SendToGroup(rooms.group(turn.room), msg.frame)
+    # The tag goes out with this one broadcast only: the entity above was built without it,
+    # so history never holds it (a reload has no pending texts to match anyway).
+    frame = msg.frame | ({"tag": msg.tag} if msg.tag else {})
+    send = SendToGroup(rooms.group(turn.room), frame)
     return after(partial(_sent, msg), send)
 
 

@@ -157,6 +157,15 @@ class KeepRoomBudget:
     bucket: Bucket
 
 
+@dataclass(frozen=True)
+class KeepListBudget:
+    """Keep the room's member-list bucket (chat.presence.take_member_list) as the decision
+    left it."""
+
+    room: str
+    bucket: Bucket
+
+
 # --- presence (composite: each reads the service's truth, then chat.presence decides) ---------
 
 
@@ -167,6 +176,9 @@ class Reconcile:
     room: str
     user: str
     now: float
+    # A connection of the user just arrived (connected, or joined the room): when the record
+    # already says present, the room is sent a member list (chat.presence.reconcile).
+    arrived: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,6 +285,7 @@ Effect = (
     | ClearMark
     | MoveMark
     | KeepRoomBudget
+    | KeepListBudget
     | Reconcile
     | Snapshot
     | ReadRoom

@@ -20,7 +20,17 @@ from functools import partial
 from typing import Any
 
 from chat import history, identity, rate_limit, rooms
-from chat.plan import KeepRoomBudget, MarkPending, Outcomes, Plan, SaveAnnounced, SendToGroup
+from chat.plan import (
+    Failed,
+    KeepListBudget,
+    KeepRoomBudget,
+    ListConnections,
+    MarkPending,
+    Outcomes,
+    Plan,
+    SaveAnnounced,
+    SendToGroup,
+)
 from chat.settings import Settings
 
 # Per (room, user): 4 notices at once, then one per 15 s. Joining, leaving and coming back
@@ -43,6 +53,15 @@ SNAPSHOT_REUSE_S = 1.0
 # mark skips writing it again while it is not yet due: every change it skipped happened
 # before any sweep could take the mark, so the sweep still sees it (it reads the truth).
 MARK_DELAY_S = 1.0
+# An arrival the record already had (no transition, so no "joined"): after an outage whose
+# `disconnected` events were lost, everyone's record still says present, and those who came
+# back earlier were never shown the later ones (their snapshot predates them). Such an arrival
+# sends the room a member list instead: per room and instance MEMBER_LISTS at once, then one
+# per MEMBER_LISTS_WINDOW_S / MEMBER_LISTS (2 s). A small room reconnecting at once is all
+# shown; a reconnect storm in a big one costs one listing and one send per 2 s, not one each,
+# and its tail is left to the sweep (a mark for the whole room).
+MEMBER_LISTS = 4
+MEMBER_LISTS_WINDOW_S = 8.0
 # The `user` of a mark about a whole room: a crowd arrived past the room's notice budget, and
 # the sweep compares the room's listing with its records instead of user by user. Empty, as
 # no user id is (a chosen name could be "*").
@@ -177,6 +196,37 @@ def listed(users: list[str], user: str) -> tuple[list[str], bool]:
     return [*users, user], len(users) < SNAPSHOT_CONNECTIONS
 
 
+def take_member_list(
+    bucket: rate_limit.Bucket | None, now: float
+) -> tuple[bool, rate_limit.Bucket]:
+    """Spend one of the room's member lists (this instance's) if there is one."""
+    start = bucket or rate_limit.Bucket(float(MEMBER_LISTS), now)
+    return rate_limit.take(start, MEMBER_LISTS, MEMBER_LISTS_WINDOW_S, now)
+
+
+def refresh(room: str, lists: rate_limit.Bucket | None, now: float) -> Plan:
+    """Send the room its member list, if the room's list budget allows: list it, then send."""
+    allowed, bucket = take_member_list(lists, now)
+    kept = KeepListBudget(room, bucket)
+    if not allowed:
+        # The tail of a reconnect storm: a mark for the whole room, so the sweep lists it and
+        # sends the list (chat/sweep.py) even when no later arrival does.
+        mark = MarkPending(room, ROOM_WIDE, mark_due(None, now), now)
+        return Plan((kept, mark), notes={"member_list": "held back"})
+    listing = ListConnections(rooms.group(room), SNAPSHOT_CONNECTIONS)
+    return Plan((kept, listing), then=partial(_refreshed, room))
+
+
+def _refreshed(room: str, outcomes: Outcomes) -> Plan:
+    listing = outcomes[1]
+    # Advisory: a failed listing sends nothing; nor does a partial one (a room past one page),
+    # which would drop members from everyone's list.
+    if isinstance(listing, Failed) or len(listing) >= SNAPSHOT_CONNECTIONS:
+        return Plan()
+    frame = member_list(room, snapshot_users(listing))
+    return Plan((SendToGroup(rooms.group(room), frame),), notes={"member_list": "sent"})
+
+
 # --- the decision, once the truth is read ----------------------------------------------------
 
 
@@ -194,14 +244,20 @@ def reconcile(
     record: tuple[Announced | None, str | None],
     budget: rate_limit.Bucket | None,
     now: float,
+    arrived: bool = False,
+    lists: rate_limit.Bucket | None = None,
 ) -> Plan:
-    """Announce the user's change once, or mark it for the sweep when a budget holds it back."""
+    """Announce the user's change once, or mark it for the sweep when a budget holds it back.
+    An arrival (`arrived`) the record already had sends the room a member list (`refresh`,
+    within the room's list bucket `lists`): the room may never have been shown this user."""
     announced, etag = record
     transition = decide(announced, present, now)
     if transition is None:
         told = announced.present if announced is not None else False
         if told != present:  # a change the user's notice bucket holds back
             return Plan((MarkPending(room, user, mark_due(announced, now), now),))
+        if arrived and present:
+            return refresh(room, lists, now)
         return Plan()
     allowed, bucket = take_room_notice(budget, now)
     if not allowed:

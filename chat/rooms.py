@@ -18,6 +18,10 @@ from chat.errors import Refused as Rejected  # the one refusal type (chat/errors
 LOBBY = "lobby"
 MAX_ROOM_LENGTH = 64
 ROOM_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A message's `tag`: a client's own label for one sent text, echoed back to it (on the
+# broadcast and on a refusal) so a tab can tell its own lines from a same-named user's.
+# Anything else is ignored, not refused: it is the client's hint, never the server's data.
+TAG_PATTERN = re.compile(r"[0-9a-f]{1,16}")
 # A connection may be in this many rooms at once (the lobby included): the list travels in
 # its connection state on every event, and each room costs a group membership.
 MAX_ROOMS_PER_CONNECTION = 20
@@ -49,6 +53,7 @@ class Command:
     room: str
     text: str | None = None  # raw text of a chat message (cleaned by the caller's policy)
     frame: dict[str, Any] | None = None  # a moderation command's whole frame
+    tag: str | None = None  # the client's tag of a chat message, when it is a usable one
 
 
 def validate(raw: object) -> str:
@@ -110,7 +115,12 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
     message = value.get("message")
     if not isinstance(message, str):
         raise Rejected('Message not sent: "message" must be text.', room)
-    return Command(MESSAGE, room, message)
+    return Command(MESSAGE, room, message, tag=tag_of(value.get("tag")))
+
+
+def tag_of(raw: object) -> str | None:
+    """The client's tag if it is 1-16 lowercase hex digits, else None (ignored)."""
+    return raw if isinstance(raw, str) and TAG_PATTERN.fullmatch(raw) else None
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ CONTENT_TYPES = {
 }
 DIRECT_URL_META = b'<meta name="chat-direct-url" content="">'
 SIGN_IN_META = b'<meta name="chat-sign-in" content="">'
+MAX_LENGTH_META = b'<meta name="chat-max-message-length" content="">'
 # Types worth compressing: text. PNG, ICO and WOFF2 are already compressed, and gzip would
 # spend CPU for nothing (the size check below would throw the result away anyway).
 COMPRESSIBLE_TYPES: Final = frozenset(
@@ -82,8 +83,18 @@ def path_parts(requested: str) -> tuple[str, ...] | None:
     return path.parts
 
 
-def render_index(page: bytes, direct_url: str | None, sign_in: tuple[str, ...] = ()) -> bytes:
-    """Advertise the lazy-auth client URL, or the sign-in providers, when they are enabled."""
+def render_index(
+    page: bytes,
+    direct_url: str | None,
+    sign_in: tuple[str, ...] = (),
+    max_length: int | None = None,
+) -> bytes:
+    """Advertise the lazy-auth client URL, or the sign-in providers, when they are enabled,
+    and the configured message length limit (the compose counter's yardstick)."""
+    if max_length is not None:
+        # An int from chat.settings: nothing to escape, and never a caller's text.
+        meta = f'<meta name="chat-max-message-length" content="{int(max_length)}">'.encode()
+        page = page.replace(MAX_LENGTH_META, meta, 1)
     if sign_in:
         providers = html.escape(" ".join(sign_in))
         page = page.replace(
@@ -179,11 +190,16 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
 
 
 def asset(
-    name: str, body: bytes, mtime: float, lazy_url: str | None, sign_in: tuple[str, ...]
+    name: str,
+    body: bytes,
+    mtime: float,
+    lazy_url: str | None,
+    sign_in: tuple[str, ...],
+    max_length: int | None = None,
 ) -> Asset:
     """The asset a file becomes: the page is rendered for the settings, the rest served as is."""
     if name == "index.html":
-        body = render_index(body, lazy_url, sign_in)
+        body = render_index(body, lazy_url, sign_in, max_length)
     return make_asset(body, PurePosixPath(name).suffix, mtime)
 
 

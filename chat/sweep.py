@@ -204,6 +204,10 @@ def _tell(facts: Room) -> Plan:
     if coalesce(len(due) + len(later), available, listing_complete(facts.listing)):
         return chain(_member_list(facts, due + later), clear_wide)
     looks = [_later(facts.room, c, c.check.due or facts.now) for c in later]
+    # A mark for the whole room (a crowd past the notice budget, or arrivals past the member-
+    # list budget) ends with the room's list: arrivals the records already had are no change,
+    # so no notice would show them to those who came back before them.
+    listed = _listing_sent(facts) if facts.wide and listing_complete(facts.listing) else Plan()
     notices: list[Plan] = []
     bucket = facts.budget
     for c in due:  # the room's budget, spent in order: the first ones are told now
@@ -214,7 +218,13 @@ def _tell(facts: Room) -> Plan:
         else:  # the room's budget is spent on this instance: the next run
             look = _later(facts.room, c, postponed(facts.now))
             notices.append(replace(look, effects=(kept, *look.effects)))
-    return chain(*looks, *notices, clear_wide)
+    return chain(*looks, *notices, listed, clear_wide)
+
+
+def _listing_sent(facts: Room) -> Plan:
+    users = presence.snapshot_users(facts.listing or [])
+    frame = presence.member_list(facts.room, users)
+    return Plan((SendToGroup(rooms.group(facts.room), frame),), notes={"member_lists": "1"})
 
 
 def _later(room: str, c: Change, due: float) -> Plan:

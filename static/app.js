@@ -425,8 +425,10 @@
     }
     var own = item.kind === "chat" && whose(item) === "own";
     // This tab's text: an echo settles it, a refusal of a message brings it back to the box.
-    if (own) pending.echoed(item.message);
-    if (item.kind === "rejected" && compose.refusesMessage(item.message)) restoreRefused();
+    if (own) pending.echoed(item.message, item.tag);
+    if (item.kind === "rejected" && compose.refusesMessage(item.message)) {
+      restoreRefused(tagOf(text)); // the server names the refused text by its tag
+    }
     if (notifier.frame(text, item, own)) return;
     if (item.kind === "system" && !presenceNotice(name, r, item)) {
       if (name === current) renderRoomInfo();
@@ -447,8 +449,8 @@
    * box (after whatever is being typed there), so nothing written is ever lost. Several
    * refused in a burst come back together, one per line, ready to send again as one message.
    */
-  function restoreRefused() {
-    var text = pending.refused();
+  function restoreRefused(tag) {
+    var text = pending.refused(tag);
     if (!text) return;
     el.messageInput.value = compose.restoreInto(el.messageInput.value, text);
     composer.refresh();
@@ -929,7 +931,7 @@
     var sent = !!session && session.connection.state === "connected";
     var tag = sent ? session.sent.send(current, text) : "";
     if (sent && sendCommand({ type: "message", room: current, message: text, tag: tag })) {
-      pending.sent(text);
+      pending.sent(text, tag);
       el.messageInput.value = "";
       composer.refresh();
       el.sendError.textContent = "";
@@ -1043,7 +1045,11 @@
     });
     window.addEventListener("hashchange", onHashChange);
     el.messageForm.addEventListener("submit", onSend);
-    composer = compose.attach(el.messageInput, el.counter, { onChange: updateSendButton });
+    var maxMeta = document.querySelector('meta[name="chat-max-message-length"]');
+    composer = compose.attach(el.messageInput, el.counter, {
+      max: compose.maxFromMeta(maxMeta ? maxMeta.content : ""),
+      onChange: updateSendButton,
+    });
     el.messages.addEventListener("keydown", onLogKey);
     el.messageInput.addEventListener("input", onTyping);
     el.leave.addEventListener("click", onLeave);

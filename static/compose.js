@@ -19,11 +19,14 @@
   "use strict";
 
   /**
-   * The server's default length limit (ChatMaxMessageLength, chat/settings.py). The page is
-   * not told the configured value, so this is only the counter's yardstick: over-long text is
-   * still sent, and the server's answer (with its real limit) is what counts.
+   * The server's default length limit (ChatMaxMessageLength, chat/settings.py), used when the
+   * page does not say the configured one (its chat-max-message-length meta, `maxFromMeta`).
+   * Only the counter's yardstick: over-long text is still sent, and the server's answer (with
+   * its real limit) is what counts.
    */
   var MAX_LENGTH = 2000;
+  /** The most ChatMaxMessageLength may be (chat/settings.py): a bigger meta value is not it. */
+  var MAX_CONFIGURABLE = 16000;
   /** The counter shows from this share of the limit on. */
   var SHOW_FROM = 0.8;
   /** Sent texts still waiting for their echo or refusal; a bound so nothing grows forever. */
@@ -43,6 +46,17 @@
     var text = String(raw == null ? "" : raw).replace(/\t/g, " ").replace(DROPPED, "");
     text = text.trim();
     return typeof text.normalize === "function" ? text.normalize("NFC") : text;
+  }
+
+  /**
+   * The limit the server advertises in the page (`<meta name="chat-max-message-length">`):
+   * a whole number 1-16,000, else the default (no meta, an empty one, or anything odd).
+   */
+  function maxFromMeta(content) {
+    var text = String(content == null ? "" : content).trim();
+    if (!/^[0-9]{1,5}$/.test(text)) return MAX_LENGTH;
+    var n = Number(text);
+    return n >= 1 && n <= MAX_CONFIGURABLE ? n : MAX_LENGTH;
   }
 
   /** Length as the server counts it: code points (Python's len), not UTF-16 units. */
@@ -100,42 +114,56 @@
   }
 
   /**
-   * The texts sent and not yet answered, oldest first. The server handles one connection's
-   * events in order (its connection state depends on it) and answers each message with its
-   * echo (a chat line from us, broadcast before the answer) or, to us alone, a refusal that
-   * does not say which text it refuses: so a refusal belongs to the oldest text still
-   * waiting. An echo is matched by its text (as the server keeps it), so an echo of the same
-   * user from another tab cannot take the place of ours; texts older than the one echoed
-   * were answered already (in a way not recognised, e.g. marks the server trimmed), so they
-   * go too, and a later refusal cannot bring back a text that was delivered.
+   * The texts sent and not yet answered, oldest first, each with the tag sent along with it.
+   * The server echoes the tag on the message's broadcast and on its refusal, so both are
+   * matched exactly. A frame without a tag (an older server) falls back to order: the server
+   * handles one connection's events in order (its connection state depends on it) and
+   * answers each message with its echo (a chat line from us, broadcast before the answer) or,
+   * to us alone, a refusal; so an untagged refusal belongs to the oldest text still waiting,
+   * and an untagged echo is matched by its text (as the server keeps it). Texts older than
+   * the one echoed were answered already (in a way not recognised), so they go too, and a
+   * later refusal cannot bring back a text that was delivered.
    */
   function createPending() {
     var waiting = [];
+
+    function indexOf(tag) {
+      for (var i = 0; i < waiting.length; i += 1) if (waiting[i].tag === tag) return i;
+      return -1;
+    }
+
     return {
-      sent: function (text) {
-        waiting.push(text);
+      sent: function (text, tag) {
+        waiting.push({ text: text, tag: tag || "" });
         if (waiting.length > MAX_PENDING) waiting.shift();
       },
-      /** Our own message came back: it was accepted. */
-      echoed: function (message) {
+      /** Our own message came back (with its tag when the server echoes it): it was accepted. */
+      echoed: function (message, tag) {
+        var at = tag ? indexOf(tag) : -1;
         var kept = serverText(message);
-        for (var i = 0; i < waiting.length; i += 1) {
-          if (serverText(waiting[i]) === kept) {
-            waiting.splice(0, i + 1);
-            return true;
-          }
+        for (var i = 0; i < waiting.length && at === -1 && !tag; i += 1) {
+          if (serverText(waiting[i].text) === kept) at = i;
         }
-        return false;
+        if (at === -1) return false;
+        waiting.splice(0, at + 1);
+        return true;
       },
-      /** The server refused a message: the text it was, or "" when none is waiting. */
-      refused: function () {
-        return waiting.length ? waiting.shift() : "";
+      /**
+       * The server refused a message: the text it was (the one its tag names, else the
+       * oldest), or "" when none is waiting. A tag naming no waiting text is not ours.
+       */
+      refused: function (tag) {
+        if (!tag) return waiting.length ? waiting.shift().text : "";
+        var at = indexOf(tag);
+        return at === -1 ? "" : waiting.splice(at, 1)[0].text;
       },
       /** The connection dropped: nothing sent on it will be answered. All of them, oldest first. */
       takeAll: function () {
         var all = waiting;
         waiting = [];
-        return all;
+        return all.map(function (w) {
+          return w.text;
+        });
       },
       get size() {
         return waiting.length;
@@ -185,6 +213,7 @@
 
   return {
     MAX_LENGTH: MAX_LENGTH,
+    maxFromMeta: maxFromMeta,
     serverText: serverText,
     countChars: countChars,
     isBlank: isBlank,

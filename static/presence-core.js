@@ -94,9 +94,9 @@
    * What this tab sent and which echoed lines are its own.
    *
    * `send(room, text)` returns a random tag to send along with the message (`"tag"`: the
-   * server ignores it today; echoing it back would make the match exact). `claim(item)` says
-   * whether an echoed line from our user id is one this tab sent: by tag when the server echoes
-   * it, else by room and text, oldest pending first. Claimed ids are kept (`ids()`), so a
+   * server echoes it on the broadcast, so the match is exact). `claim(item)` says whether an
+   * echoed line from our user id is one this tab sent: by tag when the frame has one, else
+   * (an older server) by room and text, oldest pending first. Claimed ids are kept (`ids()`), so a
    * reload in the same tab still knows its own lines when they come back through history.
    * `now` and `random` are injectable for tests.
    */

@@ -88,6 +88,37 @@ async def test_join_then_message_is_stored_then_sent_to_the_room(app: RecordingS
     assert page == {"room": "dev", "messages": [message], "next": None}  # exactly as sent
 
 
+async def test_the_senders_tag_is_echoed_on_the_broadcast_and_refusals_never_stored(
+    configure, service: RecordingService
+) -> None:
+    """Two tabs under one chosen name share a user id: the client's tag (1-16 lowercase hex)
+    is how each tells its own lines and refusals; anything else is ignored, and history never
+    holds it."""
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint), ChatMaxMessageLength="5"
+    )
+    sent = await command({"type": "message", "room": "lobby", "message": "hi", "tag": "0a9f"})
+    assert sent.status_code == 204
+    [broadcast] = [r.json() for r in service.sends("groups")]
+    assert broadcast["tag"] == "0a9f" and broadcast["message"] == "hi"
+    [stored] = json.loads((await history("lobby")).get_body())["messages"]
+    assert "tag" not in stored and stored["id"] == broadcast["id"]
+
+    too_long = {"type": "message", "room": "lobby", "message": "123456", "tag": "beef"}
+    refusal = json.loads((await command(too_long, ce_id="2")).get_body())
+    assert refusal["event"] == "rejected" and refusal["tag"] == "beef"
+    assert "limit is 5" in refusal["message"]
+
+    service.requests.clear()
+    for n, bad in enumerate(["0A9F", "0" * 17, "", "x1", 12, None, ["ab"], "ab\n", "ab "]):
+        value = {"type": "message", "room": "lobby", "message": "m", "tag": bad}
+        assert (await command(value, ce_id=f"b{n}")).status_code == 204
+        refused = {**value, "message": "toolong"}
+        reply = json.loads((await command(refused, ce_id=f"r{n}")).get_body())
+        assert reply["event"] == "rejected" and "tag" not in reply
+    assert all("tag" not in r.json() for r in service.sends("groups"))
+
+
 async def test_messages_to_a_room_not_joined_are_refused(app: RecordingService) -> None:
     response = await command({"type": "message", "room": "secret", "message": "psst"})
     assert response.status_code == 200

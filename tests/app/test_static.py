@@ -117,6 +117,20 @@ def test_lazy_auth_advertises_the_direct_url(configure, service: RecordingServic
     assert f'name="chat-direct-url" content="{direct}"'.encode() in get("index").get_body()
 
 
+def test_the_page_says_the_configured_message_length_limit(
+    configure, service: RecordingService
+) -> None:
+    """The compose counter counts against the server's real limit, not the default."""
+    configure(WebPubSubConnectionString=connection_string(service.endpoint))
+    assert b'<meta name="chat-max-message-length" content="2000">' in get("index").get_body()
+    configure(
+        WebPubSubConnectionString=connection_string(service.endpoint), ChatMaxMessageLength="100"
+    )
+    page = get("index").get_body()
+    assert page.count(b"chat-max-message-length") == 1
+    assert b'<meta name="chat-max-message-length" content="100">' in page
+
+
 def test_assets_on_disk_stay_under_the_root_and_follow_a_new_deploy(tmp_path) -> None:
     """adapters.assets: what the disk holds, found safely and read once per version."""
     root = tmp_path / "static"

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import WebSocketRoute, expect
+from playwright.sync_api import Browser, WebSocketRoute, expect
 
-from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
+from tests.support.stack import LocalStack, local_stack
+
+from .chat_page import DESKTOP, MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -225,3 +227,38 @@ def test_text_unanswered_when_the_connection_drops_comes_back_into_the_box(
     chat.send("through again")
     expect(chat.chat_line(name, "through again")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
     expect(chat.page.locator("#send-error")).to_have_text("")
+
+
+@pytest.fixture(scope="module")
+def short_limit_stack() -> Iterator[LocalStack]:
+    """A stack whose operator set a shorter message limit than the default 2,000."""
+    with local_stack(extra_host_env={"ChatMaxMessageLength": "100"}) as stack:
+        yield stack
+
+
+def test_the_counter_counts_against_the_configured_limit(
+    chromium: Browser, short_limit_stack: LocalStack, unique: Callable[[str], str]
+) -> None:
+    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
+    context.set_default_timeout(10_000)
+    try:
+        chat = ChatPage.open(context, short_limit_stack.options.chat_url)
+        chat.join(unique("brief"))
+        box, counter = chat.message_input, chat.page.locator("#message-counter")
+        box.fill("x" * 80)  # 80 % of the configured 100: no counter yet
+        expect(counter).to_be_hidden()
+        box.fill("x" * 90)
+        expect(counter).to_have_text("90 / 100")
+        expect(counter).to_have_attribute("data-state", "near")
+        box.fill("x" * 101)
+        expect(counter).to_have_text("101 / 100 (1 too many)")
+        expect(counter).to_have_attribute("data-state", "over")
+        expect(box).to_have_attribute("aria-invalid", "true")
+        box.press("Enter")  # the server agrees, and the text comes back
+        expect(chat.rejections()).to_have_text(
+            re.compile(r"101 characters; the limit is 100"), timeout=MESSAGE_TIMEOUT_MS
+        )
+        expect(box).to_have_value("x" * 101)
+        chat.assert_clean()
+    finally:
+        context.close()

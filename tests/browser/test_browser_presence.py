@@ -263,3 +263,49 @@ def test_notifications_are_opt_in_and_the_title_counts_unread(
     assert page.evaluate("window.__notes.length") == 2
     # A mention is a pointer to a line, not a line: the log shows no raw frame for it.
     expect(chat.log.locator("li.plain")).to_have_count(0)
+
+
+SEND_ALL = """texts => {
+    const box = document.getElementById("message-input");
+    for (const text of texts) { box.value = text; box.form.requestSubmit(); }
+}"""
+
+
+def test_two_tabs_with_one_name_each_own_exactly_their_lines_and_refusals(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    """Issue 20 follow-up: the server echoes each message's tag, so a tab knows its own lines
+    even when a same-named person sends the same words at the same moment, and a refusal names
+    the text it refuses (not merely the oldest one still waiting)."""
+    room, name = unique("tags"), unique("sam")
+    first = open_chat(room_url(room))
+    first.join(name)
+    second = open_chat(room_url(room))
+    second.join(name)
+    for chat in (first, second):
+        expect(chat.page.locator("#member-list li")).to_have_count(1)
+
+    # The same words from both tabs at once: words alone cannot say whose is whose.
+    first.page.evaluate(SEND_ALL, ["same words"])
+    second.page.evaluate(SEND_ALL, ["same words"])
+    owned = {}
+    for chat in (first, second):
+        lines = chat.chat_line(name, "same words")
+        expect(lines).to_have_count(2, timeout=MESSAGE_TIMEOUT_MS)
+        own = lines.and_(chat.page.locator("li.own"))
+        expect(own).to_have_count(1)
+        expect(lines.locator(".same-name-note")).to_have_count(1)
+        owned[chat.url + str(id(chat))] = own.get_attribute("data-id")
+    assert len(set(owned.values())) == 2, owned  # each tab owns a different one
+
+    # The second tab: a line whose marks the server trims (its echo's words differ from what
+    # was typed), then one too long. The refusal names the long one: that text comes back.
+    marks, too_long = "Z" + "\u0301" * 5, "y" * 2100
+    second.page.evaluate(SEND_ALL, [marks, too_long])
+    expect(second.rejections()).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
+    expect(second.message_input).to_have_value(too_long, timeout=MESSAGE_TIMEOUT_MS)
+    trimmed = second.chat_lines(name).filter(has_not_text="same words")
+    expect(trimmed).to_have_count(1)
+    expect(trimmed).to_have_class(re.compile(r"\bown\b"))  # matched by its tag, not its words
+    expect(first.rejections()).to_have_count(0)
+    expect(first.message_input).to_have_value("")

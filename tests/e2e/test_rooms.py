@@ -454,3 +454,55 @@ async def test_an_observers_member_list_drops_a_user_whose_disconnected_was_lost
         left = [f for f in frames if f.get("event") == "left" and f.get("user") == ghost.user]
         assert {f["room"] for f in left} == {room, "lobby"}
         await observer.close()
+
+
+async def _closed(client: ChatClient) -> None:
+    """Wait until the client's socket is closed (frames still in flight are read and kept)."""
+    async with asyncio.timeout(15):
+        while (await client.ws.receive()).type is aiohttp.WSMsgType.TEXT:
+            continue
+
+
+async def test_a_user_back_after_an_outage_is_shown_to_those_back_before_them(
+    local_stack: LocalStack,
+) -> None:
+    """The emulator dies: no `disconnected` is ever sent, so the presence records still say
+    both people are in the room. Alice comes back first (her snapshot: only her), then Bob:
+    no transition, so no "joined"; the room's view is made right by a member list."""
+    from chat.presence import SNAPSHOT_REUSE_S
+
+    room = _name("outage")
+    base = local_stack.host_base_url
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        alice = await join(session, base, _name("alice"))
+        await alice.join_room(room)
+        await handled(alice)
+        bob = await join(session, base, _name("bob"))
+        await bob.join_room(room)
+        await alice.wait_notice("joined", bob.user, room)
+        await handled(bob)
+
+        await asyncio.to_thread(local_stack.kill_emulator)
+        await _closed(alice)
+        await _closed(bob)
+        await asyncio.to_thread(local_stack.start_emulator)
+        # The host shares one listing of a room among joiners for SNAPSHOT_REUSE_S: this waits
+        # out a listing taken before the outage (a time-bound cache, so a time-bound wait).
+        await asyncio.sleep(SNAPSHOT_REUSE_S)
+
+        alice = await join(session, base, alice.user)
+        snapshot = await alice.join_room(room)
+        assert snapshot["users"] == [alice.user]  # Bob is not back yet
+        await handled(alice)
+        bob = await join(session, base, bob.user)
+        await bob.join_room(room)
+        await handled(bob)
+        frames: list[dict] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10  # sent as Bob's join is handled; slack for a busy machine
+        while bob.user not in _members(frames, room, snapshot["users"]):
+            assert loop.time() < deadline, f"{alice.user} never told that {bob.user} is back"
+            frames += await quiet(alice, 1.0)
+        assert sorted(_members(frames, room, snapshot["users"])) == sorted([alice.user, bob.user])
+        await alice.close()
+        await bob.close()

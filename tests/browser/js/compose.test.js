@@ -78,6 +78,23 @@ test("an echo settles the texts sent before it too", () => {
   assert.equal(pending.refused(), "");
 });
 
+test("the server's echoed tag names the text exactly, not its place or its words", () => {
+  const pending = compose.createPending();
+  pending.sent("hi", "a1");
+  pending.sent("hi", "b2");
+  pending.sent("long one", "c3");
+  // The second "hi" is refused: the first, with the same words, stays waiting.
+  assert.equal(pending.refused("b2"), "hi");
+  assert.equal(pending.refused("ffff"), ""); // a tag of no text waiting here: not ours
+  // Someone with our name sent "hi" too (their tag): it settles nothing of ours.
+  assert.equal(pending.echoed("hi", "dd"), false);
+  assert.equal(pending.size, 2);
+  assert.equal(pending.echoed("long one", "c3"), true); // and the older "hi" was answered
+  assert.equal(pending.size, 0);
+  pending.sent("old server", "e5");
+  assert.equal(pending.refused(), "old server"); // no tag in the frame: the oldest
+});
+
 test("only refusals of a message bring text back", () => {
   for (const reason of [
     "Message not sent: it has 2100 characters; the limit is 2000.",
@@ -92,4 +109,12 @@ test("only refusals of a message bring text back", () => {
     assert.equal(compose.refusesMessage(reason), false, reason);
   }
   assert.equal(compose.refusesMessage(undefined), false);
+});
+
+test("the counter's limit is the page's meta when it is a usable number", () => {
+  assert.equal(compose.maxFromMeta("100"), 100);
+  assert.equal(compose.maxFromMeta(" 16000 "), 16000);
+  for (const odd of ["", null, undefined, "0", "16001", "-5", "1e3", "12px", "99999999", "NaN"]) {
+    assert.equal(compose.maxFromMeta(odd), compose.MAX_LENGTH, String(odd));
+  }
 });
