@@ -36,7 +36,7 @@ from chat import (
     typing_notice,
 )
 from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, CloudEvent
-from chat.errors import Refused
+from chat.errors import BadRequest, Refused
 from chat.plan import (
     AddToGroups,
     DeleteMessage,

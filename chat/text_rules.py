@@ -58,7 +58,6 @@ _NO_SCRIPT = {"COMMON", "INHERITED"}
 # Text that will not be accepted: the one refusal type of every user command (chat/errors.py).
 from chat.errors import Refused as Refused  # noqa: E402  (re-exported for the name rules)
 
-
 # --- lone surrogates --------------------------------------------------------------------------
 
 
