@@ -24,6 +24,9 @@ MAX_MESSAGE_LENGTH = 16_000
 # group counts in one call of the service (a page of 200).
 DEFAULT_CONNECTIONS_PER_USER = 10
 MAX_CONNECTIONS_PER_USER = 200
+# ChatEditWindowSeconds: 15 minutes, about Zulip's 10; at most a week (older text is history).
+DEFAULT_EDIT_WINDOW_SECONDS = 900
+MAX_EDIT_WINDOW_SECONDS = 7 * 24 * 3600
 
 
 class SettingsError(Exception):
@@ -49,6 +52,8 @@ class Settings:
     sign_in_providers: tuple[str, ...] = ("aad",)
     # Open connections one user may hold; the next connect is refused (chat/events.py).
     max_connections_per_user: int = DEFAULT_CONNECTIONS_PER_USER
+    # ChatEditWindowSeconds: how long after sending its author may edit a message (0: never).
+    edit_window_seconds: int = DEFAULT_EDIT_WINDOW_SECONDS
 
     @property
     def identity_mode(self) -> bool:
@@ -178,5 +183,8 @@ def load(env: Mapping[str, str]) -> Settings:
             DEFAULT_CONNECTIONS_PER_USER,
             1,
             MAX_CONNECTIONS_PER_USER,
+        ),
+        edit_window_seconds=_int(
+            env, "ChatEditWindowSeconds", DEFAULT_EDIT_WINDOW_SECONDS, 0, MAX_EDIT_WINDOW_SECONDS
         ),
     )
