@@ -22,6 +22,7 @@ from chat.plan import (
     DeleteMessage,
     Effect,
     Failed,
+    FindMessage,
     KeepRoomBudget,
     LeaseTokens,
     ListConnections,
@@ -34,8 +35,10 @@ from chat.plan import (
     SaveAnnounced,
     SendToConnection,
     SendToGroup,
+    SendToUser,
     Snapshot,
     StoreMessage,
+    UpdateMessage,
 )
 from chat.settings import Settings
 
@@ -110,6 +113,8 @@ class Effects:
                 return await self.service.send_to_group(group, payload, filter=filter)
             case SendToConnection(connection_id, payload):
                 return await self.service.send_to_connection(connection_id, payload)
+            case SendToUser(user, payload):
+                return await self.service.send_to_user(user, payload)
             case AddToGroups(connection_id, groups):
                 return await self.service.add_to_groups(connection_id, list(groups))
             case RemoveFromGroups(connection_id, groups):
@@ -120,6 +125,10 @@ class Effects:
                 return await self.store.add_message(entity, marker)
             case DeleteMessage(entity, marker):
                 return await self.store.delete_message(entity, marker)
+            case FindMessage(room, message_id, newer_than_ms):
+                return await self.store.find_message(room, message_id, newer_than_ms)
+            case UpdateMessage(entity, etag):
+                return await self.store.update_message(entity, etag)
             case LeaseTokens():
                 return await self.store.lease_tokens(effect)
             case SaveAnnounced(room, user, record, etag):

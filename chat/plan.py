@@ -54,6 +54,14 @@ class SendToConnection:
 
 
 @dataclass(frozen=True)
+class SendToUser:
+    """To every connection of the user, whatever rooms they are in (a mention)."""
+
+    user: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AddToGroups:
     connection_id: str
     groups: tuple[str, ...]
@@ -88,6 +96,34 @@ class StoreMessage:
 class DeleteMessage:
     entity: dict[str, Any]
     marker: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FindMessage:
+    """Read the room's message `id` (outcome: Found, or None when the room has no such
+    message). `newer_than_ms`: only rows keyed at or after that epoch ms (an edit's window),
+    so the search reads a bounded range."""
+
+    room: str
+    id: str
+    newer_than_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Found:
+    """A message row as stored, and its ETag (for UpdateMessage)."""
+
+    entity: dict[str, Any]
+    etag: str
+
+
+@dataclass(frozen=True)
+class UpdateMessage:
+    """Replace a message row if it is still as read (`etag`). Outcome: True written, False
+    another instance changed (or deleted) it first: the decision reads it again."""
+
+    entity: dict[str, Any]
+    etag: str
 
 
 @dataclass(frozen=True)
@@ -181,11 +217,14 @@ class Snapshot:
 Effect = (
     SendToGroup
     | SendToConnection
+    | SendToUser
     | AddToGroups
     | RemoveFromGroups
     | ListConnections
     | StoreMessage
     | DeleteMessage
+    | FindMessage
+    | UpdateMessage
     | LeaseTokens
     | SaveAnnounced
     | MarkPending
