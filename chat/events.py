@@ -26,11 +26,14 @@ from typing import Any
 from chat import (
     bounded_json,
     connection_state,
+    edits,
     event_time,
     history,
     identity,
+    mentions,
     message_text,
     rate_limit,
+    replies,
     rooms,
     token_lease,
     typing_notice,
@@ -41,12 +44,15 @@ from chat.plan import (
     AddToGroups,
     DeleteMessage,
     Failed,
+    FindMessage,
+    Found,
     ListConnections,
     Outcomes,
     Plan,
     Reconcile,
     RemoveFromGroups,
     SendToGroup,
+    SendToUser,
     Snapshot,
     StoreMessage,
     after,
@@ -235,7 +241,13 @@ def command(
         return leave(turn)
     if parsed.kind == rooms.TYPING:
         return typing(turn)
-    return message(turn, parsed.text or "")
+    if parsed.kind == rooms.EDIT:
+        return edits.edit(turn, parsed.message_id or "", parsed.text or "")
+    if parsed.kind == rooms.DELETE:
+        return edits.delete(turn, parsed.message_id or "")
+    if parsed.kind == rooms.REACT:
+        return edits.react(turn, parsed.message_id or "", parsed.emoji or "")
+    return message(turn, parsed.text or "", parsed.message_id)
 
 
 @dataclass(frozen=True)
@@ -363,7 +375,11 @@ class _Message:
     store: StoreMessage
 
 
-def message(turn: _Turn, raw: str) -> Plan:
+def no_reply_target(room: str) -> str:
+    return f"Message not sent: the message it replies to is not in {room}."
+
+
+def message(turn: _Turn, raw: str, reply_to: str | None = None) -> Plan:
     settings, room, now = turn.settings, turn.room, turn.now
     # First a free guard per connection (kept in its state), then the user's shared bucket.
     capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
@@ -376,6 +392,47 @@ def message(turn: _Turn, raw: str) -> Plan:
         cleaned = message_text.clean(raw, settings.max_message_length)
     except Refused as error:
         return refuse(error.reason, room, state, "policy")
+    # A reply needs the message it answers, an "@" the room's members: both read at once.
+    lookups = (
+        *((FindMessage(room, reply_to),) if reply_to is not None else ()),
+        *((ListConnections(rooms.group(room), mentions.LISTED),) if "@" in cleaned else ()),
+    )
+    if lookups:
+        return after(partial(_looked_up, turn.with_state(state), cleaned, reply_to), *lookups)
+    return _compose(turn.with_state(state), cleaned, {})
+
+
+def _looked_up(turn: _Turn, cleaned: str, reply_to: str | None, outcomes: Outcomes) -> Plan:
+    extra: dict[str, Any] = {}
+    rest = list(outcomes)
+    if reply_to is not None:
+        found = rest.pop(0)
+        if isinstance(found, Failed):
+            return refuse(NOT_SAVED, turn.room, turn.state, "store")
+        if not isinstance(found, Found):
+            return refuse(no_reply_target(turn.room), turn.room, turn.state, "reply")
+        extra["replyTo"] = replies.reply_to(found.entity)
+    warnings: tuple[str, ...] = ()
+    if rest:
+        listed = rest.pop(0)
+        if isinstance(listed, Failed):  # mentions are advisory: the message goes out as text
+            warnings = (f"Members of {turn.room} not listed for mentions: {listed.reason}",)
+        else:
+            users = {str(c.get("userId")) for c in listed if c.get("userId")}
+            named = [
+                (u, str((identity.sender(u, turn.settings) or {}).get("from", u))) for u in users
+            ]
+            found_ids = mentions.resolve(cleaned, sorted(named))
+            if found_ids:
+                extra["mentions"] = found_ids
+    plan = _compose(turn, cleaned, extra)
+    return Plan(plan.effects, plan.reply, plan.then, plan.notes, warnings=plan.warnings + warnings)
+
+
+def _compose(turn: _Turn, cleaned: str, extra: dict[str, Any]) -> Plan:
+    """The message frame and its row (with a reply's quote and mentions), then the store."""
+    settings, room, now, state = turn.settings, turn.room, turn.now, turn.state
+    capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
     frame = {
         "id": stable_id(turn.event),
         "room": room,
@@ -383,6 +440,7 @@ def message(turn: _Turn, raw: str) -> Plan:
         **(identity.sender(turn.user, settings) or {"from": turn.user}),
         "message": cleaned,
         "time": history.iso_time(now),
+        **extra,
     }
     # The key's time is the event's own (ce-time): a retry makes the same key, so one insert
     # is idempotent. Without a usable ce-time the key comes from this clock, and a marker row
@@ -459,4 +517,10 @@ def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
             f"{sent.reason}"
         )
         return Plan((undo,), text(sent.status, UNREACHABLE), errors=(error,))
-    return Plan(reply=ok(msg.turn.state), notes={"room": msg.turn.room}, delivered=True)
+    # Each mentioned user, on every connection (not the author's own mention of themself).
+    notify = tuple(
+        SendToUser(user, mentions.frame(msg.frame))
+        for user in msg.frame.get("mentions", ())
+        if user != msg.turn.user
+    )
+    return Plan(notify, ok(msg.turn.state), notes={"room": msg.turn.room}, delivered=True)
