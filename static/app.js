@@ -1006,6 +1006,9 @@
     window.addEventListener("hashchange", onHashChange);
     el.messageForm.addEventListener("submit", onSend);
     el.messageInput.addEventListener("input", onTyping);
+    actions.autocomplete(el.messageInput, function () {
+      return room(current).members.map(shownName);
+    });
     el.messageInput.addEventListener("keydown", onComposerKey);
     el.leave.addEventListener("click", onLeave);
     el.retry.addEventListener("click", onRetry);

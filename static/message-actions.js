@@ -340,13 +340,90 @@
       }
     });
 
+    /**
+     * `@` autocomplete in the composer: names of the room's members that start with what
+     * follows the "@" before the caret. Arrow keys move, Enter or Tab picks, Esc closes.
+     */
+    function autocomplete(input, members) {
+      var list = node("ul", "mention-list");
+      list.id = "mention-list";
+      list.setAttribute("role", "listbox");
+      list.dataset.testid = "mention-list";
+      list.hidden = true;
+      input.setAttribute("aria-controls", list.id);
+      input.setAttribute("aria-autocomplete", "list");
+      input.after(list);
+      var active = 0;
+      function query() {
+        var before = input.value.slice(0, input.selectionStart || 0);
+        var m = /(^|[^\p{L}\p{N}_])@([^@\s]*)$/u.exec(before);
+        return m ? m[2] : null;
+      }
+      function pick(name) {
+        var caret = input.selectionStart || 0;
+        var before = input.value.slice(0, caret);
+        var at = before.lastIndexOf("@");
+        input.value = before.slice(0, at + 1) + name + " " + input.value.slice(caret);
+        var place = at + name.length + 2;
+        input.setSelectionRange(place, place);
+        list.hidden = true;
+        input.focus();
+      }
+      function show() {
+        var q = query();
+        var names = q === null ? [] : members().filter(function (n) {
+          return n !== opts.myName() && n.toLowerCase().indexOf(q.toLowerCase()) === 0;
+        }).slice(0, 8);
+        list.replaceChildren();
+        active = 0;
+        names.forEach(function (name, i) {
+          var li = node("li", "mention-option", name);
+          li.setAttribute("role", "option");
+          li.setAttribute("aria-selected", i === 0 ? "true" : "false");
+          li.addEventListener("mousedown", function (ev) {
+            ev.preventDefault(); // keep the caret in the composer
+            pick(name);
+          });
+          list.append(li);
+        });
+        list.hidden = names.length === 0;
+      }
+      input.addEventListener("input", show);
+      input.addEventListener("blur", function () {
+        list.hidden = true;
+      });
+      input.addEventListener("keydown", function (ev) {
+        if (list.hidden) return;
+        var options = list.querySelectorAll("li");
+        if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+          ev.preventDefault();
+          ev.stopImmediatePropagation(); // not the composer's "edit my last message"
+          options[active].setAttribute("aria-selected", "false");
+          active = (active + (ev.key === "ArrowDown" ? 1 : options.length - 1)) % options.length;
+          options[active].setAttribute("aria-selected", "true");
+        } else if (ev.key === "Enter" || ev.key === "Tab") {
+          ev.preventDefault();
+          ev.stopImmediatePropagation();
+          pick(options[active].textContent);
+        } else if (ev.key === "Escape") {
+          list.hidden = true;
+        }
+      });
+    }
+
     /** Edit `item` in place (Up arrow in an empty composer: one's last message). */
     function edit(item) {
       var li = opts.lineOf(item.id);
       if (li) editInPlace(item, li);
     }
 
-    return { decorate: decorate, frame: frame, extras: extras, edit: edit };
+    return {
+      decorate: decorate,
+      frame: frame,
+      extras: extras,
+      edit: edit,
+      autocomplete: autocomplete,
+    };
   }
 
   window.ChatMessageActions = { create: create, parse: parse, extras: extras };

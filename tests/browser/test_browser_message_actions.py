@@ -39,6 +39,12 @@ def test_edit_react_reply_mention_and_delete(
     edited = bob.chat_line(alice_name, "the plan")
     expect(edited).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
     expect(edited.locator(".edited")).to_have_text("(edited)")
+    # Up arrow in the empty composer edits one's last message; Esc cancels.
+    alice.message_input.fill("")
+    alice.message_input.press("ArrowUp")
+    expect(alice.page.get_by_test_id("edit-input")).to_have_value("the plan")
+    alice.page.get_by_test_id("edit-input").press("Escape")
+    expect(alice.page.get_by_test_id("edit-input")).to_have_count(0)
 
     # Mouse (on the phone): the menu button, React, a picked emoji; both see the chip.
     edited.get_by_test_id("menu-button").click()
@@ -59,7 +65,15 @@ def test_edit_react_reply_mention_and_delete(
     reply = alice.chat_line(bob_name, "agreed")
     expect(reply).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
     expect(reply.get_by_test_id("reply-quote")).to_contain_text("the plan")
-    alice.send(f"@{bob_name} look")
+    # `@` autocomplete from the room's members: Enter picks the name.
+    alice.message_input.fill("")
+    alice.message_input.press_sequentially("@" + bob_name[:3])
+    option = alice.page.get_by_test_id("mention-list").get_by_role("option", name=bob_name)
+    expect(option).to_be_visible()
+    alice.message_input.press("Enter")
+    expect(alice.message_input).to_have_value(f"@{bob_name} ")
+    alice.message_input.press_sequentially("look")
+    alice.message_input.press("Enter")
     mention = bob.chat_line(alice_name, f"@{bob_name} look")
     expect(mention).to_have_class("message mentions-me", timeout=MESSAGE_TIMEOUT_MS)
 
