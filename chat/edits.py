@@ -16,12 +16,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from chat import emoji, events, history, identity, message_text, rate_limit, reactions, rooms
+from chat import (
+    emoji,
+    events,
+    history,
+    identity,
+    message_text,
+    rate_limit,
+    reactions,
+    rooms,
+    token_lease,
+)
 from chat.errors import Refused
 from chat.plan import (
     Failed,
@@ -212,7 +222,27 @@ def edit(turn: Any, message_id: str, raw: str) -> Plan:
     oldest_ms = int((turn.now - settings.edit_window_seconds) * 1000) - history.CE_TIME_FUTURE_MS
     change = partial(_edit, turn, message_id, cleaned)
     current = partial(_edit_state, turn.room, message_id)
-    return _find(_Act(turn, message_id, change, current, max(oldest_ms, 0)), 0)
+    act = _Act(turn, message_id, change, current, max(oldest_ms, 0))
+    # The user's flood limit, shared over their connections, as a new message spends it: a
+    # token this connection leased earlier costs nothing; else a lease comes first.
+    rule = (settings.rate_limit_messages, settings.rate_limit_window_seconds, turn.now)
+    spent, state = token_lease.spend_from_state(turn.state, token_lease.MESSAGES, *rule)
+    act = replace(act, turn=turn.with_state(state))
+    if spent:
+        return _find(act, 0)
+    lease = token_lease.request(turn.user, state, token_lease.MESSAGES, *rule)
+    return after(partial(_edit_leased, act), lease)
+
+
+def _edit_leased(act: _Act, outcomes: Outcomes) -> Plan:
+    turn, settings = act.turn, act.turn.settings
+    rule = (settings.rate_limit_messages, settings.rate_limit_window_seconds, turn.now)
+    allowed, state = token_lease.on_lease(outcomes[0], turn.state, token_lease.MESSAGES, *rule)
+    if isinstance(allowed, Failed):
+        return events.refuse(NOT_EDITED_SAVED, turn.room, turn.state, "store")
+    if not allowed:
+        return events.refuse(TOO_FAST, turn.room, state, "user-rate")
+    return _find(replace(act, turn=turn.with_state(state)), 0)
 
 
 def _edit(

@@ -25,6 +25,7 @@ from chat.plan import (
     Failed,
     FindMessage,
     Found,
+    LeaseTokens,
     ListConnections,
     Plan,
     SendToGroup,
@@ -62,6 +63,14 @@ def row(author: str = "alice", sent: float = NOW - 60, **more: Any) -> dict[str,
         "message": "typo",
         "time": history.iso_time(sent),
     } | more
+
+
+def past_lease(plan: Plan, outcome: Any = (5, None)) -> Plan:
+    """An edit spends the user's flood limit first: the lease, granted (or as given)."""
+    if plan.effects and isinstance(plan.effects[0], LeaseTokens):
+        assert plan.then is not None
+        return plan.then((outcome,))
+    return plan
 
 
 def rejected(plan: Plan) -> str | None:
@@ -338,7 +347,7 @@ def test_acting_in_a_room_one_has_not_joined_is_refused() -> None:
 
 
 def test_edit_finds_within_the_window_replaces_with_the_etag_then_broadcasts() -> None:
-    plan = command({"type": "edit", "room": "dev", "id": ID, "message": "fixed"})
+    plan = past_lease(command({"type": "edit", "room": "dev", "id": ID, "message": "fixed"}))
     (find,) = plan.effects
     assert isinstance(find, FindMessage) and find.id == ID and find.newer_than_ms is not None
     assert plan.then is not None
@@ -391,7 +400,7 @@ def test_a_lost_etag_race_reads_again_and_gives_up_after_some_tries() -> None:
     ],
 )
 def test_refusals_change_nothing(body: dict[str, Any], found: Any, reason: str | None) -> None:
-    plan = command(body | {"room": "dev", "id": ID})
+    plan = past_lease(command(body | {"room": "dev", "id": ID}))
     if reason is None:
         assert rejected(plan) is not None and plan.effects == ()
         return
@@ -399,6 +408,16 @@ def test_refusals_change_nothing(body: dict[str, Any], found: Any, reason: str |
     final = plan.then((Found(found, "e") if isinstance(found, dict) else found,))
     assert rejected(final) == reason
     assert final.effects == () and final.then is None
+
+
+@pytest.mark.parametrize(
+    ("lease", "reason"), [((0, None), edits.TOO_FAST), (Failed("down"), edits.NOT_EDITED_SAVED)]
+)
+def test_an_edit_spends_the_users_flood_limit(lease: Any, reason: str) -> None:
+    plan = command({"type": "edit", "room": "dev", "id": ID, "message": "x"})
+    assert isinstance(plan.effects[0], LeaseTokens)
+    final = past_lease(plan, lease)
+    assert rejected(final) == reason and final.effects == ()
 
 
 def test_editing_off_refuses_before_any_read() -> None:
