@@ -9,9 +9,11 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import expect
 
-from .chat_page import MESSAGE_TIMEOUT_MS, PHONE, OpenChat
+from .chat_page import MESSAGE_TIMEOUT_MS, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+PHONE_390 = {"width": 390, "height": 844}
 
 
 def test_edit_react_reply_mention_and_delete(
@@ -19,7 +21,7 @@ def test_edit_react_reply_mention_and_delete(
 ) -> None:
     room = unique("acts")
     alice_name, bob_name = unique("alice"), unique("bob")
-    alice, bob = open_chat(), open_chat(viewport=PHONE)
+    alice, bob = open_chat(), open_chat(viewport=PHONE_390)
     alice.join(alice_name)
     bob.join(bob_name)
     alice.enter_room(room)
@@ -65,6 +67,9 @@ def test_edit_react_reply_mention_and_delete(
     reply = alice.chat_line(bob_name, "agreed")
     expect(reply).to_be_visible(timeout=MESSAGE_TIMEOUT_MS)
     expect(reply.get_by_test_id("reply-quote")).to_contain_text("the plan")
+    # bob looks at the lobby: the mention is counted in the room's badge.
+    bob.room_button("lobby").click()
+    expect(bob.page.locator("#room-title")).to_have_text("lobby")
     # `@` autocomplete from the room's members: Enter picks the name.
     alice.message_input.fill("")
     alice.message_input.press_sequentially("@" + bob_name[:3])
@@ -74,6 +79,11 @@ def test_edit_react_reply_mention_and_delete(
     expect(alice.message_input).to_have_value(f"@{bob_name} ")
     alice.message_input.press_sequentially("look")
     alice.message_input.press("Enter")
+    expect(bob.room_button(room)).to_have_attribute(
+        "data-mentions", "1", timeout=MESSAGE_TIMEOUT_MS
+    )
+    bob.room_button(room).click()
+    expect(bob.room_button(room)).not_to_have_attribute("data-mentions", "1")
     mention = bob.chat_line(alice_name, f"@{bob_name} look")
     expect(mention).to_have_class("message mentions-me", timeout=MESSAGE_TIMEOUT_MS)
 
