@@ -23,6 +23,7 @@ from chat.plan import (
     Effect,
     Failed,
     FindMessage,
+    FindReplies,
     KeepRoomBudget,
     LeaseTokens,
     ListConnections,
@@ -127,6 +128,8 @@ class Effects:
                 return await self.store.delete_message(entity, marker)
             case FindMessage(room, message_id, newer_than_ms):
                 return await self.store.find_message(room, message_id, newer_than_ms)
+            case FindReplies(room, message_id, below):
+                return await self.store.find_replies(room, message_id, below)
             case UpdateMessage(entity, etag):
                 return await self.store.update_message(entity, etag)
             case LeaseTokens():

@@ -206,6 +206,27 @@ class TableStore:
 
         return await self._call("find message", find)
 
+    async def find_replies(self, room: str, message_id: str, below: str) -> list[Found]:
+        """The replies to a message, newest first: rows newer than it (keys below its own)
+        whose `replyToId` is its id; at most FIND_PAGES pages of the partition are read."""
+
+        async def find() -> list[Found]:
+            table = await self._table(MESSAGES_TABLE)
+            query, parameters = history.replies_filter(room, message_id, below)
+            pages = table.query_entities(query, parameters=parameters).by_page()
+            found: list[Found] = []
+            read = 0
+            async for chunk in pages:
+                async for entity in chunk:
+                    found.append(Found(dict(entity), str(entity.metadata["etag"])))
+                read += 1
+                if read >= history.FIND_PAGES:
+                    log.warning("Replies to %s of %s: more than %d pages", message_id, room, read)
+                    break
+            return found
+
+        return await self._call("find replies", find)
+
     async def update_message(self, entity: dict[str, Any], etag: str) -> bool:
         """Replace the row if it is still as read; False when another writer came first."""
         from azure.core import MatchConditions

@@ -36,6 +36,7 @@ from chat.errors import Refused
 from chat.plan import (
     Failed,
     FindMessage,
+    FindReplies,
     Found,
     Outcomes,
     Plan,
@@ -123,6 +124,7 @@ class _Act:
     # The frame of the row's state as it is, for a retry (None: nothing to tell the room).
     current: Callable[[dict[str, Any]], dict[str, Any] | None]
     newer_than_ms: int | None = None
+    found_key: str = ""  # the row's key, once found (a delete's replies are newer: below it)
 
 
 def _find(act: _Act, tries: int) -> Plan:
@@ -145,6 +147,7 @@ def _found(act: _Act, tries: int, outcomes: Outcomes) -> Plan:
         frame = act.current(found.entity)
         send = (SendToGroup(rooms.group(turn.room), frame),) if frame is not None else ()
         return done(events.ok(turn.state), *send, duplicate=act.message_id)
+    act = replace(act, found_key=str(found.entity.get("RowKey", "")))
     changed = act.change(found.entity)
     if isinstance(changed, str):
         return events.refuse(changed, turn.room, turn.state, "act")
@@ -168,7 +171,30 @@ def _updated(act: _Act, tries: int, frame: dict[str, Any] | None, outcomes: Outc
         return _find(act, tries + 1)
     if frame is None:
         return done(events.ok(turn.state))
-    return after(partial(_sent, act), SendToGroup(rooms.group(turn.room), frame))
+    send = SendToGroup(rooms.group(turn.room), frame)
+    if frame.get("type") == "deleted":
+        # The text is gone from the row; its replies quote up to 100 characters of it too.
+        # Replies are newer, or of the same second (ordered by id there): every key below
+        # the end of the original's second ("." sorts after its "-").
+        below = act.found_key[: history.PREFIX] + "."
+        replies = FindReplies(turn.room, act.message_id, below)
+        return after(partial(_sent_and_found, act), send, replies)
+    return after(partial(_sent, act), send)
+
+
+def _sent_and_found(act: _Act, outcomes: Outcomes) -> Plan:
+    """A delete: the broadcast's outcome, then each reply's quote made "deleted" (ETag; a
+    reply changed meanwhile keeps its quote: logged, as is a failed search)."""
+    sent, found = outcomes
+    plan = _sent(act, (sent,))
+    if isinstance(found, Failed) or not isinstance(found, list):
+        return replace(plan, warnings=(f"Replies to {act.message_id} not searched",))
+    scrub = []
+    for reply in found:
+        entity = history.unquoted(reply.entity)
+        if entity is not None:
+            scrub.append(UpdateMessage(entity, reply.etag))
+    return replace(plan, effects=plan.effects + tuple(scrub))
 
 
 def _sent(act: _Act, outcomes: Outcomes) -> Plan:

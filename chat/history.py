@@ -160,6 +160,8 @@ def _acted_entity(message: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if isinstance(message.get("replyTo"), dict):
         fields["replyTo"] = json.dumps(message["replyTo"], ensure_ascii=False)
+        # Filterable: deleting the original finds its replies and takes its text out of them.
+        fields["replyToId"] = message["replyTo"].get("id", "")
     if message.get("mentions"):
         fields["mentions"] = json.dumps(message["mentions"], ensure_ascii=False)
     return fields
@@ -194,6 +196,22 @@ def find_filter(
         # sorts below this prefix.
         parameters["below"] = f"{_MS_CEILING - newer_than_ms + 1:013d}"
     return "PartitionKey eq @room and RowKey lt @below and id eq @id", parameters
+
+
+def replies_filter(room: str, message_id: str, below: str) -> tuple[str, dict[str, str]]:
+    """A parameterised filter for the replies to a message: newer rows (keys below its own)."""
+    parameters = {"room": room, "id": message_id, "below": below}
+    return "PartitionKey eq @room and RowKey lt @below and replyToId eq @id", parameters
+
+
+def unquoted(entity: dict[str, Any]) -> dict[str, Any] | None:
+    """A reply's row once its original is deleted: the quote says so, with no text of it
+    (None: the row quotes nothing, or no text)."""
+    quoted = _json(entity.get("replyTo"), dict)
+    if quoted is None or quoted.get("deleted") is True:
+        return None
+    kept = {k: quoted[k] for k in ("id", "from", "userId") if k in quoted}
+    return entity | {"replyTo": json.dumps(kept | {"deleted": True}, ensure_ascii=False)}
 
 
 def marker(message: dict[str, Any], row: str) -> dict[str, Any]:

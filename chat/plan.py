@@ -110,6 +110,16 @@ class FindMessage:
 
 
 @dataclass(frozen=True)
+class FindReplies:
+    """The room's replies to message `id` (outcome: a list of Found), among the rows newer
+    than the message or of its second (keys below `below`), at most history.FIND_PAGES pages."""
+
+    room: str
+    id: str
+    below: str
+
+
+@dataclass(frozen=True)
 class Found:
     """A message row as stored, and its ETag (for UpdateMessage)."""
 
@@ -224,6 +234,7 @@ Effect = (
     | StoreMessage
     | DeleteMessage
     | FindMessage
+    | FindReplies
     | UpdateMessage
     | LeaseTokens
     | SaveAnnounced

@@ -911,6 +911,10 @@
       return session ? shownName(session.name) : "";
     },
     itemOf: itemOf,
+    items: function (name) {
+      var r = roomState.get(name);
+      return r ? r.items : [];
+    },
     lineOf: lineOf,
     onReply: setReplying,
     redraw: function (name, item) {

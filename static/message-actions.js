@@ -323,6 +323,13 @@
         item.message = "";
         delete item.reactions;
         delete item.replyTo;
+        // Replies shown here quoted it: their quotes say "deleted" now, as history will.
+        opts.items(data.room).forEach(function (other) {
+          if (other.replyTo && other.replyTo.id === data.id && !other.replyTo.deleted) {
+            other.replyTo = { id: data.id, from: other.replyTo.from, deleted: true };
+            opts.redraw(data.room, other);
+          }
+        });
       } else if (data.type === "reactions" && Array.isArray(data.reactions)) {
         item.reactions = data.reactions;
       }

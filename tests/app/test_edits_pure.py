@@ -442,6 +442,16 @@ def test_delete_leaves_a_tombstone_without_text_reactions_or_quote() -> None:
     assert entity == {k: stored[k] for k in ("PartitionKey", "RowKey", "id", "from", "time")} | {
         "deleted": True
     }
+    assert plan.then is not None
+    sent = plan.then((True,))
+    assert [type(e).__name__ for e in sent.effects] == ["SendToGroup", "FindReplies"]
+    quoting = row(replyTo='{"id": "x", "from": "bob", "excerpt": "the text"}')
+    assert sent.then is not None
+    final = sent.then((None, [Found(quoting, "r1")]))
+    (scrub,) = final.effects
+    assert isinstance(scrub, UpdateMessage) and scrub.etag == "r1"
+    assert json.loads(scrub.entity["replyTo"]) == {"id": "x", "from": "bob", "deleted": True}
+    assert final.answer.status == 204
     assert history.from_entity(update.entity) == {
         "id": ID,
         "room": "dev",

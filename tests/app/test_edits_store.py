@@ -132,6 +132,21 @@ async def test_a_reply_quotes_and_a_reply_to_nothing_is_refused(
     assert len(rows(azurite)) == 2
 
 
+async def test_deleting_takes_the_text_out_of_its_replies_quotes(
+    app: RecordingService, azurite: Azurite
+) -> None:
+    message_id = await posted(app, "secret plan")
+    reply = {"type": "message", "room": "lobby", "message": "ok", "replyTo": message_id}
+    assert (await send(reply, "q1")).status_code == 204
+    assert (
+        await send({"type": "delete", "room": "lobby", "id": message_id}, "q2")
+    ).status_code == 204
+    assert not any("secret" in json.dumps(row, default=str) for row in rows(azurite))
+    shown = {m["id"]: m for m in await page()}
+    replied = next(m for m in shown.values() if m.get("message") == "ok")
+    assert replied["replyTo"] == {"id": message_id, "from": "alice", "deleted": True}
+
+
 async def test_a_mention_goes_to_the_user_and_is_stored(
     app: RecordingService, azurite: Azurite
 ) -> None:

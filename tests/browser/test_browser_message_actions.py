@@ -94,3 +94,7 @@ def test_edit_react_reply_mention_and_delete(
     expect(bob.log.locator('li[data-deleted="true"]')).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
     expect(bob.log.locator('li[data-deleted="true"] .tombstone')).to_have_text(" deleted a message")
     expect(bob.chat_line(alice_name, "the plan")).to_have_count(0)
+    # bob's reply quoted it: the quote says it was deleted, with none of its text.
+    quote = alice.chat_line(bob_name, "agreed").get_by_test_id("reply-quote")
+    expect(quote).to_contain_text("(deleted message)", timeout=MESSAGE_TIMEOUT_MS)
+    expect(quote).not_to_contain_text("the plan")

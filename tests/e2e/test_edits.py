@@ -98,7 +98,12 @@ async def test_every_frame_of_acting_on_messages(
             "time": first["time"],
             "deleted": True,
         }
-        assert shown[reply["id"]]["replyTo"]["id"] == message_id
+        # The reply's quote lost the deleted text too.
+        assert shown[reply["id"]]["replyTo"] == {
+            "id": message_id,
+            "from": alice_name,
+            "deleted": True,
+        }
         assert shown[mentioned["id"]]["mentions"] == [bob_name]
     finally:
         await alice.close()
