@@ -26,6 +26,7 @@ from chat import (
     events,
     history,
     identity,
+    mentions,
     message_text,
     rate_limit,
     reactions,
@@ -38,9 +39,11 @@ from chat.plan import (
     FindMessage,
     FindReplies,
     Found,
+    ListConnections,
     Outcomes,
     Plan,
     SendToGroup,
+    SendToUser,
     UpdateMessage,
     after,
     done,
@@ -125,6 +128,8 @@ class _Act:
     current: Callable[[dict[str, Any]], dict[str, Any] | None]
     newer_than_ms: int | None = None
     found_key: str = ""  # the row's key, once found (a delete's replies are newer: below it)
+    found: dict[str, Any] | None = None  # the row as found (an edit's earlier mentions)
+    notify: tuple[SendToUser, ...] = ()  # after the broadcast: users an edit newly mentions
 
 
 def _find(act: _Act, tries: int) -> Plan:
@@ -147,7 +152,7 @@ def _found(act: _Act, tries: int, outcomes: Outcomes) -> Plan:
         frame = act.current(found.entity)
         send = (SendToGroup(rooms.group(turn.room), frame),) if frame is not None else ()
         return done(events.ok(turn.state), *send, duplicate=act.message_id)
-    act = replace(act, found_key=str(found.entity.get("RowKey", "")))
+    act = replace(act, found_key=str(found.entity.get("RowKey", "")), found=found.entity)
     changed = act.change(found.entity)
     if isinstance(changed, str):
         return events.refuse(changed, turn.room, turn.state, "act")
@@ -172,6 +177,8 @@ def _updated(act: _Act, tries: int, frame: dict[str, Any] | None, outcomes: Outc
     if frame is None:
         return done(events.ok(turn.state))
     send = SendToGroup(rooms.group(turn.room), frame)
+    if frame.get("type") == "edited":
+        act = replace(act, notify=_newly_mentioned(act, frame))
     if frame.get("type") == "deleted":
         # The text is gone from the row; its replies quote up to 100 characters of it too.
         # Replies are newer, or of the same second (ordered by id there): every key below
@@ -206,7 +213,24 @@ def _sent(act: _Act, outcomes: Outcomes) -> Plan:
             f"Broadcast of a change to {act.message_id} failed (ce-id={event.id}): {sent.reason}"
         )
         return Plan(reply=text(sent.status, events.UNREACHABLE), errors=(error,))
-    return Plan(reply=events.ok(act.turn.state), notes={"room": act.turn.room}, delivered=True)
+    ok = events.ok(act.turn.state)
+    return Plan(act.notify, ok, notes={"room": act.turn.room}, delivered=True)
+
+
+def _newly_mentioned(act: _Act, frame: dict[str, Any]) -> tuple[SendToUser, ...]:
+    """An edit notifies only the users it mentions that the text before it did not (and never
+    the author): editing cannot ping the same people again and again."""
+    before = act.found or {}
+    try:
+        earlier = json.loads(before.get("mentions") or "[]")
+    except (TypeError, ValueError):
+        earlier = []
+    message = frame | {"from": before.get("from", "")}
+    return tuple(
+        SendToUser(user, mentions.frame(message))
+        for user in frame.get("mentions", ())
+        if user not in earlier and user != act.turn.user
+    )
 
 
 def _ops(entity: dict[str, Any]) -> list[str]:
@@ -246,7 +270,7 @@ def edit(turn: Any, message_id: str, raw: str) -> Plan:
         )
     # Only rows keyed within the window (and its ce-time slack) can be edited: read no further.
     oldest_ms = int((turn.now - settings.edit_window_seconds) * 1000) - history.CE_TIME_FUTURE_MS
-    change = partial(_edit, turn, message_id, cleaned)
+    change = partial(_edit, turn, message_id, cleaned, [])
     current = partial(_edit_state, turn.room, message_id)
     act = _Act(turn, message_id, change, current, max(oldest_ms, 0))
     # The user's flood limit, shared over their connections, as a new message spends it: a
@@ -255,12 +279,32 @@ def edit(turn: Any, message_id: str, raw: str) -> Plan:
     spent, state = token_lease.spend_from_state(turn.state, token_lease.MESSAGES, *rule)
     act = replace(act, turn=turn.with_state(state))
     if spent:
-        return _find(act, 0)
+        return _edit_members(act, cleaned)
     lease = token_lease.request(turn.user, state, token_lease.MESSAGES, *rule)
-    return after(partial(_edit_leased, act), lease)
+    return after(partial(_edit_leased, act, cleaned), lease)
 
 
-def _edit_leased(act: _Act, outcomes: Outcomes) -> Plan:
+def _edit_members(act: _Act, cleaned: str) -> Plan:
+    """An edited text with an "@" may mention members (chat/mentions.py): list them first."""
+    if "@" not in cleaned:
+        return _find(act, 0)
+    listed = ListConnections(rooms.group(act.turn.room), mentions.LISTED)
+    return after(partial(_edit_listed, act, cleaned), listed)
+
+
+def _edit_listed(act: _Act, cleaned: str, outcomes: Outcomes) -> Plan:
+    (listed,) = outcomes
+    turn = act.turn
+    found: list[str] = []
+    if not isinstance(listed, Failed):  # advisory, as for a new message: else plain text
+        users = {str(c.get("userId")) for c in listed if c.get("userId")}
+        named = [(u, str((identity.sender(u, turn.settings) or {}).get("from", u))) for u in users]
+        found = mentions.resolve(cleaned, sorted(named))
+    change = partial(_edit, turn, act.message_id, cleaned, found)
+    return _find(replace(act, change=change), 0)
+
+
+def _edit_leased(act: _Act, cleaned: str, outcomes: Outcomes) -> Plan:
     turn, settings = act.turn, act.turn.settings
     rule = (settings.rate_limit_messages, settings.rate_limit_window_seconds, turn.now)
     allowed, state = token_lease.on_lease(outcomes[0], turn.state, token_lease.MESSAGES, *rule)
@@ -268,11 +312,11 @@ def _edit_leased(act: _Act, outcomes: Outcomes) -> Plan:
         return events.refuse(NOT_EDITED_SAVED, turn.room, turn.state, "store")
     if not allowed:
         return events.refuse(TOO_FAST, turn.room, state, "user-rate")
-    return _find(replace(act, turn=turn.with_state(state)), 0)
+    return _edit_members(replace(act, turn=turn.with_state(state)), cleaned)
 
 
 def _edit(
-    turn: Any, message_id: str, cleaned: str, entity: dict[str, Any]
+    turn: Any, message_id: str, cleaned: str, mentioned: list[str], entity: dict[str, Any]
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None] | str:
     if entity.get("deleted") is True:
         return WAS_DELETED
@@ -285,11 +329,15 @@ def _edit(
     if entity.get("message") == cleaned and isinstance(entity.get("editedAt"), str):
         edited_at = entity["editedAt"]  # the same text again (a retry's too): no change
         return None, edited_frame(turn.room, message_id, cleaned, edited_at)
-    row = {k: v for k, v in entity.items() if k != "ops"} | {
+    row = {k: v for k, v in entity.items() if k not in ("ops", "mentions")} | {
         "message": cleaned,
         "editedAt": edited_at,
     }
-    return row, edited_frame(turn.room, message_id, cleaned, edited_at)
+    frame = edited_frame(turn.room, message_id, cleaned, edited_at)
+    if mentioned:  # the edited text's mentions replace the earlier ones
+        row["mentions"] = json.dumps(mentioned, ensure_ascii=False)
+        frame["mentions"] = mentioned
+    return row, frame
 
 
 def _edit_state(room: str, message_id: str, entity: dict[str, Any]) -> dict[str, Any] | None:

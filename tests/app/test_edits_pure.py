@@ -527,3 +527,31 @@ def test_a_failed_member_list_sends_the_message_without_mentions() -> None:
     store = next(e for e in plan.effects if type(e).__name__ == "StoreMessage")
     assert "mentions" not in store.entity  # type: ignore[union-attr]
     assert plan.warnings
+
+
+def test_an_edit_mentions_again_and_notifies_only_the_newly_mentioned() -> None:
+    plan = past_lease(command({"type": "edit", "room": "dev", "id": ID, "message": "@bob @carol"}))
+    assert plan.effects == (ListConnections("r.dev", mentions.LISTED),)
+    assert plan.then is not None
+    listed = [{"connectionId": f"c{n}", "userId": u} for n, u in enumerate(["bob", "carol"])]
+    plan = plan.then((listed,))
+    assert isinstance(plan.effects[0], FindMessage) and plan.then is not None
+    plan = plan.then((Found(row(mentions='["bob"]'), "e"),))
+    (update,) = plan.effects
+    assert isinstance(update, UpdateMessage)
+    assert json.loads(update.entity["mentions"]) == ["bob", "carol"]
+    assert plan.then is not None
+    plan = plan.then((True,))
+    (send,) = plan.effects
+    assert isinstance(send, SendToGroup) and send.payload["mentions"] == ["bob", "carol"]
+    assert plan.then is not None
+    final = plan.then((None,))
+    assert [(e.user, e.payload["type"]) for e in final.effects] == [("carol", "mention")]  # type: ignore[union-attr]
+
+
+def test_an_edit_without_mentions_drops_the_earlier_ones() -> None:
+    plan = past_lease(command({"type": "edit", "room": "dev", "id": ID, "message": "no one"}))
+    assert plan.then is not None
+    plan = plan.then((Found(row(mentions='["bob"]'), "e"),))
+    (update,) = plan.effects
+    assert isinstance(update, UpdateMessage) and "mentions" not in update.entity
