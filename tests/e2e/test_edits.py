@@ -12,6 +12,7 @@ import pytest
 from tests.support.chat_client import ChatClient, Frame, join
 from tests.support.stack import LocalStack
 from tests.support.stack import local_stack as start_stack
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.stack
 
@@ -89,8 +90,15 @@ async def test_every_frame_of_acting_on_messages(
         await alice.send({"type": "delete", "room": room, "id": message_id})
         await bob.wait_for(of("deleted", message_id))
         url = f"{stack.host_base_url}/api/rooms/{room}/messages"
-        async with session.get(url) as response:
-            shown = {m["id"]: m for m in (await response.json())["messages"]}
+        shown: dict[str, dict] = {}
+
+        async def quotes_scrubbed() -> bool:
+            # The replies' quotes are rewritten after the room is told (the last step).
+            async with session.get(url) as response:
+                shown.update({m["id"]: m for m in (await response.json())["messages"]})
+            return shown[reply["id"]]["replyTo"].get("deleted") is True
+
+        await until(quotes_scrubbed, timeout=10, what="the reply's quote of a deleted message")
         assert shown[message_id] == {
             "id": message_id,
             "room": room,
