@@ -26,6 +26,8 @@ from chat.plan import (
     Effect,
     Failed,
     FileReport,
+    FindMessage,
+    FindReplies,
     KeepListBudget,
     KeepRoomBudget,
     LeaseTokens,
@@ -47,6 +49,7 @@ from chat.plan import (
     Snapshot,
     StoreMessage,
     TakeSlot,
+    UpdateMessage,
 )
 from chat.settings import Settings
 
@@ -133,6 +136,8 @@ class Effects:
                 return await self.service.send_to_group(group, payload, filter=filter)
             case SendToConnection(connection_id, payload):
                 return await self.service.send_to_connection(connection_id, payload)
+            case SendToUser(user, payload):
+                return await self.service.send_to_user(user, payload)
             case AddToGroups(connection_id, groups):
                 return await self.service.add_to_groups(connection_id, list(groups))
             case RemoveFromGroups(connection_id, groups):
@@ -143,6 +148,12 @@ class Effects:
                 return await self.store.add_message(entity, marker)
             case DeleteMessage(entity, marker):
                 return await self.store.delete_message(entity, marker)
+            case FindMessage(room, message_id, newer_than_ms):
+                return await self.store.find_message(room, message_id, newer_than_ms)
+            case FindReplies(room, message_id, below):
+                return await self.store.find_replies(room, message_id, below)
+            case UpdateMessage(entity, etag):
+                return await self.store.update_message(entity, etag)
             case LeaseTokens():
                 return await self.store.lease_tokens(effect)
             case SaveAnnounced(room, user, record, etag):
@@ -169,8 +180,6 @@ class Effects:
                 return await self.moderation.apply(effect)
             case RemoveUserFromGroups(user, groups):
                 return await self.service.remove_user_from_groups(user, list(groups))
-            case SendToUser(user, payload):
-                return await self.service.send_to_user(user, payload)
             case TakeSlot(room, account, seconds, now):
                 return await self.moderation.take_slot(room, account, seconds, now)
             case FileReport(entity):

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chat import history, presence, token_lease
-from chat.plan import LeaseTokens
+from chat.plan import Found, LeaseTokens
 from chat.storage_settings import MESSAGES_TABLE, STATE_TABLE, StorageSettings
 
 if TYPE_CHECKING:
@@ -178,6 +178,76 @@ class TableStore:
                 await table.submit_transaction([("delete", marker), ("delete", entity)])
 
         await self._call("delete message", delete)
+
+    async def find_message(
+        self, room: str, message_id: str, newer_than_ms: int | None = None
+    ) -> Found | None:
+        """The room's message `message_id` and its ETag; None when there is none.
+
+        Its key starts with the time it was sent, which the caller does not know: a range
+        query of the room's partition filtered on `id`, newest first, stops at the first hit
+        (an index row per message would make this one point read, but would double every
+        message's write for the few that are ever acted on). An edit's window bounds the range;
+        a delete or reaction on an old message reads further back, at most FIND_PAGES pages.
+        """
+
+        async def find() -> Found | None:
+            table = await self._table(MESSAGES_TABLE)
+            query, parameters = history.find_filter(room, message_id, newer_than_ms)
+            pages = table.query_entities(query, parameters=parameters, results_per_page=1).by_page()
+            read = 0
+            async for chunk in pages:
+                async for entity in chunk:
+                    return Found(dict(entity), str(entity.metadata["etag"]))
+                read += 1
+                if read >= history.FIND_PAGES:
+                    log.warning("Message %s of %s not found in %d pages", message_id, room, read)
+                    return None
+            return None
+
+        return await self._call("find message", find)
+
+    async def find_replies(self, room: str, message_id: str, below: str) -> list[Found]:
+        """The replies to a message, newest first: rows newer than it (keys below its own)
+        whose `replyToId` is its id; at most FIND_PAGES pages of the partition are read."""
+
+        async def find() -> list[Found]:
+            table = await self._table(MESSAGES_TABLE)
+            query, parameters = history.replies_filter(room, message_id, below)
+            pages = table.query_entities(query, parameters=parameters).by_page()
+            found: list[Found] = []
+            read = 0
+            async for chunk in pages:
+                async for entity in chunk:
+                    found.append(Found(dict(entity), str(entity.metadata["etag"])))
+                read += 1
+                if read >= history.FIND_PAGES:
+                    log.warning("Replies to %s of %s: more than %d pages", message_id, room, read)
+                    break
+            return found
+
+        return await self._call("find replies", find)
+
+    async def update_message(self, entity: dict[str, Any], etag: str) -> bool:
+        """Replace the row if it is still as read; False when another writer came first."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+        from azure.data.tables import UpdateMode
+
+        async def update() -> bool:
+            table = await self._table(MESSAGES_TABLE)
+            try:
+                await table.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                return False
+            return True
+
+        return await self._call("update message", update)
 
     async def page(self, page: history.Page) -> list[dict[str, Any]]:
         """The rows a page of history needs (history.reads: usually one range query),

@@ -94,6 +94,10 @@ class Service:
                 connection_id, payload, content_type="application/json"
             )
 
+    async def send_to_user(self, user: str, payload: dict[str, Any]) -> None:
+        async with self._errors():
+            await self.client().send_to_user(user, payload, content_type="application/json")
+
     async def add_to_groups(self, connection_id: str, groups: list[str]) -> None:
         client = self.client()
         async with self._errors():
@@ -113,10 +117,6 @@ class Service:
         client = self.client()
         async with self._errors():
             await asyncio.gather(*(client.remove_user_from_group(g, user) for g in groups))
-
-    async def send_to_user(self, user: str, payload: dict[str, Any]) -> None:
-        async with self._errors():
-            await self.client().send_to_user(user, payload, content_type="application/json")
 
     async def list_connections(self, group: str, top: int | None = None) -> list[dict[str, Any]]:
         """The group's connections as the service lists them ({"connectionId", "userId"})."""

@@ -38,6 +38,16 @@ PAYLOAD = {
 
 
 LEASED = "message, from a leased token (no bucket write beside the insert)"
+# The messages the edit and reaction cases act on: the ids chat.events.stable_id gives them.
+ACTING_BASE = 20_000_000
+
+
+def _acting_id(n: int) -> str:
+    seed = f"bench-conn\nazure.webpubsub.user.message\n{ACTING_BASE + n}".encode()
+    return hashlib.sha256(seed).hexdigest()[:24]
+
+
+ACTED, REACTED = _acting_id(0), _acting_id(1)
 
 
 def _free_port() -> int:
@@ -146,6 +156,8 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
     os.environ["ChatStorage"] = storage
     # The benchmark sends thousands of messages from one connection: lift the flood limit.
     os.environ["ChatRateLimitMessages"] = "10000"
+    # The edit case edits one message thousands of times: its cost, not the window, is measured.
+    os.environ["ChatEditWindowSeconds"] = "86400"
     function_app.runtime.reset()
     bare_client = WebPubSubServiceClient.from_connection_string(connection, hub=HUB)
     tables = TableServiceClient.from_connection_string(storage)
@@ -248,6 +260,63 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
     def part(n: int) -> bool:
         return n in from_lease
 
+    # --- acting on messages (issue 18): a room of their own, so the message case's rows
+    # never stand between a find and its message.
+    acted_room = "benchacts"
+
+    def acting_calls(command: Callable[[int], dict[str, Any]], base: int) -> Any:
+        """edit or react on one message, each call with the state the previous reply set."""
+        last: dict[str, Any] = {"state": connection_state.encode({"rooms": [acted_room]})}
+
+        def prepare(i: int) -> None:
+            body = json.dumps(command(i)).encode()
+            last["request"] = _event(
+                "azure.webpubsub.user.message", base + i, body, "text/plain", last["state"]
+            )
+
+        async def call(i: int) -> None:
+            response = await function_app.eventhandler(last["request"])
+            assert response.status_code == 204, response.get_body()
+            last["state"] = response.headers.get("ce-connectionState") or last["state"]
+
+        call.prepare = prepare  # type: ignore[attr-defined]
+        return call
+
+    bare_row: dict[str, Any] = {"etag": None}
+
+    async def bare_update_send(i: int) -> None:
+        # The floor of an edit or delete: one conditional update (ETag), one send_to_group.
+        from azure.core import MatchConditions
+
+        entity = {"PartitionKey": "acts", "RowKey": "one", **PAYLOAD, "message": f"edit {i}"}
+        if bare_row["etag"] is None:
+            written = await bare_table.upsert_entity(entity)
+        else:
+            written = await bare_table.update_entity(
+                entity, etag=bare_row["etag"], match_condition=MatchConditions.IfNotModified
+            )
+        bare_row["etag"] = written["etag"]
+        await bare_client.send_to_group("r.lobby", PAYLOAD, content_type="application/json")
+
+    async def bare_upsert_send(i: int) -> None:
+        # The floor of a reaction toggle: one upsert, one send_to_group.
+        entity = {"PartitionKey": "acts", "RowKey": f"r{i % 2}", "emoji": "x"}
+        await bare_table.upsert_entity(entity)
+        await bare_client.send_to_group("r.lobby", PAYLOAD, content_type="application/json")
+
+    reacted_room = "benchreacted"
+    reacted_request = func.HttpRequest(
+        "GET",
+        f"http://localhost/api/rooms/{reacted_room}/messages",
+        params={"limit": "50"},
+        route_params={"room": reacted_room},
+        body=b"",
+    )
+
+    async def app_reacted_history(_: int) -> None:
+        response = await function_app.room_messages(reacted_request)
+        assert response.status_code == 200, response.get_body()
+
     def sys_event(name: str) -> str:
         return f"azure.webpubsub.sys.{name}"
 
@@ -264,6 +333,24 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
             (bare_insert_send, "table insert + send_to_group"),
         ),
         "history page (50 of 500)": (app_history, (bare_history, "the same table query")),
+        "edit (find, conditional replace, send)": (
+            acting_calls(
+                lambda i: {"type": "edit", "room": acted_room, "id": ACTED, "message": f"e{i}"},
+                30_000_000,
+            ),
+            (bare_update_send, "conditional update + send_to_group"),
+        ),
+        "reaction toggle (find, conditional replace, send)": (
+            acting_calls(
+                lambda i: {"type": "react", "room": acted_room, "id": REACTED, "emoji": "👍"},
+                40_000_000,
+            ),
+            (bare_upsert_send, "upsert + send_to_group"),
+        ),
+        "history page, reactions on every message (50 of 500)": (
+            app_reacted_history,
+            (app_history, "today's page: the app's, of a room without reactions"),
+        ),
         "negotiate": (negotiate, (bare_token, "get_client_access_token")),
         "negotiate, same floor plus the HttpResponse every function returns": (
             negotiate,
@@ -287,6 +374,36 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
         }  # fmt: skip
         key_ms, _ = history.row_time(int(occurred * 1000), int(stored * 1000))
         await store.add_message(history.to_entity(message, key_ms))
+    # The messages edited and reacted to, stored through the app (now: within the edit window).
+    for n in range(2):  # ACTED, then REACTED
+        request = _event(
+            "azure.webpubsub.user.message",
+            ACTING_BASE + n,
+            json.dumps({"type": "message", "room": acted_room, "message": "act on me"}).encode(),
+            "text/plain",
+            connection_state.encode({"rooms": [acted_room]}),
+        )
+        assert (await function_app.eventhandler(request)).status_code == 204
+    # A room like the history room, each message with 3 emoji of 5 people each.
+    from chat import reactions as reaction_rules
+
+    state: Any = ()
+    for emoji in ("👍", "🎉", "❤️"):
+        for person in range(5):
+            state = reaction_rules.toggle(state, emoji, f"user{person}", f"user{person}")
+    arrivals = random.Random(2026)
+    occurred = 1_796_032_800.0
+    for n in range(500):
+        occurred += arrivals.expovariate(3.0)
+        stored = occurred + 0.004
+        message = {
+            "id": hashlib.sha256(b"r%d" % n).hexdigest()[:24],
+            "room": reacted_room, "from": "alice",
+            "message": f"history {n}", "time": history.iso_time(stored),
+        }  # fmt: skip
+        key_ms, _ = history.row_time(int(occurred * 1000), int(stored * 1000))
+        entity = history.to_entity(message, key_ms) | {"reactions": reaction_rules.stored(state)}
+        await store.add_message(entity)
     results = {}
     message = "message (store, then send to the room)"
     for name, (app_call, bare) in cases.items():
@@ -312,6 +429,9 @@ def run(quick: bool) -> tuple[dict[str, Any], list[str]]:
     targets = {
         "message (store, then send to the room)": "median <= 1.15",
         "history page (50 of 500)": "p99 <= 1.2",
+        "edit (find, conditional replace, send)": "median <= 1.2",
+        "reaction toggle (find, conditional replace, send)": "median <= 1.2",
+        "history page, reactions on every message (50 of 500)": "p99 <= 1.3",
         "negotiate": "median <= 1.1",
     }
     rows = [

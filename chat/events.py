@@ -26,12 +26,15 @@ from typing import Any
 from chat import (
     bounded_json,
     connection_state,
+    edits,
     event_time,
     history,
     identity,
+    mentions,
     message_text,
     moderation,
     rate_limit,
+    replies,
     rooms,
     token_lease,
     typing_notice,
@@ -42,12 +45,15 @@ from chat.plan import (
     AddToGroups,
     DeleteMessage,
     Failed,
+    FindMessage,
+    Found,
     ListConnections,
     Outcomes,
     Plan,
     Reconcile,
     RemoveFromGroups,
     SendToGroup,
+    SendToUser,
     Snapshot,
     StoreMessage,
     after,
@@ -246,12 +252,23 @@ def command(
         return leave(turn)
     if parsed.kind == rooms.TYPING:
         return typing(turn)
-    return _gated(turn, rooms.MESSAGE, partial(message, raw=parsed.text or "", tag=parsed.tag))
+    if parsed.kind == rooms.EDIT:
+        edit = partial(edits.edit, message_id=parsed.message_id or "", raw=parsed.text or "")
+        return _gated(turn, rooms.EDIT, edit)
+    if parsed.kind == rooms.DELETE:
+        return edits.delete(turn, parsed.message_id or "")
+    if parsed.kind == rooms.REACT:
+        react = partial(
+            edits.react, message_id=parsed.message_id or "", raw_emoji=parsed.emoji or ""
+        )
+        return _gated(turn, rooms.REACT, react)
+    send = partial(message, raw=parsed.text or "", reply_to=parsed.message_id, tag=parsed.tag)
+    return _gated(turn, rooms.MESSAGE, send)
 
 
 def _gated(turn: _Turn, kind: str, carry_on: Callable[[_Turn], Plan]) -> Plan:
-    """Bans, mutes and slow mode (chat/moderation.py) are read before a join or a message is
-    decided. Without sign-in nobody can moderate, so there is nothing to read."""
+    """Bans, mutes and slow mode (chat/moderation.py) are read before a join, a message, an
+    edit or a reaction is decided. Without sign-in nobody can moderate: nothing to read."""
     if not turn.settings.sign_in:
         return carry_on(turn)
     check = moderation.Gate(kind, turn.room, turn.user, turn.state, turn.settings, turn.now)
@@ -384,7 +401,11 @@ class _Message:
     tag: str | None = None  # the client's tag: echoed on the broadcast and refusals, not stored
 
 
-def message(turn: _Turn, raw: str, tag: str | None = None) -> Plan:
+def no_reply_target(room: str) -> str:
+    return f"Message not sent: the message it replies to is not in {room}."
+
+
+def message(turn: _Turn, raw: str, reply_to: str | None = None, tag: str | None = None) -> Plan:
     settings, room, now = turn.settings, turn.room, turn.now
     # First a free guard per connection (kept in its state), then the user's shared bucket.
     capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
@@ -397,6 +418,50 @@ def message(turn: _Turn, raw: str, tag: str | None = None) -> Plan:
         cleaned = message_text.clean(raw, settings.max_message_length)
     except Refused as error:
         return refuse(error.reason, room, state, "policy", tag)
+    # A reply needs the message it answers, an "@" the room's members: both read at once.
+    lookups = (
+        *((FindMessage(room, reply_to),) if reply_to is not None else ()),
+        *((ListConnections(rooms.group(room), mentions.LISTED),) if "@" in cleaned else ()),
+    )
+    if lookups:
+        looked_up = partial(_looked_up, turn.with_state(state), cleaned, reply_to, tag)
+        return after(looked_up, *lookups)
+    return _compose(turn.with_state(state), cleaned, {}, tag)
+
+
+def _looked_up(
+    turn: _Turn, cleaned: str, reply_to: str | None, tag: str | None, outcomes: Outcomes
+) -> Plan:
+    extra: dict[str, Any] = {}
+    rest = list(outcomes)
+    if reply_to is not None:
+        found = rest.pop(0)
+        if isinstance(found, Failed):
+            return refuse(NOT_SAVED, turn.room, turn.state, "store", tag)
+        if not isinstance(found, Found):
+            return refuse(no_reply_target(turn.room), turn.room, turn.state, "reply", tag)
+        extra["replyTo"] = replies.reply_to(found.entity)
+    warnings: tuple[str, ...] = ()
+    if rest:
+        listed = rest.pop(0)
+        if isinstance(listed, Failed):  # mentions are advisory: the message goes out as text
+            warnings = (f"Members of {turn.room} not listed for mentions: {listed.reason}",)
+        else:
+            users = {str(c.get("userId")) for c in listed if c.get("userId")}
+            named = [
+                (u, str((identity.sender(u, turn.settings) or {}).get("from", u))) for u in users
+            ]
+            found_ids = mentions.resolve(cleaned, sorted(named))
+            if found_ids:
+                extra["mentions"] = found_ids
+    plan = _compose(turn, cleaned, extra, tag)
+    return Plan(plan.effects, plan.reply, plan.then, plan.notes, warnings=plan.warnings + warnings)
+
+
+def _compose(turn: _Turn, cleaned: str, extra: dict[str, Any], tag: str | None) -> Plan:
+    """The message frame and its row (with a reply's quote and mentions), then the store."""
+    settings, room, now, state = turn.settings, turn.room, turn.now, turn.state
+    capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
     frame = {
         "id": stable_id(turn.event),
         "room": room,
@@ -404,6 +469,7 @@ def message(turn: _Turn, raw: str, tag: str | None = None) -> Plan:
         **(identity.sender(turn.user, settings) or {"from": turn.user}),
         "message": cleaned,
         "time": history.iso_time(now),
+        **extra,
     }
     # The key's time is the event's own (ce-time): a retry makes the same key, so one insert
     # is idempotent. Without a usable ce-time the key comes from this clock, and a marker row
@@ -484,4 +550,10 @@ def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
             f"{sent.reason}"
         )
         return Plan((undo,), text(sent.status, UNREACHABLE), errors=(error,))
-    return Plan(reply=ok(msg.turn.state), notes={"room": msg.turn.room}, delivered=True)
+    # Each mentioned user, on every connection (not the author's own mention of themself).
+    notify = tuple(
+        SendToUser(user, mentions.frame(msg.frame))
+        for user in msg.frame.get("mentions", ())
+        if user != msg.turn.user
+    )
+    return Plan(notify, ok(msg.turn.state), notes={"room": msg.turn.room}, delivered=True)

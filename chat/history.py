@@ -21,13 +21,14 @@ unusable is still stored that way (see `row_time`).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from chat import text_rules
+from chat import reactions, text_rules
 
 # 10^13 ms is the year 2286: inverted times keep 13 digits (zero-padded) until then.
 _MS_CEILING = 10**13 - 1
@@ -49,7 +50,15 @@ CE_TIME_PAST_MS = 3_600_000
 # about as much as it would in the page (0.05-0.1 ms on Azurite), a second query about 4 ms.
 GROUP_SLACK = 8
 WHOLE = 1000  # the service's largest page: reads of a whole group use it
-SELECT = ("RowKey", "id", "from", "message", "time", "userId", "idp", "lookalike")
+_SENT = ("RowKey", "id", "from", "message", "time", "userId", "idp", "lookalike")
+# What acting on a message (chat/edits.py, chat/reactions.py) adds to its row; the page reads
+# them with the row itself, so a page with edits and reactions costs the same queries.
+ACTED = ("editedAt", "deleted", "replyTo", "mentions", "reactions")
+SELECT: tuple[str, ...] = _SENT + ACTED
+# Finding a message by id (no index row: see adapters/table_store.find_message) reads at most
+# this many pages of the room's partition, newest first (the service scans up to 1,000 rows
+# for each).
+FIND_PAGES = 8
 
 _WITHIN = re.compile(r"(\d{13})-(\d{17})-([0-9a-f]{24})", re.ASCII)
 # `time` as iso_time writes it: such strings sort as the times they stand for.
@@ -142,7 +151,67 @@ def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
         # Sign-in mode: who sent it (chat/identity.py), so history lines can be told as own.
         **{key: message[key] for key in SENDER_KEYS if key in message},
         **({LOOKALIKE: True} if message.get(LOOKALIKE) is True else {}),
+        **_acted_entity(message),
     }
+
+
+def _acted_entity(message: dict[str, Any]) -> dict[str, Any]:
+    """A new message's reply and mentions, as row properties (JSON text)."""
+    fields: dict[str, Any] = {}
+    if isinstance(message.get("replyTo"), dict):
+        fields["replyTo"] = json.dumps(message["replyTo"], ensure_ascii=False)
+        # Filterable: deleting the original finds its replies and takes its text out of them.
+        fields["replyToId"] = message["replyTo"].get("id", "")
+    if message.get("mentions"):
+        fields["mentions"] = json.dumps(message["mentions"], ensure_ascii=False)
+    return fields
+
+
+def _json(value: Any, kind: type) -> Any:
+    """A JSON property as stored, or None when absent or not what this app writes."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, kind) else None
+
+
+def tombstone(entity: dict[str, Any]) -> dict[str, Any]:
+    """A deleted message's row: who and when stay (the thread still reads in order), the text,
+    its reply, mentions and reactions go; storage keeps none of it."""
+    kept = ("PartitionKey", "RowKey", "id", "from", "time", *SENDER_KEYS, LOOKALIKE, "ops")
+    return {key: entity[key] for key in kept if key in entity} | {"deleted": True}
+
+
+def find_filter(
+    room: str, message_id: str, newer_than_ms: int | None
+) -> tuple[str, dict[str, str]]:
+    """A parameterised filter for one message of the room by id: messages only (below the
+    markers), and with `newer_than_ms`, only keys of that time or later."""
+    parameters = {"room": room, "id": message_id, "below": END}
+    if newer_than_ms is not None:
+        # Newer rows have smaller inverted times: every key of newer_than_ms's second or later
+        # sorts below this prefix.
+        parameters["below"] = f"{_MS_CEILING - newer_than_ms + 1:013d}"
+    return "PartitionKey eq @room and RowKey lt @below and id eq @id", parameters
+
+
+def replies_filter(room: str, message_id: str, below: str) -> tuple[str, dict[str, str]]:
+    """A parameterised filter for the replies to a message: newer rows (keys below its own)."""
+    parameters = {"room": room, "id": message_id, "below": below}
+    return "PartitionKey eq @room and RowKey lt @below and replyToId eq @id", parameters
+
+
+def unquoted(entity: dict[str, Any]) -> dict[str, Any] | None:
+    """A reply's row once its original is deleted: the quote says so, with no text of it
+    (None: the row quotes nothing, or no text)."""
+    quoted = _json(entity.get("replyTo"), dict)
+    if quoted is None or quoted.get("deleted") is True:
+        return None
+    kept = {k: quoted[k] for k in ("id", "from", "userId") if k in quoted}
+    return entity | {"replyTo": json.dumps(kept | {"deleted": True}, ensure_ascii=False)}
 
 
 def marker(message: dict[str, Any], row: str) -> dict[str, Any]:
@@ -152,16 +221,32 @@ def marker(message: dict[str, Any], row: str) -> dict[str, Any]:
 
 def from_entity(entity: dict[str, Any]) -> dict[str, Any]:
     """The message as it was broadcast, repaired: a lone surrogate stored before the text rules
-    refused them (chat/text_rules.py) is served as U+FFFD, so the row never breaks its page."""
-    return {
+    refused them (chat/text_rules.py) is served as U+FFFD, so the row never breaks its page.
+    As it is now: edited text with `editedAt`, a tombstone without text, `replyTo`,
+    `mentions` and `reactions` (chat/reactions.py's whole-state form)."""
+    sent = {
         "id": _text(entity["id"]),
         "room": _text(entity["PartitionKey"]),
         "from": _text(entity["from"]),
-        "message": _text(entity["message"]),
         "time": _text(entity["time"]),
         **{key: _text(entity[key]) for key in SENDER_KEYS if isinstance(entity.get(key), str)},
         **({LOOKALIKE: True} if entity.get(LOOKALIKE) is True else {}),
     }
+    if entity.get("deleted") is True:
+        return sent | {"deleted": True}
+    message = sent | {"message": _text(entity.get("message", ""))}
+    if isinstance(entity.get("editedAt"), str):
+        message["editedAt"] = entity["editedAt"]
+    reply_to = _json(entity.get("replyTo"), dict)
+    if reply_to is not None:
+        message["replyTo"] = {k: _text(v) for k, v in reply_to.items()}
+    mentions = _json(entity.get("mentions"), list)
+    if mentions:
+        message["mentions"] = [_text(m) for m in mentions if isinstance(m, str)]
+    stored = _json(entity.get("reactions"), list)
+    if stored:
+        message["reactions"] = reactions.public(reactions.parse(stored))
+    return message
 
 
 def _text(value: Any) -> Any:

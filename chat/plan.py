@@ -54,6 +54,14 @@ class SendToConnection:
 
 
 @dataclass(frozen=True)
+class SendToUser:
+    """To every connection of the user, whatever rooms they are in (a mention)."""
+
+    user: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class AddToGroups:
     connection_id: str
     groups: tuple[str, ...]
@@ -88,6 +96,44 @@ class StoreMessage:
 class DeleteMessage:
     entity: dict[str, Any]
     marker: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class FindMessage:
+    """Read the room's message `id` (outcome: Found, or None when the room has no such
+    message). `newer_than_ms`: only rows keyed at or after that epoch ms (an edit's window),
+    so the search reads a bounded range."""
+
+    room: str
+    id: str
+    newer_than_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class FindReplies:
+    """The room's replies to message `id` (outcome: a list of Found), among the rows newer
+    than the message or of its second (keys below `below`), at most history.FIND_PAGES pages."""
+
+    room: str
+    id: str
+    below: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """A message row as stored, and its ETag (for UpdateMessage)."""
+
+    entity: dict[str, Any]
+    etag: str
+
+
+@dataclass(frozen=True)
+class UpdateMessage:
+    """Replace a message row if it is still as read (`etag`). Outcome: True written, False
+    another instance changed (or deleted) it first: the decision reads it again."""
+
+    entity: dict[str, Any]
+    etag: str
 
 
 @dataclass(frozen=True)
@@ -239,12 +285,6 @@ class RemoveUserFromGroups:
 
 
 @dataclass(frozen=True)
-class SendToUser:
-    user: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class TakeSlot:
     """Slow mode: the account's next message time in the room, shared by its connections
     (outcome: 0.0 taken, else the seconds to wait)."""
@@ -274,11 +314,15 @@ class ResolveReport:
 Effect = (
     SendToGroup
     | SendToConnection
+    | SendToUser
     | AddToGroups
     | RemoveFromGroups
     | ListConnections
     | StoreMessage
     | DeleteMessage
+    | FindMessage
+    | FindReplies
+    | UpdateMessage
     | LeaseTokens
     | SaveAnnounced
     | MarkPending
@@ -292,7 +336,6 @@ Effect = (
     | ClaimRoom
     | Moderate
     | RemoveUserFromGroups
-    | SendToUser
     | TakeSlot
     | FileReport
     | ResolveReport

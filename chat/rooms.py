@@ -27,10 +27,15 @@ TAG_PATTERN = re.compile(r"[0-9a-f]{1,16}")
 MAX_ROOMS_PER_CONNECTION = 20
 
 JOIN, LEAVE, MESSAGE, TYPING = "join", "leave", "message", "typing"
-COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING)
 # Moderation (chat/moderation.py reads the rest of the frame; chat/roles.py who may).
 MODERATION = ("kick", "ban", "unban", "mute", "unmute", "slowmode", "topic", "mod", "report")
 RESOLVE = "resolve"  # a report: no room in the frame
+# Acting on a stored message (chat/edits.py, chat/reactions.py): each names it by `id`.
+EDIT, DELETE, REACT = "edit", "delete", "react"
+COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING, EDIT, DELETE, REACT)
+# A message id as chat.events.stable_id makes it: checked before it reaches a table filter.
+MESSAGE_ID = re.compile(r"[0-9a-f]{24}", re.ASCII)
+MAX_EMOJI_CHARS = 64  # far above the longest RGI sequence (a family: 11 code points)
 
 # Group names. Room names hold no ".", so "r.<room>" and "p2.<room>.<hash>" cannot collide.
 ROOM_GROUP_PREFIX = "r."
@@ -52,6 +57,8 @@ class Command:
     kind: str
     room: str
     text: str | None = None  # raw text of a chat message (cleaned by the caller's policy)
+    message_id: str | None = None  # edit, delete, react: the message; message: its replyTo
+    emoji: str | None = None  # react: as sent (chat/emoji.py judges it)
     frame: dict[str, Any] | None = None  # a moderation command's whole frame
     tag: str | None = None  # the client's tag of a chat message, when it is a usable one
 
@@ -105,22 +112,47 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
         return Command(kind, room, frame=value)
     if kind not in COMMANDS:
         shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
-        raise Rejected(f"Unknown command {shown!r}: use join, leave, message or typing.")
+        raise Rejected(
+            f"Unknown command {shown!r}: use join, leave, message, typing, edit, delete or react."
+        )
     try:
         room = validate(value.get("room"))
     except InvalidRoom as error:
         raise Rejected(f"Command {kind} refused: {error}.") from None
+    if kind in (EDIT, DELETE, REACT):
+        return _on_message(kind, room, value)
     if kind != MESSAGE:
         return Command(kind, room)
     message = value.get("message")
     if not isinstance(message, str):
         raise Rejected('Message not sent: "message" must be text.', room)
-    return Command(MESSAGE, room, message, tag=tag_of(value.get("tag")))
+    reply_to = value.get("replyTo")
+    if reply_to is not None and not (isinstance(reply_to, str) and MESSAGE_ID.fullmatch(reply_to)):
+        raise Rejected('Message not sent: "replyTo" is not the id of a message.', room)
+    return Command(MESSAGE, room, message, reply_to, tag=tag_of(value.get("tag")))
 
 
 def tag_of(raw: object) -> str | None:
     """The client's tag if it is 1-16 lowercase hex digits, else None (ignored)."""
     return raw if isinstance(raw, str) and TAG_PATTERN.fullmatch(raw) else None
+
+
+def _on_message(kind: str, room: str, value: dict[str, Any]) -> Command:
+    """edit, delete, react: the message's id, and the new text or the emoji."""
+    message_id = value.get("id")
+    if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
+        raise Rejected(f'Not done: "id" is not the id of a message ({kind}).', room)
+    if kind == EDIT:
+        message = value.get("message")
+        if not isinstance(message, str):
+            raise Rejected('Not edited: "message" must be text.', room)
+        return Command(kind, room, message, message_id)
+    if kind == REACT:
+        emoji = value.get("emoji")
+        if not isinstance(emoji, str) or not emoji or len(emoji) > MAX_EMOJI_CHARS:
+            raise Rejected('No reaction: "emoji" must be one emoji.', room)
+        return Command(kind, room, None, message_id, emoji)
+    return Command(kind, room, None, message_id)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

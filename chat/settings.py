@@ -25,6 +25,9 @@ MAX_MESSAGE_LENGTH = 16_000
 # group counts in one call of the service (a page of 200).
 DEFAULT_CONNECTIONS_PER_USER = 10
 MAX_CONNECTIONS_PER_USER = 200
+# ChatEditWindowSeconds: 15 minutes, about Zulip's 10; at most a week (older text is history).
+DEFAULT_EDIT_WINDOW_SECONDS = 900
+MAX_EDIT_WINDOW_SECONDS = 7 * 24 * 3600
 
 
 class SettingsError(Exception):
@@ -52,6 +55,8 @@ class Settings:
     max_connections_per_user: int = DEFAULT_CONNECTIONS_PER_USER
     # ChatAdmins: "<idp>:<provider id>" accounts that may moderate every room (chat/roles.py).
     admins: frozenset[str] = frozenset()
+    # ChatEditWindowSeconds: how long after sending its author may edit a message (0: never).
+    edit_window_seconds: int = DEFAULT_EDIT_WINDOW_SECONDS
 
     @property
     def identity_mode(self) -> bool:
@@ -197,4 +202,7 @@ def load(env: Mapping[str, str]) -> Settings:
             MAX_CONNECTIONS_PER_USER,
         ),
         admins=_admins(env),
+        edit_window_seconds=_int(
+            env, "ChatEditWindowSeconds", DEFAULT_EDIT_WINDOW_SECONDS, 0, MAX_EDIT_WINDOW_SECONDS
+        ),
     )

@@ -26,6 +26,7 @@
   var statusView = window.ChatStatusView;
   var notify = window.ChatNotify;
   var firstVisit = window.ChatFirstVisit;
+  var messageActions = window.ChatMessageActions;
 
   var NAME_KEY = "chat.name";
   // Per tab (sessionStorage): ids of the lines this tab sent, so they stay "own" after a reload.
@@ -242,7 +243,7 @@
    * presence-core.js), which says so next to the name.
    */
   function chatLine(item, whose) {
-    return view.chatLine(item, {
+    var li = view.chatLine(item, {
       own: whose === "own",
       sameName: whose === "same-name",
       name: item.from,
@@ -250,6 +251,7 @@
       warning: identity.lookalikeWarning(item), // "" unless the server marked the name
       date: core.parseTime(item.time, new Date()),
     });
+    return actions.decorate(li, item, item.room || current);
   }
 
   /** A system notice (joined/left, rejected, or a local connection note). */
@@ -395,6 +397,7 @@
   /** Handle one received frame. */
   function onText(text) {
     if (!session) return;
+    if (actions.frame(text, onMention)) return; // edited, deleted, reactions, mention
     var special = roomsCore.parseRoomFrame(text);
     if (special) {
       var target = room(special.room);
@@ -416,6 +419,8 @@
     // the id is stable per message, so each is shown once.
     if (item.id && !r.seen.add(item.id)) return;
     if (item.kind === "chat") {
+      messageActions.extras(item, safeJson(text));
+      item.room = name;
       r.typists.delete(item.userId || item.from);
       item.tag = tagOf(text);
       // Ours only if this tab sent it (without sign-in, the name alone cannot say). Only a line
@@ -533,6 +538,7 @@
       button.setAttribute("aria-current", name === current ? "true" : "false");
       var label = roomsCore.unreadLabel(r.unread);
       button.setAttribute("aria-label", name + (label ? ", " + label + " unread" : ""));
+      if (r.mentions) button.dataset.mentions = String(r.mentions); // shown as "@" by the badge
       // The name may be cut with an ellipsis: the tooltip and the accessible name hold it whole.
       button.title = name;
       button.append(span("room-name", name));
@@ -697,6 +703,7 @@
     r.unread = 0;
     // The divider marks what came since this room was last read (in this visit or before).
     r.unreadAfter = readUpTo.has(name) ? readUpTo.get(name) : null;
+    r.mentions = 0;
     renderRoomList();
     renderRoomInfo();
     renderMessages();
@@ -930,8 +937,11 @@
     // command is, so a failed send leaves nothing pending.
     var sent = !!session && session.connection.state === "connected";
     var tag = sent ? session.sent.send(current, text) : "";
-    if (sent && sendCommand({ type: "message", room: current, message: text, tag: tag })) {
+    var command = { type: "message", room: current, message: text, tag: tag };
+    if (replying && replying.room === current) command.replyTo = replying.id;
+    if (sent && sendCommand(command)) {
       pending.sent(text, tag);
+      setReplying(null);
       el.messageInput.value = "";
       composer.refresh();
       el.sendError.textContent = "";
@@ -945,6 +955,98 @@
     }
     el.messageInput.focus();
   }
+
+  /* ---------- acting on messages (static/message-actions.js) ---------- */
+
+  var replying = null; // the item the next message answers
+  var replyBar = null;
+
+  function safeJson(text) {
+    try {
+      return JSON.parse(text);
+    } catch (_err) {
+      return null;
+    }
+  }
+
+  function itemOf(name, id) {
+    var r = roomState.get(name);
+    if (!r) return null;
+    for (var i = r.items.length - 1; i >= 0; i -= 1) {
+      if (r.items[i].id === id) return r.items[i];
+    }
+    return null;
+  }
+
+  function lineOf(id) {
+    return el.messages.querySelector('li[data-id="' + window.CSS.escape(id) + '"]');
+  }
+
+  function setReplying(item) {
+    replying = item;
+    if (replyBar) replyBar.remove();
+    replyBar = null;
+    if (!item) return;
+    replyBar = document.createElement("div");
+    replyBar.className = "reply-bar";
+    replyBar.dataset.testid = "reply-bar";
+    replyBar.append(span("text", "Replying to " + item.from + ": " + item.message.slice(0, 100)));
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "btn btn-small btn-quiet";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", function () {
+      setReplying(null);
+      el.messageInput.focus();
+    });
+    replyBar.append(cancel);
+    el.messageForm.before(replyBar);
+    el.messageInput.focus();
+  }
+
+  function onMention(data) {
+    // A mention of us in a room we are not looking at: its badge counts it.
+    if (data.room !== current && roomState.has(data.room)) {
+      room(data.room).mentions = (room(data.room).mentions || 0) + 1;
+      renderRoomList();
+    }
+  }
+
+  /** Up arrow in an empty composer edits one's last message of this room. */
+  function onComposerKey(event) {
+    if (event.key !== "ArrowUp" || el.messageInput.value || !session) return;
+    var items = room(current).items;
+    for (var i = items.length - 1; i >= 0; i -= 1) {
+      var it = items[i];
+      if (it.kind === "chat" && !it.deleted && (it.userId || it.from) === session.name) {
+        event.preventDefault();
+        actions.edit(it);
+        return;
+      }
+    }
+  }
+
+  var actions = messageActions.create({
+    send: sendCommand,
+    me: function () {
+      return session ? session.name : "";
+    },
+    myName: function () {
+      return session ? shownName(session.name) : "";
+    },
+    itemOf: itemOf,
+    items: function (name) {
+      var r = roomState.get(name);
+      return r ? r.items : [];
+    },
+    lineOf: lineOf,
+    onReply: setReplying,
+    redraw: function (name, item) {
+      if (name !== current) return;
+      var old = lineOf(item.id);
+      if (old) old.replaceWith(lineFor(item));
+    },
+  });
 
   function onLeave() {
     endSession();
@@ -1052,6 +1154,10 @@
     });
     el.messages.addEventListener("keydown", onLogKey);
     el.messageInput.addEventListener("input", onTyping);
+    actions.autocomplete(el.messageInput, function () {
+      return room(current).members.map(shownName);
+    });
+    el.messageInput.addEventListener("keydown", onComposerKey);
     el.leave.addEventListener("click", onLeave);
     el.retry.addEventListener("click", onRetry);
     el.messages.addEventListener("scroll", onScroll, { passive: true });

@@ -128,16 +128,23 @@
     var list = isObject(page) && Array.isArray(page.messages) ? page.messages : [];
     for (var i = 0; i < list.length; i += 1) {
       var m = list[i];
-      if (!isObject(m) || typeof m.id !== "string" || typeof m.message !== "string") continue;
+      // A deleted message comes without text (a tombstone): it keeps its place in the log.
+      var deleted = isObject(m) && m.deleted === true;
+      if (!isObject(m) || typeof m.id !== "string" || (typeof m.message !== "string" && !deleted)) {
+        continue;
+      }
       if (seen.has(m.id)) continue;
       seen.add(m.id);
       var item = {
         kind: "chat",
         id: m.id,
         from: typeof m.from === "string" ? m.from : "unknown",
-        message: m.message,
+        message: deleted ? "" : m.message,
         time: typeof m.time === "string" ? m.time : "",
       };
+      // As it is now: edits, replies, mentions and reactions (static/message-actions.js).
+      var acts = typeof window !== "undefined" ? window.ChatMessageActions : null;
+      if (acts) acts.extras(item, m);
       // Sign-in mode: the sender's id and provider, so a history line can be told as one's own
       // (as live lines are; a line may reach the page first through history).
       if (typeof m.userId === "string") item.userId = m.userId;
