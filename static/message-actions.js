@@ -418,7 +418,9 @@
         } else if (ev.key === "Escape") {
           list.hidden = true;
         }
-      });
+        // Capture: at the composer itself, capture listeners run before the composer's own
+        // keydown (compose.js), whose Enter would otherwise send the half-typed "@na" first.
+      }, true);
     }
 
     /** Edit `item` in place (Up arrow in an empty composer: one's last message). */
