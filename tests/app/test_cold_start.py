@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ["negotiate", "eventhandler", "room_messages", "presence_sweep", "index", "static"]
+FUNCTIONS = [
+    "negotiate",
+    "eventhandler",
+    "room_messages",
+    "my_rooms",  # issue 17
+    "room_directory",  # issue 17
+    "presence_sweep",
+    "index",
+    "static",
+]
 # The SDKs behind the service and the store (and their HTTP stack): each first used by a call.
 SDK_PREFIXES = ("azure.core", "azure.data", "azure.identity", "azure.messaging", "aiohttp")
 PROBE = """

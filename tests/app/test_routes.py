@@ -15,6 +15,9 @@ CONTRACT = [
     ("index", "index", {"GET", "HEAD"}, func.AuthLevel.ANONYMOUS),
     ("static", "static/{*path}", {"GET", "HEAD"}, func.AuthLevel.ANONYMOUS),
     ("room_messages", "rooms/{room}/messages", {"GET"}, func.AuthLevel.ANONYMOUS),
+    # issue 17: your conversations, and the room directory
+    ("my_rooms", "me/rooms", {"GET"}, func.AuthLevel.ANONYMOUS),
+    ("room_directory", "rooms", {"GET"}, func.AuthLevel.ANONYMOUS),
 ]
 
 
