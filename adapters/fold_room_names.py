@@ -15,6 +15,7 @@ names need nothing: they are rewritten as people come and go, and the directory 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from typing import Any
@@ -40,10 +41,9 @@ async def fold(store: TableStore) -> int:
                 mixed.append(dict(entity))
         for row in mixed:
             old = row["PartitionKey"]
-            try:
+            # 409: an earlier, interrupted run copied it already.
+            with contextlib.suppress(ResourceExistsError):
                 await table.create_entity(row | {"PartitionKey": old.lower()})
-            except ResourceExistsError:
-                pass  # an earlier, interrupted run copied it
             await table.delete_entity(old, row["RowKey"])
             moved += 1
         return moved

@@ -4,6 +4,7 @@ direct.py, and their dispatch in chat/events.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -253,7 +254,7 @@ def test_catch_up_windows_start_small_and_double_to_now() -> None:
     query = catch_up.Since("dev", 50, 0)
     windows = catch_up.windows(query, 1000.0)
     assert windows[0] == catch_up.Window(0, catch_up.WINDOW_S * 1000)
-    assert all(b.start_ms == a.end_ms for a, b in zip(windows, windows[1:], strict=False))
+    assert all(b.start_ms == a.end_ms for a, b in itertools.pairwise(windows))
     assert windows[-1].end_ms > (1000 + catch_up.FUTURE_S) * 1000 >= windows[-1].start_ms
     assert len(windows) <= 6  # 64 s doubling covers 1,061 s in 5 windows
     # A key range: the window's seconds, newest first.
