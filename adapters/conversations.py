@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chat")
 DIRECTORY = "rooms"
-_WINDOW_SELECT = ["RowKey", "id", "time"]
+_WINDOW_SELECT = ["RowKey", "id", "time", "userId", "from"]
 _MARK = ("readGroup", "readTime", "readId")
 _MINE_SELECT = ("RowKey", "kind", "joined", *_MARK, "withUserId", "withName", "withIdp")
 
@@ -166,7 +166,7 @@ class Conversations:
                 "room": room,
                 "kind": "dm" if rooms.is_direct(room) else "room",
                 "lastMessageTime": read_marks.last_time(window),
-                "unread": read_marks.unread(window, mark) if mark is not None else 0,
+                "unread": read_marks.unread(window, mark, user) if mark is not None else 0,
             }
             if row.get("withUserId"):
                 entry["with"] = {

@@ -50,10 +50,13 @@ def advances(new: Position, old: Position | None) -> bool:
     return old is None or newer(new, old)
 
 
-def unread(rows: list[dict[str, Any]], mark: Position | None) -> int:
-    """How many of the room's newest rows (as read: UNREAD_READ of them) are after `mark`."""
+def unread(rows: list[dict[str, Any]], mark: Position | None, user: str | None = None) -> int:
+    """How many of the room's newest rows (as read: UNREAD_READ of them) are after `mark`,
+    not counting the user's own (their `userId` in sign-in mode, else their name)."""
     count = 0
     for row in history.visible(history.Page("", 1), rows):
+        if user is not None and row.get("userId", row.get("from")) == user:
+            continue
         if mark is None or newer(position(row), mark):
             count += 1
     return min(count, UNREAD_CAP)

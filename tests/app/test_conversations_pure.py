@@ -164,6 +164,9 @@ def test_unread_counts_what_is_after_the_mark_capped_at_100() -> None:
     assert read_marks.unread(newest_first, read_marks.position(A)) == 2
     assert read_marks.unread(newest_first, read_marks.position(C)) == 0
     assert read_marks.unread(newest_first, None) == 3
+    # One's own messages are never unread.
+    own = [dict(C, userId="me"), dict(B, **{"from": "me"}), A]
+    assert read_marks.unread(own, None, "me") == 1
     many = [row(1000 + n, history.iso_time(1000 + n), f"{n:024x}") for n in range(150)]
     assert read_marks.unread(many[::-1], None) == read_marks.UNREAD_CAP
     # No mark yet: what came after the join.
