@@ -123,6 +123,17 @@
     return best;
   }
 
+  /**
+   * Where to catch up from: a few seconds before the newest line held. Catch-up counts whole
+   * seconds of the event's own time, which may trail the time a line shows; repeats are
+   * dropped by id, so reading a little more is free of duplicates.
+   */
+  function sinceFor(time) {
+    var at = Date.parse(str(time));
+    if (!isFinite(at)) return "";
+    return new Date(at - 5000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  }
+
   /** The id of the newest chat item (by time; the last of equals), or "". */
   function newestId(items) {
     var best = null;
@@ -186,6 +197,7 @@
     readFrame: readFrame,
     peerOf: peerOf,
     latestTime: latestTime,
+    sinceFor: sinceFor,
     newestId: newestId,
     directName: directName,
     getJson: getJson,
