@@ -72,6 +72,7 @@
     dmHeading: document.getElementById("dm-heading"),
     dmList: document.getElementById("dm-list"),
     browse: document.getElementById("browse"),
+    browseBody: document.getElementById("browse-body"),
     browseSearch: document.getElementById("browse-search"),
     browseList: document.getElementById("browse-list"),
   };
@@ -624,6 +625,8 @@
   }
 
   function onBrowseToggle() {
+    // Hidden while closed: a closed <details> keeps its controls out of the tab order anyway.
+    el.browseBody.hidden = !el.browse.open;
     if (!el.browse.open || !session) return;
     conv
       .getJson(window.fetch.bind(window), conv.directoryUrl(session.name, signedInMode, 50))
