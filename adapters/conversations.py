@@ -155,18 +155,28 @@ class Conversations:
         by_room = {str(row["RowKey"]): row for row in rows}
         by_room.setdefault(rooms.LOBBY, {"RowKey": rooms.LOBBY, "kind": "room"})
         names = list(by_room)
-        windows = await asyncio.gather(*(self.window(room) for room in names))
-        entries = []
-        for room, window in zip(names, windows, strict=True):
-            row = by_room[room]
+        marks: dict[str, read_marks.Position | None] = {}
+        for room, row in by_room.items():
             mark = _mark(row)
             if mark is None and isinstance(row.get("joined"), str):
                 mark = read_marks.joined_at(_epoch(row["joined"]))
+            marks[room] = mark
+        # A room's activity row says when it may last have had a message: a room quiet since
+        # the read position costs no read of its messages (DMs have none: always read).
+        activity = await self.activity([n for n in names if not rooms.is_direct(n)])
+        counted = [room for room in names if self._may_count(room, marks[room], activity)]
+        windows = dict(
+            zip(counted, await asyncio.gather(*(self.window(r) for r in counted)), strict=True)
+        )
+        entries = []
+        for room in names:
+            row, mark, window = by_room[room], marks[room], windows.get(room)
+            last = _str(activity.get(room, {}).get("lastMessageTime"))
             entry: dict[str, Any] = {
                 "room": room,
                 "kind": "dm" if rooms.is_direct(room) else "room",
-                "lastMessageTime": read_marks.last_time(window),
-                "unread": read_marks.unread(window, mark, user) if mark is not None else 0,
+                "lastMessageTime": read_marks.last_time(window) if window else last,
+                "unread": read_marks.unread(window, mark, user) if window and mark else 0,
             }
             if row.get("withUserId"):
                 entry["with"] = {
@@ -177,10 +187,41 @@ class Conversations:
             entries.append(entry)
         return directory.conversations(entries)
 
+    @staticmethod
+    def _may_count(
+        room: str, mark: read_marks.Position | None, activity: dict[str, dict[str, Any]]
+    ) -> bool:
+        if mark is None:
+            return False
+        if rooms.is_direct(room):
+            return True
+        until = _str(activity.get(room, {}).get("activeUntil"))
+        return directory.may_have_unread(until, mark[1])
+
     # --- the directory ----------------------------------------------------------------------
-    async def note_activity(self, room: str, when: str) -> None:
+    async def note_activity(self, room: str, when: str, now: float) -> None:
         fields = {"PartitionKey": DIRECTORY, "RowKey": room, "lastMessageTime": when}
+        fields["activeUntil"] = directory.active_until(now)
         await self.store.upsert_state(fields, "note room activity")
+
+    async def activity(self, names: list[str]) -> dict[str, dict[str, Any]]:
+        """The directory rows of these rooms: one query per 20 names, all at once."""
+
+        async def chunk(part: list[str]) -> list[dict[str, Any]]:
+            keys = " or ".join(f"RowKey eq @r{n}" for n in range(len(part)))
+            parameters = {"pk": DIRECTORY} | {f"r{n}": name for n, name in enumerate(part)}
+            rows, _ = await self.store.query_state(
+                "read room activity",
+                f"PartitionKey eq @pk and ( {keys} )",  # spaces: the SDK splits on them
+                parameters,
+                select=["RowKey", "lastMessageTime", "activeUntil"],
+                limit=len(part),
+            )
+            return rows
+
+        parts = [names[i : i + 20] for i in range(0, len(names), 20)]
+        found = await asyncio.gather(*(chunk(part) for part in parts))
+        return {str(row["RowKey"]): row for rows in found for row in rows}
 
     async def listing(self, limit: int) -> dict[str, Any]:
         activity_rows, _ = await self.store.query_state(
@@ -234,6 +275,10 @@ def _mark(row: Any) -> read_marks.Position | None:
     if isinstance(group, str) and isinstance(stored, str) and isinstance(seen, str):
         return group, stored, seen
     return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _epoch(iso: str) -> float:

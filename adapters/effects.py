@@ -238,7 +238,7 @@ class Effects:
         self._activity[room] = now  # before the write: concurrent messages do not write too
         while len(self._activity) > MAX_MARKED:
             self._activity.pop(next(iter(self._activity)))
-        await self.conversations.note_activity(room, when)
+        await self.conversations.note_activity(room, when, now)
 
     async def _snapshot(self, effect: Snapshot) -> None:
         listed = await asyncio.shield(self.listings.get(effect.room))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat import rooms
+from chat import history, rooms
 
 ACTIVITY_EVERY_S = 10.0
 DEFAULT_LIMIT = 50
@@ -23,6 +23,21 @@ class BadQuery(ValueError):
 def due(last_written: float | None, now: float) -> bool:
     """Write the room's activity row now? Once per ACTIVITY_EVERY_S per room per instance."""
     return last_written is None or now - last_written >= ACTIVITY_EVERY_S
+
+
+def active_until(now: float) -> str:
+    """What a room's activity row promises: no message of the room is stored later than this
+    until the row is written again. A message within ACTIVITY_EVERY_S of this instance's last
+    write is not written (the throttle), so the promise covers that span, plus 2 s for the
+    clock difference between instances."""
+    return history.iso_time(now + ACTIVITY_EVERY_S + 2.0)
+
+
+def may_have_unread(activity_until: str | None, since: str) -> bool:
+    """Can the room hold a message after `since` (the read position's stored time, or the
+    join)? No activity row: no message since this feature wrote them (rows joined after it
+    was deployed count from the join). Both are iso_time strings, which sort as times."""
+    return activity_until is not None and activity_until >= since
 
 
 def parse_limit(raw: str | None) -> int:

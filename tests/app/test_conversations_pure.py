@@ -356,3 +356,20 @@ def test_member_lists_carry_members_in_sign_in_mode_only() -> None:
         {"user": "Alice", "userId": ALICE, "idp": "aad"},
         {"user": "Bob", "userId": BOB, "idp": "github"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("until", "since", "may"),
+    [
+        (None, "2026-01-01T00:00:00.000Z", False),  # no message since the feature
+        ("2026-01-01T00:00:12.000Z", "2026-01-01T00:00:05.000Z", True),
+        ("2026-01-01T00:00:12.000Z", "2026-01-01T00:00:12.000Z", True),
+        ("2026-01-01T00:00:12.000Z", "2026-01-01T00:00:13.000Z", False),
+    ],
+)
+def test_a_room_quiet_since_the_read_position_needs_no_read(until, since, may) -> None:
+    assert directory.may_have_unread(until, since) is may
+
+
+def test_an_activity_row_promises_the_throttle_span_and_a_margin() -> None:
+    assert directory.active_until(100.0) == history.iso_time(112.0)
