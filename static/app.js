@@ -576,7 +576,8 @@
     var names = roomNames.concat(Array.from(dmPeers.keys()));
     names.forEach(function (name) {
       var r = room(name);
-      var since = conv.sinceFor(conv.latestTime(r.items));
+      // From the newest line held; a conversation with none shown, from when the socket dropped.
+      var since = conv.sinceFor(conv.latestTime(r.items) || session.droppedAt || "");
       if (!since) return;
       conv
         .catchUp(window.fetch.bind(window), name, since, function (page) {
@@ -853,6 +854,7 @@
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
 
     if (!session) return;
+    if (session.connected && !connected) session.droppedAt = new Date().toISOString();
     session.connected = connected;
     renderRoomInfo(); // the member count is stale while disconnected
     if (connected) {
