@@ -535,14 +535,26 @@
     if (document.visibilityState !== "hidden") document.title = notify.titleFor(BASE_TITLE, total);
   }
 
-  /** Tell the server (and so our other tabs and devices) what we have seen in a room. */
+  /**
+   * Tell the server (and so our other tabs and devices) what we have seen in a room. At most
+   * one `read` per room a second, the newest at the end of it: the server takes a connection's
+   * reads at about that rate, and a busy room must not spend them on every line.
+   */
   function markRead(name) {
     if (!session || !session.connected || document.visibilityState === "hidden") return;
     var r = room(name);
-    var id = conv.newestId(r.items);
-    if (!id || id === r.readSent) return;
-    r.readSent = id;
-    sendCommand({ type: "read", room: name, id: id });
+    if (r.readTimer) return; // a send is due: it will take the newest line then
+    var now = Date.now();
+    var wait = Math.max(0, (r.readAt || 0) + 1000 - now);
+    r.readTimer = window.setTimeout(function () {
+      r.readTimer = null;
+      if (!session || !session.connected) return;
+      var id = conv.newestId(r.items);
+      if (!id || id === r.readSent) return;
+      r.readSent = id;
+      r.readAt = Date.now();
+      sendCommand({ type: "read", room: name, id: id });
+    }, wait);
   }
 
   /** The server's list of our rooms and DMs, with unread counts that follow us across devices. */
