@@ -101,7 +101,7 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
     kind = value.get("type")
     if kind not in COMMANDS:
         shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
-        raise Rejected(f"Unknown command {shown!r}: use join, leave, message or typing.")
+        raise Rejected(f"Unknown command {shown!r}: use join, leave, message, typing, read or dm.")
     if kind == DM:
         return _direct(value)
     try:
