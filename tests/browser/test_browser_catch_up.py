@@ -21,11 +21,16 @@ def test_a_page_offline_catches_up_on_more_than_a_page_of_messages(
 ) -> None:
     room = unique("catchup")
     alice = open_chat()
-    # Keep hold of the page's sockets, so the test can drop them (going offline does not).
+    # Keep hold of the page's sockets, so the test can drop them; while `__down` is set, a new
+    # one is a stand-in that closes at once (1006, as a failed connection does): the page stays
+    # disconnected until the test says so. Going offline closes no socket.
     alice.context.add_init_script(
-        "(() => { const Real = window.WebSocket; window.__sockets = [];"
-        " window.WebSocket = function (...args) { const s = new Real(...args);"
-        " window.__sockets.push(s); return s; };"
+        "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
+        " window.WebSocket = function (...args) {"
+        "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
+        "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
+        "     return dead; }"
+        "   const s = new Real(...args); window.__sockets.push(s); return s; };"
         " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
     )
     alice.page.reload()
@@ -40,10 +45,8 @@ def test_a_page_offline_catches_up_on_more_than_a_page_of_messages(
         senders.append((chat, name))
     alice.room_button("lobby").click()
 
-    # Offline (no new connection can be made), then the open socket drops.
-    alice.context.set_offline(True)
-    alice.page.evaluate("window.__sockets.forEach((s) => s.close())")
-    expect(alice.status).not_to_have_attribute("data-state", "connected", timeout=15_000)
+    alice.page.evaluate("window.__down = true; window.__sockets.forEach((s) => s.close())")
+    expect(alice.status).to_have_attribute("data-state", "reconnecting", timeout=15_000)
     said = []
     # 20 each: the flood limit lets a user send 20 at once.
     for n in range(20):
@@ -53,7 +56,8 @@ def test_a_page_offline_catches_up_on_more_than_a_page_of_messages(
             said.append(text)
     for chat, name in senders:
         expect(chat.chat_line(name, f"{name} says 19")).to_have_count(1)
-    alice.context.set_offline(False)
+    alice.page.evaluate("window.__down = false")
+    alice.page.get_by_role("button", name="Reconnect now").click()
     expect(alice.status).to_have_attribute("data-state", "connected", timeout=RECOVERY_TIMEOUT_MS)
 
     alice.room_button(room).click()
