@@ -27,7 +27,10 @@ from chat.errors import BadRequest, ChatError, Unavailable
 from chat.reply import Reply
 
 if TYPE_CHECKING:
+    from adapters.table_store import TableStore
     from chat.cloudevents import CloudEvent
+    from chat.identity import Caller
+    from chat.settings import Settings
 
 log = logging.getLogger("chat")
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
@@ -211,11 +214,20 @@ async def room_messages(req: func.HttpRequest) -> func.HttpResponse:
     who = _identity().viewer(req.headers, settings)
     try:
         room = rooms.validate(req.route_params.get("room"))
-        page = history.parse_query(room, dict(req.params))
-    except (rooms.InvalidRoom, history.BadQuery) as error:
+    except rooms.InvalidRoom as error:
         raise BadRequest(str(error)) from error
-    if settings.sign_in and who is not None:
+    if rooms.is_direct(room):
+        # Only its two participants (rows the server wrote when it delivered the DM).
+        await _direct_participant(who, room, store, settings)
+    elif settings.sign_in and who is not None:
+        # Before any read, catch-up's included: a banned reader reads nothing of the room.
         await _not_banned(configured, room, who.user_id)
+    try:
+        if "since" in req.params:
+            return await _catch_up(room, req, store)
+        page = history.parse_query(room, dict(req.params))
+    except history.BadQuery as error:
+        raise BadRequest(str(error)) from error
     rows = await store.page(page)
     return _response(json_reply(200, history.page_body(room, rows, page.limit)))
 
@@ -272,6 +284,64 @@ async def reports(req: func.HttpRequest) -> func.HttpResponse:
     store = configured.events.effects.moderation
     rows = await store.open_reports(moderation.MAX_LISTED_REPORTS)
     return _response(json_reply(200, moderation.reports_body(rows)))
+
+
+async def _direct_participant(
+    who: Caller | None, room: str, store: TableStore, settings: Settings
+) -> None:
+    """Issue 17: a direct conversation answers only its two participants. The caller is who
+    the platform's headers say (never a name the caller picks: sign-in mode only)."""
+    from adapters.conversations import Conversations
+    from chat import direct
+    from chat.errors import Forbidden, Unauthorized
+
+    if not settings.sign_in or who is None:
+        raise Unauthorized(direct.SIGN_IN_NEEDED)
+    if not await Conversations(store).is_in(who.user_id, room):
+        raise Forbidden(direct.NOT_YOURS)
+
+
+async def _catch_up(room: str, req: func.HttpRequest, store: TableStore) -> func.HttpResponse:
+    """Issue 17: the messages since a time (or a `next` cursor), oldest first."""
+    from adapters.conversations import Conversations
+    from chat import catch_up
+    from chat.reply import json_reply
+
+    query = catch_up.parse(room, req.params.get("since", ""), req.params.get("limit"))
+    body = await Conversations(store).since(query, time.time())
+    return _response(json_reply(200, body))
+
+
+@app.route(route="me/rooms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="your conversations are unavailable right now")
+async def my_rooms(req: func.HttpRequest) -> func.HttpResponse:
+    """Issue 17: the rooms the caller joined and their direct conversations, with unread."""
+    from adapters.conversations import Conversations
+    from chat.reply import json_reply
+
+    configured = _configured()
+    store = _stateful(configured).store
+    who = _identity().caller(req.headers, req.params, configured.settings)
+    body = await Conversations(store).my_rooms(who.user_id)
+    return _response(json_reply(200, body))
+
+
+@app.route(route="rooms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="the room directory is unavailable right now")
+async def room_directory(req: func.HttpRequest) -> func.HttpResponse:
+    """Issue 17: the rooms, most recently active first, with who is present now."""
+    from adapters.conversations import Conversations
+    from chat import directory
+    from chat.reply import json_reply
+
+    configured = _configured()
+    store = _stateful(configured).store
+    _identity().caller(req.headers, req.params, configured.settings)  # negotiate's rule
+    try:
+        limit = directory.parse_limit(req.params.get("limit"))
+    except directory.BadQuery as error:
+        raise BadRequest(str(error)) from error
+    return _response(json_reply(200, await Conversations(store).listing(limit)))
 
 
 @app.timer_trigger(

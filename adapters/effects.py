@@ -12,12 +12,13 @@ import logging
 import time
 from typing import Any
 
+from adapters.conversations import Conversations
 from adapters.instance_memory import Listings, RoomBudgets
 from adapters.moderation_store import ModerationStore
 from adapters.presence_marks import PresenceMarks
 from adapters.table_store import StoreUnavailable, TableStore
 from adapters.webpubsub import Service, ServiceUnavailable
-from chat import presence, rooms
+from chat import directory, presence, rooms
 from chat.plan import (
     AddToGroups,
     ClaimRoom,
@@ -28,13 +29,18 @@ from chat.plan import (
     FileReport,
     FindMessage,
     FindReplies,
+    ForgetJoined,
+    KeepJoined,
     KeepListBudget,
     KeepRoomBudget,
+    KnownUser,
     LeaseTokens,
     ListConnections,
     MarkPending,
+    MarkRead,
     Moderate,
     MoveMark,
+    NoteActivity,
     Outcomes,
     Plan,
     ReadRoom,
@@ -75,6 +81,11 @@ class Effects:
         # (room, user) -> due time of the pending mark this instance last wrote (bounded).
         self._marked: dict[tuple[str, str], float] = {}
         self._moderation: ModerationStore | None = None
+        # room -> when this instance last wrote its directory row (chat.directory.due).
+        self._activity: dict[str, float] = {}
+        # Users known to exist, and direct-conversation rows known written (bounded): a
+        # conversation's second DM costs no look-up or row write on this instance.
+        self._known: dict[str, None] = {}
 
     @property
     def store(self) -> TableStore:
@@ -88,6 +99,10 @@ class Effects:
         if self._moderation is None:
             self._moderation = ModerationStore(self.store)
         return self._moderation
+
+    @property
+    def conversations(self) -> Conversations:
+        return Conversations(self.store)
 
     @property
     def marks(self) -> PresenceMarks:
@@ -136,8 +151,8 @@ class Effects:
                 return await self.service.send_to_group(group, payload, filter=filter)
             case SendToConnection(connection_id, payload):
                 return await self.service.send_to_connection(connection_id, payload)
-            case SendToUser(user, payload):
-                return await self.service.send_to_user(user, payload)
+            case SendToUser(user, payload, filter):
+                return await self.service.send_to_user(user, payload, filter=filter)
             case AddToGroups(connection_id, groups):
                 return await self.service.add_to_groups(connection_id, list(groups))
             case RemoveFromGroups(connection_id, groups):
@@ -168,6 +183,18 @@ class Effects:
                 return await self.marks.postpone(mark, due)
             case KeepRoomBudget() | KeepListBudget():
                 return None  # done in _run, before any I/O
+            case KeepJoined(user, room, now, None):
+                return await self.conversations.keep_joined(user, room, now)
+            case KeepJoined(user, room, now, peer) if peer is not None:
+                return await self._keep_direct(user, room, now, peer)
+            case KnownUser(user):
+                return await self._known_user(user)
+            case ForgetJoined(user, room):
+                return await self.conversations.forget_joined(user, room)
+            case MarkRead(user, room, message_id, now):
+                return await self.conversations.mark_read(user, room, message_id, now)
+            case NoteActivity(room, when, now):
+                return await self._note_activity(room, when, now)
             case Reconcile():
                 return await self._reconcile(effect)
             case Snapshot():
@@ -221,6 +248,45 @@ class Effects:
         self._marked[key] = effect.due
         while len(self._marked) > MAX_MARKED:
             self._marked.pop(next(iter(self._marked)))
+
+    def _remember(self, key: str) -> None:
+        self._known[key] = None
+        while len(self._known) > MAX_MARKED:
+            self._known.pop(next(iter(self._known)))
+
+    async def _known_user(self, user: str) -> bool:
+        if user in self._known:
+            return True
+        lobby = rooms.presence_group(rooms.LOBBY, user)
+        record, connections = await asyncio.gather(
+            self.store.announced(rooms.LOBBY, user),
+            self.service.list_connections(lobby, top=1),
+        )
+        known = record[0] is not None or bool(connections)
+        if known:
+            self._remember(user)
+        return known
+
+    async def _keep_direct(
+        self, user: str, room: str, now: float, peer: tuple[str, str, str]
+    ) -> bool:
+        key = f"{room}\n{user}"
+        if key in self._known:
+            return False
+        user_id, name, idp = peer
+        fields = {"withUserId": user_id, "withName": name, "withIdp": idp}
+        created = await self.conversations.keep_joined(user, room, now, **fields)
+        self._remember(key)
+        return created
+
+    async def _note_activity(self, room: str, when: str, now: float) -> None:
+        if not directory.due(self._activity.get(room), now):
+            return
+        self._activity.pop(room, None)
+        self._activity[room] = now  # before the write: concurrent messages do not write too
+        while len(self._activity) > MAX_MARKED:
+            self._activity.pop(next(iter(self._activity)))
+        await self.conversations.note_activity(room, when, now)
 
     async def _snapshot(self, effect: Snapshot) -> None:
         listed = await asyncio.shield(self.listings.get(effect.room))

@@ -94,9 +94,13 @@ class Service:
                 connection_id, payload, content_type="application/json"
             )
 
-    async def send_to_user(self, user: str, payload: dict[str, Any]) -> None:
+    async def send_to_user(
+        self, user: str, payload: dict[str, Any], filter: str | None = None
+    ) -> None:
         async with self._errors():
-            await self.client().send_to_user(user, payload, content_type="application/json")
+            await self.client().send_to_user(
+                user, payload, content_type="application/json", filter=filter
+            )
 
     async def add_to_groups(self, connection_id: str, groups: list[str]) -> None:
         client = self.client()

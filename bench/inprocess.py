@@ -317,6 +317,47 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
         response = await function_app.room_messages(reacted_request)
         assert response.status_code == 200, response.get_body()
 
+    # Issue 17: a person in 20 rooms asks for their conversations (unread per room), and a
+    # page catches up on a room after an outage.
+    from adapters.conversations import mine
+
+    state_table = tables.get_table_client("chatstate")
+    me_request = func.HttpRequest(
+        "GET", "http://localhost/api/me/rooms", params={"id": "reader"}, body=b""
+    )
+
+    async def app_my_rooms(_: int) -> None:
+        response = await function_app.my_rooms(me_request)
+        assert response.status_code == 200, response.get_body()
+
+    async def bare_twenty_rows(_: int) -> None:
+        # One partition query of 20 rows: the reader's rooms, as any such list needs.
+        pages = state_table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": mine("reader")}, results_per_page=20
+        ).by_page()
+        async for page in pages:
+            [entity async for entity in page]
+            break
+
+    catch_up_request: list[func.HttpRequest] = []  # made once the room's times are known
+
+    async def app_catch_up(_: int) -> None:
+        response = await function_app.room_messages(catch_up_request[0])
+        assert response.status_code == 200, response.get_body()
+
+    async def bare_range(_: int) -> None:
+        # The same seconds as one range query (what catch-up reads, without ordering them).
+        pages = history_table.query_entities(
+            "PartitionKey eq @room and RowKey lt @below",
+            parameters={"room": history_room, "below": catch_up_below[0]},
+            results_per_page=1000,
+        ).by_page()
+        async for page in pages:
+            [entity async for entity in page]
+            break
+
+    catch_up_below = [""]
+
     def sys_event(name: str) -> str:
         return f"azure.webpubsub.sys.{name}"
 
@@ -351,6 +392,8 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
             app_reacted_history,
             (app_history, "today's page: the app's, of a room without reactions"),
         ),
+        "GET /api/me/rooms (20 rooms)": (app_my_rooms, (bare_twenty_rows, "one 20-row query")),
+        "catch-up (the last 60 s of the room)": (app_catch_up, (bare_range, "a range query")),
         "negotiate": (negotiate, (bare_token, "get_client_access_token")),
         "negotiate, same floor plus the HttpResponse every function returns": (
             negotiate,
@@ -404,6 +447,26 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
         key_ms, _ = history.row_time(int(occurred * 1000), int(stored * 1000))
         entity = history.to_entity(message, key_ms) | {"reactions": reaction_rules.stored(state)}
         await store.add_message(entity)
+    # The reader is in 20 rooms (the history room among them), nothing read yet.
+    for n in range(19):
+        await state_table.upsert_entity(
+            {"PartitionKey": mine("reader"), "RowKey": f"room{n}", "kind": "room"}
+        )
+    await state_table.upsert_entity(
+        {"PartitionKey": mine("reader"), "RowKey": history_room, "kind": "room"}
+    )
+    # Catch-up from 60 s before the room's newest message (about 180 messages).
+    since_s = int(occurred) - 60
+    catch_up_request.append(
+        func.HttpRequest(
+            "GET",
+            f"http://localhost/api/rooms/{history_room}/messages",
+            params={"since": history.iso_time(since_s)[:19] + "Z", "limit": "50"},
+            route_params={"room": history_room},
+            body=b"",
+        )
+    )
+    catch_up_below[0] = history.row_key(since_s * 1000, "")[: history.PREFIX] + "."
     results = {}
     message = "message (store, then send to the room)"
     for name, (app_call, bare) in cases.items():
@@ -432,6 +495,8 @@ def run(quick: bool) -> tuple[dict[str, Any], list[str]]:
         "edit (find, conditional replace, send)": "median <= 1.2",
         "reaction toggle (find, conditional replace, send)": "median <= 1.2",
         "history page, reactions on every message (50 of 500)": "p99 <= 1.3",
+        "GET /api/me/rooms (20 rooms)": "p99 <= 1.5",
+        "catch-up (the last 60 s of the room)": "median <= 1.2",
         "negotiate": "median <= 1.1",
     }
     rows = [

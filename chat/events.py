@@ -26,6 +26,7 @@ from typing import Any
 from chat import (
     bounded_json,
     connection_state,
+    direct,
     edits,
     event_time,
     history,
@@ -34,6 +35,7 @@ from chat import (
     message_text,
     moderation,
     rate_limit,
+    read_marks,
     replies,
     rooms,
     token_lease,
@@ -44,10 +46,15 @@ from chat.errors import BadRequest, Refused
 from chat.plan import (
     AddToGroups,
     DeleteMessage,
+    Effect,
     Failed,
     FindMessage,
+    ForgetJoined,
     Found,
+    KeepJoined,
+    KnownUser,
     ListConnections,
+    NoteActivity,
     Outcomes,
     Plan,
     Reconcile,
@@ -75,6 +82,9 @@ ROOM_CHANGES = 10
 ROOM_CHANGES_WINDOW_S = 30.0
 USER_ROOM_CHANGES = 60
 USER_ROOM_CHANGES_WINDOW_S = 60.0
+# Read positions (issue 17): a connection may report READS at once, then one a second.
+READS = 10
+READS_WINDOW_S = 10.0
 
 ANONYMOUS = "Not done: anonymous connections cannot chat."
 SIGN_IN_FIRST = "Not done: sign in first, then reconnect."
@@ -244,8 +254,12 @@ def command(
         if parsed.kind == moderation.REPORT:
             return moderation.report(acting, parsed.room, parsed.frame or {})
         return moderation.command(acting, parsed.room, parsed.frame or {})
+    if parsed.kind == rooms.DM:
+        return direct_message(turn, parsed.to or "", parsed.text or "")
     if parsed.kind == rooms.JOIN:
         return _gated(turn, rooms.JOIN, join)
+    if parsed.kind == rooms.READ:
+        return read(turn, parsed.message_id or "")
     if parsed.room not in rooms.rooms_of(state):
         return refuse(not_member(parsed.room), parsed.room, state, "member")
     if parsed.kind == rooms.LEAVE:
@@ -288,6 +302,25 @@ class _Turn:
 
     def with_state(self, state: dict[str, Any]) -> _Turn:
         return _Turn(self.event, self.user, self.room, state, self.settings, self.now)
+
+    def with_room(self, room: str) -> _Turn:
+        return _Turn(self.event, self.user, room, self.state, self.settings, self.now)
+
+
+def read(turn: _Turn, message_id: str) -> Plan:
+    """A read position (chat/read_marks.py). A direct conversation is in no connection
+    state: only its two participants have a row there, and the position moves only in one."""
+    if not rooms.is_direct(turn.room) and turn.room not in rooms.rooms_of(turn.state):
+        return refuse(not_member(turn.room), turn.room, turn.state, "member")
+    bucket = rate_limit.Bucket.from_state(turn.state.get("reads"), READS, turn.now)
+    allowed, bucket = rate_limit.take(bucket, READS, READS_WINDOW_S, turn.now)
+    state = turn.state | {"reads": bucket.to_state()}
+    if not allowed:
+        # Each costs a bounded read and a write; a page sends one when it shows new messages.
+        return done(ok(state), read="throttled")
+    return read_marks.read(
+        turn.user, turn.event.connection_id, turn.room, message_id, state, turn.now
+    )
 
 
 def typing(turn: _Turn) -> Plan:
@@ -367,6 +400,7 @@ def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
         ok(turn.state),
         Reconcile(turn.room, turn.user, turn.now, arrived=True),
         Snapshot(turn.room, turn.event.connection_id, turn.user),
+        KeepJoined(turn.user, turn.room, turn.now),  # /api/me/rooms, on every device
         joined=turn.room,
     )
 
@@ -387,7 +421,12 @@ def _left(turn: _Turn, outcomes: Outcomes) -> Plan:
     if isinstance(outcomes[0], Failed):
         return refuse(unavailable("leave", turn.room), turn.room, turn.state, "service")
     state = rooms.without_room(turn.state, turn.room, turn.now)
-    return done(ok(state), Reconcile(turn.room, turn.user, turn.now), left=turn.room)
+    return done(
+        ok(state),
+        Reconcile(turn.room, turn.user, turn.now),
+        ForgetJoined(turn.user, turn.room),
+        left=turn.room,
+    )
 
 
 # --- message: check, store (with the user's limit), then broadcast ---------------------------
@@ -399,13 +438,56 @@ class _Message:
     frame: dict[str, Any]
     store: StoreMessage
     tag: str | None = None  # the client's tag: echoed on the broadcast and refusals, not stored
+    deliver: tuple[Effect, ...] = ()  # a DM's user-addressed sends (else: the room's group)
+
+
+# --- direct messages (chat/direct.py): check the recipient, keep both rows, then the path ---
+
+
+def direct_message(turn: _Turn, to: str, raw: str) -> Plan:
+    if not turn.settings.sign_in:
+        return refuse(direct.NEED_SIGN_IN, None, turn.state, "dm")
+    sender, person = identity.parse_user_id(turn.user), direct.recipient(to)
+    if sender is None or person is None:
+        return refuse(direct.UNKNOWN, None, turn.state, "dm")
+    turn = turn.with_room(direct.conversation(turn.user, to))
+    return after(partial(_recipient_known, turn, sender, person, raw), KnownUser(to))
+
+
+def _recipient_known(
+    turn: _Turn,
+    sender: identity.Caller,
+    person: identity.Caller,
+    raw: str,
+    outcomes: Outcomes,
+) -> Plan:
+    (known,) = outcomes
+    if isinstance(known, Failed):
+        return refuse(NOT_SAVED, None, turn.state, "store")
+    if known is not True:
+        return refuse(direct.UNKNOWN, None, turn.state, "dm")
+    # Both rows before the message: they are what lets the two (and no one else) read it.
+    keep = direct.rows(sender, person, turn.room, turn.now)
+    return after(partial(_rows_kept, turn, person, raw), *keep)
+
+
+def _rows_kept(turn: _Turn, person: identity.Caller, raw: str, outcomes: Outcomes) -> Plan:
+    if any(isinstance(outcome, Failed) for outcome in outcomes):
+        return refuse(NOT_SAVED, None, turn.state, "store")
+    return message(turn, raw, to=person)
 
 
 def no_reply_target(room: str) -> str:
     return f"Message not sent: the message it replies to is not in {room}."
 
 
-def message(turn: _Turn, raw: str, reply_to: str | None = None, tag: str | None = None) -> Plan:
+def message(
+    turn: _Turn,
+    raw: str,
+    reply_to: str | None = None,
+    tag: str | None = None,
+    to: identity.Caller | None = None,
+) -> Plan:
     settings, room, now = turn.settings, turn.room, turn.now
     # First a free guard per connection (kept in its state), then the user's shared bucket.
     capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
@@ -418,6 +500,8 @@ def message(turn: _Turn, raw: str, reply_to: str | None = None, tag: str | None 
         cleaned = message_text.clean(raw, settings.max_message_length)
     except Refused as error:
         return refuse(error.reason, room, state, "policy", tag)
+    if to is not None:  # a direct message: no room to quote from or mention in
+        return _compose(turn.with_state(state), cleaned, {}, tag, to)
     # A reply needs the message it answers, an "@" the room's members: both read at once.
     lookups = (
         *((FindMessage(room, reply_to),) if reply_to is not None else ()),
@@ -458,7 +542,13 @@ def _looked_up(
     return Plan(plan.effects, plan.reply, plan.then, plan.notes, warnings=plan.warnings + warnings)
 
 
-def _compose(turn: _Turn, cleaned: str, extra: dict[str, Any], tag: str | None) -> Plan:
+def _compose(
+    turn: _Turn,
+    cleaned: str,
+    extra: dict[str, Any],
+    tag: str | None,
+    to: identity.Caller | None = None,
+) -> Plan:
     """The message frame and its row (with a reply's quote and mentions), then the store."""
     settings, room, now, state = turn.settings, turn.room, turn.now, turn.state
     capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
@@ -467,6 +557,7 @@ def _compose(turn: _Turn, cleaned: str, extra: dict[str, Any], tag: str | None) 
         "room": room,
         # Sign-in mode: `from` is the name shown, plus `userId` and `idp` (chat/identity.py).
         **(identity.sender(turn.user, settings) or {"from": turn.user}),
+        **({"to": direct.peer(to)} if to is not None else {}),
         "message": cleaned,
         "time": history.iso_time(now),
         **extra,
@@ -486,7 +577,9 @@ def _compose(turn: _Turn, cleaned: str, extra: dict[str, Any], tag: str | None) 
     # one, a new lease and the insert go to the store together (one round trip of latency,
     # not two), and a message the bucket refuses is deleted before anyone sees it.
     spent, state = token_lease.spend_from_state(state, token_lease.MESSAGES, capacity, window, now)
-    msg = _Message(turn.with_state(state), frame, StoreMessage(entity, marker), tag)
+    deliver = direct.sends(turn.user, to.user_id, frame) if to is not None else ()
+    store = StoreMessage(entity, marker)
+    msg = _Message(turn.with_state(state), frame, store, tag=tag, deliver=deliver)
     if spent:
         step = after(partial(_stored, msg, True), msg.store)
     else:
@@ -505,8 +598,8 @@ def _leased_and_stored(msg: _Message, outcomes: Outcomes) -> Plan:
         settings.rate_limit_window_seconds,
         turn.now,
     )
-    msg = _Message(turn.with_state(state), msg.frame, msg.store, msg.tag)
-    return _stored(msg, allowed, outcomes[1:])
+    kept = _Message(turn.with_state(state), msg.frame, msg.store, msg.tag, msg.deliver)
+    return _stored(kept, allowed, outcomes[1:])
 
 
 def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
@@ -535,12 +628,13 @@ def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
     # The tag goes out with this one broadcast only: the entity above was built without it,
     # so history never holds it (a reload has no pending texts to match anyway).
     frame = msg.frame | ({"tag": msg.tag} if msg.tag else {})
-    send = SendToGroup(rooms.group(turn.room), frame)
-    return after(partial(_sent, msg), send)
+    sends = msg.deliver or (SendToGroup(rooms.group(turn.room), frame),)
+    return after(partial(_sent, msg), *sends)
 
 
 def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
-    (sent,) = outcomes
+    # A DM has two sends: if either failed, the retry sends both (the page drops a repeat).
+    sent = next((outcome for outcome in outcomes if isinstance(outcome, Failed)), None)
     if isinstance(sent, Failed):
         # Take it back out, so the service's retry of this event stores and sends it.
         undo = DeleteMessage(msg.store.entity, msg.store.marker)
@@ -556,4 +650,10 @@ def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
         for user in msg.frame.get("mentions", ())
         if user != msg.turn.user
     )
-    return Plan(notify, ok(msg.turn.state), notes={"room": msg.turn.room}, delivered=True)
+    # The directory's row for the room: the executor writes it at most once per room per
+    # 10 s on this instance (chat.directory.due), never once per message.
+    activity = (
+        () if msg.deliver else (NoteActivity(msg.turn.room, msg.frame["time"], msg.turn.now),)
+    )
+    effects = (*activity, *notify)
+    return Plan(effects, ok(msg.turn.state), notes={"room": msg.turn.room}, delivered=True)

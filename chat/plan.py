@@ -55,10 +55,12 @@ class SendToConnection:
 
 @dataclass(frozen=True)
 class SendToUser:
-    """To every connection of the user, whatever rooms they are in (a mention)."""
+    """To every connection of one user, whatever rooms they are in (a mention, a read
+    position, a direct message)."""
 
     user: str
     payload: dict[str, Any]
+    filter: str | None = None  # OData filter on the user's connections (None: all)
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,57 @@ class MoveMark:
     user: str
     due: float
     mark: Mark | None
+
+
+# --- a person's conversations (issue 17: adapters/conversations.py) ---------------------------
+
+
+@dataclass(frozen=True)
+class KeepJoined:
+    """Remember that the user joined the room (a row; kept as it is when already there)."""
+
+    user: str
+    room: str
+    now: float
+    peer: tuple[str, str, str] | None = None  # a direct conversation: (userId, name, idp)
+
+
+@dataclass(frozen=True)
+class KnownUser:
+    """Has the chat ever seen this user (a presence record in the lobby, or a connection
+    now)? Outcome: True or False."""
+
+    user: str
+
+
+@dataclass(frozen=True)
+class ForgetJoined:
+    """The user left the room: drop its row (and its read position)."""
+
+    user: str
+    room: str
+
+
+@dataclass(frozen=True)
+class MarkRead:
+    """Move the user's read position in the room to the message `message_id`, if that is
+    forward (chat.read_marks.advances). Outcome: True moved, False not (older, unknown id, or
+    a direct conversation the user is not in)."""
+
+    user: str
+    room: str
+    message_id: str
+    now: float
+
+
+@dataclass(frozen=True)
+class NoteActivity:
+    """The room had a message at `time`: the directory's row, at most once per room per
+    chat.directory.ACTIVITY_EVERY_S on this instance (the rule: chat.directory.due)."""
+
+    room: str
+    time: str
+    now: float
 
 
 # --- state kept by this instance (memory, not I/O) -------------------------------------------
@@ -330,6 +383,11 @@ Effect = (
     | MoveMark
     | KeepRoomBudget
     | KeepListBudget
+    | KeepJoined
+    | KnownUser
+    | ForgetJoined
+    | MarkRead
+    | NoteActivity
     | Reconcile
     | Snapshot
     | ReadRoom

@@ -184,8 +184,22 @@ def notice(settings: Settings, room: str, user: str, event: str, now: float) -> 
 
 
 def member_list(room: str, users: list[str]) -> dict[str, Any]:
-    """The room's members, sent to a joiner (or to the room, by the sweep)."""
-    return {"type": "presence", "room": room, "users": users}
+    """The room's members, sent to a joiner (or to the room, by the sweep). In sign-in mode
+    (issue 17) also `members`: who each is, so the page can start a direct message."""
+    frame: dict[str, Any] = {"type": "presence", "room": room, "users": users}
+    members = _members(users)
+    return frame | {"members": members} if members else frame
+
+
+def _members(users: list[str]) -> list[dict[str, str]]:
+    """Signed-in users only (a chosen name cannot take the signed-in form: it is refused)."""
+    members = []
+    for user in users:
+        person = identity.parse_user_id(user)
+        if person is not None:
+            shown = identity.shown_name(person.name, person.user_id)
+            members.append({"user": shown, "userId": person.user_id, "idp": person.idp or ""})
+    return members
 
 
 def listed(users: list[str], user: str) -> tuple[list[str], bool]:

@@ -32,10 +32,14 @@ MODERATION = ("kick", "ban", "unban", "mute", "unmute", "slowmode", "topic", "mo
 RESOLVE = "resolve"  # a report: no room in the frame
 # Acting on a stored message (chat/edits.py, chat/reactions.py): each names it by `id`.
 EDIT, DELETE, REACT = "edit", "delete", "react"
-COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING, EDIT, DELETE, REACT)
 # A message id as chat.events.stable_id makes it: checked before it reaches a table filter.
 MESSAGE_ID = re.compile(r"[0-9a-f]{24}", re.ASCII)
 MAX_EMOJI_CHARS = 64  # far above the longest RGI sequence (a family: 11 code points)
+READ = "read"  # issue 17: the newest message its sender has seen in a room
+DM = "dm"  # issue 17: a direct message (chat/direct.py)
+COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING, EDIT, DELETE, REACT, READ, DM)
+# A direct conversation's name (chat/direct.py): never joined as a room.
+DIRECT_PATTERN = re.compile(r"dm-[0-9a-f]{32}", re.ASCII)
 
 # Group names. Room names hold no ".", so "r.<room>" and "p2.<room>.<hash>" cannot collide.
 ROOM_GROUP_PREFIX = "r."
@@ -57,21 +61,28 @@ class Command:
     kind: str
     room: str
     text: str | None = None  # raw text of a chat message (cleaned by the caller's policy)
-    message_id: str | None = None  # edit, delete, react: the message; message: its replyTo
+    message_id: str | None = None  # edit, delete, react, read: the message; message: its replyTo
     emoji: str | None = None  # react: as sent (chat/emoji.py judges it)
     frame: dict[str, Any] | None = None  # a moderation command's whole frame
     tag: str | None = None  # the client's tag of a chat message, when it is a usable one
+    to: str | None = None  # `dm`: the recipient's user id (room: "" until the sender is known)
 
 
 def validate(raw: object) -> str:
-    """The room name, or InvalidRoom: 1-64 characters of A-Z a-z 0-9 _ - (no trimming)."""
+    """The room name, lowercase, or InvalidRoom: 1-64 characters of A-Z a-z 0-9 _ - (no
+    trimming). Names are case-insensitive: `Dev`, `DEV` and `dev` are the room `dev`."""
     if not isinstance(raw, str) or not raw:
         raise InvalidRoom("missing room name")
     if len(raw) > MAX_ROOM_LENGTH:
         raise InvalidRoom(f"room name is too long (at most {MAX_ROOM_LENGTH} characters)")
     if not ROOM_PATTERN.fullmatch(raw):
         raise InvalidRoom("room name may hold only letters A-Z a-z, digits, '_' and '-'")
-    return raw
+    return raw.lower()
+
+
+def is_direct(room: str) -> bool:
+    """A direct conversation's name (`dm-<32 hex>`), not a room anyone may join."""
+    return DIRECT_PATTERN.fullmatch(room) is not None
 
 
 def group(room: str) -> str:
@@ -113,14 +124,24 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
     if kind not in COMMANDS:
         shown = kind[:40] if isinstance(kind, str) else type(kind).__name__
         raise Rejected(
-            f"Unknown command {shown!r}: use join, leave, message, typing, edit, delete or react."
+            f"Unknown command {shown!r}: use join, leave, message, typing, edit, delete, react, "
+            "read or dm."
         )
+    if kind == DM:
+        return _direct(value)
     try:
         room = validate(value.get("room"))
     except InvalidRoom as error:
         raise Rejected(f"Command {kind} refused: {error}.") from None
     if kind in (EDIT, DELETE, REACT):
         return _on_message(kind, room, value)
+    if kind == JOIN and is_direct(room):
+        raise Rejected(f"Could not join {room}: it is a direct conversation, not a room.", room)
+    if kind == READ:
+        seen = value.get("id")
+        if not isinstance(seen, str) or not MESSAGE_ID.fullmatch(seen):
+            raise Rejected('Command read refused: "id" must be a message id.', room)
+        return Command(READ, room, message_id=seen)
     if kind != MESSAGE:
         return Command(kind, room)
     message = value.get("message")
@@ -155,6 +176,15 @@ def _on_message(kind: str, room: str, value: dict[str, Any]) -> Command:
     return Command(kind, room, None, message_id)
 
 
+def _direct(value: dict[str, Any]) -> Command:
+    to, message = value.get("to"), value.get("message")
+    if not isinstance(to, str) or not to or len(to) > 2048:
+        raise Rejected('Message not sent: "to" must be a user id.')
+    if not isinstance(message, str):
+        raise Rejected('Message not sent: "message" must be text.')
+    return Command(DM, "", message, to=to)
+
+
 def _json_object(body: bytes) -> dict[str, Any] | None:
     """The body as a JSON object, or None for anything else (plain text, arrays, bad JSON)."""
     stripped = body.lstrip()
@@ -176,8 +206,11 @@ def rooms_of(state: dict[str, Any]) -> list[str]:
     rooms = [LOBBY]
     if isinstance(raw, list):
         for room in raw[:MAX_ROOMS_PER_CONNECTION]:
-            if isinstance(room, str) and ROOM_PATTERN.fullmatch(room) and room not in rooms:
-                rooms.append(room)
+            # Lowercase: a connection made before names were case-insensitive may hold `Dev`.
+            if isinstance(room, str) and ROOM_PATTERN.fullmatch(room):
+                room = room.lower()
+                if room not in rooms:
+                    rooms.append(room)
     return rooms
 
 

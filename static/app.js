@@ -27,6 +27,8 @@
   var notify = window.ChatNotify;
   var firstVisit = window.ChatFirstVisit;
   var messageActions = window.ChatMessageActions;
+  var conv = window.ChatConversations;
+  var BASE_TITLE = document.title;
 
   var NAME_KEY = "chat.name";
   // Per tab (sessionStorage): ids of the lines this tab sent, so they stay "own" after a reload.
@@ -73,7 +75,16 @@
     signOut: document.getElementById("sign-out"),
     notifyButton: document.getElementById("notify-button"),
     hint: document.getElementById("rooms-hint"),
+    dmHeading: document.getElementById("dm-heading"),
+    dmList: document.getElementById("dm-list"),
+    browse: document.getElementById("browse"),
+    browseBody: document.getElementById("browse-body"),
+    browseSearch: document.getElementById("browse-search"),
+    browseList: document.getElementById("browse-list"),
   };
+  // Direct conversations (conversations.js): room name -> {userId, name, idp} of the other.
+  var dmPeers = new Map();
+  var directory = null; // the last directory answer, searched as the reader types
   // Sign-in mode: the server lists its App Service Authentication providers here.
   var signInMeta = document.querySelector('meta[name="chat-sign-in"]');
   var providers = identity.providersFromMeta(signInMeta ? signInMeta.content : "");
@@ -136,7 +147,9 @@
 
   function loadRooms() {
     try {
-      return roomsCore.parseRemembered(window.localStorage.getItem(ROOMS_KEY));
+      return roomsCore.parseRemembered(
+        (window.localStorage.getItem(ROOMS_KEY) || "").toLowerCase()
+      );
     } catch (_err) {
       return [roomsCore.LOBBY];
     }
@@ -168,8 +181,12 @@
     }
   }
 
-  /** The current room was read up to its newest line. */
+  /**
+   * The current room was read up to its newest line: here (the "New messages" divider) and on
+   * the server (sendRead: other tabs and devices clear their badges).
+   */
   function markRead(name) {
+    sendRead(name);
     var latest = room(name).items.reduce(function (max, item) {
       return Math.max(max, Date.parse(item.time) || 0);
     }, readUpTo.get(name) || 0);
@@ -397,6 +414,13 @@
   /** Handle one received frame. */
   function onText(text) {
     if (!session) return;
+    var read = conv.readFrame(text);
+    if (read) {
+      // Read on another tab or device: clear the badge here too.
+      room(read.room).unread = 0;
+      renderRoomList();
+      return;
+    }
     if (actions.frame(text, onMention)) return; // edited, deleted, reactions, mention
     var special = roomsCore.parseRoomFrame(text);
     if (special) {
@@ -415,6 +439,7 @@
     // one come from the lobby (the tutorial's wire format).
     var name = roomsCore.roomOf(text, item.kind === "rejected" ? current : roomsCore.LOBBY);
     var r = room(name);
+    if (conv.isDirect(name) && item.kind === "chat") rememberPeer(name, text);
     // Upstream retries can deliver an event twice, and history can hold what came live:
     // the id is stable per message, so each is shown once.
     if (item.id && !r.seen.add(item.id)) return;
@@ -556,11 +581,186 @@
       return li;
     });
     el.roomList.replaceChildren.apply(el.roomList, nodes);
+    renderDirect();
+  }
+
+  /* ---------- conversations (issue 17): DMs, read positions, catch-up, the directory ---------- */
+
+  function rememberPeer(name, text) {
+    try {
+      var peer = conv.peerOf(JSON.parse(text), session.name);
+      if (peer && peer.userId) dmPeers.set(name, peer);
+    } catch (_err) {
+      // not JSON: no peer
+    }
+  }
+
+  /** The DM list in the sidebar, and the tab title's unread count ("(3) Chat"). */
+  function renderDirect() {
+    var total = 0;
+    roomNames.forEach(function (name) {
+      total += room(name).unread;
+    });
+    var nodes = [];
+    dmPeers.forEach(function (peer, name) {
+      var r = room(name);
+      total += r.unread;
+      var li = document.createElement("li");
+      li.className = "room-item";
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "room-button";
+      button.dataset.room = name;
+      button.setAttribute("aria-current", name === current ? "true" : "false");
+      var label = roomsCore.unreadLabel(r.unread);
+      button.setAttribute("aria-label", peer.name + (label ? ", " + label + " unread" : ""));
+      button.title = peer.name;
+      button.append(isolated("room-name", peer.name));
+      if (peer.idp) button.append(span("idp", identity.providerLabel(peer.idp)));
+      if (label) button.append(span("badge", label));
+      li.append(button);
+      nodes.push(li);
+    });
+    el.dmList.replaceChildren.apply(el.dmList, nodes);
+    el.dmHeading.hidden = nodes.length === 0;
+    if (document.visibilityState !== "hidden") document.title = notify.titleFor(BASE_TITLE, total);
+  }
+
+  /**
+   * Tell the server (and so our other tabs and devices) what we have seen in a room. At most
+   * one `read` per room a second, the newest at the end of it: the server takes a connection's
+   * reads at about that rate, and a busy room must not spend them on every line.
+   */
+  function sendRead(name) {
+    if (!session || !session.connected || document.visibilityState === "hidden") return;
+    var r = room(name);
+    if (r.readTimer) return; // a send is due: it will take the newest line then
+    var now = Date.now();
+    var wait = Math.max(0, (r.readAt || 0) + 1000 - now);
+    r.readTimer = window.setTimeout(function () {
+      r.readTimer = null;
+      if (!session || !session.connected) return;
+      var id = conv.newestId(r.items);
+      if (!id || id === r.readSent) return;
+      r.readSent = id;
+      r.readAt = Date.now();
+      sendCommand({ type: "read", room: name, id: id });
+    }, wait);
+  }
+
+  /** The server's list of our rooms and DMs, with unread counts that follow us across devices. */
+  function loadMyRooms() {
+    var asked = session;
+    conv
+      .getJson(window.fetch.bind(window), conv.myRoomsUrl(session.name, signedInMode))
+      .then(function (body) {
+        if (session !== asked) return;
+        conv.parseMyRooms(body).forEach(function (entry) {
+          if (entry.kind === "dm") {
+            if (entry.peer && entry.peer.userId) dmPeers.set(entry.room, entry.peer);
+          } else if (roomNames.indexOf(entry.room) === -1) {
+            if (roomNames.length >= roomsCore.MAX_ROOMS) return;
+            roomNames.push(entry.room); // joined on another device: join here too
+            saveRooms();
+            sendCommand({ type: "join", room: entry.room });
+          }
+          if (entry.room !== current) room(entry.room).unread = entry.unread;
+        });
+        renderRoomList();
+      })
+      .catch(function () {
+        // The list stays as this browser remembers it.
+      });
+  }
+
+  /** After a reconnect: everything said since the newest line held, in every conversation. */
+  function catchUpAll() {
+    var asked = session;
+    var names = roomNames.concat(Array.from(dmPeers.keys()));
+    names.forEach(function (name) {
+      var r = room(name);
+      // From the newest line held; a conversation with none shown, from when the socket dropped.
+      var since = conv.sinceFor(conv.latestTime(r.items) || session.droppedAt || "");
+      if (!since) return;
+      conv
+        .catchUp(window.fetch.bind(window), name, since, function (page) {
+          if (session !== asked) return;
+          var fresh = roomsCore.olderItems(page, r.seen);
+          if (!fresh.length) return;
+          r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
+          if (name === current) {
+            renderMessages();
+            markRead(name);
+          } else {
+            r.unread += fresh.length;
+          }
+          renderRoomList();
+        })
+        .catch(function () {
+          if (name === current) localNote("Could not catch up on " + name + ".");
+        });
+    });
+  }
+
+  /** "Message" on a member: open (or start) the direct conversation with them. */
+  function openDirect(peer) {
+    if (!session || !window.crypto || !window.crypto.subtle) return;
+    conv.directName(session.name, peer.userId, window.crypto.subtle).then(function (name) {
+      if (!dmPeers.has(name)) dmPeers.set(name, peer);
+      showRoom(name);
+      el.messageInput.focus();
+    });
+  }
+
+  function renderDirectory() {
+    var rooms = conv.parseDirectory(directory, el.browseSearch.value);
+    var nodes = rooms.map(function (entry) {
+      var li = document.createElement("li");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "room-button";
+      button.dataset.browse = entry.room;
+      button.append(span("room-name", entry.room));
+      button.append(span("browse-members", entry.members + " here"));
+      li.append(button);
+      return li;
+    });
+    el.browseList.replaceChildren.apply(el.browseList, nodes);
+  }
+
+  function onBrowseToggle() {
+    // Hidden while closed: a closed <details> keeps its controls out of the tab order anyway.
+    el.browseBody.hidden = !el.browse.open;
+    if (!el.browse.open || !session) return;
+    conv
+      .getJson(window.fetch.bind(window), conv.directoryUrl(session.name, signedInMode, 50))
+      .then(function (body) {
+        directory = body;
+        renderDirectory();
+      })
+      .catch(function () {
+        el.browseList.replaceChildren();
+      });
+  }
+
+  function onBrowseClick(event) {
+    var target = event.target.closest("button");
+    if (!target || !target.dataset.browse) return;
+    el.browse.open = false;
+    enterRoom(target.dataset.browse);
+    el.messageInput.focus();
+  }
+
+  function onMemberClick(event) {
+    var target = event.target.closest("button");
+    if (!target || !target.dataset.dm) return;
+    openDirect({ userId: target.dataset.dm, name: target.dataset.name, idp: target.dataset.idp });
   }
 
   function renderRoomInfo() {
     var r = room(current);
-    el.roomTitle.textContent = current;
+    var peer = dmPeers.get(current);
+    el.roomTitle.textContent = peer ? peer.name : current;
     var connected = !!session && session.connected;
     var members = presence.memberEntries(
       r.members,
@@ -592,6 +792,17 @@
       // Without sign-in the server cannot tell who else uses our name: say so.
       var you = signedInMode ? "(you)" : "(you, and anyone else using this name)";
       li.append(span("member-you", you));
+    } else if (signedInMode && entry.userId) {
+      // Direct messages need sign-in (a chosen name can be anyone's).
+      var message = document.createElement("button");
+      message.type = "button";
+      message.className = "btn btn-small btn-quiet member-message";
+      message.dataset.dm = entry.userId;
+      message.dataset.name = entry.name;
+      message.dataset.idp = entry.idp || "";
+      message.textContent = "Message";
+      message.setAttribute("aria-label", "Message " + entry.name);
+      li.append(message);
     }
     return li;
   }
@@ -693,7 +904,9 @@
       })
       .catch(function () {
         r.loading = false;
-        if (name === current) localNote("Could not load earlier messages of " + name + ".");
+        // A DM not started yet has no history to show (403 until its first message).
+        if (conv.isDirect(name)) r.loaded = true;
+        else if (name === current) localNote("Could not load earlier messages of " + name + ".");
       });
   }
 
@@ -708,7 +921,9 @@
     renderRoomInfo();
     renderMessages();
     hint.update(name);
-    var hash = roomsCore.hashForRoom(name);
+    markRead(name);
+    // A DM is not a room: it stays out of the URL (a shared link would be joined as one).
+    var hash = conv.isDirect(name) ? "" : roomsCore.hashForRoom(name);
     if (window.location.hash !== hash) {
       window.history.replaceState(null, "", hash || window.location.pathname + window.location.search);
     }
@@ -721,6 +936,8 @@
 
   /** Add a room to the list (remembered) and ask the server to put us in it. */
   function enterRoom(name) {
+    name = name.toLowerCase(); // the server's names are case-insensitive, answered lowercase
+    if (conv.isDirect(name)) return;
     if (roomNames.indexOf(name) === -1) {
       if (roomNames.length >= roomsCore.MAX_ROOMS) {
         el.roomError.textContent = "You are in " + roomsCore.MAX_ROOMS + " rooms: leave one first.";
@@ -774,6 +991,7 @@
     el.retry.hidden = !(state === "reconnecting" || (state === "disconnected" && session));
 
     if (!session) return;
+    if (session.connected && !connected) session.droppedAt = new Date().toISOString();
     session.connected = connected;
     renderRoomInfo(); // the member count is stale while disconnected
     if (connected) {
@@ -781,6 +999,8 @@
       session.name = detail.name || session.name;
       if (signedInMode) showSignedIn(session.name);
       if (session.wasConnected) localNote("Reconnected.");
+      if (session.wasConnected) catchUpAll();
+      loadMyRooms();
       session.wasConnected = true;
       session.lost = false;
       // A new connection is in the lobby only: join the rest again, and fetch what was
@@ -880,8 +1100,10 @@
       sent: presence.createSentTracker({ ids: loadSentIds() }),
     };
     roomState = new Map();
+    dmPeers = new Map();
     roomNames = loadRooms();
-    var wanted = roomsCore.roomFromHash(window.location.hash);
+    var wanted = roomsCore.roomFromHash(window.location.hash).toLowerCase();
+    if (conv.isDirect(wanted)) wanted = roomsCore.LOBBY;
     if (roomNames.indexOf(wanted) === -1 && roomNames.length < roomsCore.MAX_ROOMS) {
       roomNames.push(wanted); // a shared link to a room: join it
       saveRooms();
@@ -937,8 +1159,11 @@
     // command is, so a failed send leaves nothing pending.
     var sent = !!session && session.connection.state === "connected";
     var tag = sent ? session.sent.send(current, text) : "";
-    var command = { type: "message", room: current, message: text, tag: tag };
-    if (replying && replying.room === current) command.replyTo = replying.id;
+    var peer = dmPeers.get(current);
+    var command = peer
+      ? { type: "dm", to: peer.userId, message: text, tag: tag }
+      : { type: "message", room: current, message: text, tag: tag };
+    if (!peer && replying && replying.room === current) command.replyTo = replying.id;
     if (sent && sendCommand(command)) {
       pending.sent(text, tag);
       setReplying(null);
@@ -1106,7 +1331,7 @@
 
   function onHashChange() {
     if (!session) return;
-    var wanted = roomsCore.roomFromHash(window.location.hash);
+    var wanted = roomsCore.roomFromHash(window.location.hash).toLowerCase();
     if (wanted !== current) enterRoom(wanted);
   }
 
@@ -1142,6 +1367,16 @@
       el.roomError.textContent = "";
     });
     el.roomList.addEventListener("click", onRoomClick);
+    el.dmList.addEventListener("click", onRoomClick);
+    el.memberList.addEventListener("click", onMemberClick);
+    el.browse.addEventListener("toggle", onBrowseToggle);
+    el.browseSearch.addEventListener("input", renderDirectory);
+    el.browseList.addEventListener("click", onBrowseClick);
+    document.addEventListener("visibilitychange", function () {
+      if (!session || document.visibilityState === "hidden") return;
+      markRead(current);
+      renderRoomList();
+    });
     el.loadEarlier.addEventListener("click", function () {
       loadHistory(current, true);
     });

@@ -16,6 +16,8 @@ FUNCTIONS = [
     "room_messages",
     "room_info",
     "reports",
+    "my_rooms",  # issue 17
+    "room_directory",  # issue 17
     "presence_sweep",
     "index",
     "static",

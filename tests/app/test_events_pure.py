@@ -8,7 +8,15 @@ import pytest
 
 from chat import connection_state, events, rooms
 from chat.cloudevents import CONNECT, CloudEvent
-from chat.plan import DeleteMessage, Failed, LeaseTokens, ListConnections, SendToGroup, StoreMessage
+from chat.plan import (
+    DeleteMessage,
+    Failed,
+    LeaseTokens,
+    ListConnections,
+    NoteActivity,
+    SendToGroup,
+    StoreMessage,
+)
 from chat.settings import load
 
 SETTINGS = load(
@@ -79,7 +87,9 @@ def test_a_stored_and_allowed_message_is_then_broadcast() -> None:
     assert isinstance(send, SendToGroup) and send.group == "r.lobby"
     assert send.payload["message"] == "hello"
     final = sent.then((None,))
-    assert final.answer.status == 204 and final.delivered and final.effects == ()
+    assert final.answer.status == 204 and final.delivered
+    # Issue 17: the directory's activity row (the executor writes it once per 10 s per room).
+    assert final.effects == (NoteActivity("lobby", send.payload["time"], NOW),)
 
 
 def test_a_retried_event_is_not_broadcast_again() -> None:

@@ -18,7 +18,8 @@ MAX = 2000 * 6 + 1024
 
 @pytest.mark.parametrize("name", ["lobby", "a", "A-Z_09", "x" * 64, "room-1", "_", "-"])
 def test_valid_room_names(name: str) -> None:
-    assert rooms.validate(name) == name
+    # Case-insensitive (issue 17): every name is answered in lowercase.
+    assert rooms.validate(name) == name.lower()
 
 
 @pytest.mark.parametrize(

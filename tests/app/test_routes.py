@@ -17,6 +17,9 @@ CONTRACT = [
     ("room_messages", "rooms/{room}/messages", {"GET"}, func.AuthLevel.ANONYMOUS),
     ("room_info", "rooms/{room}", {"GET"}, func.AuthLevel.ANONYMOUS),
     ("reports", "reports", {"GET"}, func.AuthLevel.ANONYMOUS),
+    # issue 17: your conversations, and the room directory
+    ("my_rooms", "me/rooms", {"GET"}, func.AuthLevel.ANONYMOUS),
+    ("room_directory", "rooms", {"GET"}, func.AuthLevel.ANONYMOUS),
 ]
 
 

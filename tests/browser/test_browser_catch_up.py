@@ -1,0 +1,70 @@
+"""Issue 17 in Chromium: a page whose network was off while others said more than one history
+page (60 messages) in another room shows every one of them once, in order, after it
+reconnects, without a reload (catch-up merged by id with the latest page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import expect
+
+from .chat_page import ChatPage, OpenChat
+
+pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+RECOVERY_TIMEOUT_MS = 25_000
+
+
+def test_a_page_offline_catches_up_on_more_than_a_page_of_messages(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    room = unique("catchup")
+    alice = open_chat()
+    # Keep hold of the page's sockets, so the test can drop them; while `__down` is set, a new
+    # one is a stand-in that closes at once (1006, as a failed connection does): the page stays
+    # disconnected until the test says so. Going offline closes no socket.
+    alice.context.add_init_script(
+        "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
+        " window.WebSocket = function (...args) {"
+        "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
+        "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
+        "     return dead; }"
+        "   const s = new Real(...args); window.__sockets.push(s); return s; };"
+        " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
+    )
+    alice.page.reload()
+    alice.join(unique("alice"))
+    alice.enter_room(room)
+    senders: list[tuple[ChatPage, str]] = []
+    for base in ("bob", "carol", "dave"):
+        name = unique(base)
+        chat = open_chat()
+        chat.join(name)
+        chat.enter_room(room)
+        senders.append((chat, name))
+    alice.room_button("lobby").click()
+
+    alice.page.evaluate("window.__down = true; window.__sockets.forEach((s) => s.close())")
+    expect(alice.status).to_have_attribute("data-state", "reconnecting", timeout=15_000)
+    said = []
+    # 20 each: the flood limit lets a user send 20 at once.
+    for n in range(20):
+        for chat, name in senders:
+            text = f"{name} says {n}"
+            chat.send(text)
+            said.append(text)
+    for chat, name in senders:
+        expect(chat.chat_line(name, f"{name} says 19")).to_have_count(1)
+    alice.page.evaluate("window.__down = false")
+    alice.page.get_by_role("button", name="Reconnect now").click()
+    expect(alice.status).to_have_attribute("data-state", "connected", timeout=RECOVERY_TIMEOUT_MS)
+
+    alice.room_button(room).click()
+    lines = alice.page.locator("#messages li.message .text")
+    expect(lines).to_have_count(len(said), timeout=RECOVERY_TIMEOUT_MS)
+    shown = lines.all_text_contents()
+    assert sorted(shown) == sorted(said)  # each once
+    for _, name in senders:  # and each person's in the order they said them
+        mine = [t for t in shown if t.startswith(f"{name} says ")]
+        assert mine == [f"{name} says {n}" for n in range(20)]
