@@ -28,8 +28,10 @@ from chat import (
     identity,
     mentions,
     message_text,
+    moderation,
     rate_limit,
     reactions,
+    roles,
     rooms,
     token_lease,
 )
@@ -42,6 +44,7 @@ from chat.plan import (
     ListConnections,
     Outcomes,
     Plan,
+    ReadRoom,
     SendToGroup,
     SendToUser,
     UpdateMessage,
@@ -57,6 +60,9 @@ NOT_EDITED_SAVED = "Not done: the chat history cannot be saved right now. Try ag
 BUSY = "Not done: many changes to this message at once. Try again."
 NOT_AUTHOR_EDIT = "Not edited: only its author can edit a message."
 NOT_AUTHOR_DELETE = "Not deleted: only its author can delete a message."
+NOT_AUTHOR_OR_MODERATOR_DELETE = (
+    "Not deleted: only its author or the room's moderators, its owner and admins can delete it."
+)
 EDITING_OFF = "Not edited: editing is turned off here."
 WAS_DELETED = "Not done: that message was deleted."
 TOO_FAST = "Not done: you are doing that too fast. Wait a moment."
@@ -129,7 +135,12 @@ class _Act:
     newer_than_ms: int | None = None
     found_key: str = ""  # the row's key, once found (a delete's replies are newer: below it)
     found: dict[str, Any] | None = None  # the row as found (an edit's earlier mentions)
-    notify: tuple[SendToUser, ...] = ()  # after the broadcast: users an edit newly mentions
+    # After the broadcast: users an edit newly mentions; a moderator's delete's notice.
+    notify: tuple[SendToUser | SendToGroup, ...] = ()
+    # A delete in sign-in mode: someone else's message may be deleted by a moderator, the
+    # owner or an admin (roles read fresh, once the row names its author).
+    by_role: bool = False
+    moderated: str | None = None  # once a moderator's delete was allowed: the author
 
 
 def _find(act: _Act, tries: int) -> Plan:
@@ -153,6 +164,8 @@ def _found(act: _Act, tries: int, outcomes: Outcomes) -> Plan:
         send = (SendToGroup(rooms.group(turn.room), frame),) if frame is not None else ()
         return done(events.ok(turn.state), *send, duplicate=act.message_id)
     act = replace(act, found_key=str(found.entity.get("RowKey", "")), found=found.entity)
+    if act.by_role and act.moderated is None and not may_delete(turn.user, author(found.entity)):
+        return _read_roles(act, tries, found)
     changed = act.change(found.entity)
     if isinstance(changed, str):
         return events.refuse(changed, turn.room, turn.state, "act")
@@ -179,6 +192,10 @@ def _updated(act: _Act, tries: int, frame: dict[str, Any] | None, outcomes: Outc
     send = SendToGroup(rooms.group(turn.room), frame)
     if frame.get("type") == "edited":
         act = replace(act, notify=_newly_mentioned(act, frame))
+    if frame.get("type") == "deleted" and act.moderated is not None:
+        # Sent only by the step that deleted the row: a retry finds its id in `ops` instead.
+        notice = moderation.deletion_notice(turn.room, act.message_id, act.moderated, turn.user)
+        act = replace(act, notify=(SendToGroup(rooms.group(turn.room), notice),))
     if frame.get("type") == "deleted":
         # The text is gone from the row; its replies quote up to 100 characters of it too.
         # Replies are newer, or of the same second (ordered by id there): every key below
@@ -361,13 +378,51 @@ def edited_frame(room: str, message_id: str, cleaned: str, edited_at: str) -> di
 
 
 def delete(turn: Any, message_id: str, is_moderator: bool = False) -> Plan:
+    """The author's delete; in sign-in mode also a moderator's, the owner's or an admin's of
+    someone else's message (chat/moderation.py: roles read fresh, audited, noticed)."""
     allowed, state = _guard(turn)
     turn = turn.with_state(state)
     if not allowed:
         return events.refuse(TOO_FAST, turn.room, state, "rate")
     change = partial(_delete, turn, message_id, is_moderator)
     current = partial(_delete_state, turn.room, message_id)
-    return _find(_Act(turn, message_id, change, current), 0)
+    act = _Act(turn, message_id, change, current, by_role=bool(turn.settings.sign_in))
+    return _find(act, 0)
+
+
+def _read_roles(act: _Act, tries: int, found: Found) -> Plan:
+    """Someone else's message, in sign-in mode: the room's roles, read fresh from the table."""
+    turn = act.turn
+    account = roles.account(turn.user)
+    if account is None:  # every sign-in mode sender has one: the caller checked
+        return events.refuse(NOT_AUTHOR_DELETE, turn.room, turn.state, "act")
+    read = ReadRoom(turn.room, account, fresh=True)
+    return after(partial(_roles_read, act, tries, found), read)
+
+
+def _roles_read(act: _Act, tries: int, found: Found, outcomes: Outcomes) -> Plan:
+    (facts,) = outcomes
+    turn = act.turn
+    by = author(found.entity)
+    why = moderation.delete_refusal(turn.user, by, facts, turn.settings)
+    if why == roles.NOT_MODERATOR:
+        why = NOT_AUTHOR_OR_MODERATOR_DELETE
+    if why is not None:
+        return events.refuse(why, turn.room, turn.state, "role")
+    change = partial(_delete, turn, act.message_id, True)
+    act = replace(act, change=change, moderated=by)
+    if found.entity.get("deleted") is True:  # deleted already: the room is told again only
+        return _found(act, tries, (found,))
+    audit = moderation.delete_audit(turn.event, turn.room, turn.user, by, act.message_id, turn.now)
+    return after(partial(_audited, act, tries, found), audit)
+
+
+def _audited(act: _Act, tries: int, found: Found, outcomes: Outcomes) -> Plan:
+    """Audited before it takes effect (False: a retried event's audit row, there already)."""
+    (audited,) = outcomes
+    if isinstance(audited, Failed):
+        return events.refuse(NOT_EDITED_SAVED, act.turn.room, act.turn.state, "store")
+    return _found(act, tries, (found,))
 
 
 def _delete_state(room: str, message_id: str, entity: dict[str, Any]) -> dict[str, Any] | None:
