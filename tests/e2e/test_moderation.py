@@ -223,3 +223,42 @@ async def test_a_report_reaches_the_admins_list_and_is_dismissed(people) -> None
         assert [r for r in (await response.json())["reports"] if r["room"] == room] == []
     await member.close()
     await admin.close()
+
+
+async def test_a_moderator_deletes_anothers_message_and_a_member_may_not(people) -> None:
+    room = f"del-{_tag()}"
+    (olga, _), (mo, mo_id) = await people("olga"), await people("mo")
+    (mel, _), (pat, _) = await people("mel"), await people("pat")
+    owner, moderator = await in_room(olga, "olga", room), await in_room(mo, "mo", room)
+    author, member = await in_room(mel, "mel", room), await in_room(pat, "pat", room)
+    everyone = (owner, moderator, author, member)
+    await owner.send({"type": "mod", "room": room, "user": mo_id, "on": True})
+    await moderator.wait_for(moderation("mod", room))
+    await owner.say_in(room, "the owner's words")
+    kept = await member.wait_chat("olga", "the owner's words")
+    await author.say_in(room, "something rude")
+    rude = await member.wait_chat("mel", "something rude")
+
+    async def history() -> dict[str, dict]:
+        async with pat.session.get(f"{pat.base_url}/api/rooms/{room}/messages") as response:
+            assert response.status == 200
+            return {m["id"]: m for m in (await response.json())["messages"]}
+
+    # A plain member's forged delete of someone else's message: refused, nothing changes.
+    await member.send({"type": "delete", "room": room, "id": kept["id"]})
+    assert "only its author" in (await member.wait_for(rejected))["message"]
+    assert (await history())[kept["id"]]["message"] == "the owner's words"
+
+    await moderator.send({"type": "delete", "room": room, "id": rude["id"]})
+    for client in everyone:
+        gone = await client.wait_for(lambda f: f.get("type") == "deleted")
+        assert gone == {"type": "deleted", "room": room, "id": rude["id"]}
+        notice = await client.wait_for(moderation("delete", room))
+        assert (notice["id"], notice["by"]) == (rude["id"], mo_id)
+    shown = await history()
+    assert shown[rude["id"]]["deleted"] is True and "message" not in shown[rude["id"]]
+    assert shown[kept["id"]]["message"] == "the owner's words"
+    # No earlier `deleted` frame reached anyone: the member's refusal changed nothing.
+    for client in everyone:
+        assert [f["id"] for f in client.seen if f.get("type") == "deleted"] == [rude["id"]]
+        await client.close()
