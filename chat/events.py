@@ -250,7 +250,8 @@ def command(
     if parsed.kind in (*rooms.MODERATION, rooms.RESOLVE):
         acting = moderation.Turn(event, event.user_id, state, settings, now)
         if parsed.kind == rooms.RESOLVE:
-            return moderation.resolve(acting, parsed.frame or {})
+            delete = partial(_delete_of, turn)
+            return moderation.resolve(acting, parsed.frame or {}, delete)
         if parsed.kind == moderation.REPORT:
             return moderation.report(acting, parsed.room, parsed.frame or {})
         return moderation.command(acting, parsed.room, parsed.frame or {})
@@ -278,6 +279,11 @@ def command(
         return _gated(turn, rooms.REACT, react)
     send = partial(message, raw=parsed.text or "", reply_to=parsed.message_id, tag=parsed.tag)
     return _gated(turn, rooms.MESSAGE, send)
+
+
+def _delete_of(turn: _Turn, room: str, message_id: str, state: dict[str, Any]) -> Plan:
+    """A report resolved by deleting its message (the admin need not be in the room)."""
+    return edits.delete(turn.with_room(room).with_state(state), message_id)
 
 
 def _gated(turn: _Turn, kind: str, carry_on: Callable[[_Turn], Plan]) -> Plan:

@@ -574,10 +574,9 @@ REPORT_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}\|[A-Za-z0-9_-]{1,64}\|[0-9a-f]{32}
 ALREADY_REPORTED = "Not done: you have reported this message already."
 ADMINS_ONLY = "Not done: only admins may resolve reports."
 NO_SUCH_REPORT = "Not done: there is no such open report."
-DELETE_NOT_YET = (
-    'Not done: "delete" needs message deletion, which is not available yet; dismiss it, or '
-    "ask a moderator of the room."
-)
+# A report resolved by deleting its message: (room, message id, the connection state as this
+# decision left it) -> chat.edits.delete's plan (events.command builds it).
+DeleteOf = Callable[[str, str, dict[str, Any]], Plan]
 
 
 def _key(account: str) -> str:
@@ -627,8 +626,10 @@ def _filed(turn: Turn, room: str, message_id: str, outcomes: Outcomes) -> Plan:
     return done(json_reply(200, body, headers), reported=room)
 
 
-def resolve(turn: Turn, frame: dict[str, Any]) -> Plan:
-    """`{"type": "resolve", "report", "action": "dismiss" | "delete"}`, by admins."""
+def resolve(turn: Turn, frame: dict[str, Any], delete: DeleteOf) -> Plan:
+    """`{"type": "resolve", "report", "action": "dismiss" | "delete"}`, by admins. "delete"
+    deletes the message as the delete command does (an admin's, roles read fresh, audited,
+    noticed), then closes the report; a refused or failed delete leaves it open."""
     if not turn.settings.sign_in:
         return events.refuse(roles.NEEDS_SIGN_IN, None, turn.state, "moderation")
     if roles.account(turn.user) not in turn.settings.admins:
@@ -640,16 +641,15 @@ def resolve(turn: Turn, frame: dict[str, Any]) -> Plan:
     key, action = frame.get("report"), frame.get("action")
     if not isinstance(key, str) or not REPORT_KEY.fullmatch(key):
         return events.refuse('Not done: "report" must be a report id.', None, turn.state, "report")
-    if action == roles.DELETE:
-        return events.refuse(DELETE_NOT_YET, None, turn.state, "report")
-    if action != "dismiss":
+    if action not in ("dismiss", roles.DELETE):
         why = 'Not done: "action" must be "dismiss" or "delete".'
         return events.refuse(why, None, turn.state, "report")
     room, message_id, _ = key.split("|")
     fields = {"open": False, "resolution": action, "resolvedBy": turn.user}
     audit = {
         "PartitionKey": f"audit|{room}",
-        "RowKey": events.stable_id(turn.event),
+        # A delete's own audit row has the event's stable id: this one is beside it.
+        "RowKey": events.stable_id(turn.event) + ("|resolve" if action == roles.DELETE else ""),
         "time": history.iso_time(turn.now),
         "by": turn.user,
         "action": RESOLVE,
@@ -658,7 +658,37 @@ def resolve(turn: Turn, frame: dict[str, Any]) -> Plan:
         "reason": "",
         "detail": f"{action} {key}",
     }
-    return after(partial(_resolved, turn), ResolveReport(key, fields, audit))
+    close = ResolveReport(key, fields, audit)
+    if action == roles.DELETE:
+        return _when_done(delete(room, message_id, turn.state), partial(_close_after, turn, close))
+    return after(partial(_resolved, turn), close)
+
+
+def _when_done(plan: Plan, then: Callable[[Plan], Plan]) -> Plan:
+    """`plan` carried out step by step; its final plan goes to `then`."""
+    step = plan.then
+    if step is None:
+        return then(plan)
+    return replace(plan, then=lambda outcomes: _when_done(step(outcomes), then))
+
+
+def _close_after(turn: Turn, close: ResolveReport, final: Plan) -> Plan:
+    """The delete's final plan: deleted (204), so the report is closed beside its last
+    effects; else (refused, or failed: the service retries the event) it stays open."""
+    reply = final.answer
+    if reply.status != 204:
+        return final
+    state = connection_state.decode(reply.headers.get(connection_state.HEADER))
+    turn = replace(turn, state=state)
+    effects = (*final.effects, close)
+    return replace(final, effects=effects, reply=None, then=partial(_closed, turn, final))
+
+
+def _closed(turn: Turn, final: Plan, outcomes: Outcomes) -> Plan:
+    plan = _resolved(turn, outcomes[-1:])
+    failed = tuple(f"After a delete: {o.reason}" for o in outcomes[:-1] if isinstance(o, Failed))
+    notes = final.notes | plan.notes
+    return replace(plan, notes=notes, delivered=final.delivered, warnings=final.warnings + failed)
 
 
 def _resolved(turn: Turn, outcomes: Outcomes) -> Plan:

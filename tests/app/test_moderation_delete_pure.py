@@ -19,6 +19,7 @@ from chat.plan import (
     Moderate,
     Plan,
     ReadRoom,
+    ResolveReport,
     SendToGroup,
     UpdateMessage,
 )
@@ -167,3 +168,51 @@ def test_a_message_deleted_already_tells_the_room_again_without_audit_or_notice(
     decided = step(step(plan, Found(gone, "etag-1")), FACTS)
     assert decided.effects == (SendToGroup(rooms.group("dev"), DELETED),)
     assert decided.then is None and decided.answer.status == 204
+
+
+# --- a report resolved by deleting its message ----------------------------------------------------
+
+REPORT = f"dev|{ID}|" + "0" * 32
+
+
+def resolve(user: str = ADMIN, ce_id: str = "ce-7") -> Plan:
+    event = CloudEvent(
+        "azure.webpubsub.user.message", ce_id, "hub", "conn-1", "message", user, None, None
+    )
+    body = json.dumps({"type": "resolve", "report": REPORT, "action": "delete"}).encode()
+    return events.command(event, body, "application/json", SIGNED_IN_SETTINGS, NOW)
+
+
+def test_a_report_resolved_by_delete_deletes_as_an_admin_then_closes_it() -> None:
+    plan = resolve()  # the admin is in no room: the report names it
+    (find,) = plan.effects
+    assert find == FindMessage("dev", ID)
+    decided = step(step(plan, Found(row(MEMBER), "etag-1")), FACTS)
+    (audit,) = decided.effects
+    assert isinstance(audit, Moderate) and audit.audit["by"] == ADMIN
+    _, final = deleted(step(decided, True))
+    notice, close = final.effects
+    assert isinstance(notice, SendToGroup) and notice.payload["action"] == "delete"
+    assert isinstance(close, ResolveReport) and close.report == REPORT
+    assert close.fields == {"open": False, "resolution": "delete", "resolvedBy": ADMIN}
+    assert close.audit["RowKey"] == audit.audit["RowKey"] + "|resolve"  # beside the delete's
+    assert final.reply is None
+    closed = step(final, None, True)
+    assert closed.answer.status == 204 and closed.then is None
+    assert rejected(step(final, None, False)) == moderation.NO_SUCH_REPORT
+
+
+def test_a_refused_or_failed_delete_leaves_the_report_open() -> None:
+    unchecked = step(step(resolve(), Found(row(MEMBER), "e")), Failed("down"))
+    assert rejected(unchecked) == moderation.CANNOT_CHECK and unchecked.effects == ()
+    missing = step(resolve(), None)
+    assert rejected(missing) == edits.no_such_message("dev") and missing.effects == ()
+    updating = step(step(step(resolve(), Found(row(MEMBER), "etag-1")), FACTS), True)
+    failed = step(step(updating, True), Failed("service down", 502), None)
+    assert failed.answer.status == 502 and failed.effects == ()  # the service retries
+
+
+def test_only_admins_resolve_by_delete() -> None:
+    for user in (MOD, OWNER, MEMBER):
+        refused = resolve(user)
+        assert rejected(refused) == moderation.ADMINS_ONLY and refused.effects == ()
