@@ -19,6 +19,7 @@ from chat.identity import encode_user_id
 from tests.e2e.test_sign_in import Person
 from tests.support.chat_client import ChatClient
 from tests.support.stack import LocalStack, local_stack
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.stack
 
@@ -262,3 +263,32 @@ async def test_a_moderator_deletes_anothers_message_and_a_member_may_not(people)
     for client in everyone:
         assert [f["id"] for f in client.seen if f.get("type") == "deleted"] == [rude["id"]]
         await client.close()
+
+
+async def test_a_report_resolved_by_delete_deletes_the_message(people) -> None:
+    room = f"rdel-{_tag()}"
+    (rita, _), (ada, ada_id) = await people("rita"), await people("ada", ADMIN_ID)
+    member = await in_room(rita, "rita", room)
+    await member.say_in(room, "delete me")
+    said = await member.wait_chat("rita", "delete me")
+    await member.send({"type": "report", "room": room, "id": said["id"], "reason": "spam"})
+    await member.wait_for(lambda f: f.get("event") == "reported")
+    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
+        (mine,) = [r for r in (await response.json())["reports"] if r["room"] == room]
+
+    admin = await ada.join("ada")  # in the lobby only: the report names the room
+    await admin.send({"type": "resolve", "report": mine["report"], "action": "delete"})
+    assert (await member.wait_for(lambda f: f.get("type") == "deleted"))["id"] == said["id"]
+    notice = await member.wait_for(moderation("delete", room))
+    assert notice["by"] == ada_id
+
+    async def closed() -> bool:
+        async with ada.session.get(f"{ada.base_url}/api/reports") as response:
+            return all(r["room"] != room for r in (await response.json())["reports"])
+
+    await until(closed, timeout=10, what="the report closed")
+    async with rita.session.get(f"{rita.base_url}/api/rooms/{room}/messages") as response:
+        shown = {m["id"]: m for m in (await response.json())["messages"]}
+    assert shown[said["id"]]["deleted"] is True and "message" not in shown[said["id"]]
+    await member.close()
+    await admin.close()
