@@ -9,7 +9,9 @@ nothing; it sends the room the same whole-state frame again, so a broadcast that
 first time is made good and a page that saw it already is unchanged (frames carry state, not
 changes).
 
-Who may: `may_edit` and `may_delete` (moderation plugs into `may_delete`).
+Who may: `may_edit` and `may_delete`. In sign-in mode a delete of someone else's message is
+a moderator's: the room's roles read fresh (ReadRoom), chat.moderation's rule, its audit row
+before the row changes, and its notice after the room is told `deleted`.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def room_body(room: str, record: roles.Record | None) -> dict[str, Any]:
     }
 
 
-# --- a moderator's delete (the hook for issue 18's `delete`) -----------------------------------
+# --- a moderator's delete (chat.edits.delete of someone else's message, in sign-in mode) --------
 
 
 def moderates(user: str, facts: Facts | Failed, settings: Settings) -> bool:

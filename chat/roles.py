@@ -21,7 +21,7 @@ RANK = {MEMBER: 0, MODERATOR: 1, OWNER: 2, ADMIN: 3}
 
 KICK, BAN, UNBAN, MUTE, UNMUTE = "kick", "ban", "unban", "mute", "unmute"
 SLOWMODE, TOPIC, MOD = "slowmode", "topic", "mod"
-DELETE = "delete"  # another's message (the target is its author); the author's own is issue 18's
+DELETE = "delete"  # another's message (the target is its author): chat.edits.delete
 ON_USERS = (KICK, BAN, UNBAN, MUTE, UNMUTE, MOD, DELETE)  # actions with a target person
 ACTIONS = (*ON_USERS, SLOWMODE, TOPIC)
 
