@@ -3,6 +3,7 @@ tall messages, right-to-left names. Measured on the rendered page (boxes and pix
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -115,7 +116,9 @@ def test_a_short_message_has_no_show_more(
     send_as(reader, sender, "one\ntwo\nthree")
     line = reader.chat_lines(sender)
     expect(line).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
-    expect(line.get_by_role("button")).to_have_count(0)
+    # No "Show more" toggle (the line's own actions menu is the only button it has).
+    expect(line.locator("button.show-more")).to_have_count(0)
+    expect(line.get_by_role("button", name=re.compile("Show (more|less)"))).to_have_count(0)
 
 
 LEFT_OF_TEXT = """line => {
