@@ -37,10 +37,10 @@ class Conversations:
         self.store = store
 
     async def _state(self) -> TableClient:
-        return await self.store._table(STATE_TABLE)
+        return await self.store.table(STATE_TABLE)
 
     async def _messages(self) -> TableClient:
-        return await self.store._table(MESSAGES_TABLE)
+        return await self.store.table(MESSAGES_TABLE)
 
     # --- joined rooms -----------------------------------------------------------------------
     async def keep_joined(self, user: str, room: str, now: float, **extra: Any) -> bool:
@@ -58,13 +58,13 @@ class Conversations:
                 return False
             return True
 
-        return await self.store._call("keep joined room", create)
+        return await self.store.call("keep joined room", create)
 
     async def forget_joined(self, user: str, room: str) -> None:
         async def delete() -> None:
             await (await self._state()).delete_entity(mine(user), room)  # 404: no error
 
-        await self.store._call("forget joined room", delete)
+        await self.store.call("forget joined room", delete)
 
     async def is_in(self, user: str, room: str) -> bool:
         """Is the user one of a direct conversation's two participants (has its row)?"""
@@ -100,7 +100,7 @@ class Conversations:
                 break  # one page: UNREAD_READ rows at most
             return rows[: read_marks.UNREAD_READ]
 
-        return await self.store._call("read room window", read)
+        return await self.store.call("read room window", read)
 
     async def mark_read(self, user: str, room: str, message_id: str, now: float) -> bool:
         """Move the read position to the message, if it is forward (ETag: two devices reading
@@ -148,7 +148,7 @@ class Conversations:
                 return True
             return False
 
-        return await self.store._call("move read position", move)
+        return await self.store.call("move read position", move)
 
     async def my_rooms(self, user: str) -> dict[str, Any]:
         rows = await self.joined(user)
@@ -267,7 +267,7 @@ class Conversations:
                     break
             return catch_up.body(query, collected)
 
-        return await self.store._call("read catch-up", read)
+        return await self.store.call("read catch-up", read)
 
 
 def _mark(row: Any) -> read_marks.Position | None:

@@ -32,7 +32,7 @@ async def fold(store: TableStore) -> int:
     from azure.core.exceptions import ResourceExistsError
 
     async def run() -> int:
-        table = await store._table(MESSAGES_TABLE)
+        table = await store.table(MESSAGES_TABLE)
         moved = 0
         mixed: list[dict[str, Any]] = []
         async for entity in table.list_entities():
@@ -48,7 +48,7 @@ async def fold(store: TableStore) -> int:
             moved += 1
         return moved
 
-    return await store._call("fold room names", run)
+    return await store.call("fold room names", run)
 
 
 async def _main() -> None:

@@ -85,7 +85,7 @@ class TableStore:
             credential = DefaultAzureCredential(managed_identity_client_id=s.client_id)
         return TableServiceClient(endpoint=s.table_endpoint, credential=credential, **options)
 
-    async def _table(self, name: str) -> TableClient:
+    async def table(self, name: str) -> TableClient:
         loop = asyncio.get_running_loop()
         if self._service is None or self._loop is not loop:
             # A client's connection pool belongs to the loop it was made on.
@@ -124,8 +124,11 @@ class TableStore:
         self._service = self._loop = self._ready = None
         self._tables = {}
 
-    async def _call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
-        """Run one store operation; every failure but the expected ones is StoreUnavailable."""
+    async def call(self, what: str, operation: Callable[[], Awaitable[T]]) -> T:
+        """Run one store operation; every failure but the expected ones is StoreUnavailable.
+
+        Public, with `table`, for the adapters of other concepts (conversations, moderation,
+        the room-name migration): one client per table, and one place failures are mapped."""
         from azure.core.exceptions import AzureError
 
         try:
@@ -151,7 +154,7 @@ class TableStore:
         from azure.data.tables import TableTransactionError
 
         async def create() -> bool:
-            table = await self._table(MESSAGES_TABLE)
+            table = await self.table(MESSAGES_TABLE)
             try:
                 if marker is None:
                     await table.create_entity(entity)
@@ -165,19 +168,19 @@ class TableStore:
                 raise
             return True
 
-        return await self._call("store message", create)
+        return await self.call("store message", create)
 
     async def delete_message(
         self, entity: dict[str, Any], marker: dict[str, Any] | None = None
     ) -> None:
         async def delete() -> None:
-            table = await self._table(MESSAGES_TABLE)
+            table = await self.table(MESSAGES_TABLE)
             if marker is None:
                 await table.delete_entity(entity["PartitionKey"], entity["RowKey"])
             else:
                 await table.submit_transaction([("delete", marker), ("delete", entity)])
 
-        await self._call("delete message", delete)
+        await self.call("delete message", delete)
 
     async def find_message(
         self, room: str, message_id: str, newer_than_ms: int | None = None
@@ -192,7 +195,7 @@ class TableStore:
         """
 
         async def find() -> Found | None:
-            table = await self._table(MESSAGES_TABLE)
+            table = await self.table(MESSAGES_TABLE)
             query, parameters = history.find_filter(room, message_id, newer_than_ms)
             pages = table.query_entities(query, parameters=parameters, results_per_page=1).by_page()
             read = 0
@@ -205,14 +208,14 @@ class TableStore:
                     return None
             return None
 
-        return await self._call("find message", find)
+        return await self.call("find message", find)
 
     async def find_replies(self, room: str, message_id: str, below: str) -> list[Found]:
         """The replies to a message, newest first: rows newer than it (keys below its own)
         whose `replyToId` is its id; at most FIND_PAGES pages of the partition are read."""
 
         async def find() -> list[Found]:
-            table = await self._table(MESSAGES_TABLE)
+            table = await self.table(MESSAGES_TABLE)
             query, parameters = history.replies_filter(room, message_id, below)
             pages = table.query_entities(query, parameters=parameters).by_page()
             found: list[Found] = []
@@ -226,7 +229,7 @@ class TableStore:
                     break
             return found
 
-        return await self._call("find replies", find)
+        return await self.call("find replies", find)
 
     async def update_message(self, entity: dict[str, Any], etag: str) -> bool:
         """Replace the row if it is still as read; False when another writer came first."""
@@ -235,7 +238,7 @@ class TableStore:
         from azure.data.tables import UpdateMode
 
         async def update() -> bool:
-            table = await self._table(MESSAGES_TABLE)
+            table = await self.table(MESSAGES_TABLE)
             try:
                 await table.update_entity(
                     entity,
@@ -247,7 +250,7 @@ class TableStore:
                 return False
             return True
 
-        return await self._call("update message", update)
+        return await self.call("update message", update)
 
     async def page(self, page: history.Page) -> list[dict[str, Any]]:
         """The rows a page of history needs (history.reads: usually one range query),
@@ -273,7 +276,7 @@ class TableStore:
             return rows if read.top is None else rows[: read.top]
 
         async def read() -> list[dict[str, Any]]:
-            table = await self._table(MESSAGES_TABLE)
+            table = await self.table(MESSAGES_TABLE)
             plan = history.reads(page)
             rows: list[dict[str, Any]] = []
             step = next(plan)
@@ -285,7 +288,7 @@ class TableStore:
                 except StopIteration:
                     return history.visible(page, rows)
 
-        return await self._call("read history", read)
+        return await self.call("read history", read)
 
     # --- per-user limits ----------------------------------------------------------------------
     async def lease_tokens(self, request: LeaseTokens) -> tuple[int, list[Any] | None] | None:
@@ -303,7 +306,7 @@ class TableStore:
         key = f"rate|{user_key(request.user)}"
 
         async def take() -> tuple[int, list[Any] | None] | None:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             if request.cached is not None:
                 cached, cached_etag = request.cached[:2], request.cached[2]
                 leased = await self._write_lease(table, key, request, cached, cached_etag)
@@ -321,7 +324,7 @@ class TableStore:
                     return leased  # else another connection leased meanwhile: read again
             return None
 
-        return await self._call("rate limit", take)
+        return await self.call("rate limit", take)
 
     @staticmethod
     async def _write_lease(
@@ -360,7 +363,7 @@ class TableStore:
         from azure.core.exceptions import ResourceNotFoundError
 
         async def read() -> tuple[presence.Announced | None, str | None]:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             try:
                 entity = await table.get_entity(f"presence|{room}", user_key(user))
             except ResourceNotFoundError:
@@ -370,7 +373,7 @@ class TableStore:
             )
             return record, entity.metadata["etag"]
 
-        return await self._call("read presence", read)
+        return await self.call("read presence", read)
 
     async def save_announced(
         self, room: str, user: str, record: presence.Announced, etag: str | None
@@ -389,7 +392,7 @@ class TableStore:
         }
 
         async def save() -> bool:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             try:
                 if etag is None:
                     await table.create_entity(fields)
@@ -401,27 +404,27 @@ class TableStore:
                 return False
             return True
 
-        return await self._call("save presence", save)
+        return await self.call("save presence", save)
 
     # --- the presence sweep's rows (adapters/presence_marks.py says what they hold) -----------
     async def upsert_state(self, fields: dict[str, Any], what: str) -> None:
         async def upsert() -> None:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             await table.upsert_entity(fields)
 
-        await self._call(what, upsert)
+        await self.call(what, upsert)
 
     async def read_state(self, partition: str, row: str, what: str) -> dict[str, Any] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         async def read() -> dict[str, Any] | None:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             try:
                 return dict(await table.get_entity(partition, row))
             except ResourceNotFoundError:
                 return None
 
-        return await self._call(what, read)
+        return await self.call(what, read)
 
     async def query_state(
         self,
@@ -437,7 +440,7 @@ class TableStore:
         back as `continuation` to go on). `one_page`: a single round trip, possibly empty."""
 
         async def read() -> tuple[list[dict[str, Any]], object]:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             # The SDK's token is a dict of next keys, though its stubs say str: kept opaque.
             pages: Any = table.query_entities(
                 query, parameters=parameters, results_per_page=limit, select=select
@@ -450,7 +453,7 @@ class TableStore:
                     break
             return rows[:limit], pages.continuation_token
 
-        return await self._call(what, read)
+        return await self.call(what, read)
 
     async def delete_state_if(self, partition: str, row: str, etag: str, what: str) -> bool:
         """Delete the row unless it was written since `etag` (then False; gone already: True)."""
@@ -458,7 +461,7 @@ class TableStore:
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
         async def delete() -> bool:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             try:
                 await table.delete_entity(
                     partition, row, etag=etag, match_condition=MatchConditions.IfNotModified
@@ -469,7 +472,7 @@ class TableStore:
                 return True
             return True
 
-        return await self._call(what, delete)
+        return await self.call(what, delete)
 
     async def update_state_if(self, fields: dict[str, Any], etag: str, what: str) -> bool:
         """Update the row unless it was written (or deleted) since `etag` (then False)."""
@@ -477,7 +480,7 @@ class TableStore:
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 
         async def update() -> bool:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             try:
                 await table.update_entity(
                     fields, etag=etag, match_condition=MatchConditions.IfNotModified
@@ -486,7 +489,7 @@ class TableStore:
                 return False
             return True
 
-        return await self._call(what, update)
+        return await self.call(what, update)
 
     # --- moderation's rows (adapters/moderation_store.py says what they hold) -----------------
     async def create_state(self, fields: dict[str, Any], what: str) -> bool:
@@ -494,22 +497,22 @@ class TableStore:
         from azure.core.exceptions import ResourceExistsError
 
         async def create() -> bool:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             try:
                 await table.create_entity(fields)
             except ResourceExistsError:
                 return False
             return True
 
-        return await self._call(what, create)
+        return await self.call(what, create)
 
     async def delete_state(self, partition: str, row: str, what: str) -> None:
         """Delete the row; one that is gone already is fine."""
         from azure.core.exceptions import ResourceNotFoundError
 
         async def delete() -> None:
-            table = await self._table(STATE_TABLE)
+            table = await self.table(STATE_TABLE)
             with contextlib.suppress(ResourceNotFoundError):
                 await table.delete_entity(partition, row)
 
-        await self._call(what, delete)
+        await self.call(what, delete)
