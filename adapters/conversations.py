@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chat")
 DIRECTORY = "rooms"
-_WINDOW_SELECT = ["RowKey", "id", "time", "userId", "from"]
+_WINDOW_SELECT = ["RowKey", "id", "time", "userId", "from", "mentions"]
 _MARK = ("readGroup", "readTime", "readId")
 _MINE_SELECT = ("RowKey", "kind", "joined", *_MARK, "withUserId", "withName", "withIdp")
 
@@ -177,6 +177,7 @@ class Conversations:
                 "kind": "dm" if rooms.is_direct(room) else "room",
                 "lastMessageTime": read_marks.last_time(window) if window else last,
                 "unread": read_marks.unread(window, mark, user) if window and mark else 0,
+                "mentions": read_marks.mentions(window, mark, user) if window and mark else 0,
             }
             if row.get("withUserId"):
                 entry["with"] = {

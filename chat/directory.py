@@ -81,8 +81,8 @@ def listing(
 
 
 def conversations(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """`/api/me/rooms`: each entry {"room", "kind", "with"?, "lastMessageTime", "unread"},
-    most recently active first; `mentions` is 0 until mentions exist."""
+    """`/api/me/rooms`: each entry {"room", "kind", "with"?, "lastMessageTime", "unread",
+    "mentions"}, most recently active first."""
     ordered = sorted(
         entries, key=lambda e: (e.get("lastMessageTime") or "", e["room"]), reverse=True
     )
@@ -94,7 +94,7 @@ def conversations(entries: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
             **({"with": entry["with"]} if entry.get("with") else {}),
             "lastMessageTime": entry.get("lastMessageTime"),
             "unread": entry.get("unread", 0),
-            "mentions": 0,
+            "mentions": entry.get("mentions", 0),
         }
         out.append(item)
     return {"rooms": out}

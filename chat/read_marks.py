@@ -7,6 +7,8 @@ message cannot make read messages unread again.
 
 Unread is counted from the newest rows of the room (one bounded read, UNREAD_READ rows),
 capped at UNREAD_CAP: past that the count is "100+" anyway, so no read is ever unbounded.
+Unread mentions are counted in the same rows: past the window (more than UNREAD_READ newer
+rows) an older mention is not counted.
 """
 
 from __future__ import annotations
@@ -50,15 +52,32 @@ def advances(new: Position, old: Position | None) -> bool:
     return old is None or newer(new, old)
 
 
+def _after(
+    rows: list[dict[str, Any]], mark: Position | None, user: str | None
+) -> list[dict[str, Any]]:
+    """The messages among `rows` after `mark`, not the user's own (their `userId` in sign-in
+    mode, else their name)."""
+    return [
+        row
+        for row in history.visible(history.Page("", 1), rows)
+        if (user is None or row.get("userId", row.get("from")) != user)
+        and (mark is None or newer(position(row), mark))
+    ]
+
+
 def unread(rows: list[dict[str, Any]], mark: Position | None, user: str | None = None) -> int:
     """How many of the room's newest rows (as read: UNREAD_READ of them) are after `mark`,
-    not counting the user's own (their `userId` in sign-in mode, else their name)."""
+    not counting the user's own."""
+    return min(len(_after(rows, mark, user)), UNREAD_CAP)
+
+
+def mentions(rows: list[dict[str, Any]], mark: Position | None, user: str) -> int:
+    """How many of the unread rows (the same window, the same rule) mention `user`: their
+    `mentions` (JSON text, chat/history.py) holds the user's id. Capped like unread."""
     count = 0
-    for row in history.visible(history.Page("", 1), rows):
-        if user is not None and row.get("userId", row.get("from")) == user:
-            continue
-        if mark is None or newer(position(row), mark):
-            count += 1
+    for row in _after(rows, mark, user):
+        listed = history._json(row.get("mentions"), list) or []
+        count += user in listed
     return min(count, UNREAD_CAP)
 
 

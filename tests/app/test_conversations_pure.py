@@ -175,6 +175,36 @@ def test_unread_counts_what_is_after_the_mark_capped_at_100() -> None:
     assert read_marks.last_time([]) is None
 
 
+def mentioning(base: dict, *users: str, **extra: str) -> dict:
+    return dict(base, mentions=json.dumps(list(users)), **extra)
+
+
+@pytest.mark.parametrize(
+    ("rows", "mark", "count"),
+    [
+        ([mentioning(C, "me"), mentioning(B, "me"), mentioning(A, "me")], A, 2),  # A is read
+        ([mentioning(C, "me"), mentioning(B, "me"), mentioning(A, "me")], None, 3),
+        ([mentioning(C, "you", "me"), B, A], A, 1),  # one of several mentioned
+        ([mentioning(C, "you"), mentioning(B, "mel")], A, 0),  # someone else; no substring
+        ([mentioning(C, "me", userId="me"), mentioning(B, "me", **{"from": "me"})], A, 0),  # own
+        ([dict(C, mentions="not json"), dict(B, mentions='{"me": 1}')], A, 0),  # not a list
+        ([C, B, A], None, 0),  # no mentions at all
+    ],
+)
+def test_mentions_counts_unread_rows_that_name_the_user(
+    rows: list[dict], mark: dict | None, count: int
+) -> None:
+    position = read_marks.position(mark) if mark else None
+    assert read_marks.mentions(rows, position, "me") == count
+
+
+def test_mentions_are_capped_like_unread() -> None:
+    many = [
+        mentioning(row(1000 + n, history.iso_time(1000 + n), f"{n:024x}"), "me") for n in range(150)
+    ]
+    assert read_marks.mentions(many[::-1], None, "me") == read_marks.UNREAD_CAP
+
+
 # --- the directory ----------------------------------------------------------------------------
 
 

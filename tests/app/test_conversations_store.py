@@ -218,6 +218,33 @@ async def test_unread_is_capped_at_100(app: RecordingService) -> None:
     assert (await me("alice"))["dev"]["unread"] == 100
 
 
+async def test_mentions_count_the_unread_messages_that_name_the_caller(
+    app: RecordingService,
+) -> None:
+    state = await join("dev")
+    store = stateful().store
+    base = int(datetime.now(UTC).timestamp()) + 1  # all after the join
+    said = [  # (author, mentioned): stored directly, as the message path writes mentions
+        ("bob", ["alice"]),  # read below: not counted
+        ("bob", ["alice", "carol"]),
+        ("bob", ["carol"]),  # someone else
+        ("bob", []),
+        ("bob", ["alice"]),
+        ("alice", ["alice"]),  # her own
+    ]
+    for n, (author, mentioned) in enumerate(said):
+        message = {"id": f"{n:024x}", "room": "dev", "from": author, "message": str(n)}
+        message |= {"time": history.iso_time(base + n), "mentions": mentioned}
+        await store.add_message(history.to_entity(message, (base + n) * 1000))
+    await Conversations(store).note_activity("dev", history.iso_time(base + 5), base + 5)
+    entry = (await me("alice"))["dev"]
+    assert (entry["unread"], entry["mentions"]) == (5, 3)
+    response = await command({"type": "read", "room": "dev", "id": f"{0:024x}"}, state, "r1")
+    assert response.status_code == 204
+    entry = (await me("alice"))["dev"]
+    assert (entry["unread"], entry["mentions"]) == (4, 2)
+
+
 async def test_two_devices_reading_at_once_end_at_the_newer_position(app: RecordingService) -> None:
     await join("dev")
     bob = await join("dev", "bob", "conn-2")
