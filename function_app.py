@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import azure.functions as func
 
 from adapters.runtime import Configured, Runtime, Stateful
-from chat.errors import BadRequest, ChatError, Unavailable
+from chat.errors import BadRequest, ChatError, Forbidden, Unavailable
 from chat.reply import Reply
 
 if TYPE_CHECKING:
@@ -150,9 +150,33 @@ def _stateful(configured: Configured) -> Stateful:
 async def negotiate(req: func.HttpRequest) -> func.HttpResponse:
     configured = _configured()
     who = _identity().caller(req.headers, req.params, configured.settings)
+    if configured.settings.sign_in and configured.stateful is not None:
+        # Issue 19: a chat-wide ban, through this instance's copy (at most 10 s old; no
+        # storage configured: no such ban can exist). Sign-in mode only: bans are by account.
+        await _not_chat_banned(configured.stateful, who.user_id)
     url = await configured.service.client_url(who.user_id)
     # Built by hand rather than through json_reply: this is the hottest path of the app.
     return _http(200, '{"url":' + encode_basestring(url) + "}", "application/json", {})
+
+
+async def _not_chat_banned(stateful: Stateful, user_id: str) -> None:
+    """403 with the reason while the caller's account is banned from the whole chat."""
+    bans = _chat_bans()
+    account = bans.account(user_id)
+    if account is None:
+        return
+    now = time.time()
+    why = bans.refusal(await stateful.chat_bans.until(account, now), now)
+    if why is not None:
+        raise Forbidden(why)
+
+
+@functools.cache
+def _chat_bans() -> ModuleType:
+    """chat.chat_bans (with chat.roles.account), imported by the first signed-in negotiate."""
+    from chat import chat_bans
+
+    return chat_bans
 
 
 @app.route(

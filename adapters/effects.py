@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from adapters.chat_bans import ChatBans
 from adapters.conversations import Conversations
 from adapters.instance_memory import Listings, RoomBudgets
 from adapters.moderation_store import ModerationStore
@@ -21,8 +22,10 @@ from adapters.webpubsub import Service, ServiceUnavailable
 from chat import directory, presence, rooms
 from chat.plan import (
     AddToGroups,
+    ChatBan,
     ClaimRoom,
     ClearMark,
+    CloseUserConnections,
     DeleteMessage,
     Effect,
     Failed,
@@ -43,6 +46,7 @@ from chat.plan import (
     NoteActivity,
     Outcomes,
     Plan,
+    ReadChatBan,
     ReadRoom,
     Reconcile,
     RemoveFromGroups,
@@ -70,6 +74,7 @@ class Effects:
         service: Service,
         store: TableStore | None,
         budgets: RoomBudgets,
+        chat_bans: ChatBans | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
@@ -81,6 +86,8 @@ class Effects:
         # (room, user) -> due time of the pending mark this instance last wrote (bounded).
         self._marked: dict[tuple[str, str], float] = {}
         self._moderation: ModerationStore | None = None
+        # Chat-wide bans with this instance's copy: shared with negotiate when given.
+        self._chat_bans = chat_bans
         # room -> when this instance last wrote its directory row (chat.directory.due).
         self._activity: dict[str, float] = {}
         # Users known to exist, and direct-conversation rows known written (bounded): a
@@ -99,6 +106,12 @@ class Effects:
         if self._moderation is None:
             self._moderation = ModerationStore(self.store)
         return self._moderation
+
+    @property
+    def chat_bans(self) -> ChatBans:
+        if self._chat_bans is None:
+            self._chat_bans = ChatBans(self.store)
+        return self._chat_bans
 
     @property
     def conversations(self) -> Conversations:
@@ -209,6 +222,14 @@ class Effects:
                 return await self.service.remove_user_from_groups(user, list(groups))
             case TakeSlot(room, account, seconds, now):
                 return await self.moderation.take_slot(room, account, seconds, now)
+            case CloseUserConnections(user, reason):
+                return await self.service.close_user_connections(user, reason)
+            case ChatBan():
+                return await self.chat_bans.apply(effect)
+            case ReadChatBan(account):
+                if self._store is None and self._chat_bans is None:
+                    return None  # no storage: no chat-wide ban can exist
+                return await self.chat_bans.until(account, time.time())
             case FileReport(entity):
                 return await self.store.create_state(entity, "file report")
             case ResolveReport():

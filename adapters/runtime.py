@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from adapters.assets import Assets
+    from adapters.chat_bans import ChatBans
     from adapters.instance_memory import RoomBudgets
     from adapters.sweeper import PresenceSweep
     from adapters.table_store import TableStore
@@ -44,6 +45,14 @@ class Stateful:
         return TableStore(self.storage, self.settings.service_timeout_seconds)
 
     @functools.cached_property
+    def chat_bans(self) -> ChatBans:
+        """Chat-wide bans with this instance's copy, one for negotiate and the webhook (so
+        the instance that bans drops its copy at once for both)."""
+        from adapters.chat_bans import ChatBans
+
+        return ChatBans(self.store)
+
+    @functools.cached_property
     def sweep(self) -> PresenceSweep:
         from adapters.sweeper import PresenceSweep
 
@@ -69,8 +78,10 @@ class Configured:
         """Every webhook event; without storage configured only `connect` can be served."""
         from adapters.webhook_events import WebhookEvents
 
-        store = self.stateful.store if self.stateful is not None else None
-        return WebhookEvents(self.settings, self.service, store, self.budgets)
+        stateful = self.stateful
+        store = stateful.store if stateful is not None else None
+        bans = stateful.chat_bans if stateful is not None else None
+        return WebhookEvents(self.settings, self.service, store, self.budgets, bans)
 
 
 class Runtime:

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import time
+
+from adapters.chat_bans import ChatBans
 from adapters.effects import Effects
 from adapters.instance_memory import RoomBudgets
 from adapters.table_store import TableStore
@@ -20,9 +23,10 @@ class WebhookEvents:
         service: Service,
         store: TableStore | None,
         budgets: RoomBudgets,
+        chat_bans: ChatBans | None = None,
     ) -> None:
         self.settings = settings
-        self.effects = Effects(settings, service, store, budgets)
+        self.effects = Effects(settings, service, store, budgets, chat_bans)
 
     @property
     def service(self) -> Service:
@@ -40,8 +44,9 @@ class WebhookEvents:
             return await self.command(event, body, content_type, now)
         return await self.effects.carry_out(events.system(event, body, self.settings, now))
 
-    async def connect(self, event: CloudEvent, body: bytes) -> Plan:
-        return await self.effects.carry_out(events.connect(event, body, self.settings))
+    async def connect(self, event: CloudEvent, body: bytes, now: float | None = None) -> Plan:
+        when = time.time() if now is None else now
+        return await self.effects.carry_out(events.connect(event, body, self.settings, when))
 
     async def connected(self, event: CloudEvent, now: float) -> Plan:
         return await self.effects.carry_out(events.connected(event, now))

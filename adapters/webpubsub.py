@@ -122,6 +122,11 @@ class Service:
         async with self._errors():
             await asyncio.gather(*(client.remove_user_from_group(g, user) for g in groups))
 
+    async def close_user_connections(self, user: str, reason: str) -> None:
+        """Every connection of the user is closed (their clients see `reason`)."""
+        async with self._errors():
+            await self.client().close_user_connections(user, reason=reason)
+
     async def list_connections(self, group: str, top: int | None = None) -> list[dict[str, Any]]:
         """The group's connections as the service lists them ({"connectionId", "userId"})."""
         async with self._errors():

@@ -25,6 +25,7 @@ from typing import Any
 
 from chat import (
     bounded_json,
+    chat_bans,
     connection_state,
     direct,
     edits,
@@ -37,6 +38,7 @@ from chat import (
     rate_limit,
     read_marks,
     replies,
+    roles,
     rooms,
     token_lease,
     typing_notice,
@@ -57,6 +59,7 @@ from chat.plan import (
     NoteActivity,
     Outcomes,
     Plan,
+    ReadChatBan,
     Reconcile,
     RemoveFromGroups,
     SendToGroup,
@@ -93,6 +96,7 @@ TOO_FAST = "Message not sent: you are sending too fast. Wait a moment."
 ROOMS_TOO_FAST = "Not done: you are joining and leaving rooms too fast. Wait a moment."
 NOT_SAVED = "Message not sent: the chat history cannot be saved right now. Try again."
 UNREACHABLE = "could not reach the Web PubSub service"
+CANNOT_CHECK_BAN = "could not check for a chat-wide ban: try again"
 UNSUPPORTED = "unsupported event type"  # not echoed back: the log line names the type
 
 
@@ -145,7 +149,7 @@ def lobby_groups(user: str) -> list[str]:
 def system(event: CloudEvent, body: bytes, settings: Settings, now: float) -> Plan:
     """connect, connected, disconnected; any other system event type is refused."""
     if event.type == CONNECT:
-        return connect(event, body, settings)
+        return connect(event, body, settings, now)
     if event.type == CONNECTED:
         return connected(event, now)
     if event.type == DISCONNECTED:
@@ -153,7 +157,7 @@ def system(event: CloudEvent, body: bytes, settings: Settings, now: float) -> Pl
     return done(text(400, UNSUPPORTED))
 
 
-def connect(event: CloudEvent, body: bytes, settings: Settings) -> Plan:
+def connect(event: CloudEvent, body: bytes, settings: Settings, now: float = 0.0) -> Plan:
     """Who the connection is (or the refusal); then, once the user's open connections are
     counted (the service's truth: their lobby presence group), admit or refuse it."""
     user = _connecting_user(event, body, settings)
@@ -165,13 +169,26 @@ def connect(event: CloudEvent, body: bytes, settings: Settings) -> Plan:
     reply = json_reply(200, accept | {"groups": lobby_groups(user)})
     cap = settings.max_connections_per_user
     count = ListConnections(rooms.presence_group(rooms.LOBBY, user), top=cap)
-    return after(partial(admit, reply, cap), count)
+    account = roles.account(user) if settings.sign_in else None
+    if account is None:
+        return after(partial(admit, reply, cap), count)
+    # A token issued before a chat-wide ban cannot reconnect (read beside the count).
+    return after(partial(admit, reply, cap, now=now), count, ReadChatBan(account))
 
 
-def admit(reply: Reply, cap: int, outcomes: Outcomes) -> Plan:
+def admit(reply: Reply, cap: int, outcomes: Outcomes, now: float = 0.0) -> Plan:
     """The second decision of connect: the new connection is not counted yet (its groups
-    come with this reply), so `cap` open ones already is one too many."""
-    (listed,) = outcomes
+    come with this reply), so `cap` open ones already is one too many. In sign-in mode the
+    second outcome is the account's chat-wide ban (chat/chat_bans.py)."""
+    listed = outcomes[0]
+    if len(outcomes) > 1:
+        until = outcomes[1]
+        if isinstance(until, Failed):
+            # Fail closed: a ban that cannot be read is not known to be absent.
+            return done(text(503, CANNOT_CHECK_BAN), failed=until.reason)
+        why = chat_bans.refusal(until, now)
+        if why is not None:
+            return done(text(403, why), refused="chatban")
     if isinstance(listed, Failed):
         # Fail closed: the cap is what keeps one user from taking the unit's connections.
         return done(text(listed.status, UNREACHABLE), failed=listed.reason)
@@ -247,8 +264,10 @@ def command(
         # Sign-in mode, a connection from before sign-in was required: a chosen name.
         return refuse(SIGN_IN_FIRST, parsed.room, state, "not signed in")
     turn = _Turn(event, event.user_id, parsed.room, state, settings, now)
-    if parsed.kind in (*rooms.MODERATION, rooms.RESOLVE):
+    if parsed.kind in (*rooms.MODERATION, rooms.RESOLVE, rooms.CHAT_BAN, rooms.CHAT_UNBAN):
         acting = moderation.Turn(event, event.user_id, state, settings, now)
+        if parsed.kind in (rooms.CHAT_BAN, rooms.CHAT_UNBAN):
+            return moderation.chat_ban(acting, parsed.frame or {})
         if parsed.kind == rooms.RESOLVE:
             delete = partial(_delete_of, turn)
             return moderation.resolve(acting, parsed.frame or {}, delete)

@@ -23,10 +23,22 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from chat import connection_state, events, history, identity, rate_limit, roles, rooms, text_rules
+from chat import (
+    chat_bans,
+    connection_state,
+    events,
+    history,
+    identity,
+    rate_limit,
+    roles,
+    rooms,
+    text_rules,
+)
 from chat.cloudevents import CloudEvent
 from chat.plan import (
+    ChatBan,
     ClaimRoom,
+    CloseUserConnections,
     Failed,
     FileReport,
     Moderate,
@@ -562,6 +574,99 @@ def _to_target(action: Action, by: str, until: float | None) -> str:
 
 # `identity.sender` only reads `sign_in` from the settings: the names shown in notices.
 _SIGNED_IN = Settings(endpoint="", access_keys=(), hub="", sign_in=True)
+
+
+# --- chat-wide bans: admins only, no room (issue 19) ------------------------------------------
+
+CHAT_ADMINS_ONLY = "Not done: only admins may ban from the whole chat or lift such a ban."
+NOT_AN_ADMIN_TARGET = "Not done: an admin cannot be banned from the whole chat."
+
+
+def chat_ban(turn: Turn, frame: dict[str, Any]) -> Plan:
+    """`{"type": "ban"|"unban", "user", "minutes"}` without a room: the admin (ChatAdmins, read
+    on the server) bans the account from the whole chat, audited first; a ban then closes
+    every connection of the user (negotiate and connect refuse them until it expires)."""
+    if not turn.settings.sign_in:
+        return events.refuse(roles.NEEDS_SIGN_IN, None, turn.state, "moderation")
+    actor = roles.account(turn.user)
+    if actor is None:
+        return events.refuse(events.SIGN_IN_FIRST, None, turn.state, "not signed in")
+    if actor not in turn.settings.admins:
+        return events.refuse(CHAT_ADMINS_ONLY, None, turn.state, "role")
+    spent = _spent(turn)
+    if spent is None:
+        return events.refuse(TOO_MANY, None, turn.state, "moderation-rate")
+    turn = spent
+    try:
+        action = parse(frame, "")
+    except ValueError as error:
+        return events.refuse(f"Not done: {error}.", None, turn.state, "moderation")
+    assert action.target is not None and action.target_account is not None
+    if action.target_account == actor:
+        return events.refuse(roles.NOT_YOURSELF, None, turn.state, "role")
+    if action.target_account in turn.settings.admins:
+        return events.refuse(NOT_AN_ADMIN_TARGET, None, turn.state, "role")
+    until = _until(action, turn.now) if action.kind == roles.BAN else None
+    audit = {
+        "PartitionKey": chat_bans.AUDIT_PARTITION,
+        "RowKey": events.stable_id(turn.event),
+        "time": history.iso_time(turn.now),
+        "by": turn.user,
+        "action": action.kind,
+        "room": "",
+        "target": action.target,
+        "reason": action.reason,
+        "detail": _detail(action),
+    }
+    change = ChatBan(audit, action.target_account, action.target, until)
+    return after(partial(_chat_banned, turn, action, until), change)
+
+
+def _chat_banned(turn: Turn, action: Action, until: float | None, outcomes: Outcomes) -> Plan:
+    (written,) = outcomes
+    if isinstance(written, Failed):
+        return events.refuse(NOT_SAVED, None, turn.state, "store")
+    assert action.target is not None
+    by = _shown(turn.user)
+    frame = chat_notice(action.kind, action.target, turn.user, by, until)
+    tell = SendToUser(turn.user, frame)  # the admin's tabs (the target's are being closed)
+    if action.kind != roles.BAN:
+        return done(events.ok(turn.state), tell, moderated="chatunban")
+    reason = f"You were banned from the chat by {by} {chat_bans.until_text(until)}."
+    close = CloseUserConnections(action.target, reason)
+    return after(partial(_closed_out, turn, tell), close)
+
+
+def _closed_out(turn: Turn, tell: SendToUser, outcomes: Outcomes) -> Plan:
+    (closed,) = outcomes
+    if isinstance(closed, Failed):
+        # The service retries the event: the audit row is there, the ban row is written
+        # again and the close tried again.
+        error = f"Chat-wide ban: closing the connections failed: {closed.reason}"
+        return Plan(reply=text(closed.status, events.UNREACHABLE), errors=(error,))
+    return done(events.ok(turn.state), tell, moderated="chatban")
+
+
+def chat_notice(kind: str, user: str, by_id: str, by: str, until: float | None) -> dict[str, Any]:
+    """`{"type": "system", "event": "moderation", "action", "room": null, "user", "by",
+    "message"}` (plus `until` for a ban), sent to the admin who acted."""
+    target = _shown(user)
+    if kind == roles.BAN:
+        message = f"{target} was banned from the chat by {by} {chat_bans.until_text(until)}."
+    else:
+        message = f"{target} may use the chat again (unbanned by {by})."
+    frame: dict[str, Any] = {
+        "type": "system",
+        "event": "moderation",
+        "action": kind,
+        "room": None,
+        "user": user,
+        "by": by_id,
+        "message": message,
+    }
+    if kind == roles.BAN:
+        frame["until"] = None if until is None or math.isinf(until) else history.iso_time(until)
+    return frame
 
 
 # --- reports: anyone files one per message; admins list them and close them --------------------

@@ -338,6 +338,35 @@ class RemoveUserFromGroups:
 
 
 @dataclass(frozen=True)
+class CloseUserConnections:
+    """Every connection of the user is closed (the service's close-user-connections)."""
+
+    user: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ChatBan:
+    """Issue 19, chat-wide: the audit row first, then the ban row written (`until`: epoch
+    seconds, math.inf until lifted) or, `until` None, deleted (outcome: True; False: the audit
+    row was there, a retried event: the change is made again, idempotently)."""
+
+    audit: dict[str, Any]
+    account: str
+    user_id: str
+    until: float | None
+
+
+@dataclass(frozen=True)
+class ReadChatBan:
+    """Until when the account is banned from the whole chat (outcome: epoch seconds,
+    math.inf until lifted, or None), read through this instance's copy (chat.chat_bans.TTL_S);
+    None too when storage is not configured (no chat-wide ban can exist)."""
+
+    account: str
+
+
+@dataclass(frozen=True)
 class TakeSlot:
     """Slow mode: the account's next message time in the room, shared by its connections
     (outcome: 0.0 taken, else the seconds to wait)."""
@@ -394,6 +423,9 @@ Effect = (
     | ClaimRoom
     | Moderate
     | RemoveUserFromGroups
+    | CloseUserConnections
+    | ChatBan
+    | ReadChatBan
     | TakeSlot
     | FileReport
     | ResolveReport

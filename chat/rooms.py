@@ -30,6 +30,8 @@ JOIN, LEAVE, MESSAGE, TYPING = "join", "leave", "message", "typing"
 # Moderation (chat/moderation.py reads the rest of the frame; chat/roles.py who may).
 MODERATION = ("kick", "ban", "unban", "mute", "unmute", "slowmode", "topic", "mod", "report")
 RESOLVE = "resolve"  # a report: no room in the frame
+# ban and unban without a room (no "room", or null): the whole chat, admins only (issue 19).
+CHAT_BAN, CHAT_UNBAN = "chatban", "chatunban"
 # Acting on a stored message (chat/edits.py, chat/reactions.py): each names it by `id`.
 EDIT, DELETE, REACT = "edit", "delete", "react"
 # A message id as chat.events.stable_id makes it: checked before it reaches a table filter.
@@ -115,6 +117,8 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
     kind = value.get("type")
     if kind == RESOLVE:
         return Command(kind, LOBBY, frame=value)
+    if kind in ("ban", "unban") and value.get("room") is None:
+        return Command(CHAT_BAN if kind == "ban" else CHAT_UNBAN, LOBBY, frame=value)
     if kind in MODERATION:
         try:
             room = validate(value.get("room"))

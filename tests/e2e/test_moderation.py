@@ -9,6 +9,8 @@ before it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -292,3 +294,49 @@ async def test_a_report_resolved_by_delete_deletes_the_message(people) -> None:
     assert shown[said["id"]]["deleted"] is True and "message" not in shown[said["id"]]
     await member.close()
     await admin.close()
+
+
+async def closed(client: ChatClient) -> aiohttp.WSMessage:
+    """The socket's close (any frames before it are kept in `seen`)."""
+    while True:
+        message = await asyncio.wait_for(client.ws.receive(), 10.0)
+        if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+            return message
+        if message.type is aiohttp.WSMsgType.TEXT:
+            client.seen.append(json.loads(message.data))
+
+
+async def test_an_admin_bans_a_user_from_the_whole_chat_and_lifts_it(people) -> None:
+    (ada, ada_id), (olga, _) = await people("ada", ADMIN_ID), await people("olga")
+    (vic, vic_id) = await people("vic")
+    admin, member = await ada.join("ada"), await olga.join("olga")
+    tabs = [await vic.join("vic-1"), await vic.join("vic-2")]
+    status, early_url = await vic.negotiate()  # a token issued before the ban
+    assert status == 200
+
+    # Not an admin: refused with the reason, nothing changes.
+    await member.send({"type": "ban", "user": vic_id, "minutes": 5})
+    assert "only admins" in (await member.wait_for(rejected))["message"]
+    # An admin's frame without a room bans from the whole chat: every socket of theirs closes.
+    await admin.send({"type": "ban", "user": vic_id, "minutes": 5, "reason": "spam"})
+    told = await admin.wait_for(lambda f: f.get("event") == "moderation" and f["user"] == vic_id)
+    assert (told["action"], told["room"], told["by"]) == ("ban", None, ada_id)
+    for tab in tabs:
+        await closed(tab)
+    status, why = await vic.negotiate()
+    assert status == 403 and "You are banned from the chat until" in why, why
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await vic.session.ws_connect(early_url)
+    # Others are untouched.
+    status, _ = await olga.negotiate()
+    assert status == 200
+
+    await admin.send({"type": "unban", "user": vic_id})
+    await admin.wait_for(lambda f: f.get("event") == "moderation" and f["action"] == "unban")
+    status, _ = await vic.negotiate()
+    assert status == 200
+    back = await vic.join("vic-3")
+    await back.say("back again")
+    await member.wait_chat("vic", "back again")
+    for client in (admin, member, back):
+        await client.close()
