@@ -664,7 +664,10 @@
             saveRooms();
             sendCommand({ type: "join", room: entry.room });
           }
-          if (entry.room !== current) room(entry.room).unread = entry.unread;
+          if (entry.room !== current) {
+            room(entry.room).unread = entry.unread;
+            room(entry.room).mentions = entry.mentions; // the room button's "@" badge
+          }
         });
         renderRoomList();
       })

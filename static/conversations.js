@@ -54,7 +54,7 @@
     );
   }
 
-  /** The server's conversation list, checked: [{room, kind, with, unread}]. */
+  /** The server's conversation list, checked: [{room, kind, with, unread, mentions}]. */
   function parseMyRooms(body) {
     var list = isObject(body) && Array.isArray(body.rooms) ? body.rooms : [];
     var out = [];
@@ -66,6 +66,8 @@
         kind: entry.kind === "dm" ? "dm" : "room",
         peer: peer ? { userId: str(peer.userId), name: str(peer.name), idp: str(peer.idp) } : null,
         unread: typeof entry.unread === "number" && entry.unread > 0 ? Math.floor(entry.unread) : 0,
+        mentions:
+          typeof entry.mentions === "number" && entry.mentions > 0 ? Math.floor(entry.mentions) : 0,
       });
     });
     return out;

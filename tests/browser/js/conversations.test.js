@@ -17,15 +17,15 @@ test("urls carry ?id= only without sign-in", () => {
 test("the conversation list is checked", () => {
   const rooms = c.parseMyRooms({
     rooms: [
-      { room: "dev", kind: "room", unread: 3 },
+      { room: "dev", kind: "room", unread: 3, mentions: 2 },
       { room: "dm-" + "a".repeat(32), kind: "dm", with: { userId: "u", name: "Bob", idp: "github" }, unread: -1 },
       { room: 5 },
       null,
     ],
   });
   assert.deepStrictEqual(rooms, [
-    { room: "dev", kind: "room", peer: null, unread: 3 },
-    { room: "dm-" + "a".repeat(32), kind: "dm", peer: { userId: "u", name: "Bob", idp: "github" }, unread: 0 },
+    { room: "dev", kind: "room", peer: null, unread: 3, mentions: 2 },
+    { room: "dm-" + "a".repeat(32), kind: "dm", peer: { userId: "u", name: "Bob", idp: "github" }, unread: 0, mentions: 0 },
   ]);
   assert.deepStrictEqual(c.parseMyRooms("nope"), []);
 });
