@@ -27,6 +27,7 @@
   var notify = window.ChatNotify;
   var firstVisit = window.ChatFirstVisit;
   var messageActions = window.ChatMessageActions;
+  var moderationView = window.ChatModeration;
   var conv = window.ChatConversations;
   var BASE_TITLE = document.title;
 
@@ -62,6 +63,8 @@
     roomInput: document.getElementById("room-input"),
     roomError: document.getElementById("room-error"),
     roomTitle: document.getElementById("room-title"),
+    roomTopic: document.getElementById("room-topic"),
+    modNotice: document.getElementById("mod-notice"),
     membersSummary: document.getElementById("members-summary"),
     memberList: document.getElementById("member-list"),
     loadEarlier: document.getElementById("load-earlier"),
@@ -434,6 +437,14 @@
       if (special.room === current) renderRoomInfo();
       return;
     }
+    if (signedInMode) {
+      var data = safeJson(text);
+      var about = roomsCore.roomOf(text, roomsCore.LOBBY);
+      if (moderation.frame(data, about)) {
+        addItem(about, { kind: "local", message: data.message, time: new Date().toISOString() }, true);
+        return;
+      }
+    }
     var item = core.parseFrame(text);
     // A refusal without a room answers what was just done here; other frames without
     // one come from the lobby (the tutorial's wire format).
@@ -764,6 +775,7 @@
     var r = room(current);
     var peer = dmPeers.get(current);
     el.roomTitle.textContent = peer ? peer.name : current;
+    moderation.showTopic(current);
     var connected = !!session && session.connected;
     var members = presence.memberEntries(
       r.members,
@@ -806,6 +818,8 @@
       message.textContent = "Message";
       message.setAttribute("aria-label", "Message " + entry.name);
       li.append(message);
+      var controls = moderation.memberControls(current, entry);
+      if (controls) li.append(controls);
     }
     return li;
   }
@@ -931,6 +945,9 @@
       window.history.replaceState(null, "", hash || window.location.pathname + window.location.search);
     }
     if (!r.loaded && session && session.wasConnected) loadHistory(name, false);
+    if (signedInMode && !conv.isDirect(name) && !moderation.loaded(name) && session) {
+      moderation.load(name);
+    }
   }
 
   function sendCommand(command) {
@@ -1254,6 +1271,19 @@
     }
   }
 
+  var moderation = moderationView.create({
+    send: sendCommand,
+    me: function () {
+      return session ? session.name : "";
+    },
+    fetch: window.fetch.bind(window),
+    topic: el.roomTopic,
+    notice: el.modNotice,
+    onChange: function (name) {
+      if (name === current) renderRoomInfo();
+    },
+  });
+
   var actions = messageActions.create({
     send: sendCommand,
     me: function () {
@@ -1268,6 +1298,9 @@
       return r ? r.items : [];
     },
     lineOf: lineOf,
+    canReport: function () {
+      return signedInMode;
+    },
     onReply: setReplying,
     redraw: function (name, item) {
       if (name !== current) return;

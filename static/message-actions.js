@@ -216,6 +216,13 @@
         entries.push(["Edit", function () { editInPlace(item, li); }]);
         entries.push(["Delete", function () { confirmDelete(item, anchor); }]);
       }
+      // Anyone signed in may report someone else's message (issue 19); the server answers with
+      // a "reported" notice or says why not.
+      if (!own && !item.deleted && item.id && opts.canReport && opts.canReport()) {
+        entries.push(["Report", function () {
+          opts.send({ type: "report", room: item.room, id: item.id, reason: "" });
+        }]);
+      }
       entries.forEach(function (entry) {
         var b = node("button", "menu-item", entry[0]);
         b.type = "button";
