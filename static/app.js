@@ -562,21 +562,29 @@
 
   /* ---------- rooms: list, header, members, typing, history ---------- */
 
+  /**
+   * A room's (or a direct conversation's) button in the sidebar, without its content. The name
+   * may be cut with an ellipsis: the tooltip and the accessible name hold it whole.
+   */
+  function roomButton(name, shown, label) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "room-button";
+    button.dataset.room = name;
+    button.setAttribute("aria-current", name === current ? "true" : "false");
+    button.setAttribute("aria-label", shown + (label ? ", " + label + " unread" : ""));
+    button.title = shown;
+    return button;
+  }
+
   function renderRoomList() {
     var nodes = roomNames.map(function (name) {
       var r = room(name);
       var li = document.createElement("li");
       li.className = "room-item";
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "room-button";
-      button.dataset.room = name;
-      button.setAttribute("aria-current", name === current ? "true" : "false");
       var label = roomsCore.unreadLabel(r.unread);
-      button.setAttribute("aria-label", name + (label ? ", " + label + " unread" : ""));
+      var button = roomButton(name, name, label);
       if (r.mentions) button.dataset.mentions = String(r.mentions); // shown as "@" by the badge
-      // The name may be cut with an ellipsis: the tooltip and the accessible name hold it whole.
-      button.title = name;
       button.append(span("room-name", name));
       if (label) button.append(span("badge", label));
       li.append(button);
@@ -618,14 +626,8 @@
       total += r.unread;
       var li = document.createElement("li");
       li.className = "room-item";
-      var button = document.createElement("button");
-      button.type = "button";
-      button.className = "room-button";
-      button.dataset.room = name;
-      button.setAttribute("aria-current", name === current ? "true" : "false");
       var label = roomsCore.unreadLabel(r.unread);
-      button.setAttribute("aria-label", peer.name + (label ? ", " + label + " unread" : ""));
-      button.title = peer.name;
+      var button = roomButton(name, peer.name, label);
       button.append(isolated("room-name", peer.name));
       if (peer.idp) button.append(span("idp", identity.providerLabel(peer.idp)));
       if (label) button.append(span("badge", label));
