@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Any
 
+from adapters.blocks_store import BlocksStore
 from adapters.chat_bans import ChatBans
 from adapters.conversations import Conversations
 from adapters.instance_memory import Listings, RoomBudgets
@@ -22,22 +23,26 @@ from adapters.webpubsub import Service, ServiceUnavailable
 from chat import directory, presence, rooms
 from chat.plan import (
     AddToGroups,
+    AddUserToGroups,
     ChatBan,
     ClaimRoom,
     ClearMark,
     CloseUserConnections,
     DeleteMessage,
+    DropBlock,
     Effect,
     Failed,
     FileReport,
     FindMessage,
     FindReplies,
     ForgetJoined,
+    IsBlocked,
     KeepJoined,
     KeepListBudget,
     KeepRoomBudget,
     KnownUser,
     LeaseTokens,
+    ListBlocks,
     ListConnections,
     MarkPending,
     MarkRead,
@@ -53,6 +58,7 @@ from chat.plan import (
     RemoveUserFromGroups,
     ResolveReport,
     SaveAnnounced,
+    SaveBlock,
     SendToConnection,
     SendToGroup,
     SendToUser,
@@ -116,6 +122,10 @@ class Effects:
     @property
     def conversations(self) -> Conversations:
         return Conversations(self.store)
+
+    @property
+    def blocks(self) -> BlocksStore:
+        return BlocksStore(self.store)
 
     @property
     def marks(self) -> PresenceMarks:
@@ -222,6 +232,18 @@ class Effects:
                 return await self.service.remove_user_from_groups(user, list(groups))
             case TakeSlot(room, account, seconds, now):
                 return await self.moderation.take_slot(room, account, seconds, now)
+            case AddUserToGroups(user, groups):
+                return await self.service.add_user_to_groups(user, list(groups))
+            case ListBlocks(account):
+                if self._store is None:
+                    return []  # no storage: no block can exist (connect needs none)
+                return await self.blocks.listed(account)
+            case SaveBlock(entity):
+                return await self.blocks.save(entity)
+            case DropBlock(account, blocked_key):
+                return await self.blocks.drop(account, blocked_key)
+            case IsBlocked(account, blocked_key):
+                return await self.blocks.blocks(account, blocked_key)
             case CloseUserConnections(user, reason):
                 return await self.service.close_user_connections(user, reason)
             case ChatBan():

@@ -116,6 +116,20 @@ class Service:
                 *(client.remove_connection_from_group(g, connection_id) for g in groups)
             )
 
+    async def add_user_to_groups(self, user: str, groups: list[str]) -> None:
+        """Every open connection of the user joins the groups (one call per group). A user
+        with none open is fine: a later connection gets its groups from its connect."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        client = self.client()
+
+        async def add(group: str) -> None:
+            with contextlib.suppress(ResourceNotFoundError):
+                await client.add_user_to_group(group, user)
+
+        async with self._errors():
+            await asyncio.gather(*(add(g) for g in groups))
+
     async def remove_user_from_groups(self, user: str, groups: list[str]) -> None:
         """Every connection of the user leaves the groups (one call per group)."""
         client = self.client()

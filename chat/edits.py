@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 from chat import (
+    blocks,
     emoji,
     events,
     history,
@@ -191,7 +192,11 @@ def _updated(act: _Act, tries: int, frame: dict[str, Any] | None, outcomes: Outc
         return _find(act, tries + 1)
     if frame is None:
         return done(events.ok(turn.state))
-    send = SendToGroup(rooms.group(turn.room), frame)
+    # An edit or a reaction skips those who block its author (chat/blocks.py); a delete
+    # does not (it only takes a line away).
+    hide = frame.get("type") in ("edited", "reactions")
+    only = blocks.filtered(turn.user, turn.settings) if hide else None
+    send = SendToGroup(rooms.group(turn.room), frame, filter=only)
     if frame.get("type") == "edited":
         act = replace(act, notify=_newly_mentioned(act, frame))
     if frame.get("type") == "deleted" and act.moderated is not None:

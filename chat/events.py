@@ -24,6 +24,7 @@ from functools import partial
 from typing import Any
 
 from chat import (
+    blocks,
     bounded_json,
     chat_bans,
     connection_state,
@@ -53,8 +54,10 @@ from chat.plan import (
     FindMessage,
     ForgetJoined,
     Found,
+    IsBlocked,
     KeepJoined,
     KnownUser,
+    ListBlocks,
     ListConnections,
     NoteActivity,
     Outcomes,
@@ -172,14 +175,20 @@ def connect(event: CloudEvent, body: bytes, settings: Settings, now: float = 0.0
     account = roles.account(user) if settings.sign_in else None
     if account is None:
         return after(partial(admit, reply, cap), count)
-    # A token issued before a chat-wide ban cannot reconnect (read beside the count).
-    return after(partial(admit, reply, cap, now=now), count, ReadChatBan(account))
+    # A token issued before a chat-wide ban cannot reconnect (read beside the count), and a
+    # blocker's connection starts in the groups of those they block (chat/blocks.py).
+    shown = accept | {"groups": lobby_groups(user)}
+    checks = (count, ReadChatBan(account), ListBlocks(account))
+    return after(partial(admit, reply, cap, now=now, body=shown), *checks)
 
 
-def admit(reply: Reply, cap: int, outcomes: Outcomes, now: float = 0.0) -> Plan:
+def admit(
+    reply: Reply, cap: int, outcomes: Outcomes, now: float = 0.0, body: dict[str, Any] | None = None
+) -> Plan:
     """The second decision of connect: the new connection is not counted yet (its groups
     come with this reply), so `cap` open ones already is one too many. In sign-in mode the
-    second outcome is the account's chat-wide ban (chat/chat_bans.py)."""
+    second outcome is the account's chat-wide ban (chat/chat_bans.py), the third whom the
+    account blocks (their groups join the reply's)."""
     listed = outcomes[0]
     if len(outcomes) > 1:
         until = outcomes[1]
@@ -194,6 +203,13 @@ def admit(reply: Reply, cap: int, outcomes: Outcomes, now: float = 0.0) -> Plan:
         return done(text(listed.status, UNREACHABLE), failed=listed.reason)
     if len(listed) >= cap:
         return done(text(403, too_many_connections(cap)), refused="connections")
+    if len(outcomes) > 2 and body is not None:
+        rows = outcomes[2]
+        if isinstance(rows, Failed):
+            # Fail closed: without its groups the connection would hear those its person blocks.
+            return done(text(rows.status, UNREACHABLE), failed=rows.reason)
+        groups = body["groups"] + blocks.groups(list(rows))
+        return done(json_reply(200, body | {"groups": groups}))
     return done(reply)
 
 
@@ -274,6 +290,9 @@ def command(
         if parsed.kind == moderation.REPORT:
             return moderation.report(acting, parsed.room, parsed.frame or {})
         return moderation.command(acting, parsed.room, parsed.frame or {})
+    if parsed.kind in blocks.KINDS:
+        raw = (parsed.frame or {}).get("user")
+        return blocks.command(parsed.kind, turn.user, state, settings, now, raw)
     if parsed.kind == rooms.DM:
         return direct_message(turn, parsed.to or "", parsed.text or "")
     if parsed.kind == rooms.JOIN:
@@ -356,7 +375,7 @@ def typing(turn: _Turn) -> Plan:
     notice = SendToGroup(
         rooms.group(turn.room),
         typing_notice.typing(turn.room, turn.user),
-        filter=f"userId ne {_odata_string(turn.user)}",
+        filter=blocks.filtered(turn.user, turn.settings, f"userId ne {_odata_string(turn.user)}"),
     )
     return done(ok(state), notice)
 
@@ -476,7 +495,11 @@ def direct_message(turn: _Turn, to: str, raw: str) -> Plan:
     if sender is None or person is None:
         return refuse(direct.UNKNOWN, None, turn.state, "dm")
     turn = turn.with_room(direct.conversation(turn.user, to))
-    return after(partial(_recipient_known, turn, sender, person, raw), KnownUser(to))
+    # Does the recipient block the sender? One point read, beside the recipient's look-up.
+    recipient_account, sender_account = roles.account(to), roles.account(turn.user)
+    assert recipient_account is not None and sender_account is not None
+    blocked = IsBlocked(recipient_account, blocks.key(sender_account))
+    return after(partial(_recipient_known, turn, sender, person, raw), KnownUser(to), blocked)
 
 
 def _recipient_known(
@@ -486,11 +509,13 @@ def _recipient_known(
     raw: str,
     outcomes: Outcomes,
 ) -> Plan:
-    (known,) = outcomes
-    if isinstance(known, Failed):
-        return refuse(NOT_SAVED, None, turn.state, "store")
+    known, blocked = outcomes
+    if isinstance(known, Failed) or isinstance(blocked, Failed):
+        return refuse(NOT_SAVED, None, turn.state, "store")  # a block unread: fail closed
     if known is not True:
         return refuse(direct.UNKNOWN, None, turn.state, "dm")
+    if blocked is True:  # nothing stored, nothing sent
+        return refuse(blocks.REFUSED_DM, None, turn.state, "blocked")
     # Both rows before the message: they are what lets the two (and no one else) read it.
     keep = direct.rows(sender, person, turn.room, turn.now)
     return after(partial(_rows_kept, turn, person, raw), *keep)
@@ -653,7 +678,9 @@ def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
     # The tag goes out with this one broadcast only: the entity above was built without it,
     # so history never holds it (a reload has no pending texts to match anyway).
     frame = msg.frame | ({"tag": msg.tag} if msg.tag else {})
-    sends = msg.deliver or (SendToGroup(rooms.group(turn.room), frame),)
+    # Not to the connections of those who block the sender (chat/blocks.py: no read).
+    only = blocks.filtered(turn.user, turn.settings)
+    sends = msg.deliver or (SendToGroup(rooms.group(turn.room), frame, filter=only),)
     return after(partial(_sent, msg), *sends)
 
 
@@ -670,8 +697,9 @@ def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
         )
         return Plan((undo,), text(sent.status, UNREACHABLE), errors=(error,))
     # Each mentioned user, on every connection (not the author's own mention of themself).
+    only = blocks.filtered(msg.turn.user, msg.turn.settings)
     notify = tuple(
-        SendToUser(user, mentions.frame(msg.frame))
+        SendToUser(user, mentions.frame(msg.frame), filter=only)
         for user in msg.frame.get("mentions", ())
         if user != msg.turn.user
     )

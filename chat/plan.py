@@ -338,6 +338,44 @@ class RemoveUserFromGroups:
 
 
 @dataclass(frozen=True)
+class AddUserToGroups:
+    """Every connection of the user joins these groups at once (add-user-to-group)."""
+
+    user: str
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ListBlocks:
+    """Whom the account blocks (chat/blocks.py): its rows, at most chat.blocks.MAX_BLOCKS."""
+
+    account: str
+
+
+@dataclass(frozen=True)
+class SaveBlock:
+    """Write (upsert) one block row (outcome None)."""
+
+    entity: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DropBlock:
+    """Delete the account's row for the blocked key, if there (outcome None)."""
+
+    account: str
+    blocked_key: str
+
+
+@dataclass(frozen=True)
+class IsBlocked:
+    """Does the account block the person with this key (one point read)? True or False."""
+
+    account: str
+    blocked_key: str
+
+
+@dataclass(frozen=True)
 class CloseUserConnections:
     """Every connection of the user is closed (the service's close-user-connections)."""
 
@@ -423,6 +461,11 @@ Effect = (
     | ClaimRoom
     | Moderate
     | RemoveUserFromGroups
+    | AddUserToGroups
+    | ListBlocks
+    | SaveBlock
+    | DropBlock
+    | IsBlocked
     | CloseUserConnections
     | ChatBan
     | ReadChatBan

@@ -39,6 +39,7 @@ MESSAGE_ID = re.compile(r"[0-9a-f]{24}", re.ASCII)
 MAX_EMOJI_CHARS = 64  # far above the longest RGI sequence (a family: 11 code points)
 READ = "read"  # issue 17: the newest message its sender has seen in a room
 DM = "dm"  # issue 17: a direct message (chat/direct.py)
+BLOCKS = ("block", "unblock")  # issue 19: no room (chat/blocks.py)
 COMMANDS = (JOIN, LEAVE, MESSAGE, TYPING, EDIT, DELETE, REACT, READ, DM)
 # A direct conversation's name (chat/direct.py): never joined as a room.
 DIRECT_PATTERN = re.compile(r"dm-[0-9a-f]{32}", re.ASCII)
@@ -119,6 +120,8 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
         return Command(kind, LOBBY, frame=value)
     if kind in ("ban", "unban") and value.get("room") is None:
         return Command(CHAT_BAN if kind == "ban" else CHAT_UNBAN, LOBBY, frame=value)
+    if kind in BLOCKS:  # chat/blocks.py reads the frame's "user"
+        return Command(kind, LOBBY, frame=value)
     if kind in MODERATION:
         try:
             room = validate(value.get("room"))

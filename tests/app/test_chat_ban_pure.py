@@ -16,6 +16,7 @@ from chat.plan import (
     ChatBan,
     CloseUserConnections,
     Failed,
+    ListBlocks,
     ListConnections,
     ReadChatBan,
     SendToUser,
@@ -128,7 +129,7 @@ def test_connect_reads_the_chat_ban_beside_the_count_and_refuses_until_it_expire
     until, status
 ) -> None:
     plan = events.connect(connect_event(MEMBER), b"", SIGNED_IN, NOW)
-    assert plan.effects[1:] == (ReadChatBan("aad:member-1"),)
+    assert plan.effects[1:] == (ReadChatBan("aad:member-1"), ListBlocks("aad:member-1"))
     assert isinstance(plan.effects[0], ListConnections) and plan.then is not None
     reply = plan.then(([], until)).answer
     assert reply.status == status

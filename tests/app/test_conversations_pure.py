@@ -15,6 +15,7 @@ from chat.errors import Refused
 from chat.identity import encode_user_id
 from chat.plan import (
     Failed,
+    IsBlocked,
     KeepJoined,
     KnownUser,
     LeaseTokens,
@@ -335,10 +336,10 @@ def test_a_dm_to_a_name_that_is_no_signed_in_user_is_refused() -> None:
 def test_a_dm_checks_the_recipient_keeps_both_rows_then_stores_and_sends_to_both() -> None:
     plan = command({"type": "dm", "to": BOB, "message": "hi"}, user=ALICE, settings=SIGNED)
     room = direct.conversation(ALICE, BOB)
-    assert plan.effects == (KnownUser(BOB),)
+    assert plan.effects[0] == KnownUser(BOB) and isinstance(plan.effects[1], IsBlocked)
     assert plan.then is not None
-    assert rejected(plan.then((False,))) == direct.UNKNOWN
-    rows = plan.then((True,))
+    assert rejected(plan.then((False, False))) == direct.UNKNOWN
+    rows = plan.then((True, False))
     assert {type(e) for e in rows.effects} == {KeepJoined}
     assert {(e.user, e.room) for e in rows.effects} == {(ALICE, room), (BOB, room)}
     peers = {e.user: e.peer for e in rows.effects}
