@@ -350,6 +350,24 @@ async def my_rooms(req: func.HttpRequest) -> func.HttpResponse:
     return _response(json_reply(200, body))
 
 
+@app.route(route="me/blocks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@refusals(unavailable="your blocks are unavailable right now")
+async def my_blocks(req: func.HttpRequest) -> func.HttpResponse:
+    """Issue 19: whom the caller blocks. Without sign-in nobody can block: always none."""
+    from adapters.blocks_store import BlocksStore
+    from chat import blocks, roles
+    from chat.reply import json_reply
+
+    configured = _configured()
+    if not configured.settings.sign_in:
+        return _response(json_reply(200, blocks.body([])))
+    store = _stateful(configured).store
+    who = _identity().caller(req.headers, req.params, configured.settings)  # 401 unsigned
+    account = roles.account(who.user_id)
+    rows = await BlocksStore(store).listed(account) if account is not None else []
+    return _response(json_reply(200, blocks.body(rows)))
+
+
 @app.route(route="rooms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @refusals(unavailable="the room directory is unavailable right now")
 async def room_directory(req: func.HttpRequest) -> func.HttpResponse:

@@ -17,6 +17,7 @@ FUNCTIONS = [
     "room_info",
     "reports",
     "my_rooms",  # issue 17
+    "my_blocks",  # issue 19
     "room_directory",  # issue 17
     "presence_sweep",
     "index",

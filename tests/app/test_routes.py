@@ -20,6 +20,8 @@ CONTRACT = [
     # issue 17: your conversations, and the room directory
     ("my_rooms", "me/rooms", {"GET"}, func.AuthLevel.ANONYMOUS),
     ("room_directory", "rooms", {"GET"}, func.AuthLevel.ANONYMOUS),
+    # issue 19: whom you block
+    ("my_blocks", "me/blocks", {"GET"}, func.AuthLevel.ANONYMOUS),
 ]
 
 
