@@ -118,6 +118,12 @@ async def service() -> AsyncIterator[RecordingService]:
                 members.discard(parts[7])
                 return web.Response(status=204)
         users_group = len(parts) >= 8 and parts[4] == "users" and parts[6] == "groups"
+        if users_group and request.method == "PUT":
+            # Add a user to a group: every connection of theirs joins it (200, as the SDK wants).
+            user = unquote(parts[5])
+            members = recorder.groups.setdefault(unquote(parts[7]), set())
+            members.update(c for c, u in recorder.users.items() if u == user)
+            return web.Response(status=200)
         if users_group and request.method == "DELETE":
             # Remove a user from a group: every connection of theirs leaves it (the service
             # answers 204, which the SDK expects).
