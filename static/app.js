@@ -29,6 +29,7 @@
   var messageActions = window.ChatMessageActions;
   var moderationView = window.ChatModeration;
   var conv = window.ChatConversations;
+  var blocksView = window.ChatBlocks;
   var BASE_TITLE = document.title;
 
   var NAME_KEY = "chat.name";
@@ -374,6 +375,7 @@
 
   /** The element for one item of a room's list. */
   function lineFor(item) {
+    if (blocks.hides(item)) return systemLine("blocked", blocksView.HIDDEN, { time: item.time });
     switch (item.kind) {
       case "chat":
         return chatLine(item, whose(item));
@@ -440,6 +442,7 @@
     if (signedInMode) {
       var data = safeJson(text);
       var about = roomsCore.roomOf(text, roomsCore.LOBBY);
+      if (blocks.frame(data)) return; // ours or another tab's: redrawn by onChange
       if (moderation.frame(data, about)) {
         addItem(about, { kind: "local", message: data.message, time: new Date().toISOString() }, true);
         return;
@@ -820,6 +823,8 @@
       message.textContent = "Message";
       message.setAttribute("aria-label", "Message " + entry.name);
       li.append(message);
+      var block = blocks.memberButton(entry, session ? session.name : "");
+      if (block) li.append(block);
       var controls = moderation.memberControls(current, entry);
       if (controls) li.append(controls);
     }
@@ -1023,6 +1028,7 @@
       if (session.wasConnected) localNote("Reconnected.");
       if (session.wasConnected) catchUpAll();
       loadMyRooms();
+      if (signedInMode) blocks.load();
       session.wasConnected = true;
       session.lost = false;
       // A new connection is in the lobby only: join the rest again, and fetch what was
@@ -1283,6 +1289,15 @@
     notice: el.modNotice,
     onChange: function (name) {
       if (name === current) renderRoomInfo();
+    },
+  });
+
+  var blocks = blocksView.create({
+    send: sendCommand,
+    fetch: window.fetch.bind(window),
+    onChange: function () {
+      renderMessages();
+      renderRoomInfo();
     },
   });
 
