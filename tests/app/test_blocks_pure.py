@@ -7,13 +7,14 @@ import json
 
 import pytest
 
-from chat import blocks, connection_state, direct, events, moderation, rooms
+from chat import blocks, connection_state, direct, events, history, moderation, rooms
 from chat.cloudevents import CONNECT, CloudEvent
 from chat.identity import encode_user_id
 from chat.plan import (
     AddUserToGroups,
     DropBlock,
     Failed,
+    Found,
     IsBlocked,
     KnownUser,
     ListBlocks,
@@ -243,3 +244,61 @@ def test_connect_reads_the_blocks_beside_the_ban_and_adds_their_groups() -> None
     assert groups == [*events.lobby_groups(ALICE), "b." + BOB_KEY]
     failed = plan.then(([], None, Failed("down", 503))).answer
     assert failed.status == 503  # fail closed: the client reconnects
+
+
+# --- edits, reactions and mentions of the blocked person carry the filter too -----------------
+
+
+def _drive(plan, answers) -> list:
+    """Carry a plan out with canned outcomes by effect type; every effect planned, in order."""
+    seen = []
+    while True:
+        seen.extend(plan.effects)
+        if plan.then is None:
+            return seen
+        plan = plan.then(tuple(answers(effect) for effect in plan.effects))
+
+
+def _answers(found_row: dict):
+    def answer(effect):
+        name = type(effect).__name__
+        return {
+            "ReadRoom": moderation.Facts(),
+            "LeaseTokens": (5, None),
+            "FindMessage": Found(found_row, "etag-1"),
+            "UpdateMessage": True,
+            "StoreMessage": True,
+            "ListConnections": [{"connectionId": "c1", "userId": ALICE}],
+        }.get(name)
+
+    return answer
+
+
+ID = "0123456789abcdef01234567"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "edit", "room": "dev", "id": ID, "message": "fixed"},
+        {"type": "react", "room": "dev", "id": ID, "emoji": "👍"},
+        {"type": "message", "room": "dev", "message": "@Alice look"},
+    ],
+)
+def test_edits_reactions_and_mentions_by_the_blocked_person_carry_the_filter(frame) -> None:
+    stored = {
+        "PartitionKey": "dev",
+        "RowKey": history.row_key(int(NOW - 60) * 1000, ID),
+        "id": ID,
+        "from": "Bob",
+        "userId": BOB,
+        "message": "typo",
+        "time": history.iso_time(NOW - 60),
+    }
+    plan = command(frame, user=BOB, state={"rooms": ["dev"]}, settings=SIGNED)
+    sends = [e for e in _drive(plan, _answers(stored)) if isinstance(e, SendToGroup | SendToUser)]
+    assert sends, "nothing was sent"
+    for send in sends:
+        assert send.filter == f"not('b.{BOB_KEY}' in groups)", send
+    if frame["type"] == "message":
+        assert any(isinstance(s, SendToUser) and s.user == ALICE for s in sends)  # the mention
