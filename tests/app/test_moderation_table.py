@@ -303,3 +303,27 @@ def test_without_sign_in_every_command_is_refused_and_says_why(command: str) -> 
     answer = json.loads(final.answer.body)
     assert answer["event"] == "rejected" and "moderation needs sign-in" in answer["message"]
     assert not [e for e in effects if isinstance(e, WRITES)]
+
+
+def test_the_audit_row_says_who_what_when_where_whom_and_why() -> None:
+    with_reason = frame("ban", MEMBER2) | {"reason": "spam\u202e again"}
+    event = CloudEvent(
+        "azure.webpubsub.user.message",
+        "ce-9",
+        "hub",
+        "conn-1",
+        "message",
+        MOD,
+        connection_state.encode({"rooms": ["dev"]}),
+        None,
+    )
+    plan = events.command(
+        event, json.dumps(with_reason).encode(), "application/json", SETTINGS, NOW
+    )
+    _, effects = carry(plan, MEMBER2)
+    (change,) = [e for e in effects if isinstance(e, Moderate)]
+    row = change.audit
+    assert (row["PartitionKey"], row["RowKey"]) == ("audit|dev", events.stable_id(event))
+    assert (row["by"], row["action"], row["room"], row["target"]) == (MOD, "ban", "dev", MEMBER2)
+    assert row["time"] == history.iso_time(NOW) and row["detail"] == "10 min"
+    assert row["reason"] and "\u202e" not in row["reason"]  # the same hygiene as names

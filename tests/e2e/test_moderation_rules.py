@@ -398,3 +398,32 @@ async def test_bans_and_mutes_expire_at_use_with_no_timer(people, table) -> None
     await owner.wait_chat("mia", "on time")
     for client in (owner, banned, muted):
         await client.close()
+
+
+async def test_a_mute_refuses_messages_edits_and_reactions_until_lifted(people) -> None:  # noqa: F811
+    room = f"mute-{_tag()}"
+    (olga, _), (mel, mel_id) = await people("olga"), await people("mel")
+    owner, member = await in_room(olga, "olga", room), await in_room(mel, "mel", room)
+    await member.say_in(room, "before")
+    before = await owner.wait_chat("mel", "before")
+    await owner.send({"type": "mute", "room": room, "user": mel_id, "minutes": 5})
+    await member.wait_for(personal("mute", room, "You were muted"))
+    for frame in (
+        {"type": "message", "room": room, "message": "muted?"},
+        {"type": "edit", "room": room, "id": before["id"], "message": "edited"},
+        {"type": "react", "room": room, "id": before["id"], "emoji": "👍"},
+    ):
+        await refused_with(member, frame, f"muted in {room}")
+    # Joining is not posting: a muted member may still join (and read) the room.
+    tab = await mel.join("mel-2")
+    await tab.join_room(room)
+    await owner.send({"type": "unmute", "room": room, "user": mel_id})
+    await member.wait_for(personal("unmute", room, "You may post"))
+    await member.send({"type": "edit", "room": room, "id": before["id"], "message": "edited"})
+    edited = await owner.wait_for(lambda f: f.get("type") == "edited")
+    assert edited["id"] == before["id"]
+    # Nothing the mute refused reached anyone.
+    assert not [f for f in owner.seen if f.get("message") == "muted?"]
+    assert not [f for f in owner.seen if f.get("type") == "reactions"]
+    for client in (owner, member, tab):
+        await client.close()
