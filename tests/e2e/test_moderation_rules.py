@@ -17,10 +17,11 @@ from datetime import datetime
 import aiohttp
 import pytest
 
+from adapters.chat_bans import ChatBans
 from adapters.moderation_store import ModerationStore
 from adapters.table_store import TableStore
 from chat import connection_state, roles, signature, storage_settings
-from chat.plan import Moderate
+from chat.plan import ChatBan, Moderate
 from tests.support.chat_client import ChatClient
 from tests.support.stack import LocalStack
 from tests.support.waiting import until
@@ -427,3 +428,33 @@ async def test_a_mute_refuses_messages_edits_and_reactions_until_lifted(people) 
     assert not [f for f in owner.seen if f.get("type") == "reactions"]
     for client in (owner, member, tab):
         await client.close()
+
+
+async def test_a_chat_wide_ban_expires_at_use(people, table) -> None:  # noqa: F811
+    """A chat-wide ban row written (as another instance would) seconds before it expires:
+    negotiate answers 403 until then and 200 after, with nothing run at the expiry."""
+    (zoe, zoe_id) = await people("zoe")
+    account = roles.account(zoe_id)
+    assert account
+    soon = time.time() + 3.0
+    audit = {"PartitionKey": "chataudit", "RowKey": _tag(), "by": "test", "action": "ban"}
+    await ChatBans(table).apply(ChatBan(audit, account, zoe_id, soon))
+    status, why = await zoe.negotiate()
+    assert status == 403 and "You are banned from the chat until" in why, why
+
+    async def admitted() -> bool:
+        return (await zoe.negotiate())[0] == 200
+
+    await until(admitted, timeout=12, what="the chat-wide ban expired")
+    assert time.time() >= soon
+    client = await zoe.join("zoe")
+    await client.close()
+
+
+async def test_the_lobby_has_no_owner(people) -> None:  # noqa: F811
+    (first, _) = await people("first")
+    client = await in_room(first, "first", "lobby")
+    info = await room_info(first, "lobby")
+    assert (info["owner"], info["moderators"]) == (None, [])
+    await refused_with(client, {"type": "topic", "room": "lobby", "topic": "mine"}, "Not done")
+    await client.close()
