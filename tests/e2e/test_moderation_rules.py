@@ -20,7 +20,7 @@ import pytest
 from adapters.chat_bans import ChatBans
 from adapters.moderation_store import ModerationStore
 from adapters.table_store import TableStore
-from chat import connection_state, roles, signature, storage_settings
+from chat import connection_state, events, roles, signature, storage_settings
 from chat.plan import ChatBan, Moderate
 from tests.support.chat_client import ChatClient
 from tests.support.stack import LocalStack
@@ -310,6 +310,14 @@ async def test_a_members_forged_frames_and_a_forged_connection_state_change_noth
         answer = json.loads(body)
         # The same refusal, for the same reason, as without the claims.
         assert (answer["event"], answer["message"]) == ("rejected", reasons[i]), answer
+
+    # A connection from before sign-in was required (a chosen name): refused, every command.
+    for i, frame in enumerate(forged):
+        status, body = await post_event(
+            moderated_stack, "alice", frame, f"{i + 1}", claims, f"unsigned-{_tag()}"
+        )
+        assert status == 200, (frame, status, body)
+        assert json.loads(body)["message"] == events.SIGN_IN_FIRST, (frame, body)
 
     # Nothing changed: no audit row, the room as it was, the owner in it, the message there.
     assert await audited(table, f"audit|{room}") == []
