@@ -253,7 +253,7 @@ class Effects:
                     return None  # no storage: no chat-wide ban can exist
                 return await self.chat_bans.until(account, time.time())
             case FileReport(entity):
-                return await self.store.create_state(entity, "file report")
+                return await self.moderation.file_report(entity)
             case ResolveReport():
                 return await self.moderation.resolve(effect)
         raise TypeError(f"no executor for {type(effect).__name__}")

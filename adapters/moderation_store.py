@@ -178,6 +178,22 @@ class ModerationStore:
         rows, _ = await self.store.query_state("read reports", query, {}, columns, limit)
         return rows
 
+    async def file_report(self, entity: dict[str, Any]) -> bool:
+        """One open report per person and message: False while theirs is open; a closed one
+        is opened again (the message may have been edited since), an ETag race lost to
+        another filing of it counts as open."""
+        if await self.store.create_state(entity, "file report"):
+            return True
+        query = (
+            f"PartitionKey eq '{_escape(entity['PartitionKey'])}' and "
+            f"RowKey eq '{_escape(entity['RowKey'])}'"
+        )
+        rows, _ = await self.store.query_state("read report", query, {}, ["RowKey", "open"], 1)
+        if not rows or rows[0].get("open") is not False:
+            return False
+        fields = entity | {"resolution": "", "resolvedBy": ""}
+        return await self.store.update_state_if(fields, rows[0]["etag"], "reopen report")
+
     async def resolve(self, effect: ResolveReport) -> bool:
         query = f"PartitionKey eq '{moderation.REPORTS}' and RowKey eq '{_escape(effect.report)}'"
         rows, _ = await self.store.query_state("read report", query, {}, ["RowKey", "open"], 1)

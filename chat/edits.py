@@ -62,7 +62,8 @@ KEPT_OPS = 16  # event ids kept on a row to know a retry (a retry comes within m
 NOT_EDITED_SAVED = "Not done: the chat history cannot be saved right now. Try again."
 BUSY = "Not done: many changes to this message at once. Try again."
 NOT_AUTHOR_EDIT = "Not edited: only its author can edit a message."
-NOT_AUTHOR_DELETE = "Not deleted: only its author can delete a message."
+# Sign-in off: nobody moderates (issue 19: every moderation command says why).
+NOT_AUTHOR_DELETE = "Not deleted: only its author can delete a message (moderation needs sign-in)."
 NOT_AUTHOR_OR_MODERATOR_DELETE = (
     "Not deleted: only its author or the room's moderators, its owner and admins can delete it."
 )

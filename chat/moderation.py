@@ -491,9 +491,11 @@ def _removed(
     (removed,) = outcomes
     if isinstance(removed, Failed):
         # The service retries the event: its audit row is there, so it acts again (a ban is
-        # written again, the removal tried again) without telling anyone twice.
+        # written again, the removal tried again) but tells nobody: the notices go out now,
+        # with this first attempt (the ban or kick row is written; only the removal waits).
         error = f"Moderation {action.kind} in {action.room}: removal failed: {removed.reason}"
-        return Plan(reply=text(removed.status, events.UNREACHABLE), errors=(error,))
+        told = _told(turn, action, until, first).effects
+        return Plan(effects=told, reply=text(removed.status, events.UNREACHABLE), errors=(error,))
     plan = _told(turn, action, until, first)
     assert action.target is not None
     leave = Reconcile(action.room, action.target, turn.now)  # the room is told they left
@@ -629,22 +631,25 @@ def _chat_banned(turn: Turn, action: Action, until: float | None, outcomes: Outc
     assert action.target is not None
     by = _shown(turn.user)
     frame = chat_notice(action.kind, action.target, turn.user, by, until)
-    tell = SendToUser(turn.user, frame)  # the admin's tabs (the target's are being closed)
+    # The admin's tabs (the target's are being closed); a retried event (its audit row was
+    # there: written is False) told them the first time.
+    tell = (SendToUser(turn.user, frame),) if written is True else ()
     if action.kind != roles.BAN:
-        return done(events.ok(turn.state), tell, moderated="chatunban")
+        return done(events.ok(turn.state), *tell, moderated="chatunban")
     reason = f"You were banned from the chat by {by} {chat_bans.until_text(until)}."
     close = CloseUserConnections(action.target, reason)
     return after(partial(_closed_out, turn, tell), close)
 
 
-def _closed_out(turn: Turn, tell: SendToUser, outcomes: Outcomes) -> Plan:
+def _closed_out(turn: Turn, tell: tuple[SendToUser, ...], outcomes: Outcomes) -> Plan:
     (closed,) = outcomes
     if isinstance(closed, Failed):
         # The service retries the event: the audit row is there, the ban row is written
-        # again and the close tried again.
+        # again and the close tried again, telling nobody: the admin is told now.
         error = f"Chat-wide ban: closing the connections failed: {closed.reason}"
-        return Plan(reply=text(closed.status, events.UNREACHABLE), errors=(error,))
-    return done(events.ok(turn.state), tell, moderated="chatban")
+        reply = text(closed.status, events.UNREACHABLE)
+        return Plan(effects=tell, reply=reply, errors=(error,))
+    return done(events.ok(turn.state), *tell, moderated="chatban")
 
 
 def chat_notice(kind: str, user: str, by_id: str, by: str, until: float | None) -> dict[str, Any]:

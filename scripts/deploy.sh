@@ -13,8 +13,9 @@
 #   CHAT_SIGN_IN            off (default: anyone picks a name) or required (App Service Authentication with
 #                           Microsoft Entra ID; creates an app registration, so the signed-in user needs the
 #                           right to create one, e.g. Application Developer)
-#   CHAT_ADMINS             with CHAT_SIGN_IN=required: chat admins, comma-separated <idp>:<id> (/.auth/me shows
-#                           yours: provider_name, and the nameidentifier claim's value), e.g. aad:0c1f...
+#   CHAT_ADMINS             with CHAT_SIGN_IN=required: chat admins, comma-separated <idp>:<id> (for aad your object
+#                           id: az ad signed-in-user show --query id; /.auth/me shows it as the objectidentifier
+#                           claim), e.g. aad:0c1f...
 #   PYTHON                  Python used to build the package (default python3; needs `pip install pathspec`)
 set -euo pipefail
 
