@@ -14,26 +14,24 @@
  */
 (function (root, factory) {
   "use strict";
-  var api = factory();
+  var core =
+    typeof module === "object" && module.exports ? require("./chat-core.js") : root.ChatCore;
+  var api = factory(core);
   if (typeof module === "object" && module.exports) {
     module.exports = api;
   } else {
     root.ChatNotify = api;
   }
-})(typeof self !== "undefined" ? self : this, function () {
+})(typeof self !== "undefined" ? self : this, function (core) {
   "use strict";
 
   var STORE_KEY = "chat.notify";
   /** Notification bodies are cut here: the whole message is one click away. */
   var BODY_MAX = 140;
 
-  function isObject(value) {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-  }
-
-  function str(value) {
-    return typeof value === "string" ? value : "";
-  }
+  // chat-core.js's checks (loaded before this file).
+  var isObject = core.isObject;
+  var str = core.asString;
 
   /** "(3) Chat", or the base title when nothing is unread. */
   function titleFor(base, unread) {
