@@ -24,12 +24,10 @@
   /** How many message ids to remember for de-duplication (oldest dropped first). */
   var DEFAULT_SEEN_LIMIT = 2000;
 
-  /** A plain JSON object (not null, not an array): the shared check of every frame reader. */
   function isObject(value) {
     return value !== null && typeof value === "object" && !Array.isArray(value);
   }
 
-  /** The value if it is a string, else "" (frames are data: a field may be anything). */
   function asString(value) {
     return typeof value === "string" ? value : "";
   }

@@ -22,8 +22,7 @@
   var PAGE = 100;
   var MAX_PAGES = 20;
 
-  // chat-core.js's checks (loaded before this file).
-  var isObject = core.isObject;
+  var isObject = core.isObject; // chat-core.js (loaded first)
   var str = core.asString;
 
   function isDirect(room) {

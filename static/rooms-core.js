@@ -28,7 +28,7 @@
   /** The page sends at most one typing notice per room this often (the server throttles too). */
   var TYPING_SEND_MS = 2500;
 
-  var isObject = core.isObject; // chat-core.js's check (loaded before this file)
+  var isObject = core.isObject; // chat-core.js (loaded first)
 
   function validateRoom(input) {
     var name = typeof input === "string" ? input.trim() : "";
