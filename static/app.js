@@ -29,7 +29,6 @@
   var messageActions = window.ChatMessageActions;
   var moderationView = window.ChatModeration;
   var conv = window.ChatConversations;
-  var BASE_TITLE = document.title;
 
   var NAME_KEY = "chat.name";
   // Per tab (sessionStorage): ids of the lines this tab sent, so they stay "own" after a reload.
@@ -108,13 +107,17 @@
   var roomState = new Map();
   var typingTimer = null;
   var countdown = statusView.createCountdown(el.status);
-  // Opt-in notifications and the unread count in the tab title (notify.js).
+  // Opt-in notifications and the unread count in the tab title (notify.js: the title's only
+  // writer; renderDirect feeds it the unread total).
   var notifier = notify.createNotifier({
     button: el.notifyButton,
     baseTitle: document.title,
     shownName: shownName,
     onOpen: function (name) {
       if (session && roomNames.indexOf(name) !== -1) showRoom(name);
+    },
+    openRoom: function () {
+      return current;
     },
   });
   // The first-visit hint about rooms (first-visit.js).
@@ -421,6 +424,7 @@
     if (read) {
       // Read on another tab or device: clear the badge here too.
       room(read.room).unread = 0;
+      notifier.read(read.room);
       renderRoomList();
       return;
     }
@@ -614,7 +618,7 @@
     }
   }
 
-  /** The DM list in the sidebar, and the tab title's unread count ("(3) Chat"). */
+  /** The DM list in the sidebar, and the unread total for the tab title ("(3) Chat"). */
   function renderDirect() {
     var total = 0;
     roomNames.forEach(function (name) {
@@ -636,7 +640,7 @@
     });
     el.dmList.replaceChildren.apply(el.dmList, nodes);
     el.dmHeading.hidden = nodes.length === 0;
-    if (document.visibilityState !== "hidden") document.title = notify.titleFor(BASE_TITLE, total);
+    notifier.unread(total);
   }
 
   /**
@@ -1313,6 +1317,7 @@
 
   function onLeave() {
     endSession();
+    notifier.clear();
     showJoin("");
     el.nameInput.select();
   }
