@@ -693,6 +693,17 @@
       });
   }
 
+  /**
+   * Lines from others newer than the newest one held, come into the room shown through history
+   * (after a reconnect): for the tab title, like live ones (notify.js ignores them unless hidden).
+   */
+  function noteArrivals(name, fresh, newestHeld) {
+    if (name !== current || !newestHeld || !session) return;
+    fresh.forEach(function (item) {
+      if (item.time > newestHeld && (item.userId || item.from) !== session.name) notifier.arrived();
+    });
+  }
+
   /** After a reconnect: everything said since the newest line held, in every conversation. */
   function catchUpAll() {
     var asked = session;
@@ -707,6 +718,7 @@
           if (session !== asked) return;
           var fresh = roomsCore.olderItems(page, r.seen);
           if (!fresh.length) return;
+          noteArrivals(name, fresh, conv.latestTime(r.items));
           r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
           if (name === current) {
             renderMessages();
@@ -915,6 +927,7 @@
             view.decorate(el.messages);
           }
         } else {
+          noteArrivals(name, fresh, conv.latestTime(r.items)); // a reload after a reconnect
           r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
           if (name === current) renderMessages();
         }

@@ -137,6 +137,7 @@
    *   frame(text, item, own): call it for every received frame; it returns true for a frame
    *     that is only a notification (a mention) and needs no line in the log;
    *   unread(total): the unread total of every room and DM but the open one, on every change;
+   *   arrived(): a line from someone else came into the open room some other way (catch-up);
    *   read(room): `room` was read on another tab or device;
    *   clear(): the person left the chat.
    */
@@ -204,11 +205,13 @@
       return options.openRoom ? options.openRoom() : "";
     }
 
+    function arrived() {
+      change({ type: "arrived", hidden: hidden() });
+    }
+
     function frame(text, item, own) {
       // Lines in other rooms reach the count through unread(total), the sidebar's badges.
-      if (item && item.kind === "chat" && !own && item.room === openRoom()) {
-        change({ type: "arrived", hidden: hidden() });
-      }
+      if (item && item.kind === "chat" && !own && item.room === openRoom()) arrived();
       var note = own ? null : notificationFor(text, options.shownName);
       if (note && hidden() && enabled()) {
         try {
@@ -234,6 +237,7 @@
       unread: function (total) {
         change({ type: "unread", total: total });
       },
+      arrived: arrived,
       read: function (room) {
         if (room === openRoom()) change({ type: "seen" });
       },
