@@ -430,18 +430,28 @@ def join(turn: _Turn) -> Plan:
     return _room_change(turn, "join", _join)
 
 
+def _join_groups(turn: _Turn) -> tuple[str, str]:
+    return rooms.group(turn.room), rooms.presence_group(turn.room, turn.user)
+
+
 def _join(turn: _Turn) -> Plan:
-    state = rooms.with_room(turn.state, turn.room)
-    groups = (rooms.group(turn.room), rooms.presence_group(turn.room, turn.user))
-    add = AddToGroups(turn.event.connection_id, groups)
-    return after(partial(_joined, turn.with_state(state)), add)
+    add = AddToGroups(turn.event.connection_id, _join_groups(turn))
+    return after(partial(_joined, turn), add)
 
 
 def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
+    """The room goes into the connection's state only once the service has added it: a state
+    naming a room the connection is not in would let it write there as a member."""
     if isinstance(outcomes[0], Failed):
-        return refuse(unavailable("join", turn.room), turn.room, turn.state, "service")
+        reason = unavailable("join", turn.room)
+        if turn.room in rooms.rooms_of(turn.state):  # joined before: this retry changed nothing
+            return refuse(reason, turn.room, turn.state, "service")
+        # Either group's add may have gone through: take both back (best effort, logged).
+        undo = RemoveFromGroups(turn.event.connection_id, _join_groups(turn))
+        refusal = refuse(reason, turn.room, turn.state, "service")
+        return Plan((undo,), refusal.reply, notes=refusal.notes)
     return done(
-        ok(turn.state),
+        ok(rooms.with_room(turn.state, turn.room)),
         Reconcile(turn.room, turn.user, turn.now, arrived=True),
         Snapshot(turn.room, turn.event.connection_id, turn.user),
         KeepJoined(turn.user, turn.room, turn.now),  # /api/me/rooms, on every device

@@ -30,7 +30,6 @@
   var moderationView = window.ChatModeration;
   var conv = window.ChatConversations;
   var blocksView = window.ChatBlocks;
-  var BASE_TITLE = document.title;
 
   var NAME_KEY = "chat.name";
   // Per tab (sessionStorage): ids of the lines this tab sent, so they stay "own" after a reload.
@@ -109,13 +108,17 @@
   var roomState = new Map();
   var typingTimer = null;
   var countdown = statusView.createCountdown(el.status);
-  // Opt-in notifications and the unread count in the tab title (notify.js).
+  // Opt-in notifications and the unread count in the tab title (notify.js: the title's only
+  // writer; renderDirect feeds it the unread total).
   var notifier = notify.createNotifier({
     button: el.notifyButton,
     baseTitle: document.title,
     shownName: shownName,
     onOpen: function (name) {
       if (session && roomNames.indexOf(name) !== -1) showRoom(name);
+    },
+    openRoom: function () {
+      return current;
     },
   });
   // The first-visit hint about rooms (first-visit.js).
@@ -423,6 +426,7 @@
     if (read) {
       // Read on another tab or device: clear the badge here too.
       room(read.room).unread = 0;
+      notifier.read(read.room);
       renderRoomList();
       return;
     }
@@ -617,7 +621,7 @@
     }
   }
 
-  /** The DM list in the sidebar, and the tab title's unread count ("(3) Chat"). */
+  /** The DM list in the sidebar, and the unread total for the tab title ("(3) Chat"). */
   function renderDirect() {
     var total = 0;
     roomNames.forEach(function (name) {
@@ -639,7 +643,7 @@
     });
     el.dmList.replaceChildren.apply(el.dmList, nodes);
     el.dmHeading.hidden = nodes.length === 0;
-    if (document.visibilityState !== "hidden") document.title = notify.titleFor(BASE_TITLE, total);
+    notifier.unread(total);
   }
 
   /**
@@ -692,6 +696,17 @@
       });
   }
 
+  /**
+   * Lines from others newer than the newest one held, come into the room shown through history
+   * (after a reconnect): for the tab title, like live ones (notify.js ignores them unless hidden).
+   */
+  function noteArrivals(name, fresh, newestHeld) {
+    if (name !== current || !newestHeld || !session) return;
+    fresh.forEach(function (item) {
+      if (item.time > newestHeld && (item.userId || item.from) !== session.name) notifier.arrived();
+    });
+  }
+
   /** After a reconnect: everything said since the newest line held, in every conversation. */
   function catchUpAll() {
     var asked = session;
@@ -706,6 +721,7 @@
           if (session !== asked) return;
           var fresh = roomsCore.olderItems(page, r.seen);
           if (!fresh.length) return;
+          noteArrivals(name, fresh, conv.latestTime(r.items));
           r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
           if (name === current) {
             renderMessages();
@@ -916,6 +932,7 @@
             view.decorate(el.messages);
           }
         } else {
+          noteArrivals(name, fresh, conv.latestTime(r.items)); // a reload after a reconnect
           r.items = r.items.concat(fresh).sort(byTime).slice(-MAX_LINES);
           if (name === current) renderMessages();
         }
@@ -1328,6 +1345,7 @@
 
   function onLeave() {
     endSession();
+    notifier.clear();
     showJoin("");
     el.nameInput.select();
   }

@@ -304,6 +304,8 @@
 
   return {
     MAX_NAME_LENGTH: MAX_NAME_LENGTH,
+    isObject: isObject,
+    asString: asString,
     parseFrame: parseFrame,
     describeSystemEvent: describeSystemEvent,
     parseTime: parseTime,

@@ -6,13 +6,15 @@
  */
 (function (root, factory) {
   "use strict";
-  var api = factory();
+  var core =
+    typeof module === "object" && module.exports ? require("./chat-core.js") : root.ChatCore;
+  var api = factory(core);
   if (typeof module === "object" && module.exports) {
     module.exports = api;
   } else {
     root.ChatConversations = api;
   }
-})(typeof self !== "undefined" ? self : this, function () {
+})(typeof self !== "undefined" ? self : this, function (core) {
   "use strict";
 
   var DIRECT = /^dm-[0-9a-f]{32}$/;
@@ -20,13 +22,8 @@
   var PAGE = 100;
   var MAX_PAGES = 20;
 
-  function isObject(value) {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-  }
-
-  function str(value) {
-    return typeof value === "string" ? value : "";
-  }
+  var isObject = core.isObject; // chat-core.js (loaded first)
+  var str = core.asString;
 
   function isDirect(room) {
     return DIRECT.test(str(room));

@@ -1,44 +1,79 @@
 /*
  * Opt-in browser notifications and the unread count in the tab title.
  *
- * - The tab title counts what people said while the tab was hidden: "(3) Chat". Back in the
- *   tab, the count clears.
+ * - The tab title counts unread: "(3) Chat"; nothing else writes document.title. The count is
+ *   the page's unread total of the other rooms and DMs (from /api/me/rooms, kept live) plus the
+ *   lines that came into the open room while the tab was hidden (shown, but nobody saw them:
+ *   cleared by showing the tab, or by a read on another device).
  * - Notifications are off until the person clicks "Turn on notifications": the permission is
  *   asked only then (browsers ignore or penalise a request that no click started). Once on, a
  *   mention (a frame of type "mention") or a message in a direct-message room (a message frame
  *   with "kind": "dm") raises a notification while the tab is hidden. Nothing else does: a
  *   notification per lobby line would be noise.
  *
- * The pure parts (titleFor, notificationFor) are unit-tested under Node; createNotifier needs
- * the DOM. Exported as `window.ChatNotify`, or via `module.exports` under Node.
+ * The pure parts (titleFor, titleState, titleCount, notificationFor) are unit-tested under
+ * Node; createNotifier needs the DOM. Exported as `window.ChatNotify`, or via `module.exports`
+ * under Node.
  */
 (function (root, factory) {
   "use strict";
-  var api = factory();
+  var core =
+    typeof module === "object" && module.exports ? require("./chat-core.js") : root.ChatCore;
+  var api = factory(core);
   if (typeof module === "object" && module.exports) {
     module.exports = api;
   } else {
     root.ChatNotify = api;
   }
-})(typeof self !== "undefined" ? self : this, function () {
+})(typeof self !== "undefined" ? self : this, function (core) {
   "use strict";
 
   var STORE_KEY = "chat.notify";
   /** Notification bodies are cut here: the whole message is one click away. */
   var BODY_MAX = 140;
 
-  function isObject(value) {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-  }
-
-  function str(value) {
-    return typeof value === "string" ? value : "";
-  }
+  var isObject = core.isObject; // chat-core.js (loaded first)
+  var str = core.asString;
 
   /** "(3) Chat", or the base title when nothing is unread. */
   function titleFor(base, unread) {
     if (!unread) return base;
     return "(" + (unread > 99 ? "99+" : unread) + ") " + base;
+  }
+
+  /**
+   * The title's count after one change, as a new {unread, away} (never mutated):
+   *   {type: "unread", total}        the page's unread total of the other rooms and DMs
+   *   {type: "arrived", hidden}      a line from someone else in the open room
+   *   {type: "seen"}                 the open room was seen: the tab shown, or read elsewhere
+   *   {type: "clear"}                nothing is unread (the person left the chat)
+   * Counts are data from the server: anything but a whole number >= 0 counts as 0.
+   */
+  function titleState(state, change) {
+    var now = { unread: count(state && state.unread), away: count(state && state.away) };
+    if (!isObject(change)) return now;
+    switch (change.type) {
+      case "unread":
+        return { unread: count(change.total), away: now.away };
+      case "arrived":
+        return change.hidden ? { unread: now.unread, away: now.away + 1 } : now;
+      case "seen":
+        return { unread: now.unread, away: 0 };
+      case "clear":
+        return { unread: 0, away: 0 };
+      default:
+        return now;
+    }
+  }
+
+  function count(value) {
+    return Number.isSafeInteger(value) && value > 0 ? value : 0;
+  }
+
+  /** What the title counts for a titleState. */
+  function titleCount(state) {
+    var checked = titleState(state, null);
+    return checked.unread + checked.away;
   }
 
   function cut(text) {
@@ -98,14 +133,19 @@
 
   /**
    * options: button (the opt-in toggle), baseTitle, shownName, onOpen(room) (a notification
-   * clicked). Returns {frame(text, item, own)}: call it for every received frame; it returns
-   * true for a frame that is only a notification (a mention) and needs no line in the log.
+   * clicked), openRoom() (the room on screen). Returns:
+   *   frame(text, item, own): call it for every received frame; it returns true for a frame
+   *     that is only a notification (a mention) and needs no line in the log;
+   *   unread(total): the unread total of every room and DM but the open one, on every change;
+   *   arrived(): a line from someone else came into the open room some other way (catch-up);
+   *   read(room): `room` was read on another tab or device;
+   *   clear(): the person left the chat.
    */
   function createNotifier(options) {
     var button = options.button;
     var baseTitle = options.baseTitle || document.title;
     var Api = typeof window.Notification === "function" ? window.Notification : null;
-    var unread = 0;
+    var counts = titleState(null, null);
 
     function enabled() {
       return !!Api && Api.permission === "granted" && loadWanted();
@@ -150,18 +190,28 @@
       return document.visibilityState === "hidden";
     }
 
+    /** The one place document.title is written. */
+    function change(what) {
+      counts = titleState(counts, what);
+      var title = titleFor(baseTitle, titleCount(counts));
+      if (document.title !== title) document.title = title;
+    }
+
     function onVisibility() {
-      if (!hidden() && unread) {
-        unread = 0;
-        document.title = baseTitle;
-      }
+      if (!hidden()) change({ type: "seen" });
+    }
+
+    function openRoom() {
+      return options.openRoom ? options.openRoom() : "";
+    }
+
+    function arrived() {
+      change({ type: "arrived", hidden: hidden() });
     }
 
     function frame(text, item, own) {
-      if (hidden() && item && item.kind === "chat" && !own) {
-        unread += 1;
-        document.title = titleFor(baseTitle, unread);
-      }
+      // Lines in other rooms reach the count through unread(total), the sidebar's badges.
+      if (item && item.kind === "chat" && !own && item.room === openRoom()) arrived();
       var note = own ? null : notificationFor(text, options.shownName);
       if (note && hidden() && enabled()) {
         try {
@@ -181,12 +231,27 @@
     button.addEventListener("click", onClick);
     document.addEventListener("visibilitychange", onVisibility);
     renderButton();
-    return { frame: frame, render: renderButton };
+    return {
+      frame: frame,
+      render: renderButton,
+      unread: function (total) {
+        change({ type: "unread", total: total });
+      },
+      arrived: arrived,
+      read: function (room) {
+        if (room === openRoom()) change({ type: "seen" });
+      },
+      clear: function () {
+        change({ type: "clear" });
+      },
+    };
   }
 
   return {
     STORE_KEY: STORE_KEY,
     titleFor: titleFor,
+    titleState: titleState,
+    titleCount: titleCount,
     notificationFor: notificationFor,
     createNotifier: createNotifier,
   };

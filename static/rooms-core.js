@@ -7,13 +7,15 @@
  */
 (function (root, factory) {
   "use strict";
-  var api = factory();
+  var core =
+    typeof module === "object" && module.exports ? require("./chat-core.js") : root.ChatCore;
+  var api = factory(core);
   if (typeof module === "object" && module.exports) {
     module.exports = api;
   } else {
     root.ChatRooms = api;
   }
-})(typeof self !== "undefined" ? self : this, function () {
+})(typeof self !== "undefined" ? self : this, function (core) {
   "use strict";
 
   var LOBBY = "lobby";
@@ -26,9 +28,7 @@
   /** The page sends at most one typing notice per room this often (the server throttles too). */
   var TYPING_SEND_MS = 2500;
 
-  function isObject(value) {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-  }
+  var isObject = core.isObject; // chat-core.js (loaded first)
 
   function validateRoom(input) {
     var name = typeof input === "string" ? input.trim() : "";

@@ -49,6 +49,7 @@ class RecordingService:
     endpoint: str
     requests: list[Recorded] = field(default_factory=list)
     status: int = 202
+    add_status: int | None = None  # when set: every add to a group answers it (and adds nothing)
     rejected_tokens: int = 0
     groups: dict[str, set[str]] = field(default_factory=dict)
     users: dict[str, str] = field(default_factory=dict)  # connection id -> user id
@@ -112,6 +113,8 @@ async def service() -> AsyncIterator[RecordingService]:
                 top = int(request.query.get("top", "0") or 0)
                 return web.json_response({"value": value[:top] if top else value})
             if request.method == "PUT":
+                if recorder.add_status is not None:
+                    return web.Response(status=recorder.add_status)
                 members.add(parts[7])
                 return web.Response(status=200)
             if request.method == "DELETE":

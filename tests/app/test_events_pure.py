@@ -9,11 +9,13 @@ import pytest
 from chat import connection_state, events, rooms
 from chat.cloudevents import CONNECT, CloudEvent
 from chat.plan import (
+    AddToGroups,
     DeleteMessage,
     Failed,
     LeaseTokens,
     ListConnections,
     NoteActivity,
+    RemoveFromGroups,
     SendToGroup,
     StoreMessage,
 )
@@ -119,3 +121,42 @@ def test_a_store_failure_refuses_and_sends_nothing() -> None:
     final = plan.then(((5, None), Failed("store message: ServiceRequestError")))
     assert final.effects == ()
     assert json.loads(final.answer.body)["message"] == events.NOT_SAVED
+
+
+# --- join: the room enters the state only after the add ---------------------------------------
+
+
+def join_plan(state: dict | None = None):
+    """The join's plan up to the add (the user's room-change lease granted when asked)."""
+    body = json.dumps({"type": "join", "room": "dev"}).encode()
+    plan = events.command(event(events.MESSAGE, state=state), body, "text/plain", SETTINGS, NOW)
+    if plan.effects and isinstance(plan.effects[0], LeaseTokens):
+        assert plan.then is not None
+        plan = plan.then(((5, [15.0, NOW, "etag"]),))
+    [add] = plan.effects
+    groups = ("r.dev", rooms.presence_group("dev", "alice"))
+    assert add == AddToGroups("conn-1", groups) and plan.then is not None
+    return plan
+
+
+def answered_rooms(plan) -> list[str]:
+    return rooms.rooms_of(connection_state.decode(plan.answer.headers[connection_state.HEADER]))
+
+
+def test_a_join_is_in_the_state_only_once_added() -> None:
+    joined = join_plan().then((None,))
+    assert joined.answer.status == 204 and answered_rooms(joined) == ["lobby", "dev"]
+
+
+def test_a_failed_add_is_refused_out_of_the_state_and_taken_back() -> None:
+    refused = join_plan().then((Failed("service answered 500", 502),))
+    assert json.loads(refused.answer.body) == events.rejection(
+        events.unavailable("join", "dev"), "dev", None
+    )
+    assert answered_rooms(refused) == ["lobby"]
+    assert refused.effects == (
+        RemoveFromGroups("conn-1", ("r.dev", rooms.presence_group("dev", "alice"))),
+    )
+    # Already in the room (a repeated join): the failed add changed nothing, so nothing is undone.
+    again = join_plan({"rooms": ["dev"]}).then((Failed("service answered 500", 502),))
+    assert answered_rooms(again) == ["lobby", "dev"] and again.effects == ()

@@ -526,3 +526,42 @@ async def test_a_users_room_changes_are_limited_across_connections(
     assert events.ROOMS_TOO_FAST in outcomes
     # (a leave after a refused join is refused too: the connection is not in the room)
     assert set(outcomes) <= {"done", events.ROOMS_TOO_FAST, events.not_member("dev")}
+
+
+async def test_a_join_the_service_fails_is_refused_and_not_in_the_connection_state(
+    app: RecordingService,
+) -> None:
+    """The add to the room's groups failed: the connection is not in the room, so its state
+    must not say it is (it would take the room's messages, typing and reads as a member's)."""
+    app.add_status = 500
+    response = await command({"type": "join", "room": "dev"})
+    assert response.status_code == 200
+    reply = json.loads(response.get_body())
+    assert reply["event"] == "rejected" and reply["room"] == "dev"
+    assert reply["message"] == "Could not join dev: the service is unavailable. Try again."
+    state = state_of(response)
+    assert rooms.rooms_of(connection_state.decode(state)) == [rooms.LOBBY]
+    # Whatever part of the add went through is taken back; nobody hears of a join.
+    removed = {r.path for r in app.requests if r.method == "DELETE"}
+    assert f"/api/hubs/{HUB}/groups/r.dev/connections/conn-1" in removed
+    assert app.sends("groups") == [] and app.sends("connections") == []
+
+    app.add_status = None
+    app.requests.clear()
+    sent = await command({"type": "message", "room": "dev", "message": "psst"}, state, "2")
+    assert "join the room dev first" in json.loads(sent.get_body())["message"]
+    assert app.sends("groups") == []
+    state = await joined("dev", app)  # the service is back: the join goes through
+    assert connection_state.decode(state)["rooms"] == ["dev"]
+
+
+async def test_a_repeated_join_the_service_fails_keeps_the_room_already_joined(
+    app: RecordingService,
+) -> None:
+    state = await joined("dev", app)
+    app.add_status = 503
+    app.requests.clear()
+    response = await command({"type": "join", "room": "dev"}, state, "2")
+    assert json.loads(response.get_body())["event"] == "rejected"
+    assert connection_state.decode(state_of(response))["rooms"] == ["dev"]
+    assert [r for r in app.requests if r.method == "DELETE"] == []  # it was in, it stays in

@@ -14,6 +14,25 @@ from .chat_page import ChatPage, OpenChat
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 RECOVERY_TIMEOUT_MS = 25_000
+# Keep hold of the page's sockets, so a test can drop them; while `__down` is set, a new one is a
+# stand-in that closes at once (1006, as a failed connection does): the page stays disconnected
+# until the test says so. Going offline closes no socket.
+HOLD_SOCKETS = (
+    "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
+    " window.WebSocket = function (...args) {"
+    "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
+    "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
+    "     return dead; }"
+    "   const s = new Real(...args); window.__sockets.push(s); return s; };"
+    " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
+)
+# The tab hidden or shown as the page sees it (headless Chromium never hides a page).
+SET_HIDDEN = """(hidden) => {
+  const define = (key, get) => Object.defineProperty(document, key, { configurable: true, get });
+  define("visibilityState", () => (hidden ? "hidden" : "visible"));
+  define("hidden", () => hidden);
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
 
 
 def test_a_page_offline_catches_up_on_more_than_a_page_of_messages(
@@ -21,18 +40,7 @@ def test_a_page_offline_catches_up_on_more_than_a_page_of_messages(
 ) -> None:
     room = unique("catchup")
     alice = open_chat()
-    # Keep hold of the page's sockets, so the test can drop them; while `__down` is set, a new
-    # one is a stand-in that closes at once (1006, as a failed connection does): the page stays
-    # disconnected until the test says so. Going offline closes no socket.
-    alice.context.add_init_script(
-        "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
-        " window.WebSocket = function (...args) {"
-        "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
-        "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
-        "     return dead; }"
-        "   const s = new Real(...args); window.__sockets.push(s); return s; };"
-        " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
-    )
+    alice.context.add_init_script(HOLD_SOCKETS)
     alice.page.reload()
     alice.join(unique("alice"))
     alice.enter_room(room)
@@ -68,3 +76,34 @@ def test_a_page_offline_catches_up_on_more_than_a_page_of_messages(
     for _, name in senders:  # and each person's in the order they said them
         mine = [t for t in shown if t.startswith(f"{name} says ")]
         assert mine == [f"{name} says {n}" for n in range(20)]
+
+
+def test_a_hidden_tab_counts_in_its_title_what_it_caught_up_on_in_the_room_shown(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    room = unique("away")
+    alice, bob = open_chat(), open_chat()
+    alice.context.add_init_script(HOLD_SOCKETS)
+    alice.page.reload()
+    alice.join(unique("alice"))
+    alice.enter_room(room)
+    bob_name = unique("bob")
+    bob.join(bob_name)
+    bob.enter_room(room)
+    bob.send("before")
+    expect(alice.chat_line(bob_name, "before")).to_have_count(1)
+
+    alice.page.evaluate(SET_HIDDEN, True)
+    alice.page.evaluate("window.__down = true; window.__sockets.forEach((s) => s.close())")
+    expect(alice.status).to_have_attribute("data-state", "reconnecting", timeout=15_000)
+    for text in ("one", "two"):
+        bob.send(text)
+        expect(bob.chat_line(bob_name, text)).to_have_count(1)
+    # Back online (the page skips the rest of its back-off wait; a button could be gone by then).
+    alice.page.evaluate("window.__down = false; window.dispatchEvent(new Event('online'))")
+    expect(alice.status).to_have_attribute("data-state", "connected", timeout=RECOVERY_TIMEOUT_MS)
+    # Caught up in the room shown, but nobody looked: the title says so until the tab is shown.
+    expect(alice.chat_line(bob_name, "two")).to_have_count(1, timeout=RECOVERY_TIMEOUT_MS)
+    expect(alice.page).to_have_title("(2) Chat")
+    alice.page.evaluate(SET_HIDDEN, False)
+    expect(alice.page).to_have_title("Chat")

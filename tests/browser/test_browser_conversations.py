@@ -89,3 +89,69 @@ def test_browse_rooms_and_unread_that_survives_a_reload(open_tab) -> None:  # no
     alice.expect_connected(f"alice-{tag}")
     expect(alice.room_button(room).locator(".badge")).to_have_text("1")
     expect(alice.page).to_have_title("(1) Chat")
+
+
+def set_hidden(chat: ChatPage, hidden: bool) -> None:
+    """The tab hidden or shown, as the page sees it: headless Chromium never hides a page, so
+    document.visibilityState and document.hidden are patched and the event dispatched."""
+    chat.page.evaluate(
+        """(hidden) => {
+          const state = hidden ? "hidden" : "visible";
+          const define = (key, get) =>
+            Object.defineProperty(document, key, { configurable: true, get });
+          define("visibilityState", () => state);
+          define("hidden", () => hidden);
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+def test_the_tab_title_counts_unread_while_hidden_and_clears_when_read_elsewhere(
+    open_tab,  # noqa: F811
+) -> None:
+    """One writer of the title: lines in the open room while the tab is hidden count with the
+    unread of the other conversations; showing the tab clears only the first; a read on another
+    device clears either, hidden or not."""
+    tag = uuid.uuid4().hex[:6]
+    alice_name, bob_name = f"alice-{tag}", f"bob-{tag}"
+    laptop, phone, bob = open_tab(), open_tab(), open_tab()
+    sign_in(laptop, "Microsoft", alice_name)
+    sign_in(phone, "Microsoft", alice_name)
+    sign_in(bob, "GitHub", bob_name)
+    phone.enter_room(f"side-{tag}")  # the phone reads none of the lobby until told to
+    expect(laptop.page).to_have_title("Chat")
+
+    set_hidden(laptop, True)
+    bob.send("while you were away")  # the laptop's open room: seen by nobody
+    expect(laptop.page).to_have_title("(1) Chat")
+    bob.page.locator("#members-summary").click()
+    alice_member = bob.page.locator("#member-list li", has_text=alice_name)
+    alice_member.get_by_role("button", name=f"Message {alice_name}").click()
+    bob.send("hi alice")
+    expect(dm_button(phone).locator(".badge")).to_have_text("1")
+    expect(laptop.page).to_have_title("(2) Chat")
+
+    # Back in the tab: the lobby's line is seen, the DM is still unread; hiding it keeps that.
+    set_hidden(laptop, False)
+    expect(laptop.page).to_have_title("(1) Chat")
+    set_hidden(laptop, True)
+    expect(laptop.page).to_have_title("(1) Chat")
+
+    # Read on the phone: the hidden laptop's title clears at once (the server's `read` frame).
+    dm_button(phone).click()
+    expect(phone.chat_line(bob_name, "hi alice")).to_have_count(1)
+    expect(laptop.page).to_have_title("Chat")
+
+    bob.room_button("lobby").click()
+    bob.send("again")
+    expect(laptop.page).to_have_title("(1) Chat")
+    expect(phone.room_button("lobby").locator(".badge")).to_have_text("1")
+    expect(phone.page).to_have_title("(1) Chat")  # the phone shows the DM: the lobby is unread
+    phone.room_button("lobby").click()
+    expect(phone.chat_line(bob_name, "again")).to_have_count(1)
+    expect(phone.page).to_have_title("Chat")
+    expect(laptop.page).to_have_title("Chat")
+    set_hidden(laptop, False)
+    expect(laptop.page).to_have_title("Chat")
+    expect(laptop.chat_line(bob_name, "again")).to_have_count(1)

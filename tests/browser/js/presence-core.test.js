@@ -107,6 +107,31 @@ test("the title counts unread", () => {
   assert.equal(notify.titleFor("Chat", 250), "(99+) Chat");
 });
 
+test("the title's count: the unread total plus what the open room got while hidden", () => {
+  const step = (state, ...changes) => changes.reduce(notify.titleState, state);
+  const start = notify.titleState(null, null);
+  assert.deepEqual(start, { unread: 0, away: 0 });
+  // /api/me/rooms says 3; two lines arrive in the open room while hidden, one while shown.
+  let s = step(start, { type: "unread", total: 3 }, { type: "arrived", hidden: true });
+  s = step(s, { type: "arrived", hidden: true }, { type: "arrived", hidden: false });
+  assert.equal(notify.titleCount(s), 5);
+  // Back in the tab: the open room's lines are seen; the other rooms' total stays.
+  const shown = step(s, { type: "seen" });
+  assert.deepEqual(shown, { unread: 3, away: 0 });
+  assert.equal(notify.titleFor("Chat", notify.titleCount(shown)), "(3) Chat");
+  // Read on another device: the page feeds the new total (a new total never resets `away`).
+  assert.deepEqual(step(s, { type: "unread", total: 0 }), { unread: 0, away: 2 });
+  assert.equal(notify.titleCount(step(s, { type: "unread", total: 0 }, { type: "seen" })), 0);
+  assert.deepEqual(step(s, { type: "clear" }), { unread: 0, away: 0 });
+  // Nothing odd counts: the input state is never changed, bad totals are 0, unknown changes no-ops.
+  assert.deepEqual(s, { unread: 3, away: 2 });
+  for (const bad of [-1, 1.5, "4", NaN, Infinity, null, undefined, {}]) {
+    assert.equal(step(s, { type: "unread", total: bad }).unread, 0);
+  }
+  assert.deepEqual(step(s, { type: "nope" }, null, "seen", []), s);
+  assert.equal(notify.titleCount({ unread: "9", away: -2 }), 0);
+});
+
 test("only mentions and direct messages deserve a notification", () => {
   const mention = notify.notificationFor(
     JSON.stringify({ type: "mention", room: "dev", from: "zed", message: "@pat look", id: "1" })
