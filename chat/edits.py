@@ -155,6 +155,10 @@ def _found(act: _Act, tries: int, outcomes: Outcomes) -> Plan:
     turn = act.turn
     if isinstance(found, Failed):
         return events.refuse(NOT_EDITED_SAVED, turn.room, turn.state, "store")
+    if found is None and act.newer_than_ms is not None:
+        # An edit reads only its window: a miss reads once more without the bound, so an old
+        # message is refused as too late (the true reason) rather than as no such message.
+        return _find(replace(act, newer_than_ms=None), tries)
     if found is None:
         return events.refuse(no_such_message(turn.room), turn.room, turn.state, "no message")
     assert isinstance(found, Found)

@@ -393,7 +393,6 @@ def test_a_lost_etag_race_reads_again_and_gives_up_after_some_tries() -> None:
         ({"type": "edit", "message": "   "}, row(), None),  # refused before any read
         ({"type": "delete"}, row("bob"), edits.NOT_AUTHOR_DELETE),
         ({"type": "react", "emoji": "👍"}, history.tombstone(row()), edits.WAS_DELETED),
-        ({"type": "edit", "message": "x"}, None, edits.no_such_message("dev")),
         ({"type": "delete"}, None, edits.no_such_message("dev")),
         ({"type": "react", "emoji": "👍"}, None, edits.no_such_message("dev")),
         ({"type": "delete"}, Failed("down"), edits.NOT_EDITED_SAVED),
@@ -408,6 +407,23 @@ def test_refusals_change_nothing(body: dict[str, Any], found: Any, reason: str |
     final = plan.then((Found(found, "e") if isinstance(found, dict) else found,))
     assert rejected(final) == reason
     assert final.effects == () and final.then is None
+
+
+def test_an_edit_of_a_message_older_than_the_window_is_refused_as_too_late() -> None:
+    """The edit's read stops at the window; a miss reads once more without the bound, so an
+    old message is "too late" (the reason), not "no such message" (a wrong one)."""
+    plan = past_lease(command({"type": "edit", "room": "dev", "id": ID, "message": "x"}))
+    (bounded,) = plan.effects
+    assert isinstance(bounded, FindMessage) and bounded.newer_than_ms is not None
+    assert plan.then is not None
+    again = plan.then((None,))
+    (unbounded,) = again.effects
+    assert unbounded == FindMessage("dev", ID, None)
+    assert again.then is not None
+    final = again.then((Found(row(sent=NOW - 86_400), "e"),))
+    assert rejected(final) == edits.too_late(900) and final.effects == ()
+    missing = again.then((None,))
+    assert rejected(missing) == edits.no_such_message("dev") and missing.effects == ()
 
 
 @pytest.mark.parametrize(
