@@ -301,6 +301,50 @@ async def test_a_mention_reaches_every_connection_of_the_mentioned_only(people) 
         await client.close()
 
 
+async def test_acting_on_another_rooms_message_or_from_outside_the_room_changes_nothing(
+    people,
+) -> None:
+    """Issue 18: an edit, delete or reaction on a message that is not in the room, or by
+    someone not in the room, is refused with the reason and changes nothing; an edit is held
+    to a new message's policy."""
+    tag = _tag()
+    here, there = f"here-{tag}", f"there-{tag}"
+    (ana, _), (ben, _) = await people("aad", f"ana-{tag}"), await people("github", f"ben-{tag}")
+    author = await in_room(ana, "ana", here)
+    await author.join_room(there)
+    outsider = await in_room(ben, "ben", there)  # in `there`, never in `here`
+    await author.say_in(here, "stays as it is")
+    said = await author.wait_for(chat("stays as it is"))
+    message_id = said["id"]
+    acts = [
+        {"type": "edit", "id": message_id, "message": "changed"},
+        {"type": "delete", "id": message_id},
+        {"type": "react", "id": message_id, "emoji": "👍"},
+    ]
+    for act in acts:
+        # Its author, naming the other room (of which they are a member): no such message.
+        await author.send(act | {"room": there})
+        refusal = await author.wait_for(rejected)
+        assert refusal["message"] == f"Not done: there is no such message in {there}."
+        # Someone not in the message's room, naming it: join it first.
+        await outsider.send(act | {"room": here})
+        refusal = await outsider.wait_for(rejected)
+        assert refusal["message"] == f"Not done: join the room {here} first."
+    # The message policy, as for a new message: too long, or nothing left once cleaned.
+    too_long = {"type": "edit", "room": here, "id": message_id, "message": "x" * 2001}
+    await author.send(too_long)
+    assert (await author.wait_for(rejected))["message"].startswith("Not edited")
+    await author.send({"type": "edit", "room": here, "id": message_id, "message": " \u200b "})
+    assert (await author.wait_for(rejected))["message"].startswith("Not edited")
+
+    assert (await history(ana, here))[message_id] == said  # as it was sent, nothing added
+    seen = await nothing_more(author, author, here)
+    changes = [f for f in author.seen if f.get("type") in ("edited", "deleted", "reactions")]
+    assert changes == [], seen
+    for client in (author, outsider):
+        await client.close()
+
+
 # --- retries: the service resends an event with the same ce-id ------------------------------
 
 
