@@ -366,6 +366,26 @@ def test_a_dm_checks_the_recipient_keeps_both_rows_then_stores_and_sends_to_both
     assert stored.then(((5, None), False)).effects == ()
 
 
+@pytest.mark.parametrize(
+    ("text", "state", "reason"),
+    [
+        ("   ", None, "Message not sent"),  # nothing left once cleaned
+        ("x" * 2001, None, "Message not sent"),  # over the length limit
+        ("hi", {"rate": [0, NOW]}, events.TOO_FAST),  # the connection's guard is spent
+    ],
+)
+def test_a_dm_the_policy_or_the_guard_refuses_touches_nothing(
+    text: str, state: dict | None, reason: str
+) -> None:
+    """Refused before the recipient is looked up or either conversation row is written: a
+    refused DM must not put a conversation into the recipient's list."""
+    plan = command(
+        {"type": "dm", "to": BOB, "message": text}, user=ALICE, state=state, settings=SIGNED
+    )
+    assert rejected(plan).startswith(reason)
+    assert plan.effects == () and plan.then is None
+
+
 def test_a_note_to_oneself_is_delivered_once() -> None:
     frame = {"id": "x"}
     assert direct.sends(ALICE, ALICE, frame) == (SendToUser(ALICE, frame),)
