@@ -477,7 +477,8 @@ def _stored_reactions(entity: dict[str, Any]) -> reactions.State:
 def _react_state(room: str, message_id: str, entity: dict[str, Any]) -> dict[str, Any] | None:
     if entity.get("deleted") is True:
         return None
-    return reactions.frame(room, message_id, _stored_reactions(entity))
+    state = _stored_reactions(entity)
+    return reactions.frame(room, message_id, state, reactions.revision(entity))
 
 
 def _react(
@@ -488,7 +489,9 @@ def _react(
     state = reactions.toggle(_stored_reactions(entity), raw_emoji, turn.user, name)
     if isinstance(state, str):
         return state
+    rev = reactions.revision(entity) + 1
     row = {k: v for k, v in entity.items() if k not in ("ops", "reactions")}
+    row[reactions.REV] = rev
     if state:
         row["reactions"] = reactions.stored(state)
-    return row, reactions.frame(turn.room, message_id, state)
+    return row, reactions.frame(turn.room, message_id, state, rev)

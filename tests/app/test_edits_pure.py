@@ -491,6 +491,39 @@ def test_a_retried_event_changes_nothing_and_tells_the_room_the_state_again() ->
     assert send.payload["reactions"] == [{"emoji": "👍", "count": 1, "users": ["alice"]}]
 
 
+def test_reaction_states_carry_a_revision_so_pages_keep_the_newest() -> None:
+    """Two toggles at once on two instances: each broadcast is the whole state, but the two
+    sends may reach a page in either order. `rev` (the row's reactions revision) tells the
+    page which state is newer; history carries it as `reactionsRev`."""
+    entity: dict[str, Any] = row()
+    revs = []
+    for user, ce_id in (("alice", "ce-a"), ("bob", "ce-b"), ("alice", "ce-c")):
+        plan = command({"type": "react", "room": "dev", "id": ID, "emoji": "👍"}, user, ce_id)
+        assert plan.then is not None
+        plan = plan.then((Found(entity, "e"),))
+        (update,) = plan.effects
+        assert isinstance(update, UpdateMessage) and plan.then is not None
+        entity = update.entity
+        (send,) = plan.then((True,)).effects
+        assert isinstance(send, SendToGroup)
+        revs.append(send.payload["rev"])
+        assert history.from_entity(entity)["reactionsRev"] == send.payload["rev"]
+    assert revs == [1, 2, 3]
+    assert history.from_entity(entity).get("reactions") == [
+        {"emoji": "👍", "count": 1, "users": ["bob"]}
+    ]
+    # A retry tells the state again with the revision it has now.
+    retry = command({"type": "react", "room": "dev", "id": ID, "emoji": "👍"}, "bob", "ce-b")
+    assert retry.then is not None
+    (again,) = retry.then((Found(entity, "e"),)).effects
+    assert isinstance(again, SendToGroup) and again.payload["rev"] == 3
+    # An edit does not move it: the revision orders reaction states only.
+    edited = past_lease(command({"type": "edit", "room": "dev", "id": ID, "message": "v2"}))
+    assert edited.then is not None
+    (update,) = edited.then((Found(entity, "e"),)).effects
+    assert isinstance(update, UpdateMessage) and update.entity["reactionsRev"] == 3
+
+
 # --- a reply and mentions on the message path -----------------------------------------------------
 
 
