@@ -157,6 +157,10 @@ def _found(act: _Act, tries: int, outcomes: Outcomes) -> Plan:
     turn = act.turn
     if isinstance(found, Failed):
         return events.refuse(NOT_EDITED_SAVED, turn.room, turn.state, "store")
+    if found is None and act.newer_than_ms is not None:
+        # An edit reads only its window: a miss reads once more without the bound, so an old
+        # message is refused as too late (the true reason) rather than as no such message.
+        return _find(replace(act, newer_than_ms=None), tries)
     if found is None:
         return events.refuse(no_such_message(turn.room), turn.room, turn.state, "no message")
     assert isinstance(found, Found)
@@ -479,7 +483,8 @@ def _stored_reactions(entity: dict[str, Any]) -> reactions.State:
 def _react_state(room: str, message_id: str, entity: dict[str, Any]) -> dict[str, Any] | None:
     if entity.get("deleted") is True:
         return None
-    return reactions.frame(room, message_id, _stored_reactions(entity))
+    state = _stored_reactions(entity)
+    return reactions.frame(room, message_id, state, reactions.revision(entity))
 
 
 def _react(
@@ -490,7 +495,9 @@ def _react(
     state = reactions.toggle(_stored_reactions(entity), raw_emoji, turn.user, name)
     if isinstance(state, str):
         return state
+    rev = reactions.revision(entity) + 1
     row = {k: v for k, v in entity.items() if k not in ("ops", "reactions")}
+    row[reactions.REV] = rev
     if state:
         row["reactions"] = reactions.stored(state)
-    return row, reactions.frame(turn.room, message_id, state)
+    return row, reactions.frame(turn.room, message_id, state, rev)

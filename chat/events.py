@@ -505,18 +505,24 @@ def direct_message(turn: _Turn, to: str, raw: str) -> Plan:
     if sender is None or person is None:
         return refuse(direct.UNKNOWN, None, turn.state, "dm")
     turn = turn.with_room(direct.conversation(turn.user, to))
+    # The guard and the policy before any row: a refused DM must not put a conversation
+    # into the recipient's list (nor cost the table anything).
+    checked = _checked_text(turn, raw, None)
+    if isinstance(checked, Plan):
+        return checked
+    turn, cleaned = checked
     # Does the recipient block the sender? One point read, beside the recipient's look-up.
     recipient_account, sender_account = roles.account(to), roles.account(turn.user)
     assert recipient_account is not None and sender_account is not None
     blocked = IsBlocked(recipient_account, blocks.key(sender_account))
-    return after(partial(_recipient_known, turn, sender, person, raw), KnownUser(to), blocked)
+    return after(partial(_recipient_known, turn, sender, person, cleaned), KnownUser(to), blocked)
 
 
 def _recipient_known(
     turn: _Turn,
     sender: identity.Caller,
     person: identity.Caller,
-    raw: str,
+    cleaned: str,
     outcomes: Outcomes,
 ) -> Plan:
     known, blocked = outcomes
@@ -527,18 +533,42 @@ def _recipient_known(
     if blocked is True:  # nothing stored, nothing sent
         return refuse(blocks.REFUSED_DM, None, turn.state, "blocked")
     # Both rows before the message: they are what lets the two (and no one else) read it.
-    keep = direct.rows(sender, person, turn.room, turn.now)
-    return after(partial(_rows_kept, turn, person, raw), *keep)
+    # Joined as of the message's own key time (its ce-time), not this clock: a retry seconds
+    # later, or a clock a moment into the next second, would else put the first DM before
+    # the recipient's join position, never counted as unread.
+    key_ms, _ = history.row_time(event_time.epoch_ms(turn.event.time), int(turn.now * 1000))
+    keep = direct.rows(sender, person, turn.room, min(turn.now, key_ms / 1000))
+    return after(partial(_rows_kept, turn, person, cleaned), *keep)
 
 
-def _rows_kept(turn: _Turn, person: identity.Caller, raw: str, outcomes: Outcomes) -> Plan:
+def _rows_kept(turn: _Turn, person: identity.Caller, cleaned: str, outcomes: Outcomes) -> Plan:
     if any(isinstance(outcome, Failed) for outcome in outcomes):
         return refuse(NOT_SAVED, None, turn.state, "store")
-    return message(turn, raw, to=person)
+    # No room to quote from or mention in: straight to the frame, its row and the store.
+    return _compose(turn, cleaned, {}, None, person)
 
 
 def no_reply_target(room: str) -> str:
     return f"Message not sent: the message it replies to is not in {room}."
+
+
+def _checked_text(turn: _Turn, raw: str, tag: str | None) -> tuple[_Turn, str] | Plan:
+    """A free guard per connection (kept in its state; the user's shared bucket comes with
+    the store), then the message policy: the turn with the guard spent and the cleaned
+    text, or the refusal."""
+    settings, now = turn.settings, turn.now
+    capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
+    bucket = rate_limit.Bucket.from_state(turn.state.get("rate"), capacity, now)
+    allowed, bucket = rate_limit.take(bucket, capacity, window, now)
+    state = turn.state | {"rate": bucket.to_state()}
+    room = turn.room
+    if not allowed:
+        return refuse(TOO_FAST, room, state, "rate", tag)
+    try:
+        cleaned = message_text.clean(raw, settings.max_message_length)
+    except Refused as error:
+        return refuse(error.reason, room, state, "policy", tag)
+    return turn.with_state(state), cleaned
 
 
 def message(
@@ -546,31 +576,20 @@ def message(
     raw: str,
     reply_to: str | None = None,
     tag: str | None = None,
-    to: identity.Caller | None = None,
 ) -> Plan:
-    settings, room, now = turn.settings, turn.room, turn.now
-    # First a free guard per connection (kept in its state), then the user's shared bucket.
-    capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
-    bucket = rate_limit.Bucket.from_state(turn.state.get("rate"), capacity, now)
-    allowed, bucket = rate_limit.take(bucket, capacity, window, now)
-    state = turn.state | {"rate": bucket.to_state()}
-    if not allowed:
-        return refuse(TOO_FAST, room, state, "rate", tag)
-    try:
-        cleaned = message_text.clean(raw, settings.max_message_length)
-    except Refused as error:
-        return refuse(error.reason, room, state, "policy", tag)
-    if to is not None:  # a direct message: no room to quote from or mention in
-        return _compose(turn.with_state(state), cleaned, {}, tag, to)
+    checked = _checked_text(turn, raw, tag)
+    if isinstance(checked, Plan):
+        return checked
+    turn, cleaned = checked
+    room = turn.room
     # A reply needs the message it answers, an "@" the room's members: both read at once.
     lookups = (
         *((FindMessage(room, reply_to),) if reply_to is not None else ()),
         *((ListConnections(rooms.group(room), mentions.LISTED),) if "@" in cleaned else ()),
     )
     if lookups:
-        looked_up = partial(_looked_up, turn.with_state(state), cleaned, reply_to, tag)
-        return after(looked_up, *lookups)
-    return _compose(turn.with_state(state), cleaned, {}, tag)
+        return after(partial(_looked_up, turn, cleaned, reply_to, tag), *lookups)
+    return _compose(turn, cleaned, {}, tag)
 
 
 def _looked_up(

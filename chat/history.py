@@ -53,7 +53,7 @@ WHOLE = 1000  # the service's largest page: reads of a whole group use it
 _SENT = ("RowKey", "id", "from", "message", "time", "userId", "idp", "lookalike")
 # What acting on a message (chat/edits.py, chat/reactions.py) adds to its row; the page reads
 # them with the row itself, so a page with edits and reactions costs the same queries.
-ACTED = ("editedAt", "deleted", "replyTo", "mentions", "reactions")
+ACTED = ("editedAt", "deleted", "replyTo", "mentions", "reactions", reactions.REV)
 SELECT: tuple[str, ...] = _SENT + ACTED
 # Finding a message by id (no index row: see adapters/table_store.find_message) reads at most
 # this many pages of the room's partition, newest first (the service scans up to 1,000 rows
@@ -246,6 +246,8 @@ def from_entity(entity: dict[str, Any]) -> dict[str, Any]:
     stored = _json(entity.get("reactions"), list)
     if stored:
         message["reactions"] = reactions.public(reactions.parse(stored))
+    if reactions.revision(entity):  # orders this state against a later `reactions` frame
+        message[reactions.REV] = reactions.revision(entity)
     return message
 
 

@@ -27,6 +27,7 @@ SHOWN_USERS = 10  # names in each emoji's `users`
 # A table string property holds 64 KiB of UTF-16; keep clear of it (about 1,000 reactors with
 # long names, 1,500 with short ones).
 MAX_STORED_CHARS = 30_000
+REV = "reactionsRev"  # the row's property: its reaction state's revision
 
 State = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
@@ -93,5 +94,19 @@ def public(state: State) -> list[dict[str, Any]]:
     ]
 
 
-def frame(room: str, message_id: str, state: State) -> dict[str, Any]:
-    return {"type": "reactions", "room": room, "id": message_id, "reactions": public(state)}
+def frame(room: str, message_id: str, state: State, rev: int) -> dict[str, Any]:
+    """The whole state and its revision (the row's `reactionsRev`, one more per toggle): two
+    toggles' broadcasts may reach a page in either order, and the page keeps the higher."""
+    return {
+        "type": "reactions",
+        "room": room,
+        "id": message_id,
+        "reactions": public(state),
+        "rev": rev,
+    }
+
+
+def revision(entity: dict[str, Any]) -> int:
+    """The stored row's reactions revision (0: never reacted to)."""
+    rev = entity.get(REV)
+    return rev if isinstance(rev, int) and not isinstance(rev, bool) and rev > 0 else 0

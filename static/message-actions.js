@@ -58,6 +58,7 @@
       return typeof m === "string";
     });
     if (Array.isArray(data.reactions)) item.reactions = data.reactions;
+    if (typeof data.reactionsRev === "number") item.reactionsRev = data.reactionsRev;
     return item;
   }
 
@@ -341,7 +342,10 @@
           }
         });
       } else if (data.type === "reactions" && Array.isArray(data.reactions)) {
+        // Two toggles' states may arrive in either order: keep the newer revision.
+        if (typeof data.rev === "number" && data.rev < (item.reactionsRev || 0)) return true;
         item.reactions = data.reactions;
+        if (typeof data.rev === "number") item.reactionsRev = data.rev;
       }
       opts.redraw(data.room, item);
       return true;

@@ -14,6 +14,7 @@ from chat.cloudevents import CloudEvent
 from chat.errors import Refused
 from chat.identity import encode_user_id
 from chat.plan import (
+    AddToGroups,
     Failed,
     IsBlocked,
     KeepJoined,
@@ -365,6 +366,43 @@ def test_a_dm_checks_the_recipient_keeps_both_rows_then_stores_and_sends_to_both
     assert failed.answer.status == 503  # taken back out: the retry sends both
     # A retried event: already stored, nothing is sent again.
     assert stored.then(((5, None), False)).effects == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "reason"),
+    [
+        ("   ", None, "Message not sent"),  # nothing left once cleaned
+        ("x" * 2001, None, "Message not sent"),  # over the length limit
+        ("hi", {"rate": [0, NOW]}, events.TOO_FAST),  # the connection's guard is spent
+    ],
+)
+def test_a_dm_the_policy_or_the_guard_refuses_touches_nothing(
+    text: str, state: dict | None, reason: str
+) -> None:
+    """Refused before the recipient is looked up or either conversation row is written: a
+    refused DM must not put a conversation into the recipient's list."""
+    plan = command(
+        {"type": "dm", "to": BOB, "message": text}, user=ALICE, state=state, settings=SIGNED
+    )
+    assert rejected(plan).startswith(reason)
+    assert plan.effects == () and plan.then is None
+
+
+def test_a_dm_from_a_connection_in_as_many_rooms_as_it_may_be_is_not_refused() -> None:
+    """A DM costs no group and no place in the connection's rooms (at most 20)."""
+    full = {"rooms": [f"r{n}" for n in range(rooms.MAX_ROOMS_PER_CONNECTION - 1)]}
+    assert len(rooms.rooms_of(full)) == rooms.MAX_ROOMS_PER_CONNECTION
+    plan = command({"type": "dm", "to": BOB, "message": "hi"}, ALICE, full, SIGNED)
+    assert plan.effects == (KnownUser(BOB),)
+    steps = [(True,), (True, True), ((5, None), True), (None, None)]
+    for outcomes in steps:
+        assert plan.then is not None and not any(
+            isinstance(e, AddToGroups | SendToGroup) for e in plan.effects
+        )
+        plan = plan.then(outcomes)
+    assert plan.answer.status == 204 and plan.delivered
+    state = connection_state.decode(plan.answer.headers[connection_state.HEADER])
+    assert rooms.rooms_of(state) == rooms.rooms_of(full)
 
 
 def test_a_note_to_oneself_is_delivered_once() -> None:

@@ -415,6 +415,36 @@ async def test_a_dm_to_someone_never_seen_or_with_sign_in_off_is_refused(
     assert signed_in.sends("users") == []
 
 
+async def test_a_refused_dm_puts_no_conversation_in_either_list(
+    signed_in: RecordingService,
+) -> None:
+    response = await command({"type": "dm", "to": BOB, "message": " "}, user=ALICE, ce_id="b1")
+    assert json.loads(response.get_body())["event"] == "rejected"
+    assert signed_in.sends("users") == []
+    room = direct.conversation(ALICE, BOB)
+    for user in (ALICE, BOB):
+        assert room not in await me(user, HEADERS[user])
+
+
+async def test_a_first_dm_delivered_late_is_unread_for_its_recipient(
+    signed_in: RecordingService,
+) -> None:
+    """The service's retry of a first DM (its ce-time from the first attempt, seconds ago; or
+    a handler's clock a moment past the service's second) makes both conversation rows then:
+    the message, keyed by its ce-time, must still count as unread for the recipient."""
+    sent = datetime.now(UTC) - timedelta(seconds=3)
+    response = await command(
+        {"type": "dm", "to": BOB, "message": "late"},
+        user=ALICE,
+        ce_id="late-1",
+        ce_time=sent.isoformat().replace("+00:00", "Z"),
+    )
+    assert response.status_code == 204, response.get_body()
+    room = direct.conversation(ALICE, BOB)
+    assert (await me(BOB, HEADERS[BOB]))[room]["unread"] == 1
+    assert (await me(ALICE, HEADERS[ALICE]))[room]["unread"] == 0  # her own
+
+
 async def test_two_instances_delivering_one_dm_retry_store_and_send_it_once(
     signed_in: RecordingService,
 ) -> None:

@@ -393,7 +393,6 @@ def test_a_lost_etag_race_reads_again_and_gives_up_after_some_tries() -> None:
         ({"type": "edit", "message": "   "}, row(), None),  # refused before any read
         ({"type": "delete"}, row("bob"), edits.NOT_AUTHOR_DELETE),
         ({"type": "react", "emoji": "👍"}, history.tombstone(row()), edits.WAS_DELETED),
-        ({"type": "edit", "message": "x"}, None, edits.no_such_message("dev")),
         ({"type": "delete"}, None, edits.no_such_message("dev")),
         ({"type": "react", "emoji": "👍"}, None, edits.no_such_message("dev")),
         ({"type": "delete"}, Failed("down"), edits.NOT_EDITED_SAVED),
@@ -408,6 +407,23 @@ def test_refusals_change_nothing(body: dict[str, Any], found: Any, reason: str |
     final = plan.then((Found(found, "e") if isinstance(found, dict) else found,))
     assert rejected(final) == reason
     assert final.effects == () and final.then is None
+
+
+def test_an_edit_of_a_message_older_than_the_window_is_refused_as_too_late() -> None:
+    """The edit's read stops at the window; a miss reads once more without the bound, so an
+    old message is "too late" (the reason), not "no such message" (a wrong one)."""
+    plan = past_lease(command({"type": "edit", "room": "dev", "id": ID, "message": "x"}))
+    (bounded,) = plan.effects
+    assert isinstance(bounded, FindMessage) and bounded.newer_than_ms is not None
+    assert plan.then is not None
+    again = plan.then((None,))
+    (unbounded,) = again.effects
+    assert unbounded == FindMessage("dev", ID, None)
+    assert again.then is not None
+    final = again.then((Found(row(sent=NOW - 86_400), "e"),))
+    assert rejected(final) == edits.too_late(900) and final.effects == ()
+    missing = again.then((None,))
+    assert rejected(missing) == edits.no_such_message("dev") and missing.effects == ()
 
 
 @pytest.mark.parametrize(
@@ -473,6 +489,39 @@ def test_a_retried_event_changes_nothing_and_tells_the_room_the_state_again() ->
     (send,) = final.effects
     assert isinstance(send, SendToGroup)
     assert send.payload["reactions"] == [{"emoji": "👍", "count": 1, "users": ["alice"]}]
+
+
+def test_reaction_states_carry_a_revision_so_pages_keep_the_newest() -> None:
+    """Two toggles at once on two instances: each broadcast is the whole state, but the two
+    sends may reach a page in either order. `rev` (the row's reactions revision) tells the
+    page which state is newer; history carries it as `reactionsRev`."""
+    entity: dict[str, Any] = row()
+    revs = []
+    for user, ce_id in (("alice", "ce-a"), ("bob", "ce-b"), ("alice", "ce-c")):
+        plan = command({"type": "react", "room": "dev", "id": ID, "emoji": "👍"}, user, ce_id)
+        assert plan.then is not None
+        plan = plan.then((Found(entity, "e"),))
+        (update,) = plan.effects
+        assert isinstance(update, UpdateMessage) and plan.then is not None
+        entity = update.entity
+        (send,) = plan.then((True,)).effects
+        assert isinstance(send, SendToGroup)
+        revs.append(send.payload["rev"])
+        assert history.from_entity(entity)["reactionsRev"] == send.payload["rev"]
+    assert revs == [1, 2, 3]
+    assert history.from_entity(entity).get("reactions") == [
+        {"emoji": "👍", "count": 1, "users": ["bob"]}
+    ]
+    # A retry tells the state again with the revision it has now.
+    retry = command({"type": "react", "room": "dev", "id": ID, "emoji": "👍"}, "bob", "ce-b")
+    assert retry.then is not None
+    (again,) = retry.then((Found(entity, "e"),)).effects
+    assert isinstance(again, SendToGroup) and again.payload["rev"] == 3
+    # An edit does not move it: the revision orders reaction states only.
+    edited = past_lease(command({"type": "edit", "room": "dev", "id": ID, "message": "v2"}))
+    assert edited.then is not None
+    (update,) = edited.then((Found(entity, "e"),)).effects
+    assert isinstance(update, UpdateMessage) and update.entity["reactionsRev"] == 3
 
 
 # --- a reply and mentions on the message path -----------------------------------------------------
