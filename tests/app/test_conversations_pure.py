@@ -393,8 +393,8 @@ def test_a_dm_from_a_connection_in_as_many_rooms_as_it_may_be_is_not_refused() -
     full = {"rooms": [f"r{n}" for n in range(rooms.MAX_ROOMS_PER_CONNECTION - 1)]}
     assert len(rooms.rooms_of(full)) == rooms.MAX_ROOMS_PER_CONNECTION
     plan = command({"type": "dm", "to": BOB, "message": "hi"}, ALICE, full, SIGNED)
-    assert plan.effects == (KnownUser(BOB),)
-    steps = [(True,), (True, True), ((5, None), True), (None, None)]
+    assert plan.effects[0] == KnownUser(BOB) and isinstance(plan.effects[1], IsBlocked)
+    steps = [(True, False), (True, True), ((5, None), True), (None, None)]
     for outcomes in steps:
         assert plan.then is not None and not any(
             isinstance(e, AddToGroups | SendToGroup) for e in plan.effects
