@@ -78,7 +78,10 @@ def no_such_message(room: str) -> str:
 
 def too_late(window_s: int) -> str:
     minutes = window_s // 60
-    span = f"{minutes} minutes" if window_s % 60 == 0 else f"{window_s} seconds"
+    if window_s % 60 == 0:
+        span = "1 minute" if minutes == 1 else f"{minutes} minutes"
+    else:
+        span = "1 second" if window_s == 1 else f"{window_s} seconds"
     return f"Not edited: a message can be edited for {span} after it was sent."
 
 

@@ -682,6 +682,7 @@ MAX_LISTED_REPORTS = 200
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REPORT_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}\|[A-Za-z0-9_-]{1,64}\|[0-9a-f]{32}")
 ALREADY_REPORTED = "Not done: you have reported this message already."
+NO_DM_REPORTS = "Not done: direct messages are not reported to the admins; block the person instead."
 ADMINS_ONLY = "Not done: only admins may resolve reports."
 NO_SUCH_REPORT = "Not done: there is no such open report."
 # A report resolved by deleting its message: (room, message id, the connection state as this
@@ -700,6 +701,13 @@ def report(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
     if isinstance(admitted, Plan):
         return admitted
     turn, reporter = admitted
+    # Only what the reporter could see: a room they are in (a report resolved by "delete"
+    # deletes as an admin, so a guessed id of another room, or of a direct conversation,
+    # must not get that far). Direct messages are the two people's own: block instead.
+    if rooms.is_direct(room):
+        return events.refuse(NO_DM_REPORTS, room, turn.state, "report")
+    if room not in rooms.rooms_of(turn.state):
+        return events.refuse(events.not_member(room), room, turn.state, "member")
     message_id, reason = frame.get("id"), frame.get("reason", "")
     if not isinstance(message_id, str) or not ID_PATTERN.fullmatch(message_id):
         return events.refuse('Not done: "id" must be a message id.', room, turn.state, "report")

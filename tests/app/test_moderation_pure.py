@@ -479,17 +479,29 @@ def test_a_connection_that_joined_before_a_kick_is_out_of_the_room() -> None:
 
 # --- reports ---------------------------------------------------------------------------------
 
+IN_DEV = {"rooms": ["lobby", "dev"]}
+
 
 def test_reports_need_sign_in_and_a_message_id() -> None:
     frame = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
     assert "moderation needs sign-in" in rejected(send(frame, "alice", settings=OFF))
-    bad = send(frame | {"id": "no such id!"}, MEMBER)
+    bad = send(frame | {"id": "no such id!"}, MEMBER, state=IN_DEV)
     assert "message id" in rejected(bad) and bad.effects == ()
+
+
+def test_a_report_names_a_room_the_reporter_is_in_and_never_a_direct_message() -> None:
+    """A report resolved by "delete" deletes as an admin: a guessed id of a room the
+    reporter is not in, or of someone else's direct conversation, must go no further."""
+    frame = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
+    outside = send(frame, MEMBER, state={"rooms": ["lobby"]})
+    assert rejected(outside) == events.not_member("dev") and outside.effects == ()
+    dm = send(frame | {"room": "dm-" + "0" * 32}, MEMBER, state=IN_DEV)
+    assert rejected(dm) == moderation.NO_DM_REPORTS and dm.effects == ()
 
 
 def test_a_report_is_one_row_per_person_and_message() -> None:
     frame = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
-    plan = send(frame, MEMBER)
+    plan = send(frame, MEMBER, state=IN_DEV)
     (filed,) = plan.effects
     assert isinstance(filed, FileReport)
     assert filed.entity["RowKey"].startswith("dev|abc123|") and filed.entity["open"] is True

@@ -51,10 +51,12 @@ def said(response: func.HttpResponse) -> dict:
 
 
 async def test_a_closed_report_may_be_filed_again_an_open_one_not(with_admin) -> None:
-    await join(RITA, "rita-conn", "dev")
+    state = await join(RITA, "rita-conn", "dev")
     report = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
-    assert said(await command(report, RITA, "rita-conn", "r-1"))["event"] == "reported"
-    again = said(await command(report, RITA, "rita-conn", "r-2"))
+    outside = said(await command(report | {"room": "elsewhere"}, RITA, "rita-conn", "r-0", state))
+    assert outside["event"] == "rejected" and "join the room" in outside["message"]
+    assert said(await command(report, RITA, "rita-conn", "r-1", state))["event"] == "reported"
+    again = said(await command(report, RITA, "rita-conn", "r-2", state))
     assert again["event"] == "rejected" and "already" in again["message"]
     (listed,) = await open_reports()
     dismiss = {"type": "resolve", "report": listed["report"], "action": "dismiss"}
@@ -63,10 +65,10 @@ async def test_a_closed_report_may_be_filed_again_an_open_one_not(with_admin) ->
     assert await open_reports() == []
 
     edited = report | {"reason": "now it is abuse"}
-    assert said(await command(edited, RITA, "rita-conn", "r-3"))["event"] == "reported"
+    assert said(await command(edited, RITA, "rita-conn", "r-3", state))["event"] == "reported"
     (reopened,) = await open_reports()
     assert (reopened["report"], reopened["reason"]) == (listed["report"], "now it is abuse")
-    refused = said(await command(edited, RITA, "rita-conn", "r-4"))
+    refused = said(await command(edited, RITA, "rita-conn", "r-4", state))
     assert refused["event"] == "rejected" and "already" in refused["message"]
     # And it can be closed again.
     closed = await command(dismiss, ADMIN, "admin-conn", "d-2")
