@@ -408,8 +408,9 @@
     if (name === current) {
       appendLine(lineFor(item), forceScroll);
       markRead(name);
-    } else if (item.kind === "chat") {
-      // Unread counts what people said; joined/left notices are not worth a badge.
+    } else if (item.kind === "chat" && whose(item) === "other") {
+      // Unread counts what others said (as the server does: not our other tabs' and
+      // devices' lines); joined/left notices are not worth a badge.
       r.unread += 1;
       renderRoomList();
     }
@@ -727,7 +728,9 @@
             renderMessages();
             markRead(name);
           } else {
-            r.unread += fresh.length;
+            r.unread += fresh.filter(function (item) {
+              return item.kind === "chat" && whose(item) === "other";
+            }).length;
           }
           renderRoomList();
         })

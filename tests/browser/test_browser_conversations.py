@@ -54,11 +54,19 @@ def test_a_dm_from_the_member_list_with_unread_across_two_devices(open_tab) -> N
     expect(dm_button(phone).locator(".badge")).to_have_count(0)
     expect(phone.page).to_have_title("Chat")
 
-    # Alice answers from the phone; Bob gets it in the same conversation.
+    # Alice answers from the phone while the laptop looks at the lobby; Bob gets it in the
+    # same conversation. Her own line from the phone is not unread on the laptop (as the
+    # server counts it): after Bob's next line its badge says 1, not 2.
+    laptop.room_button("lobby").click()
     dm_button(phone).click()
     phone.send("hi bob")
     expect(bob.chat_line(alice_name, "hi bob")).to_have_count(1)
+    bob.send("and you?")
+    expect(dm_button(laptop).locator(".badge")).to_have_text("1")
+    expect(laptop.page).to_have_title("(1) Chat")
+    dm_button(laptop).click()
     expect(laptop.chat_line(alice_name, "hi bob")).to_have_count(1)
+    expect(laptop.chat_line(bob_name, "and you?")).to_have_count(1)
 
 
 def test_browse_rooms_and_unread_that_survives_a_reload(open_tab) -> None:  # noqa: F811
