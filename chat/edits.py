@@ -419,7 +419,7 @@ def _roles_read(act: _Act, tries: int, found: Found, outcomes: Outcomes) -> Plan
     (facts,) = outcomes
     turn = act.turn
     by = author(found.entity)
-    why = moderation.delete_refusal(turn.user, by, facts, turn.settings)
+    why = moderation.delete_refusal(turn.user, by, facts, turn.settings, turn.now)
     if why == roles.NOT_MODERATOR:
         why = NOT_AUTHOR_OR_MODERATOR_DELETE
     if why is not None:

@@ -70,6 +70,7 @@ MOD_COMMANDS = 10
 MOD_COMMANDS_WINDOW_S = 30.0
 TOO_MANY = "Not done: too many moderation commands at once. Wait a moment."
 CANNOT_CHECK = "Not done: the room's moderation cannot be checked right now. Try again."
+BANNED_ACTOR = "Not done: you are banned from this room."
 NOT_SAVED = "Not done: the change cannot be saved right now. Try again."
 
 
@@ -142,9 +143,12 @@ def moderates(user: str, facts: Facts | Failed, settings: Settings) -> bool:
     return roles.is_moderator(roles.role(roles.account(user), facts.record, settings.admins))
 
 
-def delete_refusal(user: str, author: str, facts: Facts | Failed, settings: Settings) -> str | None:
+def delete_refusal(
+    user: str, author: str, facts: Facts | Failed, settings: Settings, now: float
+) -> str | None:
     """Why `user` may not delete `author`'s message as a moderator (None: they may). A
-    moderator may not delete the owner's or an admin's messages, nor a fellow moderator's."""
+    moderator may not delete the owner's or an admin's messages, nor a fellow moderator's;
+    `facts` are the actor's own (a moderator banned from the room moderates it no more)."""
     if not settings.sign_in:
         return roles.NEEDS_SIGN_IN
     if isinstance(facts, Failed):
@@ -152,7 +156,15 @@ def delete_refusal(user: str, author: str, facts: Facts | Failed, settings: Sett
     admins = settings.admins
     actor = roles.role(roles.account(user), facts.record, admins)
     target = roles.role(roles.account(author), facts.record, admins)
-    return roles.refusal(roles.DELETE, actor, target)
+    return _banned_actor(actor, facts, now) or roles.refusal(roles.DELETE, actor, target)
+
+
+def _banned_actor(actor_role: str, facts: Facts, now: float) -> str | None:
+    """Someone banned from a room does not moderate it while the ban lasts (an admin's
+    roles come from ChatAdmins, not the room: a room ban does not reach them)."""
+    if actor_role != roles.ADMIN and facts.banned(now):
+        return BANNED_ACTOR
+    return None
 
 
 def delete_audit(
@@ -361,7 +373,11 @@ def command(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
     except ValueError as error:
         return events.refuse(f"Not done: {error}.", room, turn.state, "moderation")
     read = ReadRoom(room, action.target_account or actor, fresh=True)
-    return after(partial(_decide, turn, actor, action), read)
+    if action.target_account in (None, actor):
+        return after(partial(_decide, turn, actor, action), read)
+    # The actor's own bans too: one more point read, for a command (rare), never a message.
+    own = ReadRoom(room, actor, fresh=True)
+    return after(partial(_decide, turn, actor, action), read, own)
 
 
 def parse(frame: dict[str, Any], room: str) -> Action:
@@ -413,15 +429,17 @@ def _whole(value: object) -> int | None:
 
 
 def _decide(turn: Turn, actor: str, action: Action, outcomes: Outcomes) -> Plan:
-    (facts,) = outcomes
+    facts, own = outcomes[0], outcomes[-1]  # the target's, the actor's (one read: the same)
     room = action.room
-    if isinstance(facts, Failed):
+    if isinstance(facts, Failed) or isinstance(own, Failed):
         return events.refuse(CANNOT_CHECK, room, turn.state, "moderation")
-    assert isinstance(facts, Facts)
+    assert isinstance(facts, Facts) and isinstance(own, Facts)
     admins = turn.settings.admins
     actor_role = roles.role(actor, facts.record, admins)
     target_role = roles.role(action.target_account, facts.record, admins) if action.target else None
-    why = roles.refusal(action.kind, actor_role, target_role, action.target_account == actor)
+    why = _banned_actor(actor_role, own, turn.now) or roles.refusal(
+        action.kind, actor_role, target_role, action.target_account == actor
+    )
     if why is not None:
         return events.refuse(why, room, turn.state, "role")
     until = _until(action, turn.now)
@@ -682,7 +700,7 @@ MAX_LISTED_REPORTS = 200
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 REPORT_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}\|[A-Za-z0-9_-]{1,64}\|[0-9a-f]{32}")
 ALREADY_REPORTED = "Not done: you have reported this message already."
-NO_DM_REPORTS = "Not done: direct messages are not reported to the admins; block the person instead."
+NO_DM_REPORTS = "Not done: direct messages are not reported to admins; block the person instead."
 ADMINS_ONLY = "Not done: only admins may resolve reports."
 NO_SUCH_REPORT = "Not done: there is no such open report."
 # A report resolved by deleting its message: (room, message id, the connection state as this

@@ -167,8 +167,10 @@ def test_off_mode_refuses_every_command(frame: dict) -> None:
 @pytest.mark.parametrize("frame", FRAMES, ids=lambda f: f["type"])
 def test_sign_in_mode_reads_the_record_fresh_for_every_command(frame: dict) -> None:
     plan = send(frame, MOD)
-    (read,) = plan.effects
-    assert isinstance(read, ReadRoom) and read.fresh and read.room == "dev"
+    assert plan.effects and all(
+        isinstance(read, ReadRoom) and read.fresh and read.room == "dev" for read in plan.effects
+    )
+    assert plan.effects[-1] == ReadRoom("dev", str(roles.account(MOD)), fresh=True)  # the actor's
 
 
 @pytest.mark.parametrize(
@@ -232,6 +234,30 @@ def test_a_moderator_cannot_ban_the_owner_or_an_admin() -> None:
         frame = {"type": "ban", "room": "dev", "user": target, "minutes": None}
         plan = decide(frame, MOD, moderation.Facts(RECORD))
         assert rejected(plan) == roles.OUTRANKED
+
+
+def test_someone_banned_from_the_room_moderates_it_no_more() -> None:
+    """The actor's own bans are read beside the target's: a banned moderator (or owner,
+    banned by an admin) can't kick, ban, unban themselves or delete; an admin is not held."""
+    kick = {"type": "kick", "room": "dev", "user": MEMBER}
+    plan = send(kick, MOD)
+    reads = [e for e in plan.effects if isinstance(e, ReadRoom)]
+    assert [r.account for r in reads] == [roles.account(MEMBER), roles.account(MOD)]
+    assert plan.then is not None
+    banned = moderation.Facts(RECORD, ban_until=NOW + 60)
+    assert rejected(plan.then((moderation.Facts(RECORD), banned))) == moderation.BANNED_ACTOR
+    lapsed = moderation.Facts(RECORD, ban_until=NOW - 1)  # expired: checked at use
+    assert plan.then((moderation.Facts(RECORD), lapsed)).effects != ()
+    for actor in (MOD, OWNER):
+        unban_self = {"type": "unban", "room": "dev", "user": actor}
+        assert rejected(decide(unban_self, actor, banned)) == moderation.BANNED_ACTOR
+        assert moderation.delete_refusal(actor, MEMBER, banned, SIGNED_IN, NOW) == (
+            moderation.BANNED_ACTOR
+        )
+    assert moderation.delete_refusal(ADMIN, MEMBER, banned, SIGNED_IN, NOW) is None
+    admin_kick = send(kick, ADMIN)
+    assert admin_kick.then is not None
+    assert admin_kick.then((moderation.Facts(RECORD), banned)).effects != ()
 
 
 def test_the_command_fails_closed_when_the_record_cannot_be_read() -> None:
@@ -421,16 +447,16 @@ def test_room_body() -> None:
 
 def test_who_may_delete_anothers_message() -> None:
     facts = moderation.Facts(RECORD)
-    assert moderation.delete_refusal(MOD, MEMBER, facts, SIGNED_IN) is None
-    assert moderation.delete_refusal(OWNER, MOD, facts, SIGNED_IN) is None
-    assert moderation.delete_refusal(ADMIN, OWNER, facts, SIGNED_IN) is None
-    assert moderation.delete_refusal(MEMBER, OTHER, facts, SIGNED_IN) == roles.NOT_MODERATOR
+    assert moderation.delete_refusal(MOD, MEMBER, facts, SIGNED_IN, NOW) is None
+    assert moderation.delete_refusal(OWNER, MOD, facts, SIGNED_IN, NOW) is None
+    assert moderation.delete_refusal(ADMIN, OWNER, facts, SIGNED_IN, NOW) is None
+    assert moderation.delete_refusal(MEMBER, OTHER, facts, SIGNED_IN, NOW) == roles.NOT_MODERATOR
     for author in (OWNER, ADMIN, MOD2):
-        assert moderation.delete_refusal(MOD, author, facts, SIGNED_IN) == roles.OUTRANKED
-    assert moderation.delete_refusal(MOD, MEMBER, Failed("x"), SIGNED_IN) == (
+        assert moderation.delete_refusal(MOD, author, facts, SIGNED_IN, NOW) == roles.OUTRANKED
+    assert moderation.delete_refusal(MOD, MEMBER, Failed("x"), SIGNED_IN, NOW) == (
         moderation.CANNOT_CHECK
     )
-    assert moderation.delete_refusal("alice", "bob", facts, OFF) == roles.NEEDS_SIGN_IN
+    assert moderation.delete_refusal("alice", "bob", facts, OFF, NOW) == roles.NEEDS_SIGN_IN
     assert moderation.moderates(MOD, facts, SIGNED_IN)
     assert not moderation.moderates(MEMBER, facts, SIGNED_IN)
     assert not moderation.moderates(MOD, Failed("x"), SIGNED_IN)
