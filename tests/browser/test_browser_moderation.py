@@ -60,10 +60,6 @@ def member_line(chat: ChatPage, name: str) -> Locator:
     return chat.page.locator("#member-list li").filter(has_text=name)
 
 
-def focused_label(chat: ChatPage) -> str:
-    return chat.page.evaluate("() => document.activeElement.getAttribute('aria-label') || ''")
-
-
 def test_the_owner_kicks_a_member_who_is_told_and_a_member_sees_no_controls(
     open_tab,  # noqa: F811
     artifacts_dir: Path,
