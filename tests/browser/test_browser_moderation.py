@@ -339,6 +339,14 @@ def test_an_admin_resolves_reports_in_the_reports_panel_by_keyboard_and_mouse(
     expect(reports_button).to_have_attribute("data-admin", "true")
     expect(reports_button).to_be_visible()
     expect(owner.page.locator('#reports-button[data-admin="false"]')).to_be_hidden()
+    # An admin moderates every room: the topic editor, and a menu on the owner too.
+    expect(admin.page.locator("#topic-edit")).to_be_visible()
+    admin.page.locator("#members-summary").click()
+    olivia = member_line(admin, "olivia")
+    olivia.get_by_role("button", name="Moderate olivia").click()
+    expect(olivia.get_by_role("menuitem", name="Make olivia a moderator")).to_have_count(0)
+    expect(olivia.get_by_role("menuitem", name="Kick olivia")).to_be_visible()
+    admin.page.keyboard.press("Escape")
 
     owner.send("spam one")
     owner.send("spam two")
