@@ -7,13 +7,21 @@
  * "Moderation"): this module only hides the buttons a person may not use, from
  * GET /api/rooms/{room} (roles) and GET /api/reports answering 200 (admins: reports-view.js).
  */
-(function () {
+(function (root, factory) {
+  "use strict";
+  // Under Node (tests/browser/js/moderation-view.test.js) only the pure role rules are used.
+  var api = factory();
+  if (typeof module === "object" && module.exports) {
+    module.exports = api;
+  } else {
+    root.ChatModeration = api;
+  }
+})(typeof self !== "undefined" ? self : this, function () {
   "use strict";
 
   var RANK = { member: 0, moderator: 1, owner: 2, admin: 3 };
   var TOPIC_MAX = 200; // chat/moderation.py MAX_TOPIC_LENGTH
   var PERSONAL = new Set(["kick", "ban", "mute", "unban", "unmute"]);
-  var keys = window.ChatMenuKeys;
 
   function infoUrl(room) {
     return "rooms/" + encodeURIComponent(room);
@@ -112,6 +120,7 @@
    */
   function create(deps) {
     var el = deps.el;
+    var keys = window.ChatMenuKeys;
     var infos = new Map(); // room -> {topic, owner, moderators, slowModeSeconds}
     var loading = new Set();
     var extraEntries = []; // fn(ctx) -> [{label, aria, run}]: other modules' member entries
@@ -537,9 +546,9 @@
     };
   }
 
-  window.ChatModeration = {
+  return {
     create: create,
     roleOf: roleOf,
     moderationEntries: moderationEntries,
   };
-})();
+});
