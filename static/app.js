@@ -28,6 +28,7 @@
   var firstVisit = window.ChatFirstVisit;
   var messageActions = window.ChatMessageActions;
   var moderationView = window.ChatModeration;
+  var reportsView = window.ChatReports;
   var conv = window.ChatConversations;
   var blocksView = window.ChatBlocks;
 
@@ -65,6 +66,17 @@
     roomTitle: document.getElementById("room-title"),
     roomTopic: document.getElementById("room-topic"),
     modNotice: document.getElementById("mod-notice"),
+    topicEdit: document.getElementById("topic-edit"),
+    topicEditor: document.getElementById("topic-editor"),
+    slowIndicator: document.getElementById("slow-indicator"),
+    slowWait: document.getElementById("slow-wait"),
+    roomMod: document.getElementById("room-mod"),
+    roomModBody: document.getElementById("room-mod-body"),
+    reportsButton: document.getElementById("reports-button"),
+    reportsPanel: document.getElementById("reports-panel"),
+    reportsList: document.getElementById("reports-list"),
+    reportsClose: document.getElementById("reports-close"),
+    reportsStatus: document.getElementById("reports-status"),
     membersSummary: document.getElementById("members-summary"),
     memberList: document.getElementById("member-list"),
     loadEarlier: document.getElementById("load-earlier"),
@@ -447,6 +459,7 @@
     if (signedInMode) {
       var data = safeJson(text);
       var about = roomsCore.roomOf(text, roomsCore.LOBBY);
+      reports.frame(data);
       if (blocks.frame(data)) return; // ours or another tab's: redrawn by onChange
       if (moderation.frame(data, about)) {
         addItem(about, { kind: "local", message: data.message, time: new Date().toISOString() }, true);
@@ -475,6 +488,7 @@
     var own = item.kind === "chat" && whose(item) === "own";
     // This tab's text: an echo settles it, a refusal of a message brings it back to the box.
     if (own) pending.echoed(item.message, item.tag);
+    if (own && signedInMode) moderation.posted(name); // slow mode's wait starts
     if (item.kind === "rejected" && compose.refusesMessage(item.message)) {
       restoreRefused(tagOf(text)); // the server names the refused text by its tag
     }
@@ -809,7 +823,9 @@
     el.membersSummary.textContent = presence.countLabel(members.length, signedInMode, connected);
     // While disconnected the list is the last one known: kept, but marked as such.
     el.memberList.dataset.stale = connected ? "false" : "true";
+    var refocus = moderation.keepFocus(el.memberList);
     el.memberList.replaceChildren.apply(el.memberList, members.map(memberLine));
+    refocus();
     var typists = new Map();
     r.typists.forEach(function (until, user) {
       var name = shownName(user);
@@ -841,6 +857,7 @@
       message.dataset.idp = entry.idp || "";
       message.textContent = "Message";
       message.setAttribute("aria-label", "Message " + entry.name);
+      message.dataset.focusKey = "message\n" + entry.userId;
       li.append(message);
       var block = blocks.memberButton(entry, session ? session.name : "");
       if (block) li.append(block);
@@ -1048,6 +1065,7 @@
       if (session.wasConnected) localNote("Reconnected.");
       if (session.wasConnected) catchUpAll();
       loadMyRooms();
+      if (signedInMode) reports.probe(); // admins only: the server answers 403 to anyone else
       if (signedInMode) blocks.load();
       session.wasConnected = true;
       session.lost = false;
@@ -1304,12 +1322,47 @@
     me: function () {
       return session ? session.name : "";
     },
+    admin: function () {
+      return reports.isAdmin();
+    },
+    nameOf: shownName,
     fetch: window.fetch.bind(window),
-    topic: el.roomTopic,
-    notice: el.modNotice,
+    el: {
+      topic: el.roomTopic,
+      topicEdit: el.topicEdit,
+      topicEditor: el.topicEditor,
+      notice: el.modNotice,
+      slowIndicator: el.slowIndicator,
+      slowWait: el.slowWait,
+      roomMod: el.roomMod,
+      roomModBody: el.roomModBody,
+    },
     onChange: function (name) {
       if (name === current) renderRoomInfo();
     },
+    rejoin: function (name) {
+      sendCommand({ type: "join", room: name });
+      showRoom(name);
+      el.messageInput.focus();
+    },
+  });
+
+  var reports = reportsView.create({
+    fetch: window.fetch.bind(window),
+    send: sendCommand,
+    nameOf: shownName,
+    excerptOf: function (name, id) {
+      var item = itemOf(name, id);
+      return item && typeof item.message === "string" && !item.deleted ? item.message : null;
+    },
+    onAdmin: function () {
+      renderRoomInfo(); // an admin moderates every room: the buttons appear
+    },
+    button: el.reportsButton,
+    panel: el.reportsPanel,
+    list: el.reportsList,
+    close: el.reportsClose,
+    status: el.reportsStatus,
   });
 
   var blocks = blocksView.create({
@@ -1337,6 +1390,10 @@
     lineOf: lineOf,
     canReport: function () {
       return signedInMode;
+    },
+    // Moderators delete others' messages too (the server checks the roles again).
+    canDelete: function (item) {
+      return signedInMode && moderation.mayDelete(item.room || current, item.userId);
     },
     onReply: setReplying,
     redraw: function (name, item) {

@@ -209,12 +209,16 @@
       closeMenu();
       menu = node("div", "message-menu");
       menu.setAttribute("role", "menu");
+      menu.setAttribute("aria-label", "Actions for this message");
       menu.dataset.testid = "message-menu";
       var own = item.userId ? item.userId === opts.me() : item.from === opts.me();
       var entries = [["Reply", function () { opts.onReply(item); }],
         ["React", function () { picker(item, anchor); }]];
       if (own && !item.deleted) {
         entries.push(["Edit", function () { editInPlace(item, li); }]);
+      }
+      // The author, or (issue 19) a moderator of the room: the server checks the roles again.
+      if (!item.deleted && item.id && (own || (opts.canDelete && opts.canDelete(item)))) {
         entries.push(["Delete", function () { confirmDelete(item, anchor); }]);
       }
       // Anyone signed in may report someone else's message (issue 19); the server answers with
@@ -228,17 +232,16 @@
         var b = node("button", "menu-item", entry[0]);
         b.type = "button";
         b.setAttribute("role", "menuitem");
+        b.tabIndex = -1; // one Tab stop: the arrows walk the menu (menu-keys.js)
         b.addEventListener("click", function () {
           closeMenu();
           entry[1]();
         });
         menu.append(b);
       });
-      menu.addEventListener("keydown", function (ev) {
-        if (ev.key === "Escape") {
-          closeMenu();
-          anchor.focus();
-        }
+      window.ChatMenuKeys.attach(menu, function () {
+        closeMenu();
+        anchor.focus();
       });
       anchor.after(menu);
       var first = menu.querySelector("button");
