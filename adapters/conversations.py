@@ -21,6 +21,8 @@ from chat.storage_settings import MESSAGES_TABLE, STATE_TABLE
 if TYPE_CHECKING:
     from azure.data.tables.aio import TableClient
 
+    from adapters.instance_memory import ListedRooms
+
 log = logging.getLogger("chat")
 DIRECTORY = "rooms"
 _WINDOW_SELECT = ["RowKey", "id", "time", "userId", "from", "mentions"]
@@ -33,8 +35,9 @@ def mine(user: str) -> str:
 
 
 class Conversations:
-    def __init__(self, store: TableStore) -> None:
+    def __init__(self, store: TableStore, listed: ListedRooms | None = None) -> None:
         self.store = store
+        self.listed = listed  # this instance's guess of each user's rooms (my_rooms)
 
     async def _state(self) -> TableClient:
         return await self.store.table(STATE_TABLE)
@@ -151,10 +154,21 @@ class Conversations:
         return await self.store.call("move read position", move)
 
     async def my_rooms(self, user: str) -> dict[str, Any]:
-        rows = await self.joined(user)
+        # The rooms' activity rows are read beside the user's list, for the rooms the user's
+        # last request on this instance listed: one round trip instead of two. Rooms the
+        # guess missed (joined elsewhere since, or no guess yet) are read after the list.
+        guess = self.listed.get(user) if self.listed is not None else ()
+        if guess:
+            rows, guessed = await asyncio.gather(self.joined(user), self.activity(list(guess)))
+        else:
+            rows, guessed = await self.joined(user), {}
         by_room = {str(row["RowKey"]): row for row in rows}
         by_room.setdefault(rooms.LOBBY, {"RowKey": rooms.LOBBY, "kind": "room"})
         names = list(by_room)
+        listed = tuple(name for name in names if not rooms.is_direct(name))
+        if self.listed is not None:
+            self.listed.keep(user, listed)
+        activity = await self._activity_of(listed, guess, guessed)
         marks: dict[str, read_marks.Position | None] = {}
         for room, row in by_room.items():
             mark = _mark(row)
@@ -163,7 +177,6 @@ class Conversations:
             marks[room] = mark
         # A room's activity row says when it may last have had a message: a room quiet since
         # the read position costs no read of its messages (DMs have none: always read).
-        activity = await self.activity([n for n in names if not rooms.is_direct(n)])
         counted = [room for room in names if self._may_count(room, marks[room], activity)]
         windows = dict(
             zip(counted, await asyncio.gather(*(self.window(r) for r in counted)), strict=True)
@@ -187,6 +200,18 @@ class Conversations:
                 }
             entries.append(entry)
         return directory.conversations(entries)
+
+    async def _activity_of(
+        self, names: tuple[str, ...], guess: tuple[str, ...], guessed: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """The activity rows of `names`: those of guessed rooms as read beside the list (a
+        guessed room without a row has none), the rest read now. Rooms left since are not
+        in `names`, so their rows are dropped."""
+        known = set(guess)
+        missed = [name for name in names if name not in known]
+        fresh = await self.activity(missed) if missed else {}
+        wanted = set(names)
+        return {name: row for name, row in (guessed | fresh).items() if name in wanted}
 
     @staticmethod
     def _may_count(

@@ -73,3 +73,26 @@ class Listings:
             users = entry[1].result()
             if user in users:
                 users.remove(user)
+
+
+MAX_USERS = 10_000
+
+
+class ListedRooms:
+    """Per user, the rooms their last `GET /api/me/rooms` on this instance listed (bounded:
+    the least recently asking users are forgotten). Only a guess of which activity rows the
+    next request will need, so it can read them beside the user's list instead of after it;
+    the answer is always built from the rows read then, never from this."""
+
+    def __init__(self, capacity: int = MAX_USERS) -> None:
+        self._rooms: dict[str, tuple[str, ...]] = {}
+        self._capacity = capacity
+
+    def get(self, user: str) -> tuple[str, ...]:
+        return self._rooms.get(user, ())
+
+    def keep(self, user: str, names: tuple[str, ...]) -> None:
+        self._rooms.pop(user, None)  # to the end: the most recently asking user
+        self._rooms[user] = names
+        if len(self._rooms) > self._capacity:
+            self._rooms.pop(next(iter(self._rooms)))
