@@ -129,6 +129,31 @@ async def test_a_room_left_on_another_instance_is_gone_and_cold_answers_as_warm(
     assert cold == none == warm == await me("alice")
 
 
+async def test_activity_filters_stay_within_the_services_15_comparisons(
+    app: RecordingService,
+) -> None:
+    store = stateful().store
+    names = [f"room{n:02d}" for n in range(30)]
+    for name in names[::3]:
+        await Conversations(store).note_activity(name, "2026-12-07T00:00:00.000Z", 0.0)
+    filters: list[str] = []
+    query = store.query_state
+
+    async def spy(what: str, text: str, *args: Any, **kwargs: Any) -> Any:
+        filters.append(text)
+        return await query(what, text, *args, **kwargs)
+
+    store.query_state = spy  # type: ignore[method-assign]
+    try:
+        rows = await Conversations(store).activity(names)
+    finally:
+        del store.query_state
+    assert sorted(rows) == names[::3]
+    assert len(filters) == 3
+    for text in filters:  # Azurite takes more; the service refuses a 16th comparison
+        assert 1 < sum(text.count(op) for op in (" eq ", " ne ", " lt ", " gt ")) <= 15
+
+
 def test_the_guesses_are_bounded_least_recently_asking_first() -> None:
     listed = ListedRooms(capacity=2)
     listed.keep("a", ("lobby",))
