@@ -155,7 +155,9 @@ async def test_activity_filters_stay_within_the_services_15_comparisons(
 
 
 def test_the_guesses_are_bounded_least_recently_asking_first() -> None:
-    listed = ListedRooms(capacity=2)
+    listed = ListedRooms(capacity=2, per_user=3)
+    listed.keep("many", ("a", "b", "c", "d"))
+    assert listed.get("many") == ("a", "b", "c")
     listed.keep("a", ("lobby",))
     listed.keep("b", ("lobby", "dev"))
     listed.get("a")  # reading does not count as asking
