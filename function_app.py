@@ -344,9 +344,9 @@ async def my_rooms(req: func.HttpRequest) -> func.HttpResponse:
     from chat.reply import json_reply
 
     configured = _configured()
-    store = _stateful(configured).store
+    stateful = _stateful(configured)
     who = _identity().caller(req.headers, req.params, configured.settings)
-    body = await Conversations(store).my_rooms(who.user_id)
+    body = await Conversations(stateful.store, stateful.listed_rooms).my_rooms(who.user_id)
     return _response(json_reply(200, body))
 
 

@@ -21,8 +21,13 @@ from chat.storage_settings import MESSAGES_TABLE, STATE_TABLE
 if TYPE_CHECKING:
     from azure.data.tables.aio import TableClient
 
+    from adapters.instance_memory import ListedRooms
+
 log = logging.getLogger("chat")
 DIRECTORY = "rooms"
+# "No more than 15 discrete comparisons are permitted within a $filter string" (Microsoft
+# Learn, Querying tables and entities); Azurite does not enforce it.
+KEYS_PER_QUERY = 14
 _WINDOW_SELECT = ["RowKey", "id", "time", "userId", "from", "mentions"]
 _MARK = ("readGroup", "readTime", "readId")
 _MINE_SELECT = ("RowKey", "kind", "joined", *_MARK, "withUserId", "withName", "withIdp")
@@ -33,8 +38,9 @@ def mine(user: str) -> str:
 
 
 class Conversations:
-    def __init__(self, store: TableStore) -> None:
+    def __init__(self, store: TableStore, listed: ListedRooms | None = None) -> None:
         self.store = store
+        self.listed = listed  # this instance's guess of each user's rooms (my_rooms)
 
     async def _state(self) -> TableClient:
         return await self.store.table(STATE_TABLE)
@@ -151,10 +157,21 @@ class Conversations:
         return await self.store.call("move read position", move)
 
     async def my_rooms(self, user: str) -> dict[str, Any]:
-        rows = await self.joined(user)
+        # The rooms' activity rows are read beside the user's list, for the rooms the user's
+        # last request on this instance listed: one round trip instead of two. Rooms the
+        # guess missed (joined elsewhere since, or no guess yet) are read after the list.
+        guess = self.listed.get(user) if self.listed is not None else ()
+        if guess:
+            rows, guessed = await asyncio.gather(self.joined(user), self.activity(list(guess)))
+        else:
+            rows, guessed = await self.joined(user), {}
         by_room = {str(row["RowKey"]): row for row in rows}
         by_room.setdefault(rooms.LOBBY, {"RowKey": rooms.LOBBY, "kind": "room"})
         names = list(by_room)
+        listed = tuple(name for name in names if not rooms.is_direct(name))
+        if self.listed is not None:
+            self.listed.keep(user, listed)
+        activity = await self._activity_of(listed, guess, guessed)
         marks: dict[str, read_marks.Position | None] = {}
         for room, row in by_room.items():
             mark = _mark(row)
@@ -163,7 +180,6 @@ class Conversations:
             marks[room] = mark
         # A room's activity row says when it may last have had a message: a room quiet since
         # the read position costs no read of its messages (DMs have none: always read).
-        activity = await self.activity([n for n in names if not rooms.is_direct(n)])
         counted = [room for room in names if self._may_count(room, marks[room], activity)]
         windows = dict(
             zip(counted, await asyncio.gather(*(self.window(r) for r in counted)), strict=True)
@@ -188,6 +204,18 @@ class Conversations:
             entries.append(entry)
         return directory.conversations(entries)
 
+    async def _activity_of(
+        self, names: tuple[str, ...], guess: tuple[str, ...], guessed: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """The activity rows of `names`: those of guessed rooms as read beside the list (a
+        guessed room without a row has none), the rest read now. Rooms left since are not
+        in `names`, so their rows are dropped."""
+        known = set(guess)
+        missed = [name for name in names if name not in known]
+        fresh = await self.activity(missed) if missed else {}
+        wanted = set(names)
+        return {name: row for name, row in (guessed | fresh).items() if name in wanted}
+
     @staticmethod
     def _may_count(
         room: str, mark: read_marks.Position | None, activity: dict[str, dict[str, Any]]
@@ -206,7 +234,8 @@ class Conversations:
         await self.store.upsert_state(fields, "note room activity")
 
     async def activity(self, names: list[str]) -> dict[str, dict[str, Any]]:
-        """The directory rows of these rooms: one query per 20 names, all at once."""
+        """The directory rows of these rooms: one query per 14 names, all at once (Table
+        Storage allows at most 15 comparisons in a filter: the partition's, and 14 keys)."""
 
         async def chunk(part: list[str]) -> list[dict[str, Any]]:
             keys = " or ".join(f"RowKey eq @r{n}" for n in range(len(part)))
@@ -220,7 +249,7 @@ class Conversations:
             )
             return rows
 
-        parts = [names[i : i + 20] for i in range(0, len(names), 20)]
+        parts = [names[i : i + KEYS_PER_QUERY] for i in range(0, len(names), KEYS_PER_QUERY)]
         found = await asyncio.gather(*(chunk(part) for part in parts))
         return {str(row["RowKey"]): row for rows in found for row in rows}
 

@@ -71,6 +71,7 @@ from chat.settings import Settings
 
 log = logging.getLogger("chat")
 MAX_MARKED = 10_000
+_UNKNOWN = object()  # an effect whose outcome needs I/O (Effects._remembered)
 
 
 class Effects:
@@ -156,6 +157,9 @@ class Effects:
                 self.list_budgets.keep(effect.room, effect.bucket)
         if not effects:
             return ()
+        remembered = tuple(self._remembered(effect) for effect in effects)
+        if _UNKNOWN not in remembered:  # a conversation's later DMs: no I/O, so no tasks
+            return remembered
         if len(effects) == 1:  # the common case, without gather's tasks
             return (await self._outcome(effects[0]),)
         return tuple(await asyncio.gather(*(self._outcome(e) for e in effects)))
@@ -291,6 +295,18 @@ class Effects:
         self._marked[key] = effect.due
         while len(self._marked) > MAX_MARKED:
             self._marked.pop(next(iter(self._marked)))
+
+    def _remembered(self, effect: Effect) -> Any:
+        """The outcome this instance already knows without I/O, else _UNKNOWN: a user known
+        to exist, a direct conversation's row known written (as _known_user and
+        _keep_direct would answer)."""
+        match effect:
+            case KnownUser(user) if user in self._known:
+                return True
+            case KeepJoined(user, room, _, peer) if peer is not None:
+                if f"{room}\n{user}" in self._known:
+                    return False
+        return _UNKNOWN
 
     def _remember(self, key: str) -> None:
         self._known[key] = None

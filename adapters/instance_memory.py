@@ -73,3 +73,30 @@ class Listings:
             users = entry[1].result()
             if user in users:
                 users.remove(user)
+
+
+# At most 5,000 users of 42 rooms each (twice a connection's 20 rooms, plus the lobby): a
+# few MB at worst. Rooms past 42 are simply not guessed (read after the list, as a miss).
+MAX_USERS = 5_000
+MAX_GUESSED_ROOMS = 42
+
+
+class ListedRooms:
+    """Per user, the rooms their last `GET /api/me/rooms` on this instance listed (bounded:
+    the least recently asking users are forgotten). Only a guess of which activity rows the
+    next request will need, so it can read them beside the user's list instead of after it;
+    the answer is always built from the rows read then, never from this."""
+
+    def __init__(self, capacity: int = MAX_USERS, per_user: int = MAX_GUESSED_ROOMS) -> None:
+        self._rooms: dict[str, tuple[str, ...]] = {}
+        self._capacity = capacity
+        self._per_user = per_user
+
+    def get(self, user: str) -> tuple[str, ...]:
+        return self._rooms.get(user, ())
+
+    def keep(self, user: str, names: tuple[str, ...]) -> None:
+        self._rooms.pop(user, None)  # to the end: the most recently asking user
+        self._rooms[user] = names[: self._per_user]
+        if len(self._rooms) > self._capacity:
+            self._rooms.pop(next(iter(self._rooms)))

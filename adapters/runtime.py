@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from adapters.assets import Assets
     from adapters.chat_bans import ChatBans
-    from adapters.instance_memory import RoomBudgets
+    from adapters.instance_memory import ListedRooms, RoomBudgets
     from adapters.sweeper import PresenceSweep
     from adapters.table_store import TableStore
     from adapters.webhook_events import WebhookEvents
@@ -51,6 +51,14 @@ class Stateful:
         from adapters.chat_bans import ChatBans
 
         return ChatBans(self.store)
+
+    @functools.cached_property
+    def listed_rooms(self) -> ListedRooms:
+        """Each user's rooms as their last `GET /api/me/rooms` here listed them (a guess of
+        which activity rows to read beside their list: adapters/conversations.py)."""
+        from adapters.instance_memory import ListedRooms
+
+        return ListedRooms()
 
     @functools.cached_property
     def sweep(self) -> PresenceSweep:
