@@ -9,6 +9,10 @@ nothing; it sends the room the same whole-state frame again, so a broadcast that
 first time is made good and a page that saw it already is unchanged (frames carry state, not
 changes).
 
+The row found may be the executor's copy of one this instance wrote (Found.cached): the write
+stays conditional on its ETag, so a stale copy costs a lost race (read, decide again), never a
+lost update; a decision that would write nothing asks for the row fresh instead.
+
 Who may: `may_edit` and `may_delete`. In sign-in mode a delete of someone else's message is
 a moderator's: the room's roles read fresh (ReadRoom), chat.moderation's rule, its audit row
 before the row changes, and its notice after the room is told `deleted`.
@@ -145,8 +149,8 @@ class _Act:
     moderated: str | None = None  # once a moderator's delete was allowed: the author
 
 
-def _find(act: _Act, tries: int) -> Plan:
-    find = FindMessage(act.turn.room, act.message_id, act.newer_than_ms)
+def _find(act: _Act, tries: int, fresh: bool = False) -> Plan:
+    find = FindMessage(act.turn.room, act.message_id, act.newer_than_ms, fresh)
     return after(partial(_found, act, tries), find)
 
 
@@ -160,15 +164,24 @@ def _found(act: _Act, tries: int, outcomes: Outcomes) -> Plan:
     assert isinstance(found, Found)
     op = events.stable_id(turn.event)
     ops = _ops(found.entity)
+    # This instance's copy of the row (found.cached): a write conditional on its ETag proves
+    # it current, nothing else does. A decision that would not write it next (a retry, a
+    # moderator's roles to read, a refusal, no change) rests on the row as stored now.
     if op in ops:
+        if found.cached:
+            return _find(act, tries, fresh=True)
         # A retry of an event carried out already: change nothing, tell the room the state.
         frame = act.current(found.entity)
         send = (SendToGroup(rooms.group(turn.room), frame),) if frame is not None else ()
         return done(events.ok(turn.state), *send, duplicate=act.message_id)
     act = replace(act, found_key=str(found.entity.get("RowKey", "")), found=found.entity)
     if act.by_role and act.moderated is None and not may_delete(turn.user, author(found.entity)):
+        if found.cached:
+            return _find(act, tries, fresh=True)
         return _read_roles(act, tries, found)
     changed = act.change(found.entity)
+    if found.cached and (isinstance(changed, str) or changed[0] is None):
+        return _find(act, tries, fresh=True)
     if isinstance(changed, str):
         return events.refuse(changed, turn.room, turn.state, "act")
     entity, frame = changed

@@ -529,7 +529,9 @@ def message(
         return _compose(turn.with_state(state), cleaned, {}, tag, to)
     # A reply needs the message it answers, an "@" the room's members: both read at once.
     lookups = (
-        *((FindMessage(room, reply_to),) if reply_to is not None else ()),
+        # Fresh: a quote writes nothing that could prove a copy current (text deleted on
+        # another instance must not come back in a quote).
+        *((FindMessage(room, reply_to, fresh=True),) if reply_to is not None else ()),
         *((ListConnections(rooms.group(room), mentions.LISTED),) if "@" in cleaned else ()),
     )
     if lookups:
