@@ -211,8 +211,9 @@ def _updated(act: _Act, tries: int, frame: dict[str, Any] | None, outcomes: Outc
         # Sent only by the step that deleted the row: a retry finds its id in `ops` instead.
         notice = moderation.deletion_notice(turn.room, act.message_id, act.moderated, turn.user)
         act = replace(act, notify=(SendToGroup(rooms.group(turn.room), notice),))
-    if frame.get("type") == "deleted":
+    if frame.get("type") == "deleted" and (act.found or {}).get(history.REPLIED) is not False:
         # The text is gone from the row; its replies quote up to 100 characters of it too.
+        # (A row still marked unquoted, as written, has none: chat/replies.marked.)
         # Replies are newer, or of the same second (ordered by id there): every key below
         # the end of the original's second ("." sorts after its "-").
         below = act.found_key[: history.PREFIX] + "."

@@ -611,3 +611,36 @@ def test_an_edit_without_mentions_drops_the_earlier_ones() -> None:
     plan = plan.then((Found(row(mentions='["bob"]'), "e"),))
     (update,) = plan.effects
     assert isinstance(update, UpdateMessage) and "mentions" not in update.entity
+
+
+def test_the_first_reply_marks_the_original_and_a_lost_mark_reads_it_again() -> None:
+    body = {"type": "message", "room": "dev", "message": "yes", "replyTo": ID}
+    plan = command(body)
+    assert plan.then is not None
+    unmarked = history.tombstone(row()) | {"deleted": False, "message": "hi", "replied": False}
+    plan = plan.then((Found(unmarked, "e1"),))
+    (mark,) = plan.effects
+    assert isinstance(mark, UpdateMessage) and mark.etag == "e1"
+    assert mark.entity == unmarked | {"replied": True}
+    assert plan.then is not None
+    # Deleted meanwhile: the mark fails, the original is read again and quoted as deleted.
+    again = plan.then((False,))
+    assert again.effects == (FindMessage("dev", ID, fresh=True),) and again.then is not None
+    stored = again.then((Found(history.tombstone(row()), "e2"),))
+    store = next(e for e in stored.effects if type(e).__name__ == "StoreMessage")
+    quoted = json.loads(store.entity["replyTo"])  # type: ignore[union-attr]
+    assert quoted == {"id": ID, "from": "alice", "deleted": True}
+
+
+@pytest.mark.parametrize(("replied", "searched"), [(False, False), (True, True), (None, True)])
+def test_a_delete_searches_replies_unless_the_row_says_none_quoted_it(
+    replied: bool | None, searched: bool
+) -> None:
+    plan = command({"type": "delete", "room": "dev", "id": ID})
+    assert plan.then is not None
+    found = row() | ({} if replied is None else {"replied": replied})
+    plan = plan.then((Found(found, "e"),))
+    assert plan.then is not None
+    sent = plan.then((True,))
+    kinds = {type(e).__name__ for e in sent.effects}
+    assert ("FindReplies" in kinds) is searched and "SendToGroup" in kinds

@@ -180,3 +180,49 @@ async def test_the_copy_is_bounded_least_recently_used_first(
     assert len(small) == 0
     await store.close()
     await closed(one)
+
+
+def count_reply_searches(executor: Effects) -> list[Any]:
+    calls: list[Any] = []
+    search = executor.store.find_replies
+
+    async def counted(*args: Any) -> Any:
+        calls.append(args)
+        return await search(*args)
+
+    executor.store.find_replies = counted  # type: ignore[method-assign]
+    return calls
+
+
+async def test_a_delete_searches_for_replies_only_when_a_reply_marked_the_message(
+    app: RecordingService, azurite: Azurite
+) -> None:
+    one = instance()
+    searches = count_reply_searches(one)
+    alone = await post(one, "alone", "p1")
+    delete = {"type": "delete", "room": "lobby", "id": alone}
+    assert (await run(one, delete, "alice", "d1", "c1")).answer.status == 204
+    assert searches == []
+    quoted = await post(one, "secret", "p2")
+    reply = {"type": "message", "room": "lobby", "message": "ok", "replyTo": quoted}
+    assert (await run(one, reply, "bob", "q", "c2")).answer.status == 204
+    delete = {"type": "delete", "room": "lobby", "id": quoted}
+    assert (await run(one, delete, "alice", "d2", "c1")).answer.status == 204
+    assert len(searches) == 1
+    assert not any("secret" in json.dumps(r, default=str) for r in rows(azurite))
+    await closed(one)
+
+
+async def test_a_delete_from_a_copy_made_before_a_reply_elsewhere_still_scrubs_its_quote(
+    app: RecordingService, azurite: Azurite
+) -> None:
+    one, two = instance(), instance()
+    posted = await post(one, "secret")  # one's copy: not replied to
+    reply = {"type": "message", "room": "lobby", "message": "ok", "replyTo": posted}
+    assert (await run(two, reply, "bob", "q", "c2")).answer.status == 204
+    delete = {"type": "delete", "room": "lobby", "id": posted}
+    assert (await run(one, delete, "alice", "d", "c1")).answer.status == 204
+    assert not any("secret" in json.dumps(r, default=str) for r in rows(azurite))
+    replied = next(m for m in await page() if m.get("message") == "ok")
+    assert replied["replyTo"] == {"id": posted, "from": "alice", "deleted": True}
+    await closed(one, two)
