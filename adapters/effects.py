@@ -16,6 +16,7 @@ from adapters.blocks_store import BlocksStore
 from adapters.chat_bans import ChatBans
 from adapters.conversations import Conversations
 from adapters.instance_memory import Listings, RoomBudgets
+from adapters.message_rows import MessageRows
 from adapters.moderation_store import ModerationStore
 from adapters.presence_marks import PresenceMarks
 from adapters.table_store import StoreUnavailable, TableStore
@@ -100,6 +101,9 @@ class Effects:
         # Users known to exist, and direct-conversation rows known written (bounded): a
         # conversation's second DM costs no look-up or row write on this instance.
         self._known: dict[str, None] = {}
+        # Message rows this instance stored, changed or read, with their ETags (bounded): an
+        # edit, delete or reaction of one finds it with no query (adapters/message_rows.py).
+        self.messages = MessageRows(lambda: self.store)
 
     @property
     def store(self) -> TableStore:
@@ -187,15 +191,15 @@ class Effects:
             case ListConnections(group, top):
                 return await self.service.list_connections(group, top=top)
             case StoreMessage(entity, marker):
-                return await self.store.add_message(entity, marker)
+                return await self.messages.add(entity, marker)
             case DeleteMessage(entity, marker):
-                return await self.store.delete_message(entity, marker)
-            case FindMessage(room, message_id, newer_than_ms):
-                return await self.store.find_message(room, message_id, newer_than_ms)
+                return await self.messages.delete(entity, marker)
+            case FindMessage(room, message_id, newer_than_ms, fresh):
+                return await self.messages.find(room, message_id, newer_than_ms, fresh)
             case FindReplies(room, message_id, below):
                 return await self.store.find_replies(room, message_id, below)
             case UpdateMessage(entity, etag):
-                return await self.store.update_message(entity, etag)
+                return await self.messages.update(entity, etag)
             case LeaseTokens():
                 return await self.store.lease_tokens(effect)
             case SaveAnnounced(room, user, record, etag):

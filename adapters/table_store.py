@@ -143,7 +143,13 @@ class TableStore:
     async def add_message(
         self, entity: dict[str, Any], marker: dict[str, Any] | None = None
     ) -> bool:
-        """Store a message; False when it was already stored (a retried event).
+        """Store a message; False when it was already stored (a retried event)."""
+        return await self.insert_message(entity, marker) is not None
+
+    async def insert_message(
+        self, entity: dict[str, Any], marker: dict[str, Any] | None = None
+    ) -> str | None:
+        """Store a message: its ETag, or None when it was already stored (a retried event).
 
         Its row key repeats on a retry (chat.history), so one insert is idempotent by itself.
         With a `marker` (the event's own time was unusable, so the key came from this
@@ -153,20 +159,21 @@ class TableStore:
         from azure.core.exceptions import ResourceExistsError
         from azure.data.tables import TableTransactionError
 
-        async def create() -> bool:
+        async def create() -> str | None:
             table = await self.table(MESSAGES_TABLE)
             try:
                 if marker is None:
-                    await table.create_entity(entity)
+                    written = await table.create_entity(entity)
                 else:
-                    await table.submit_transaction([("create", marker), ("create", entity)])
+                    both = await table.submit_transaction([("create", marker), ("create", entity)])
+                    written = both[1]
             except ResourceExistsError:
-                return False
+                return None
             except TableTransactionError as error:
                 if error.status_code == 409:
-                    return False
+                    return None
                 raise
-            return True
+            return str(written.get("etag") or "")
 
         return await self.call("store message", create)
 
@@ -233,22 +240,27 @@ class TableStore:
 
     async def update_message(self, entity: dict[str, Any], etag: str) -> bool:
         """Replace the row if it is still as read; False when another writer came first."""
+        return await self.replace_message(entity, etag) is not None
+
+    async def replace_message(self, entity: dict[str, Any], etag: str) -> str | None:
+        """Replace the row if it is still as read: its new ETag, or None when another writer
+        came first (or deleted it)."""
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
         from azure.data.tables import UpdateMode
 
-        async def update() -> bool:
+        async def update() -> str | None:
             table = await self.table(MESSAGES_TABLE)
             try:
-                await table.update_entity(
+                written = await table.update_entity(
                     entity,
                     mode=UpdateMode.REPLACE,
                     etag=etag,
                     match_condition=MatchConditions.IfNotModified,
                 )
             except (ResourceModifiedError, ResourceNotFoundError):
-                return False
-            return True
+                return None
+            return str(written.get("etag") or "")
 
         return await self.call("update message", update)
 

@@ -9,6 +9,10 @@ nothing; it sends the room the same whole-state frame again, so a broadcast that
 first time is made good and a page that saw it already is unchanged (frames carry state, not
 changes).
 
+The row found may be the executor's copy of one this instance wrote (Found.cached): the write
+stays conditional on its ETag, so a stale copy costs a lost race (read, decide again), never a
+lost update; a decision that would write nothing asks for the row fresh instead.
+
 Who may: `may_edit` and `may_delete`. In sign-in mode a delete of someone else's message is
 a moderator's: the room's roles read fresh (ReadRoom), chat.moderation's rule, its audit row
 before the row changes, and its notice after the room is told `deleted`.
@@ -150,8 +154,8 @@ class _Act:
     moderated: str | None = None  # once a moderator's delete was allowed: the author
 
 
-def _find(act: _Act, tries: int) -> Plan:
-    find = FindMessage(act.turn.room, act.message_id, act.newer_than_ms)
+def _find(act: _Act, tries: int, fresh: bool = False) -> Plan:
+    find = FindMessage(act.turn.room, act.message_id, act.newer_than_ms, fresh)
     return after(partial(_found, act, tries), find)
 
 
@@ -169,15 +173,24 @@ def _found(act: _Act, tries: int, outcomes: Outcomes) -> Plan:
     assert isinstance(found, Found)
     op = events.stable_id(turn.event)
     ops = _ops(found.entity)
+    # This instance's copy of the row (found.cached): a write conditional on its ETag proves
+    # it current, nothing else does. A decision that would not write it next (a retry, a
+    # moderator's roles to read, a refusal, no change) rests on the row as stored now.
     if op in ops:
+        if found.cached:
+            return _find(act, tries, fresh=True)
         # A retry of an event carried out already: change nothing, tell the room the state.
         frame = act.current(found.entity)
         send = (SendToGroup(rooms.group(turn.room), frame),) if frame is not None else ()
         return done(events.ok(turn.state), *send, duplicate=act.message_id)
     act = replace(act, found_key=str(found.entity.get("RowKey", "")), found=found.entity)
     if act.by_role and act.moderated is None and not may_delete(turn.user, author(found.entity)):
+        if found.cached:
+            return _find(act, tries, fresh=True)
         return _read_roles(act, tries, found)
     changed = act.change(found.entity)
+    if found.cached and (isinstance(changed, str) or changed[0] is None):
+        return _find(act, tries, fresh=True)
     if isinstance(changed, str):
         return events.refuse(changed, turn.room, turn.state, "act")
     entity, frame = changed
@@ -211,8 +224,9 @@ def _updated(act: _Act, tries: int, frame: dict[str, Any] | None, outcomes: Outc
         # Sent only by the step that deleted the row: a retry finds its id in `ops` instead.
         notice = moderation.deletion_notice(turn.room, act.message_id, act.moderated, turn.user)
         act = replace(act, notify=(SendToGroup(rooms.group(turn.room), notice),))
-    if frame.get("type") == "deleted":
+    if frame.get("type") == "deleted" and (act.found or {}).get(history.REPLIED) is not False:
         # The text is gone from the row; its replies quote up to 100 characters of it too.
+        # (A row still marked unquoted, as written, has none: chat/replies.marked.)
         # Replies are newer, or of the same second (ordered by id there): every key below
         # the end of the original's second ("." sorts after its "-").
         below = act.found_key[: history.PREFIX] + "."

@@ -69,6 +69,7 @@ from chat.plan import (
     SendToUser,
     Snapshot,
     StoreMessage,
+    UpdateMessage,
     after,
     done,
 )
@@ -584,7 +585,9 @@ def message(
     room = turn.room
     # A reply needs the message it answers, an "@" the room's members: both read at once.
     lookups = (
-        *((FindMessage(room, reply_to),) if reply_to is not None else ()),
+        # Fresh: a quote writes nothing that could prove a copy current (text deleted on
+        # another instance must not come back in a quote).
+        *((FindMessage(room, reply_to, fresh=True),) if reply_to is not None else ()),
         *((ListConnections(rooms.group(room), mentions.LISTED),) if "@" in cleaned else ()),
     )
     if lookups:
@@ -597,13 +600,7 @@ def _looked_up(
 ) -> Plan:
     extra: dict[str, Any] = {}
     rest = list(outcomes)
-    if reply_to is not None:
-        found = rest.pop(0)
-        if isinstance(found, Failed):
-            return refuse(NOT_SAVED, turn.room, turn.state, "store", tag)
-        if not isinstance(found, Found):
-            return refuse(no_reply_target(turn.room), turn.room, turn.state, "reply", tag)
-        extra["replyTo"] = replies.reply_to(found.entity)
+    found = rest.pop(0) if reply_to is not None else None
     warnings: tuple[str, ...] = ()
     if rest:
         listed = rest.pop(0)
@@ -617,6 +614,53 @@ def _looked_up(
             found_ids = mentions.resolve(cleaned, sorted(named))
             if found_ids:
                 extra["mentions"] = found_ids
+    if reply_to is not None:
+        return _quote(_Quoting(turn, cleaned, reply_to, tag, extra, warnings), 0, found)
+    return _composed(turn, cleaned, extra, tag, warnings)
+
+
+@dataclass(frozen=True)
+class _Quoting:
+    """A reply on its way: the original is read (fresh), marked as quoted, then quoted."""
+
+    turn: _Turn
+    cleaned: str
+    reply_to: str
+    tag: str | None
+    extra: dict[str, Any]
+    warnings: tuple[str, ...]
+
+
+def _quote(q: _Quoting, tries: int, found: Any) -> Plan:
+    turn = q.turn
+    if isinstance(found, Failed):
+        return refuse(NOT_SAVED, turn.room, turn.state, "store", q.tag)
+    if not isinstance(found, Found):
+        return refuse(no_reply_target(turn.room), turn.room, turn.state, "reply", q.tag)
+    extra = {"replyTo": replies.reply_to(found.entity)} | q.extra
+    marked = replies.marked(found.entity)
+    if marked is None:
+        return _composed(turn, q.cleaned, extra, q.tag, q.warnings)
+    # The first reply to it: marked before the reply is stored (a delete that wins the race
+    # fails this write, and the quote, read again, says "deleted").
+    mark = UpdateMessage(marked, found.etag)
+    return after(partial(_quote_marked, q, tries, extra), mark)
+
+
+def _quote_marked(q: _Quoting, tries: int, extra: dict[str, Any], outcomes: Outcomes) -> Plan:
+    (marked,) = outcomes
+    turn = q.turn
+    if marked is True:
+        return _composed(turn, q.cleaned, extra, q.tag, q.warnings)
+    if isinstance(marked, Failed) or tries + 1 >= edits.TRIES:
+        return refuse(NOT_SAVED, turn.room, turn.state, "store", q.tag)
+    find = FindMessage(turn.room, q.reply_to, fresh=True)  # changed meanwhile: read again
+    return after(lambda outcomes: _quote(q, tries + 1, outcomes[0]), find)
+
+
+def _composed(
+    turn: _Turn, cleaned: str, extra: dict[str, Any], tag: str | None, warnings: tuple[str, ...]
+) -> Plan:
     plan = _compose(turn, cleaned, extra, tag)
     return Plan(plan.effects, plan.reply, plan.then, plan.notes, warnings=plan.warnings + warnings)
 

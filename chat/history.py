@@ -135,6 +135,10 @@ def iso_time(epoch_s: float) -> str:
 
 
 SENDER_KEYS = ("userId", "idp")
+# False on a message no reply has quoted yet (chat/replies.py sets it before a reply is
+# stored): deleting it need not search for replies. A row without it (stored before the mark
+# existed) is searched.
+REPLIED = "replied"
 # Sign-in mode: set (true) when the sender's provider name mixes scripts with look-alike letters.
 LOOKALIKE = "lookalike"
 
@@ -152,6 +156,7 @@ def to_entity(message: dict[str, Any], epoch_ms: int) -> dict[str, Any]:
         **{key: message[key] for key in SENDER_KEYS if key in message},
         **({LOOKALIKE: True} if message.get(LOOKALIKE) is True else {}),
         **_acted_entity(message),
+        REPLIED: False,
     }
 
 

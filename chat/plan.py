@@ -104,11 +104,13 @@ class DeleteMessage:
 class FindMessage:
     """Read the room's message `id` (outcome: Found, or None when the room has no such
     message). `newer_than_ms`: only rows keyed at or after that epoch ms (an edit's window),
-    so the search reads a bounded range."""
+    so the search reads a bounded range. The executor may answer from its copy of a row it
+    wrote or read (Found.cached); `fresh`: from the store only."""
 
     room: str
     id: str
     newer_than_ms: int | None = None
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,13 @@ class FindReplies:
 
 @dataclass(frozen=True)
 class Found:
-    """A message row as stored, and its ETag (for UpdateMessage)."""
+    """A message row as stored, and its ETag (for UpdateMessage). `cached`: this instance's
+    copy, which another instance may have changed since: only a conditional write proves it
+    current, so a decision that writes nothing asks for the row fresh."""
 
     entity: dict[str, Any]
     etag: str
+    cached: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from chat import edits
+from chat import edits, history
 
 EXCERPT_CHARS = 100  # at most, cut between two graphemes (never inside an emoji or a letter)
 
@@ -27,6 +27,15 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
             break
         kept = match.end()
     return text[:kept]
+
+
+def marked(entity: dict[str, Any]) -> dict[str, Any] | None:
+    """The original's row marked as quoted, written (ETag) before the first reply to it is
+    stored, so a delete that finds it unmarked knows no reply needs its quote scrubbed; None
+    when no mark is needed (marked already, deleted, or stored before marks)."""
+    if entity.get(history.REPLIED) is not False or entity.get("deleted") is True:
+        return None
+    return entity | {history.REPLIED: True}
 
 
 def reply_to(entity: dict[str, Any]) -> dict[str, Any]:
