@@ -745,7 +745,10 @@ def report(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
         why = f'Not done: "reason" must be text of at most {MAX_REASON_LENGTH} characters.'
         return events.refuse(why, room, turn.state, "report")
     # The message must be a real one of the room, and not deleted (it is gone already): found
-    # by FindMessage, the same lookup an edit or delete makes.
+    # by FindMessage, the same lookup an edit or delete makes. A stale answer (another
+    # instance deleted it just now) can only let a report through: the list reads the
+    # message again and shows it deleted. (A message older than the lookup reads, history.
+    # FIND_PAGES pages back, is refused as no such message, as an edit or delete of it is.)
     find = FindMessage(room, message_id)
     return after(partial(_found, turn, room, message_id, reporter, reason), find)
 
