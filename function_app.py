@@ -307,7 +307,9 @@ async def reports(req: func.HttpRequest) -> func.HttpResponse:
         raise Forbidden("only admins may list reports")
     store = configured.events.effects.moderation
     rows = await store.open_reports(moderation.MAX_LISTED_REPORTS)
-    return _response(json_reply(200, moderation.reports_body(rows)))
+    # Each message as it is now (read, never copied into the report: issue 18's deletes).
+    messages = await store.reported_messages(rows)
+    return _response(json_reply(200, moderation.reports_body(rows, messages)))
 
 
 async def _direct_participant(

@@ -264,6 +264,19 @@ class TableStore:
 
         return await self.call("update message", update)
 
+    async def message_at(self, partition: str, row_key: str) -> dict[str, Any] | None:
+        """One message row by its keys (a point read); None when there is none."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        async def read() -> dict[str, Any] | None:
+            table = await self.table(MESSAGES_TABLE)
+            try:
+                return dict(await table.get_entity(partition, row_key))
+            except ResourceNotFoundError:
+                return None
+
+        return await self.call("read message", read)
+
     async def page(self, page: history.Page) -> list[dict[str, Any]]:
         """The rows a page of history needs (history.reads: usually one range query),
         filtered to those it may show; history.page_body puts them in order."""

@@ -41,6 +41,8 @@ from chat.plan import (
     CloseUserConnections,
     Failed,
     FileReport,
+    FindMessage,
+    Found,
     Moderate,
     Outcomes,
     Plan,
@@ -703,9 +705,19 @@ ALREADY_REPORTED = "Not done: you have reported this message already."
 NO_DM_REPORTS = "Not done: direct messages are not reported to admins; block the person instead."
 ADMINS_ONLY = "Not done: only admins may resolve reports."
 NO_SUCH_REPORT = "Not done: there is no such open report."
+REPORTED_DELETED = "Not done: that message was deleted already."
+CANNOT_FIND = "Not done: the message cannot be looked up right now. Try again."
+# What GET /api/reports shows of a message it could not read (a report from before reports
+# kept the message's row, or a failed read): never a 500.
+UNAVAILABLE: dict[str, Any] = {"unavailable": True}
 # A report resolved by deleting its message: (room, message id, the connection state as this
 # decision left it) -> chat.edits.delete's plan (events.command builds it).
 DeleteOf = Callable[[str, str, dict[str, Any]], Plan]
+
+
+def no_such_message(room: str) -> str:
+    """chat.edits' words (it imports this module: the text is repeated, not imported)."""
+    return f"Not done: there is no such message in {room}."
 
 
 def _key(account: str) -> str:
@@ -732,7 +744,39 @@ def report(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
     if not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH:
         why = f'Not done: "reason" must be text of at most {MAX_REASON_LENGTH} characters.'
         return events.refuse(why, room, turn.state, "report")
-    entity = {
+    # The message must be a real one of the room, and not deleted (it is gone already): found
+    # by FindMessage, the same lookup an edit or delete makes. A stale answer (another
+    # instance deleted it just now) can only let a report through: the list reads the
+    # message again and shows it deleted. (A message older than the lookup reads, history.
+    # FIND_PAGES pages back, is refused as no such message, as an edit or delete of it is.)
+    find = FindMessage(room, message_id)
+    return after(partial(_found, turn, room, message_id, reporter, reason), find)
+
+
+def _found(
+    turn: Turn, room: str, message_id: str, reporter: str, reason: str, outcomes: Outcomes
+) -> Plan:
+    (found,) = outcomes
+    if isinstance(found, Failed):
+        return events.refuse(CANNOT_FIND, room, turn.state, "store")
+    if found is None:
+        return events.refuse(no_such_message(room), room, turn.state, "no message")
+    assert isinstance(found, Found)
+    if found.entity.get("deleted") is True:
+        return events.refuse(REPORTED_DELETED, room, turn.state, "report")
+    return after(
+        partial(_filed, turn, room, message_id),
+        FileReport(report_entity(turn, room, message_id, reporter, reason, found.entity)),
+    )
+
+
+def report_entity(
+    turn: Turn, room: str, message_id: str, reporter: str, reason: str, message: dict[str, Any]
+) -> dict[str, Any]:
+    """The report's row: who reported what and why, and where the message's row is (read at
+    list time, never copied: a deleted message's text must leave storage, issue 18)."""
+    author_id = message.get("userId")
+    return {
         "PartitionKey": REPORTS,
         "RowKey": f"{room}|{message_id}|{_key(reporter)}",
         "room": room,
@@ -741,8 +785,11 @@ def report(turn: Turn, room: str, frame: dict[str, Any]) -> Plan:
         "reason": text_rules.display_name(reason),
         "time": history.iso_time(turn.now),
         "open": True,
+        "messagePartition": str(message.get("PartitionKey", room)),
+        "messageRow": str(message.get("RowKey", "")),
+        "authorId": author_id if isinstance(author_id, str) else str(message.get("from", "")),
+        "authorName": str(message.get("from", "")),
     }
-    return after(partial(_filed, turn, room, message_id), FileReport(entity))
 
 
 def _filed(turn: Turn, room: str, message_id: str, outcomes: Outcomes) -> Plan:
@@ -836,8 +883,15 @@ def _resolved(turn: Turn, outcomes: Outcomes) -> Plan:
     return done(events.ok(turn.state), resolved="1")
 
 
-def reports_body(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """GET /api/reports: the open reports, oldest first."""
+def reports_body(
+    rows: list[dict[str, Any]], messages: list[dict[str, Any] | Failed | None] | None = None
+) -> dict[str, Any]:
+    """GET /api/reports: the open reports, oldest first, each with its message as it is now:
+    `messages[i]` is rows[i]'s message row as read at list time (None: no such row; Failed:
+    unreadable; a missing list: not read)."""
+    read: list[dict[str, Any] | Failed | None] = (
+        list(messages) if messages is not None else [Failed("not read")] * len(rows)
+    )
     listed = [
         {
             "report": str(row.get("RowKey", "")),
@@ -846,10 +900,46 @@ def reports_body(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "reporter": str(row.get("reporter", "")),
             "reason": str(row.get("reason", "")),
             "time": str(row.get("time", "")),
+            "authorId": str(row.get("authorId", "")),
+            "authorName": str(row.get("authorName", "")),
+            "message": reported_message(str(row.get("id", "")), message),
         }
-        for row in rows
+        for row, message in zip(rows, read, strict=True)
     ]
     return {"reports": sorted(listed, key=lambda r: r["time"])}
+
+
+def message_address(row: dict[str, Any]) -> tuple[str, str] | None:
+    """Where a report's message row is (PartitionKey, RowKey); None for a report filed before
+    reports kept it (shown as unavailable)."""
+    partition, key = row.get("messagePartition"), row.get("messageRow")
+    if isinstance(partition, str) and isinstance(key, str) and partition and key:
+        return partition, key
+    return None
+
+
+def reported_message(message_id: str, entity: dict[str, Any] | Failed | None) -> dict[str, Any]:
+    """A reported message as it is now: {"from", "userId", "text", "time"} (and "editedAt"),
+    {"deleted": true} when deleted or gone, {"unavailable": true} when it could not be read."""
+    if isinstance(entity, Failed):
+        return dict(UNAVAILABLE)
+    if entity is None or entity.get("deleted") is True:
+        return {"deleted": True}
+    if entity.get("id") != message_id:
+        return dict(UNAVAILABLE)
+    try:
+        shown = history.from_entity(entity)
+    except (KeyError, TypeError, ValueError):
+        return dict(UNAVAILABLE)
+    message = {
+        "from": str(shown.get("from", "")),
+        "userId": str(shown.get("userId", shown.get("from", ""))),
+        "text": str(shown.get("message", "")),
+        "time": str(shown.get("time", "")),
+    }
+    if isinstance(shown.get("editedAt"), str):
+        message["editedAt"] = shown["editedAt"]
+    return message
 
 
 def may_list_reports(user_id: str | None, settings: Settings) -> bool:

@@ -460,6 +460,7 @@
       var data = safeJson(text);
       var about = roomsCore.roomOf(text, roomsCore.LOBBY);
       reports.frame(data);
+      actions.reportAnswer(data); // shown in the report dialog too (and in the log, below)
       if (blocks.frame(data)) return; // ours or another tab's: redrawn by onChange
       if (moderation.frame(data, about)) {
         addItem(about, { kind: "local", message: data.message, time: new Date().toISOString() }, true);
@@ -859,8 +860,7 @@
       message.setAttribute("aria-label", "Message " + entry.name);
       message.dataset.focusKey = "message\n" + entry.userId;
       li.append(message);
-      var block = blocks.memberButton(entry, session ? session.name : "");
-      if (block) li.append(block);
+      // One menu per member: moderation's entries and Block/Unblock (blocks.js adds them).
       var controls = moderation.memberControls(current, entry);
       if (controls) li.append(controls);
     }
@@ -1368,11 +1368,15 @@
   var blocks = blocksView.create({
     send: sendCommand,
     fetch: window.fetch.bind(window),
+    me: function () {
+      return session ? session.name : "";
+    },
     onChange: function () {
       renderMessages();
       renderRoomInfo();
     },
   });
+  moderation.addMemberEntries(blocks.memberEntries);
 
   var actions = messageActions.create({
     send: sendCommand,

@@ -1,5 +1,6 @@
 /*
- * Blocks on the page (issue 19), sign-in mode only: "Block"/"Unblock" on other members, the
+ * Blocks on the page (issue 19), sign-in mode only: "Block"/"Unblock" in the member menu of
+ * other members (moderation-view.js's menu, through its addMemberEntries), the
  * lines of people you block hidden from what the page renders (history too), and the list
  * kept in step with your other tabs by the server's {"type":"block"|"unblock"} frames. The
  * server enforces the block (their room messages never reach your connections, their DMs are
@@ -44,7 +45,22 @@
     return account ? { kind: data.type, account: account } : null;
   }
 
-  /** deps: {fetch, send(command), onChange()} */
+  /**
+   * Block or Unblock for the member `user` (shown as `who`) as seen by `me`: {label, aria,
+   * command}, or null for yourself (any name of your account) or a user id that is no account.
+   */
+  function blockEntry(user, who, me, blocked) {
+    var account = accountOf(user);
+    if (!account || account === accountOf(me)) return null;
+    var label = blocked ? "Unblock" : "Block";
+    return {
+      label: label,
+      aria: label + " " + String(who || ""),
+      command: { type: blocked ? "unblock" : "block", user: user },
+    };
+  }
+
+  /** deps: {fetch, send(command), me() -> user id, onChange()} */
   function create(deps) {
     var blocked = new Set(); // accounts
 
@@ -73,22 +89,14 @@
       return !!(item && item.kind === "chat" && item.userId && isBlocked(item.userId));
     }
 
-    /** Block / Unblock for one member line (never on yourself). */
-    function memberButton(entry, me) {
-      if (!entry || !entry.userId || entry.me || accountOf(entry.userId) === accountOf(me)) {
-        return null;
-      }
-      if (!accountOf(entry.userId)) return null;
-      var on = isBlocked(entry.userId);
-      var b = document.createElement("button");
-      b.type = "button";
-      b.className = "btn btn-small btn-quiet member-block";
-      b.textContent = on ? "Unblock" : "Block";
-      b.setAttribute("aria-label", (on ? "Unblock " : "Block ") + entry.name);
-      b.addEventListener("click", function () {
-        deps.send({ type: on ? "unblock" : "block", user: entry.userId });
-      });
-      return b;
+    /**
+     * The member menu's entries for one member (moderation-view.js's addMemberEntries: ctx
+     * {user, who}): Block or Unblock, never on yourself.
+     */
+    function memberEntries(ctx) {
+      var entry = blockEntry(ctx && ctx.user, ctx && ctx.who, deps.me(), isBlocked(ctx && ctx.user));
+      if (!entry) return [];
+      return [{ label: entry.label, aria: entry.aria, run: function () { deps.send(entry.command); } }];
     }
 
     /** True when `data` was a block or unblock frame (this tab's or another's): handled. */
@@ -101,7 +109,7 @@
       return true;
     }
 
-    return { load: load, hides: hides, isBlocked: isBlocked, memberButton: memberButton, frame: frame };
+    return { load: load, hides: hides, isBlocked: isBlocked, memberEntries: memberEntries, frame: frame };
   }
 
   return {
@@ -109,6 +117,7 @@
     accountOf: accountOf,
     parseList: parseList,
     parseFrame: parseFrame,
+    blockEntry: blockEntry,
     create: create,
   };
 });

@@ -1,5 +1,6 @@
 /*
- * Acting on messages in the page: the per-message menu (Reply, React, Edit, Delete), "(edited)",
+ * Acting on messages in the page: the per-message menu (Reply, React, Edit, Delete, Report: its
+ * dialog is report-dialog.js's), "(edited)",
  * tombstones, reaction chips, a small emoji picker, the quoted excerpt above a reply and the
  * highlight of one's own mentions. Kept apart from the message log's rendering (app.js and
  * its view) so both can change: app.js calls `decorate` on each chat line it builds, `frame`
@@ -67,9 +68,31 @@
     // current() -> room, itemOf(room, id) -> item, lineOf(id) -> li, onReply(item), onEdit(item)
     var menu = null;
 
+    var reporting = null; // the open report dialog (report-dialog.js), waiting for its answer
+
     function closeMenu() {
       if (menu) menu.remove();
       menu = null;
+      reporting = null;
+    }
+
+    /** Report asks for a reason first (report-dialog.js), then shows the server's answer. */
+    function askReport(item, anchor) {
+      closeMenu();
+      var dialog = window.ChatReportDialog.build(item, {
+        send: opts.send,
+        close: closeMenu,
+        anchor: anchor,
+      });
+      menu = dialog.element;
+      reporting = dialog;
+      anchor.after(menu);
+      dialog.focus();
+    }
+
+    /** A received frame: the answer to the open report dialog's report is shown in it. */
+    function reportAnswer(data) {
+      return !!reporting && reporting.answer(data);
     }
 
     function react(room, id, emoji) {
@@ -221,12 +244,10 @@
       if (!item.deleted && item.id && (own || (opts.canDelete && opts.canDelete(item)))) {
         entries.push(["Delete", function () { confirmDelete(item, anchor); }]);
       }
-      // Anyone signed in may report someone else's message (issue 19); the server answers with
-      // a "reported" notice or says why not.
+      // Anyone signed in may report someone else's message (issue 19), with a reason; the
+      // server answers with a "reported" notice or says why not.
       if (!own && !item.deleted && item.id && opts.canReport && opts.canReport()) {
-        entries.push(["Report", function () {
-          opts.send({ type: "report", room: item.room, id: item.id, reason: "" });
-        }]);
+        entries.push(["Report", function () { askReport(item, anchor); }]);
       }
       entries.forEach(function (entry) {
         var b = node("button", "menu-item", entry[0]);
@@ -446,6 +467,7 @@
     return {
       decorate: decorate,
       frame: frame,
+      reportAnswer: reportAnswer,
       extras: extras,
       edit: edit,
       autocomplete: autocomplete,

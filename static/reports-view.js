@@ -3,6 +3,8 @@
  * Delete message (the `resolve` frame). Whether we are an admin is the server's answer to that
  * same route (200 for admins, 403 for everyone else): the page shows the button only then, and
  * the server checks every `resolve` again (chat/moderation.py), so a forged page gains nothing.
+ * Each report shows its message as the server read it for the list (author and text as they
+ * are now, or deleted), not only what this page happens to have loaded.
  */
 (function () {
   "use strict";
@@ -98,9 +100,7 @@
         t.dateTime = r.time;
         head.append(" ", t);
       }
-      var excerpt = deps.excerptOf(r.room, r.id);
-      var quote = node("p", "report-excerpt", excerpt === null ? "(message not loaded on this page)" : excerpt);
-      if (excerpt === null) quote.classList.add("report-unknown");
+      var quote = shownMessage(r);
       var by = node("p", "report-by", "Reported by " + deps.nameOf(r.reporter) + (r.reason ? ": " + r.reason : ""));
       var actions = node("div", "report-actions");
       var pending = resolving.has(r.report);
@@ -120,6 +120,31 @@
       if (pending) actions.append(node("span", "report-pending", "Resolving…"));
       li.append(head, quote, by, actions);
       return li;
+    }
+
+    /**
+     * The reported message as the server read it when listing (GET /api/reports: its author
+     * and text as they are now, or deleted / unavailable); the page's own copy only when the
+     * server could not read it.
+     */
+    function shownMessage(r) {
+      var m = r.message && typeof r.message === "object" ? r.message : { unavailable: true };
+      var quote = node("p", "report-excerpt");
+      if (typeof m.text === "string") {
+        var author = String(m.from || r.authorName || "");
+        quote.append(node("span", "report-author", author), ": ", m.text);
+        if (typeof m.editedAt === "string") quote.append(node("span", "report-time", " (edited)"));
+        return quote;
+      }
+      var by = r.authorName ? " by " + r.authorName : "";
+      if (m.deleted === true) {
+        quote.append(node("span", "report-gone", "(message" + by + " deleted)"));
+        quote.dataset.deleted = "true";
+        return quote;
+      }
+      var excerpt = deps.excerptOf(r.room, r.id);
+      quote.append(node("span", "report-unknown", excerpt === null ? "(message" + by + " unavailable)" : excerpt));
+      return quote;
     }
 
     function resolve(report, action) {

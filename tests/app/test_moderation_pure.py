@@ -16,6 +16,8 @@ from chat.plan import (
     ClaimRoom,
     Failed,
     FileReport,
+    FindMessage,
+    Found,
     LeaseTokens,
     Moderate,
     Plan,
@@ -525,17 +527,103 @@ def test_a_report_names_a_room_the_reporter_is_in_and_never_a_direct_message() -
     assert rejected(dm) == moderation.NO_DM_REPORTS and dm.effects == ()
 
 
+def reported_row(**extra: object) -> dict:
+    return {
+        "PartitionKey": "dev",
+        "RowKey": "8199999999999-abc123",
+        "id": "abc123",
+        "from": "Oz",
+        "userId": OTHER,
+        "message": "rude words",
+        "time": "2027-01-15T08:00:00Z",
+    } | extra
+
+
 def test_a_report_is_one_row_per_person_and_message() -> None:
     frame = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
     plan = send(frame, MEMBER, state=IN_DEV)
-    (filed,) = plan.effects
+    (find,) = plan.effects  # the lookup an edit or a delete makes
+    assert find == FindMessage("dev", "abc123")
+    assert plan.then is not None
+    filing = plan.then((Found(reported_row(), "etag-1"),))
+    (filed,) = filing.effects
     assert isinstance(filed, FileReport)
     assert filed.entity["RowKey"].startswith("dev|abc123|") and filed.entity["open"] is True
     assert filed.entity["reporter"] == MEMBER
-    assert plan.then is not None
-    thanks = json.loads(plan.then((True,)).answer.body)
+    # Where the message is and who wrote it, never its text (issue 18: a delete removes it).
+    assert (filed.entity["messagePartition"], filed.entity["messageRow"]) == (
+        "dev",
+        "8199999999999-abc123",
+    )
+    assert (filed.entity["authorId"], filed.entity["authorName"]) == (OTHER, "Oz")
+    assert "rude words" not in json.dumps(filed.entity)
+    assert filing.then is not None
+    thanks = json.loads(filing.then((True,)).answer.body)
     assert (thanks["event"], thanks["id"]) == ("reported", "abc123")
-    assert rejected(plan.then((False,))) == moderation.ALREADY_REPORTED
+    assert rejected(filing.then((False,))) == moderation.ALREADY_REPORTED
+
+
+def test_a_report_names_a_real_message_of_the_room_not_a_deleted_one() -> None:
+    frame = {"type": "report", "room": "dev", "id": "abc123", "reason": "spam"}
+    plan = send(frame, MEMBER, state=IN_DEV)
+    assert plan.then is not None
+    missing = plan.then((None,))
+    assert rejected(missing) == "Not done: there is no such message in dev."
+    assert missing.effects == ()
+    gone = plan.then((Found(reported_row(deleted=True), "etag-1"),))
+    assert rejected(gone) == moderation.REPORTED_DELETED and gone.effects == ()
+    failed = plan.then((Failed("down"),))
+    assert rejected(failed) == moderation.CANNOT_FIND and failed.effects == ()
+
+
+def test_the_reports_list_shows_each_message_as_it_is_now() -> None:
+    def report(message_id: str, time: str, **extra: object) -> dict:
+        return {
+            "RowKey": f"dev|{message_id}|" + "0" * 32,
+            "room": "dev",
+            "id": message_id,
+            "reporter": MEMBER,
+            "reason": "spam",
+            "time": time,
+            "authorId": OTHER,
+            "authorName": "Oz",
+            "messagePartition": "dev",
+            "messageRow": "8199999999999-" + message_id,
+        } | extra
+
+    rows = [
+        report("abc123", "2027-01-15T08:00:05Z"),
+        report("gone1", "2027-01-15T08:00:04Z"),
+        report("deleted1", "2027-01-15T08:00:03Z"),
+        report("broken1", "2027-01-15T08:00:02Z"),
+        report("old1", "2027-01-15T08:00:01Z", messagePartition=None, messageRow=None),
+    ]
+    assert moderation.message_address(rows[0]) == ("dev", "8199999999999-abc123")
+    assert moderation.message_address(rows[4]) is None
+    edited = reported_row(message="<b>now</b>", editedAt="2027-01-15T08:01:00Z")
+    messages = [
+        edited,
+        None,
+        reported_row(id="deleted1", deleted=True),
+        Failed("down"),
+        Failed("no address"),
+    ]
+    body = moderation.reports_body(rows, messages)
+    shown = {r["id"]: r["message"] for r in body["reports"]}
+    assert shown["abc123"] == {
+        "from": "Oz",
+        "userId": OTHER,
+        "text": "<b>now</b>",
+        "time": "2027-01-15T08:00:00Z",
+        "editedAt": "2027-01-15T08:01:00Z",
+    }
+    assert shown["gone1"] == shown["deleted1"] == {"deleted": True}
+    assert shown["broken1"] == shown["old1"] == {"unavailable": True}
+    assert [r["id"] for r in body["reports"]] == ["old1", "broken1", "deleted1", "gone1", "abc123"]
+    assert body["reports"][-1]["authorName"] == "Oz"
+    # A row that is not the reported message, or not a message at all: unavailable, no 500.
+    assert moderation.reported_message("abc123", reported_row(id="other")) == {"unavailable": True}
+    assert moderation.reported_message("abc123", {"id": "abc123"}) == {"unavailable": True}
 
 
 def test_only_admins_resolve_reports() -> None:

@@ -1,6 +1,8 @@
-"""Blocks on the page (issue 19), sign-in mode: "Block" on a member's line hides their lines at
+"""Blocks on the page (issue 19), sign-in mode: "Block" in a member's menu hides their lines at
 once (history included, after a reload too), their new messages never arrive, and "Unblock"
-brings them back (other tabs following the frame: tests/e2e/test_blocks.py)."""
+brings them back (other tabs following the frame: tests/e2e/test_blocks.py). The menu is the
+member menu moderation uses: "Moderate <name>" for the room's owner, "More for <name>" for a
+plain member, by mouse and by keyboard."""
 
 from __future__ import annotations
 
@@ -27,12 +29,17 @@ def test_block_from_the_member_menu_hides_the_persons_lines(open_tab) -> None:  
     members = blocker.page.locator("#member-list li")
     blocker.page.locator("#members-summary").click()
     expect(members).to_have_count(2)
-    expect(members.filter(has_text="bea").locator(".member-block")).to_have_count(0)  # not self
-    members.filter(has_text="tom").get_by_role("button", name="Block tom").click()
+    # Not on yourself; on tom, in the menu bea has as the room's owner (its first joiner).
+    expect(members.filter(has_text="bea").get_by_role("button")).to_have_count(0)
+    tom = members.filter(has_text="tom")
+    tom.get_by_role("button", name="Moderate tom").click()
+    tom.get_by_role("menuitem", name="Block tom").click()
     hidden = blocker.log.locator('li.system[data-event="blocked"]', has_text=HIDDEN)
     expect(hidden).to_have_count(1)  # the line already shown is hidden at once
     expect(blocker.chat_line("tom", "before the block")).to_have_count(0)
-    expect(members.filter(has_text="tom").get_by_role("button", name="Unblock tom")).to_be_visible()
+    tom.get_by_role("button", name="Moderate tom").click()
+    expect(tom.get_by_role("menuitem", name="Unblock tom")).to_be_visible()
+    blocker.page.keyboard.press("Escape")
 
     # Tom's next message reaches his own page, not bea's (bea's own marker comes after it).
     blocked.send("after the block")
@@ -52,7 +59,39 @@ def test_block_from_the_member_menu_hides_the_persons_lines(open_tab) -> None:  
     expect(blocker.log).not_to_contain_text("the block")
 
     blocker.page.locator("#members-summary").click()
-    members.filter(has_text="tom").get_by_role("button", name="Unblock tom").click()
+    tom.get_by_role("button", name="Moderate tom").click()
+    tom.get_by_role("menuitem", name="Unblock tom").click()
     expect(blocker.chat_line("tom", "before the block")).to_be_visible()
     expect(blocker.chat_line("tom", "after the block")).to_be_visible()
     expect(hidden).to_have_count(0)
+
+
+def test_a_plain_member_blocks_another_from_the_more_menu_by_keyboard(open_tab) -> None:  # noqa: F811
+    """In the lobby nobody owns anything: ivy's menu on jon holds only Block, under "More"."""
+    ivy, jon = open_tab(), open_tab()
+    sign_in(ivy, "Microsoft", "ivy")
+    sign_in(jon, "GitHub", "jon")
+    jon.send("hello from jon")
+    expect(ivy.chat_line("jon", "hello from jon")).to_be_visible()
+    ivy.page.locator("#members-summary").click()
+    line = ivy.page.locator("#member-list li").filter(has_text="jon")
+    more = line.get_by_role("button", name="More for jon")
+    keys = ivy.page.keyboard
+
+    more.focus()
+    keys.press("Enter")
+    expect(line.get_by_role("menuitem")).to_have_count(1)
+    expect(line.get_by_role("menuitem", name="Block jon")).to_be_focused()
+    keys.press("Enter")
+    expect(ivy.chat_line("jon", "hello from jon")).to_have_count(0)
+    expect(more).to_be_focused()  # back on the button, though the list was redrawn
+    keys.press("ArrowDown")
+    expect(line.get_by_role("menuitem", name="Unblock jon")).to_be_focused()
+    keys.press("Escape")
+    expect(more).to_be_focused()
+    expect(line.get_by_role("menuitem", name="Unblock jon")).to_be_hidden()
+
+    # By mouse: unblock; the line is back.
+    more.click()
+    line.get_by_role("menuitem", name="Unblock jon").click()
+    expect(ivy.chat_line("jon", "hello from jon")).to_be_visible()

@@ -80,9 +80,19 @@ def test_the_owner_kicks_a_member_who_is_told_and_a_member_sees_no_controls(
     expect(member_line(owner, "olivia").locator(".member-mod")).to_have_count(0)
     check_state(owner.page, "moderation-controls-open", artifacts_dir / "screens")
 
-    # A plain member sees no menu, no topic editing, no room panel, no Reports.
+    # A plain member sees no moderation (the owner's line offers only Block, under "More"), no
+    # topic editing, no room panel, no Reports.
     member.page.locator("#members-summary").click()
-    expect(member.page.locator("#member-list .member-mod")).to_have_count(0)
+    olivia = member_line(member, "olivia")
+    moderate = re.compile("^Moderate")
+    expect(member.page.locator("#member-list").get_by_role("button", name=moderate)).to_have_count(
+        0
+    )
+    olivia.get_by_role("button", name="More for olivia").click()
+    expect(olivia.get_by_role("menuitem")).to_have_count(1)
+    expect(olivia.get_by_role("menuitem", name="Block olivia")).to_be_visible()
+    member.page.keyboard.press("Escape")
+    expect(olivia.get_by_role("button", name="More for olivia")).to_be_focused()
     expect(member.page.locator("#topic-edit")).to_be_hidden()
     expect(member.page.locator("#room-mod")).to_be_hidden()
     expect(member.page.locator('#reports-button[data-admin="false"]')).to_be_hidden()
@@ -97,8 +107,39 @@ def test_the_owner_kicks_a_member_who_is_told_and_a_member_sees_no_controls(
     expect(report).to_be_visible()
     expect(member.page.get_by_role("menuitem", name="Delete")).to_have_count(0)  # not theirs
     check_state(member.page, "message-menu-report", artifacts_dir / "screens")
+    # Report asks for a reason first (by mouse here; by keyboard in the Reports test).
     report.click()
-    expect(member.local_notes("Thank you: the admins will look at it.")).to_have_count(1)
+    dialog = member.page.get_by_role("dialog", name="Report this message to the admins")
+    expect(dialog).to_be_visible()
+    reason = dialog.get_by_role("textbox", name="Reason (optional)")
+    expect(reason).to_be_focused()
+    reason.fill("rude to everyone")
+    expect(dialog.locator(".report-count")).to_have_text("16 / 200")
+    check_state(member.page, "report-dialog", artifacts_dir / "screens")
+    # Cancel sends nothing and gives the focus back to the message's menu button.
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    actions = line.get_by_role("button", name="Actions for this message")
+    expect(actions).to_be_focused()
+    actions.click()
+    member.page.get_by_role("menuitem", name="Report").click()
+    dialog.get_by_role("textbox", name="Reason (optional)").fill("rude to everyone")
+    dialog.get_by_role("button", name="Send report").click()
+    thanks = "Thank you: the admins will look at it."
+    expect(dialog.get_by_role("status")).to_have_text(thanks)
+    expect(member.local_notes(thanks)).to_have_count(1)
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_have_count(0)
+    expect(actions).to_be_focused()
+    # Again: the server's refusal is shown in the dialog.
+    actions.click()
+    member.page.get_by_role("menuitem", name="Report").click()
+    dialog.get_by_role("button", name="Send report").click()
+    expect(dialog.get_by_role("status")).to_have_text(
+        "Not done: you have reported this message already."
+    )
+    member.page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
 
     max_line.get_by_role("menuitem", name="Kick max").click()
     notice = member.page.locator("#mod-notice")
@@ -132,7 +173,9 @@ def test_the_member_menu_by_keyboard_appoints_removes_mutes_and_unmutes(
     keys.press("ArrowDown")
     expect(max_line.get_by_role("menuitem", name="Ban 10 min: max")).to_be_focused()
     keys.press("ArrowUp")
-    keys.press("ArrowUp")  # wraps to the last
+    keys.press("ArrowUp")  # wraps to the last: Block (blocks.js's entry, after moderation's)
+    expect(max_line.get_by_role("menuitem", name="Block max")).to_be_focused()
+    keys.press("ArrowUp")
     expect(max_line.get_by_role("menuitem", name="Make max a moderator")).to_be_focused()
     keys.press("Escape")
     expect(menu).to_be_hidden()
@@ -140,6 +183,8 @@ def test_the_member_menu_by_keyboard_appoints_removes_mutes_and_unmutes(
     expect(button).to_have_attribute("aria-expanded", "false")
 
     # ArrowUp on the button opens on the last item; Enter appoints max.
+    keys.press("ArrowUp")
+    expect(max_line.get_by_role("menuitem", name="Block max")).to_be_focused()
     keys.press("ArrowUp")
     expect(max_line.get_by_role("menuitem", name="Make max a moderator")).to_be_focused()
     keys.press("Enter")
@@ -149,9 +194,11 @@ def test_the_member_menu_by_keyboard_appoints_removes_mutes_and_unmutes(
     keys.press("Enter")
     expect(max_line.get_by_role("menuitem", name="Remove max as moderator")).to_have_count(1)
     expect(max_line.get_by_role("menuitem", name="Make max a moderator")).to_have_count(0)
-    # A moderator has no menu on the owner.
+    # A moderator has no moderation on the owner: only Block, under "More".
     member.page.locator("#members-summary").click()
-    expect(member_line(member, "olivia").locator(".member-mod")).to_have_count(0)
+    olivia = member_line(member, "olivia")
+    expect(olivia.get_by_role("button", name=re.compile("^Moderate"))).to_have_count(0)
+    expect(olivia.get_by_role("button", name="More for olivia")).to_have_count(1)
 
     # By mouse: remove him again.
     max_line.get_by_role("menuitem", name="Remove max as moderator").click()
@@ -350,16 +397,38 @@ def test_an_admin_resolves_reports_in_the_reports_panel_by_keyboard_and_mouse(
 
     owner.send("spam one")
     owner.send("spam two")
-    for text in ("spam one", "spam two"):
+    owner.send("spam three")
+    keys = member.page.keyboard
+    dialog = member.page.get_by_role("dialog", name="Report this message to the admins")
+    for text in ("spam one", "spam two", "spam three"):
         line = member.chat_line("olivia", text)
         expect(line).to_be_visible()
+        # Keyboard: Enter on the line opens its menu, End reaches Report, Enter asks why;
+        # the reason is typed, Enter sends, the answer is read out there, Esc closes.
         line.focus()
-        member.page.keyboard.press("Enter")
-        member.page.keyboard.press("End")
+        keys.press("Enter")
+        keys.press("End")
         expect(member.page.get_by_role("menuitem", name="Report")).to_be_focused()
-        member.page.keyboard.press("Enter")
-    expect(member.local_notes("Thank you: the admins will look at it.")).to_have_count(2)
-    expect(admin.chat_line("olivia", "spam two")).to_be_visible()
+        keys.press("Enter")
+        expect(dialog.get_by_role("textbox", name="Reason (optional)")).to_be_focused()
+        keys.type(f"why {text}")
+        keys.press("ArrowUp")  # moves in the text, not to another line of the log
+        expect(dialog).to_be_visible()
+        keys.press("Enter")
+        thanks = "Thank you: the admins will look at it."
+        expect(dialog.get_by_role("status")).to_have_text(thanks)
+        expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+        keys.press("Escape")
+        expect(dialog).to_have_count(0)
+        expect(line.get_by_role("button", name="Actions for this message")).to_be_focused()
+    expect(member.local_notes("Thank you: the admins will look at it.")).to_have_count(3)
+    expect(admin.chat_line("olivia", "spam three")).to_be_visible()
+    # Olivia deletes "spam three" herself: the panel says so (the server read it as deleted).
+    mine = owner.chat_line("olivia", "spam three")
+    mine.get_by_role("button", name="Actions for this message").click()
+    owner.page.get_by_role("menuitem", name="Delete").click()
+    owner.page.get_by_role("alertdialog").get_by_role("button", name="Delete").click()
+    expect(admin.chat_lines("olivia").filter(has_text="deleted a message")).to_have_count(1)
 
     # Keyboard: Enter opens the panel on its first action; arrows move; Enter deletes.
     reports_button.focus()
@@ -369,10 +438,12 @@ def test_an_admin_resolves_reports_in_the_reports_panel_by_keyboard_and_mouse(
     # Other tests' reports may be open too (one stack per module): this room's are ours.
     everyone = panel.locator("li.report")
     rows = everyone.filter(has_text="#" + room)
-    expect(rows).to_have_count(2)
-    expect(rows.nth(0)).to_contain_text("spam one")
-    expect(rows.nth(0)).to_contain_text("Reported by max")
-    expect(rows.nth(1)).to_contain_text("spam two")
+    expect(rows).to_have_count(3)
+    # The author and the text as the server read them, the reason, and "deleted".
+    expect(rows.nth(0).locator(".report-excerpt")).to_have_text("olivia: spam one")
+    expect(rows.nth(0)).to_contain_text("Reported by max: why spam one")
+    expect(rows.nth(1).locator(".report-excerpt")).to_have_text("olivia: spam two")
+    expect(rows.nth(2).locator(".report-excerpt")).to_have_text("(message by olivia deleted)")
     expect(everyone.first.get_by_role("button", name=re.compile("^Dismiss"))).to_be_focused()
     check_state(admin.page, "reports-panel", artifacts_dir / "screens")
     delete = rows.nth(0).get_by_role("button", name=re.compile("^Delete message"))
@@ -382,9 +453,11 @@ def test_an_admin_resolves_reports_in_the_reports_panel_by_keyboard_and_mouse(
         admin.page.keyboard.press("ArrowDown")
     expect(delete).to_be_focused()
     admin.page.keyboard.press("Enter")
-    expect(member.chat_lines("olivia").filter(has_text="deleted a message")).to_have_count(1)
-    expect(rows).to_have_count(1)
+    expect(member.chat_lines("olivia").filter(has_text="deleted a message")).to_have_count(2)
+    expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("spam two")
+    rows.nth(1).get_by_role("button", name=re.compile("^Dismiss")).click()
+    expect(rows).to_have_count(1)
 
     # Mouse: Dismiss closes the report and leaves the message.
     rows.nth(0).get_by_role("button", name=re.compile("^Dismiss")).click()
@@ -397,7 +470,8 @@ def test_an_admin_resolves_reports_in_the_reports_panel_by_keyboard_and_mouse(
 
 
 def test_the_new_controls_fit_a_390_px_phone(open_tab, artifacts_dir: Path) -> None:  # noqa: F811
-    owner, member = owner_and_member(open_tab, fresh_room())
+    room = fresh_room()
+    owner, member = owner_and_member(open_tab, room)
     owner.page.set_viewport_size(PHONE_390)
     screens = artifacts_dir / "screens"
     owner.page.locator("#members-summary").click()
@@ -420,6 +494,16 @@ def test_the_new_controls_fit_a_390_px_phone(open_tab, artifacts_dir: Path) -> N
     member.send("slow")
     expect(member.page.locator("#slow-wait")).to_be_visible()
     check_state(member.page, "phone-slow-wait", screens)
+    owner.send("report me from a phone")
+    line = member.chat_line("olivia", "report me from a phone")
+    line.get_by_role("button", name="Actions for this message").click()
+    member.page.get_by_role("menuitem", name="Report").click()
+    dialog = member.page.get_by_role("dialog", name="Report this message to the admins")
+    dialog.get_by_role("textbox", name="Reason (optional)").fill("a long reason " * 14)
+    expect(dialog.locator(".report-count")).to_have_text("196 / 200")
+    check_state(member.page, "phone-report-dialog", screens)
+    dialog.get_by_role("button", name="Send report").click()
+    expect(dialog.get_by_role("status")).to_have_text("Thank you: the admins will look at it.")
 
     admin = open_tab()
     admin.page.set_viewport_size(PHONE_390)
@@ -427,4 +511,7 @@ def test_the_new_controls_fit_a_390_px_phone(open_tab, artifacts_dir: Path) -> N
     expect(admin.page.locator("#reports-button")).to_be_visible()
     admin.page.locator("#reports-button").click()
     expect(admin.page.locator("#reports-panel")).to_be_visible()
+    # Ada never joined the room: its text and author are the server's, not this page's.
+    ours = admin.page.locator("#reports-panel li.report").filter(has_text="#" + room)
+    expect(ours.locator(".report-excerpt")).to_have_text("olivia: report me from a phone")
     check_state(admin.page, "phone-reports-panel", screens)

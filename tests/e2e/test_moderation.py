@@ -217,6 +217,13 @@ async def test_a_report_reaches_the_admins_list_and_is_dismissed(people) -> None
         assert response.status == 200
         mine = [r for r in (await response.json())["reports"] if r["room"] == room]
     assert [(r["id"], r["reason"]) for r in mine] == [(said["id"], "rude")]
+    # The message as it is now, read by the route (the report keeps no copy of its text).
+    assert (mine[0]["message"]["text"], mine[0]["message"]["userId"]) == (
+        "something rude",
+        said["userId"],
+    )
+    await member.send({"type": "report", "room": room, "id": "nosuchmessage1", "reason": ""})
+    assert "no such message" in (await member.wait_for(rejected))["message"]
 
     admin = await ada.join("ada")
     await admin.send({"type": "resolve", "report": mine[0]["report"], "action": "dismiss"})

@@ -39,3 +39,35 @@ test("frames from another tab update what is hidden", () => {
   assert.strictEqual(view.frame({ type: "system" }), false);
   assert.strictEqual(changes, 2);
 });
+
+test("Block / Unblock is a member-menu entry, never on yourself", () => {
+  assert.deepStrictEqual(b.blockEntry("github:2:Bob", "Bob", "aad:1:Ann", false), {
+    label: "Block",
+    aria: "Block Bob",
+    command: { type: "block", user: "github:2:Bob" },
+  });
+  assert.deepStrictEqual(b.blockEntry("github:2:Bob", "Bob", "aad:1:Ann", true).command, {
+    type: "unblock",
+    user: "github:2:Bob",
+  });
+  // Yourself under another name, a chosen name (no account), nothing: no entry.
+  assert.strictEqual(b.blockEntry("aad:1:Annie", "Annie", "aad:1:Ann", false), null);
+  assert.strictEqual(b.blockEntry("bob", "bob", "aad:1:Ann", false), null);
+  assert.strictEqual(b.blockEntry(undefined, "", "aad:1:Ann", false), null);
+
+  const sent = [];
+  const view = b.create({
+    fetch: null,
+    send: (frame) => sent.push(frame),
+    me: () => "aad:1:Ann",
+    onChange: () => {},
+  });
+  const [entry] = view.memberEntries({ room: "r", user: "github:2:Bob", who: "Bob" });
+  assert.strictEqual(entry.label, "Block");
+  entry.run();
+  view.frame({ type: "block", user: "github:2:Bob" });
+  const [again] = view.memberEntries({ room: "r", user: "github:2:Bob", who: "Bob" });
+  assert.strictEqual(again.aria, "Unblock Bob");
+  assert.deepStrictEqual(view.memberEntries({ room: "r", user: "aad:1:Ann", who: "Ann" }), []);
+  assert.deepStrictEqual(sent, [{ type: "block", user: "github:2:Bob" }]);
+});
