@@ -113,6 +113,10 @@
 
   var session = null; // {name, connection, wasConnected, lost, connected, sent}
   var roomNames = [roomsCore.LOBBY]; // the room list, remembered
+  // Leaves counted, and the count at each room's last leave: a /api/me/rooms answer asked for
+  // before a leave still lists that room, and must not join it again.
+  var leaves = 0;
+  var leftAt = new Map();
   var current = roomsCore.LOBBY;
   // Room name -> {items, seen, unread, members, cursor, loaded, loading, typists, sentTyping}.
   // Maps, here and for typists, because the keys are data: in a plain {} a room or user
@@ -687,11 +691,13 @@
   /** The server's list of our rooms and DMs, with unread counts that follow us across devices. */
   function loadMyRooms() {
     var asked = session;
+    var leavesBefore = leaves;
     conv
       .getJson(window.fetch.bind(window), conv.myRoomsUrl(session.name, signedInMode))
       .then(function (body) {
         if (session !== asked) return;
         conv.parseMyRooms(body).forEach(function (entry) {
+          if ((leftAt.get(entry.room) || 0) > leavesBefore) return; // left since it was asked
           if (entry.kind === "dm") {
             if (entry.peer && entry.peer.userId) dmPeers.set(entry.room, entry.peer);
           } else if (roomNames.indexOf(entry.room) === -1) {
@@ -1017,6 +1023,8 @@
   function leaveRoom(name) {
     if (name === roomsCore.LOBBY) return;
     sendCommand({ type: "leave", room: name });
+    leaves += 1;
+    leftAt.set(name, leaves);
     roomNames = roomNames.filter(function (n) {
       return n !== name;
     });

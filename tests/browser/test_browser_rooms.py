@@ -107,6 +107,34 @@ def test_switching_rooms_with_unread_counts_and_members(
     expect(alice.room_button(blue)).to_have_count(0)
 
 
+def test_a_room_left_while_the_room_list_loads_stays_left(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    """/api/me/rooms answered after a leave, still listing the room (asked before the leave):
+    the page must not join it again as "joined on another device" (it did, now and then)."""
+    blue, green, alice_name = unique("blue"), unique("green"), unique("alice")
+    alice = open_chat()
+    alice.join(alice_name)
+    alice.enter_room(blue)
+    held: list = []
+    alice.page.route("**/api/me/rooms*", lambda route: held.append(route))
+    alice.page.reload()
+    alice.expect_connected(alice_name)
+    while not held:  # pumps Playwright's events until the page has asked (bounded below)
+        alice.page.wait_for_timeout(50)
+        assert alice.page.evaluate("() => performance.now()") < 30_000, "never asked"
+    alice.page.locator(f'button.room-leave[data-leave="{blue}"]').click()
+    expect(alice.room_button(blue)).to_have_count(0)
+    # The answer asked for before the leave: blue, and green joined on another device.
+    entries = [
+        {"room": name, "kind": "room", "lastMessageTime": None, "unread": 0, "mentions": 0}
+        for name in ("lobby", blue, green)
+    ]
+    held[0].fulfill(status=200, json={"rooms": entries})
+    expect(alice.room_button(green)).to_be_visible()  # the answer was taken in
+    expect(alice.room_button(blue)).to_have_count(0)
+
+
 def test_bad_room_names_are_refused_next_to_the_field(open_chat: OpenChat, unique) -> None:
     alice = open_chat()
     alice.join(unique("alice"))
