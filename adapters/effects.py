@@ -72,6 +72,7 @@ from chat.settings import Settings
 
 log = logging.getLogger("chat")
 MAX_MARKED = 10_000
+NOT_BLOCKED_S = 10.0  # how long a DM's "not blocked" answer is reused on this instance
 _UNKNOWN = object()  # an effect whose outcome needs I/O (Effects._remembered)
 
 
@@ -101,6 +102,12 @@ class Effects:
         # Users known to exist, and direct-conversation rows known written (bounded): a
         # conversation's second DM costs no look-up or row write on this instance.
         self._known: dict[str, None] = {}
+        # (recipient account, sender key) -> until when (monotonic s) a DM's block check may
+        # be answered "not blocked" from memory (NOT_BLOCKED_S; dropped by a block here). A
+        # block on another instance is missed that long at most, and only for the refusal:
+        # the DM's send to the recipient carries the block filter (chat.blocks), so it never
+        # reaches the blocker's connections.
+        self._not_blocked: dict[tuple[str, str], float] = {}
         # Message rows this instance stored, changed or read, with their ETags (bounded): an
         # edit, delete or reaction of one finds it with no query (adapters/message_rows.py).
         self.messages = MessageRows(lambda: self.store)
@@ -247,11 +254,18 @@ class Effects:
                     return []  # no storage: no block can exist (connect needs none)
                 return await self.blocks.listed(account)
             case SaveBlock(entity):
+                self._not_blocked.clear()  # blocks are rare: forget every remembered answer
                 return await self.blocks.save(entity)
             case DropBlock(account, blocked_key):
                 return await self.blocks.drop(account, blocked_key)
             case IsBlocked(account, blocked_key):
-                return await self.blocks.blocks(account, blocked_key)
+                blocked = await self.blocks.blocks(account, blocked_key)
+                if blocked is False:
+                    self._not_blocked.pop((account, blocked_key), None)  # to the end: newest
+                    self._not_blocked[(account, blocked_key)] = time.monotonic() + NOT_BLOCKED_S
+                    while len(self._not_blocked) > MAX_MARKED:
+                        self._not_blocked.pop(next(iter(self._not_blocked)))
+                return blocked
             case CloseUserConnections(user, reason):
                 return await self.service.close_user_connections(user, reason)
             case ChatBan():
@@ -307,6 +321,10 @@ class Effects:
         match effect:
             case KnownUser(user) if user in self._known:
                 return True
+            case IsBlocked(account, blocked_key):
+                until = self._not_blocked.get((account, blocked_key))
+                if until is not None and until > time.monotonic():
+                    return False
             case KeepJoined(user, room, _, peer) if peer is not None:
                 if f"{room}\n{user}" in self._known:
                     return False

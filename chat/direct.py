@@ -47,9 +47,14 @@ def peer(person: identity.Caller) -> dict[str, Any]:
     }
 
 
-def sends(sender: str, to: str, frame: dict[str, Any]) -> tuple[Effect, ...]:
-    """Every connection of both people (once, for a note to oneself)."""
-    return tuple(SendToUser(user, frame) for user in dict.fromkeys((sender, to)))
+def sends(
+    sender: str, to: str, frame: dict[str, Any], recipient_filter: str | None = None
+) -> tuple[Effect, ...]:
+    """Every connection of both people (once, for a note to oneself). `recipient_filter`
+    (chat.blocks) keeps it from the recipient's connections should they block the sender."""
+    if sender == to:
+        return (SendToUser(sender, frame),)
+    return (SendToUser(sender, frame), SendToUser(to, frame, filter=recipient_filter))
 
 
 def rows(sender: identity.Caller, to: identity.Caller, room: str, now: float) -> tuple[Effect, ...]:

@@ -700,7 +700,8 @@ def _compose(
     # one, a new lease and the insert go to the store together (one round trip of latency,
     # not two), and a message the bucket refuses is deleted before anyone sees it.
     spent, state = token_lease.spend_from_state(state, token_lease.MESSAGES, capacity, window, now)
-    deliver = direct.sends(turn.user, to.user_id, frame) if to is not None else ()
+    only = blocks.filtered(turn.user, turn.settings)  # a block not yet seen here (adapters)
+    deliver = direct.sends(turn.user, to.user_id, frame, only) if to is not None else ()
     store = StoreMessage(entity, marker)
     msg = _Message(turn.with_state(state), frame, store, tag=tag, deliver=deliver)
     if spent:

@@ -225,6 +225,21 @@ def test_a_dm_to_someone_who_blocks_the_sender_is_refused_and_nothing_is_stored(
     assert plan.then((True, False)).effects  # not blocked: on to the rows
 
 
+def test_a_dm_reaches_the_recipient_only_through_the_senders_block_filter() -> None:
+    """Should a block be made on another instance within NOT_BLOCKED_S of a "not blocked"
+    answer this instance reuses, the DM is still kept from the blocker's connections."""
+    plan = command({"type": "dm", "to": ALICE, "message": "hi"}, user=BOB, settings=SIGNED)
+    for outcomes in [(True, False), (True, True), ((5, None), True)]:
+        assert plan.then is not None
+        plan = plan.then(outcomes)
+    sends = {e.user: e for e in plan.effects if isinstance(e, SendToUser)}
+    assert set(sends) == {ALICE, BOB}
+    assert sends[ALICE].filter == blocks.filtered(BOB, SIGNED) and sends[ALICE].filter
+    assert sends[BOB].filter is None  # the sender's own copy
+    note = direct.sends(BOB, BOB, {"id": "x"}, blocks.filtered(BOB, SIGNED))
+    assert note == (SendToUser(BOB, {"id": "x"}),)  # a note to oneself: once, unfiltered
+
+
 # --- a blocker's new connection starts in the groups of those they block ----------------------
 
 

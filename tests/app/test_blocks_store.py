@@ -158,6 +158,23 @@ async def test_a_block_groups_every_open_connection_and_lists_once(signed_in_app
     assert any(r.json().get("room") == conversation for r in service.sends("users"))
 
 
+async def test_a_block_here_is_seen_by_the_next_dm_though_not_blocked_was_remembered(
+    signed_in_app,
+) -> None:
+    """A DM's "not blocked" answer is reused for NOT_BLOCKED_S on this instance, but a block
+    handled here forgets it at once: Bob's next DM is refused."""
+    service = signed_in_app
+    service.connect("a-tab", ALICE, rooms.presence_group(rooms.LOBBY, ALICE))
+    service.connect("b-1", BOB, rooms.presence_group(rooms.LOBBY, BOB))
+    for ce_id in ("1", "2"):  # the second answered from memory
+        response = await send({"type": "dm", "to": ALICE, "message": ce_id}, BOB, "b-1", ce_id)
+        assert response.status_code == 204, response.get_body()
+    response = await send({"type": "block", "user": BOB}, ALICE, "a-tab", "3")
+    assert response.status_code == 204, response.get_body()
+    refused = await send({"type": "dm", "to": ALICE, "message": "4"}, BOB, "b-1", "4")
+    assert rejection(refused) == blocks.REFUSED_DM
+
+
 async def test_the_block_cap_counts_the_rows(signed_in_app) -> None:
     service = signed_in_app
     service.connect("a-tab", ALICE, rooms.presence_group(rooms.LOBBY, ALICE))
