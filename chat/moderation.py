@@ -529,7 +529,8 @@ def _told(turn: Turn, action: Action, until: float | None, first: bool) -> Plan:
         frame = notice(action, action.room, turn.user, by, until)
         effects.append(SendToGroup(rooms.group(action.room), frame))
         if action.target:
-            told = frame | {"message": _to_target(action, by, until)}
+            # Marked as the target's own: the room's copy may reach their page after it.
+            told = frame | {"message": _to_target(action, by, until), "personal": True}
             effects.append(SendToUser(action.target, told))
     return done(events.ok(turn.state), *effects, moderated=action.kind)
 

@@ -467,8 +467,9 @@
         return false;
       }
       if (data.event !== "moderation") return false;
-      if (data.user === me && PERSONAL.has(data.action) && typeof data.message === "string") {
-        el.notice.textContent = data.message;
+      var notice = personalNotice(data, me);
+      if (notice !== null) {
+        el.notice.textContent = notice;
         el.notice.hidden = false;
         if ((data.action === "kick" || data.action === "unban") && typeof data.room === "string") {
           el.notice.append(" ", rejoinButton(data.room)); // out of its groups: join again
@@ -546,9 +547,21 @@
     };
   }
 
+  /**
+   * The text for our notice line, or null: only the copy of a kick, ban or mute (or their
+   * undoing) addressed to us. The room's copy of the same action ("max was muted") may reach
+   * our page after ours, in either order, and must not replace it.
+   */
+  function personalNotice(data, me) {
+    if (!data || data.personal !== true || !me || data.user !== me) return null;
+    if (!PERSONAL.has(data.action) || typeof data.message !== "string") return null;
+    return data.message;
+  }
+
   return {
     create: create,
     roleOf: roleOf,
     moderationEntries: moderationEntries,
+    personalNotice: personalNotice,
   };
 });

@@ -295,6 +295,7 @@ def test_a_kick_is_audited_then_removes_every_connection_and_tells_the_room() ->
     )
     told = next(e for e in final.effects if isinstance(e, SendToUser))
     assert told.user == MEMBER and "You were removed from dev" in told.payload["message"]
+    assert told.payload["personal"] is True and "personal" not in notice  # the target's own
 
 
 def test_a_retried_command_acts_again_but_tells_nobody_twice() -> None:

@@ -55,3 +55,15 @@ test("the entries send the frames of docs/protocol.md", () => {
   assert.deepEqual(sent["Unmute"], { type: "unmute", room: "r", user: "u" });
   assert.deepEqual(sent["Remove moderator"], { type: "mod", room: "r", user: "u", on: false });
 });
+
+test("only our own copy of a moderation notice goes in the notice line", () => {
+  const room = { type: "system", event: "moderation", action: "mute", room: "r", user: "me",
+    message: "max was muted in r by olivia until …" };
+  const ours = { ...room, message: "You were muted in r by olivia until …", personal: true };
+  assert.equal(mod.personalNotice(ours, "me"), ours.message);
+  assert.equal(mod.personalNotice(room, "me"), null); // the room's copy, arriving after ours
+  assert.equal(mod.personalNotice(ours, "someone else"), null);
+  assert.equal(mod.personalNotice({ ...ours, action: "topic" }, "me"), null);
+  assert.equal(mod.personalNotice({ ...ours, message: 5 }, "me"), null);
+  assert.equal(mod.personalNotice(null, "me"), null);
+});
