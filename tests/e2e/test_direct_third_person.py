@@ -8,14 +8,12 @@ room, the catch-up route, the name in another case, and no sign-in at all."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 
-from chat.identity import encode_user_id
-from tests.e2e.test_sign_in import Person
 from tests.support.chat_client import Frame
 from tests.support.stack import LocalStack, local_stack
 
@@ -26,25 +24,6 @@ pytestmark = pytest.mark.stack
 def stack() -> Iterator[LocalStack]:
     with local_stack(sign_in=True) as started:
         yield started
-
-
-@pytest.fixture
-async def people(stack: LocalStack) -> AsyncIterator:
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(provider: str, name: str) -> tuple[Person, str]:
-        session = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=15)
-        )
-        sessions.append(session)
-        person = Person(session, stack.host_base_url)
-        provider_id = f"id-{uuid.uuid4().hex[:10]}"
-        await person.sign_in(provider, name, provider_id)
-        return person, encode_user_id(provider, provider_id, name)
-
-    yield make
-    for session in sessions:
-        await session.close()
 
 
 def chat(text: str):

@@ -13,7 +13,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,6 @@ import aiohttp
 import pytest
 
 from chat import connection_state
-from chat.identity import encode_user_id
 from tests.e2e.test_sign_in import Person
 from tests.support.chat_client import ChatClient, Frame
 from tests.support.stack import LocalStack, local_stack
@@ -37,25 +36,6 @@ def stack() -> Iterator[LocalStack]:
     env = {"ChatEditWindowSeconds": str(EDIT_WINDOW_S)}
     with local_stack(sign_in=True, extra_host_env=env) as started:
         yield started
-
-
-@pytest.fixture
-async def people(stack: LocalStack) -> AsyncIterator:
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(provider: str, name: str) -> tuple[Person, str]:
-        session = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=15)
-        )
-        sessions.append(session)
-        person = Person(session, stack.host_base_url)
-        provider_id = f"id-{uuid.uuid4().hex[:10]}"
-        await person.sign_in(provider, name, provider_id)
-        return person, encode_user_id(provider, provider_id, name)
-
-    yield make
-    for session in sessions:
-        await session.close()
 
 
 def _tag() -> str:
