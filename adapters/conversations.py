@@ -88,15 +88,20 @@ class Conversations:
         return rows
 
     # --- read positions ---------------------------------------------------------------------
-    async def window(self, room: str) -> list[dict[str, Any]]:
-        """The room's newest rows (key order), enough to count unread up to the cap."""
+    async def window(
+        self, room: str, since: read_marks.Position | None = None
+    ) -> list[dict[str, Any]]:
+        """The room's newest rows (key order), enough to count unread up to the cap; with a
+        read position, only the rows of its second and after (what could be unread): a room
+        with 3 unread returns a few rows, not UNREAD_READ."""
+        end = read_marks.window_end(since) if since is not None else history.END
 
         async def read() -> list[dict[str, Any]]:
             table = await self._messages()
             rows: list[dict[str, Any]] = []
             pages = table.query_entities(
                 "PartitionKey eq @room and RowKey lt @end",
-                parameters={"room": room, "end": history.END},
+                parameters={"room": room, "end": end},
                 results_per_page=read_marks.UNREAD_READ,
                 select=_WINDOW_SELECT,
             ).by_page()
@@ -182,7 +187,11 @@ class Conversations:
         # the read position costs no read of its messages (DMs have none: always read).
         counted = [room for room in names if self._may_count(room, marks[room], activity)]
         windows = dict(
-            zip(counted, await asyncio.gather(*(self.window(r) for r in counted)), strict=True)
+            zip(
+                counted,
+                await asyncio.gather(*(self.window(r, marks[r]) for r in counted)),
+                strict=True,
+            )
         )
         entries = []
         for room in names:
@@ -191,7 +200,8 @@ class Conversations:
             entry: dict[str, Any] = {
                 "room": room,
                 "kind": "dm" if rooms.is_direct(room) else "room",
-                "lastMessageTime": read_marks.last_time(window) if window else last,
+                # A window holds the mark's second on: nothing shown there, the activity row's.
+                "lastMessageTime": (read_marks.last_time(window) if window else None) or last,
                 "unread": read_marks.unread(window, mark, user) if window and mark else 0,
                 "mentions": read_marks.mentions(window, mark, user) if window and mark else 0,
             }

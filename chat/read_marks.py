@@ -41,6 +41,14 @@ def joined_at(epoch_s: float) -> Position:
     return history.row_key(whole_ms, "")[: history.PREFIX], history.iso_time(epoch_s), ""
 
 
+def window_end(mark: Position) -> str:
+    """The row-key bound below which lie the mark's own second and every later one (keys are
+    inverted times: newer is smaller; "." sorts after the "-" that ends a key's group), so
+    a window read below it holds every row `newer` than the mark, and the rows of the mark's
+    second before it (the newest message is among them when nothing came after the mark)."""
+    return min(mark[0] + ".", history.END)
+
+
 def newer(a: Position, b: Position) -> bool:
     """Is `a` later in the room than `b`? Groups are inverted times: smaller is newer."""
     if a[0] != b[0]:

@@ -177,6 +177,36 @@ def test_unread_counts_what_is_after_the_mark_capped_at_100() -> None:
     assert read_marks.last_time([]) is None
 
 
+OLDER = row(99, "1970-01-01T00:01:39.000Z", "9" * 24)
+MARKER = {"RowKey": history.MARKER_PREFIX + "a" * 24}
+
+
+@pytest.mark.parametrize(
+    ("mark", "below"),
+    [
+        # The mark's second and every later one are below the bound; earlier ones are not.
+        (A, [C, B, A]),
+        (B, [C, B, A]),
+        (C, [C]),
+        (read_marks.joined_at(100.5), [C, B, A]),
+        (read_marks.joined_at(101.0), [C]),
+    ],
+)
+def test_an_unread_window_reads_from_the_marks_second_on(mark: object, below: list) -> None:
+    position = read_marks.position(mark) if isinstance(mark, dict) else mark
+    assert isinstance(position, tuple)
+    end = read_marks.window_end(position)
+    rows = sorted([C, B, A, OLDER, MARKER], key=lambda r: r["RowKey"])
+    assert [r for r in rows if r["RowKey"] < end] == sorted(below, key=lambda r: r["RowKey"])
+    # What is counted from the bounded window is what the whole history gives.
+    assert read_marks.unread(below, position) == read_marks.unread([C, B, A, OLDER], position)
+
+
+def test_an_unread_window_never_reaches_the_markers() -> None:
+    assert read_marks.window_end(("", "", "")) <= history.END
+    assert read_marks.window_end(("9" * 13, "", "")) < history.MARKER_PREFIX
+
+
 def mentioning(base: dict, *users: str, **extra: str) -> dict:
     return dict(base, mentions=json.dumps(list(users)), **extra)
 

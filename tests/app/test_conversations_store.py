@@ -218,6 +218,42 @@ async def test_unread_is_capped_at_100(app: RecordingService) -> None:
     assert (await me("alice"))["dev"]["unread"] == 100
 
 
+async def test_unread_reads_only_the_rows_from_the_read_positions_second_on(
+    app: RecordingService,
+) -> None:
+    """A room with a long history and 3 unread: the count, the mentions and the newest time
+    come from the few rows of the read position's second and after, not the newest 109."""
+    state = await join("dev")
+    store = stateful().store
+    base = int(datetime.now(UTC).timestamp()) + 1  # all after the join
+    stored = []
+    for n in range(150):  # three messages a second, each second's stored times in order
+        second, offset = base + n // 3, (n % 3) / 10
+        message = {"id": f"{n:024x}", "room": "dev", "from": "bob", "message": str(n)}
+        message |= {"time": history.iso_time(second + offset)}
+        message |= {"mentions": ["alice"]} if n in (148, 100) else {}
+        await store.add_message(history.to_entity(message, second * 1000))
+        stored.append(message)
+    newest = base + 149 // 3
+    await Conversations(store).note_activity("dev", stored[-1]["time"], newest)
+    # She read message 146, the last of its second (144-146): 147-149 are unread.
+    response = await command({"type": "read", "room": "dev", "id": f"{146:024x}"}, state, "r1")
+    assert response.status_code == 204
+    entry = (await me("alice"))["dev"]
+    assert (entry["unread"], entry["mentions"]) == (3, 1)
+    assert entry["lastMessageTime"] == stored[-1]["time"]
+    mine = await Conversations(store).joined("alice")
+    [row] = [r for r in mine if r["RowKey"] == "dev"]
+    mark = (row["readGroup"], row["readTime"], row["readId"])
+    window = await Conversations(store).window("dev", mark)
+    assert sorted(r["id"] for r in window) == [f"{n:024x}" for n in range(144, 150)]
+    # Read to the end: nothing unread, and the newest time still comes from the window.
+    response = await command({"type": "read", "room": "dev", "id": f"{149:024x}"}, state, "r2")
+    assert response.status_code == 204
+    entry = (await me("alice"))["dev"]
+    assert (entry["unread"], entry["lastMessageTime"]) == (0, stored[-1]["time"])
+
+
 async def test_mentions_count_the_unread_messages_that_name_the_caller(
     app: RecordingService,
 ) -> None:
