@@ -15,6 +15,7 @@ import pytest
 
 import function_app
 from adapters.conversations import Conversations
+from adapters.effects import Effects
 from adapters.fold_room_names import fold
 from adapters.instance_memory import RoomBudgets
 from adapters.table_store import TableStore
@@ -451,7 +452,7 @@ async def test_two_instances_delivering_one_dm_retry_store_and_send_it_once(
     settings = configured().settings
     storage = stateful().storage
     instances = [
-        WebhookEvents(settings, Service(settings), TableStore(storage), RoomBudgets())
+        WebhookEvents(Effects(settings, Service(settings), TableStore(storage), RoomBudgets()))
         for _ in range(2)
     ]
     request = event_request(

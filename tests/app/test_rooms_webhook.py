@@ -427,6 +427,7 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     write of the presence record lets exactly one of them announce her."""
     import asyncio
 
+    from adapters.effects import Effects
     from adapters.instance_memory import RoomBudgets
     from adapters.table_store import TableStore
     from adapters.webhook_events import WebhookEvents
@@ -436,7 +437,7 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     settings = configured().settings
     storage = stateful().storage
     instances = [
-        WebhookEvents(settings, Service(settings), TableStore(storage), RoomBudgets())
+        WebhookEvents(Effects(settings, Service(settings), TableStore(storage), RoomBudgets()))
         for _ in range(2)
     ]
     for n in (1, 2):
