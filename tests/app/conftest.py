@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -187,6 +187,28 @@ async def app(configure, service: RecordingService) -> AsyncIterator[RecordingSe
     """The app configured against the recording service with default settings."""
     configure(WebPubSubConnectionString=connection_string(service.endpoint), WebPubSubHub=HUB)
     yield service
+
+
+# Sign-in mode as App Service Authentication turns it on (the app refuses it otherwise).
+SIGN_IN = {"ChatSignIn": "required", "WEBSITE_AUTH_ENABLED": "True"}
+
+
+@pytest.fixture
+def app_with(configure, service: RecordingService) -> Callable[..., RecordingService]:
+    """app_with(**settings): the app configured against the recording service with these
+    settings (and the defaults for the rest); it answers the recording service."""
+
+    def apply(**settings: str) -> RecordingService:
+        configure(WebPubSubConnectionString=connection_string(service.endpoint), **settings)
+        return service
+
+    return apply
+
+
+@pytest.fixture
+def signed_in_app(app_with: Callable[..., RecordingService]) -> RecordingService:
+    """The app against the recording service in sign-in mode, with the default provider."""
+    return app_with(**SIGN_IN)
 
 
 def configured() -> Configured:

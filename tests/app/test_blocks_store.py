@@ -17,7 +17,7 @@ from chat import blocks, direct, rooms, storage_settings
 from chat.identity import Caller, encode_user_id, parse_user_id
 from tests.support.azurite import Azurite
 
-from .conftest import RecordingService, connection_string, empty_tables, event_request
+from .conftest import empty_tables, event_request
 
 MESSAGE = "azure.webpubsub.user.message"
 ALICE = encode_user_id("aad", "a-1", "Alice")
@@ -77,16 +77,6 @@ async def test_two_devices_blocking_at_once_both_count_and_the_same_person_once(
 
 
 # --- through the registered functions, in sign-in mode ----------------------------------------
-
-
-@pytest.fixture
-async def signed_in_app(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        WEBSITE_AUTH_ENABLED="True",
-    )
-    yield service
 
 
 async def send(frame: dict, user: str, connection: str, ce_id: str) -> func.HttpResponse:

@@ -25,7 +25,7 @@ from chat import direct, history, rooms
 from chat.cloudevents import authenticate
 from chat.identity import encode_user_id
 
-from .conftest import RecordingService, configured, connection_string, event_request, stateful
+from .conftest import SIGN_IN, RecordingService, configured, event_request, stateful
 from .test_sign_in_mode import principal_headers
 
 MESSAGE = "azure.webpubsub.user.message"
@@ -346,13 +346,8 @@ async def test_catch_up_returns_what_came_since_oldest_first_and_pages_forward(
 
 
 @pytest.fixture
-async def signed_in(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        ChatSignInProviders="aad,github",
-        WEBSITE_AUTH_ENABLED="True",
-    )
+async def signed_in(app_with):
+    service = app_with(**SIGN_IN, ChatSignInProviders="aad,github")
     # Bob has been seen: he is online (his lobby presence group holds a connection).
     service.connect("conn-b", BOB, "r.lobby", rooms.presence_group("lobby", BOB))
     yield service

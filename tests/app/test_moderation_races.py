@@ -23,7 +23,7 @@ from tests.support.waiting import until
 
 from .conftest import RecordingService
 from .test_moderation_store import read_rows_together
-from .test_moderation_webhook import MEMBER, OWNER, command, join, signed_in_app  # noqa: F401
+from .test_moderation_webhook import MEMBER, OWNER, command, join
 
 MOD_A = encode_user_id("aad", "mod-a", "Ann")
 MOD_B = encode_user_id("github", "mod-b", "Ben")
@@ -63,7 +63,7 @@ async def audit(store: ModerationStore, room: str) -> list[dict]:
 
 
 async def test_two_moderators_ban_and_mute_one_member_at_once(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
 ) -> None:
     room = "twomods"
@@ -92,7 +92,7 @@ async def test_two_moderators_ban_and_mute_one_member_at_once(
 
 
 async def test_two_moderators_change_the_rooms_record_at_once(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
 ) -> None:
     room = "record"
@@ -140,7 +140,7 @@ async def room_info(room: str) -> dict:
 
 @pytest.mark.parametrize("round_", range(3))
 async def test_a_moderator_removed_while_banning(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
     round_: int,
 ) -> None:
@@ -192,7 +192,7 @@ def change(room: str, action: str, until: float, ce: str) -> Moderate:
 
 
 async def test_a_ban_and_a_mute_expire_at_use_with_no_timer(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
 ) -> None:
     """Rows written by another instance expire seconds from now: the webhook and the history

@@ -17,7 +17,7 @@ from adapters.table_store import StoreUnavailable
 from chat import connection_state, moderation
 from chat.identity import encode_user_id
 
-from .conftest import RecordingService, connection_string
+from .conftest import SIGN_IN, RecordingService
 from .test_moderation_webhook import chat_sends, command, join
 
 ADMIN = encode_user_id("aad", "admin-1", "Ada")
@@ -26,14 +26,8 @@ OZ = encode_user_id("github", "oz-7", "Oz")
 
 
 @pytest.fixture
-async def with_admin(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        WEBSITE_AUTH_ENABLED="True",
-        ChatAdmins="aad:admin-1",
-    )
-    yield service
+def with_admin(app_with) -> RecordingService:
+    return app_with(**SIGN_IN, ChatAdmins="aad:admin-1")
 
 
 async def open_reports() -> list[dict]:

@@ -13,21 +13,11 @@ import function_app
 from chat import connection_state, rooms
 from chat.identity import encode_user_id
 
-from .conftest import RecordingService, connection_string, event_request
+from .conftest import RecordingService, event_request
 
 MESSAGE = "azure.webpubsub.user.message"
 OWNER = encode_user_id("aad", "owner-1", "Olga")
 MEMBER = encode_user_id("aad", "member-1", "Mel")
-
-
-@pytest.fixture
-async def signed_in_app(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        WEBSITE_AUTH_ENABLED="True",
-    )
-    yield service
 
 
 async def command(
