@@ -29,17 +29,22 @@ def message_id(ce_id: str, connection: str) -> str:
     )
 
 
-def count_finds(executor: Effects) -> list[Any]:
-    """The store's finds of this instance (its copy answers the others)."""
+def count_calls(executor: Effects, method: str) -> list[Any]:
+    """The arguments of each call this instance makes to one of its store's reads."""
     calls: list[Any] = []
-    find = executor.store.find_message
+    read = getattr(executor.store, method)
 
     async def counted(*args: Any) -> Any:
         calls.append(args)
-        return await find(*args)
+        return await read(*args)
 
-    executor.store.find_message = counted  # type: ignore[method-assign]
+    setattr(executor.store, method, counted)
     return calls
+
+
+def count_finds(executor: Effects) -> list[Any]:
+    """The store's finds of this instance (its copy answers the others)."""
+    return count_calls(executor, "find_message")
 
 
 async def run(executor: Effects, body: dict[str, Any], user: str, ce_id: str, conn: str) -> Plan:
@@ -198,23 +203,11 @@ async def test_the_copy_is_bounded_least_recently_used_first(
     await closed(one)
 
 
-def count_reply_searches(executor: Effects) -> list[Any]:
-    calls: list[Any] = []
-    search = executor.store.find_replies
-
-    async def counted(*args: Any) -> Any:
-        calls.append(args)
-        return await search(*args)
-
-    executor.store.find_replies = counted  # type: ignore[method-assign]
-    return calls
-
-
 async def test_a_delete_searches_for_replies_only_when_a_reply_marked_the_message(
     app: RecordingService, azurite: Azurite
 ) -> None:
     one = instance()
-    searches = count_reply_searches(one)
+    searches = count_calls(one, "find_replies")
     alone = await post(one, "alone", "p1")
     delete = {"type": "delete", "room": "lobby", "id": alone}
     assert (await run(one, delete, "alice", "d1", "c1")).answer.status == 204
