@@ -271,3 +271,21 @@ def event_request(
     return func.HttpRequest(
         method, "http://localhost:7071/api/eventhandler", headers=headers, params={}, body=body
     )
+
+
+def get_request(
+    url: str, principal: tuple[str, str, str] | None = None, **route_params: str
+) -> func.HttpRequest:
+    """A GET to one of the app's routes; signed in, with the headers App Service Authentication
+    adds for the principal (idp, user id, name)."""
+    headers = {}
+    if principal is not None:
+        idp, user_id, name = principal
+        headers = {
+            "X-MS-CLIENT-PRINCIPAL-ID": user_id,
+            "X-MS-CLIENT-PRINCIPAL-NAME": name,
+            "X-MS-CLIENT-PRINCIPAL-IDP": idp,
+        }
+    return func.HttpRequest(
+        "GET", url, headers=headers, params={}, route_params=route_params, body=b""
+    )

@@ -17,7 +17,7 @@ from chat import blocks, direct, rooms, storage_settings
 from chat.identity import Caller, encode_user_id, parse_user_id
 from tests.support.azurite import Azurite
 
-from .conftest import empty_tables, event_request
+from .conftest import empty_tables, event_request, get_request
 
 MESSAGE = "azure.webpubsub.user.message"
 ALICE = encode_user_id("aad", "a-1", "Alice")
@@ -92,18 +92,7 @@ async def send(frame: dict, user: str, connection: str, ce_id: str) -> func.Http
 
 
 async def my_blocks(principal: tuple[str, str, str] | None) -> func.HttpResponse:
-    headers = {}
-    if principal is not None:
-        idp, user_id, name = principal
-        headers = {
-            "X-MS-CLIENT-PRINCIPAL-ID": user_id,
-            "X-MS-CLIENT-PRINCIPAL-NAME": name,
-            "X-MS-CLIENT-PRINCIPAL-IDP": idp,
-        }
-    request = func.HttpRequest(
-        "GET", "http://localhost/api/me/blocks", headers=headers, params={}, body=b""
-    )
-    return await function_app.my_blocks(request)
+    return await function_app.my_blocks(get_request("http://localhost/api/me/blocks", principal))
 
 
 def rejection(response: func.HttpResponse) -> str:

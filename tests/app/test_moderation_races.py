@@ -21,9 +21,9 @@ from chat.plan import Moderate
 from tests.support.azurite import Azurite
 from tests.support.waiting import until
 
-from .conftest import RecordingService
+from .conftest import RecordingService, get_request
 from .test_moderation_store import read_rows_together
-from .test_moderation_webhook import MEMBER, OWNER, command, join
+from .test_moderation_webhook import MEMBER, OLGA, OWNER, command, join
 
 MOD_A = encode_user_id("aad", "mod-a", "Ann")
 MOD_B = encode_user_id("github", "mod-b", "Ben")
@@ -120,19 +120,7 @@ async def test_two_moderators_change_the_rooms_record_at_once(
 
 
 async def room_info(room: str) -> dict:
-    headers = {
-        "X-MS-CLIENT-PRINCIPAL-ID": "owner-1",
-        "X-MS-CLIENT-PRINCIPAL-NAME": "Olga",
-        "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
-    }
-    request = func.HttpRequest(
-        "GET",
-        f"http://localhost/api/rooms/{room}",
-        headers=headers,
-        params={},
-        route_params={"room": room},
-        body=b"",
-    )
+    request = get_request(f"http://localhost/api/rooms/{room}", OLGA, room=room)
     response = await function_app.room_info(request)
     assert response.status_code == 200, response.get_body()
     return dict(json.loads(response.get_body()))
@@ -170,19 +158,8 @@ async def test_a_moderator_removed_while_banning(
 
 
 async def history_status(room: str, principal_id: str) -> int:
-    headers = {
-        "X-MS-CLIENT-PRINCIPAL-ID": principal_id,
-        "X-MS-CLIENT-PRINCIPAL-NAME": "Mel",
-        "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
-    }
-    request = func.HttpRequest(
-        "GET",
-        f"http://localhost/api/rooms/{room}/messages",
-        headers=headers,
-        params={},
-        route_params={"room": room},
-        body=b"",
-    )
+    url = f"http://localhost/api/rooms/{room}/messages"
+    request = get_request(url, ("aad", principal_id, "Mel"), room=room)
     return (await function_app.room_messages(request)).status_code
 
 
