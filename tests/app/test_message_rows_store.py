@@ -58,6 +58,15 @@ async def post(executor: Effects, text: str = "typo", ce_id: str = "p") -> str:
     return message_id(ce_id, "c1")
 
 
+async def deleted_elsewhere() -> tuple[Effects, Effects, str]:
+    """Two instances; `one` posts "secret" (and keeps its copy of the row), `two` deletes it."""
+    one, two = instance(), instance()
+    posted = await post(one, "secret")
+    delete = {"type": "delete", "room": "lobby", "id": posted}
+    assert (await run(two, delete, "alice", "d", "c2")).answer.status == 204
+    return one, two, posted
+
+
 def refusal(plan: Plan) -> str:
     return str(json.loads(plan.answer.body).get("message")) if plan.answer.status == 200 else ""
 
@@ -116,10 +125,7 @@ async def test_two_instances_reacting_from_their_copies_at_once_are_both_counted
 async def test_an_edit_from_a_stale_copy_after_a_delete_elsewhere_is_refused(
     app: RecordingService, azurite: Azurite
 ) -> None:
-    one, two = instance(), instance()
-    posted = await post(one, "secret")
-    delete = {"type": "delete", "room": "lobby", "id": posted}
-    assert (await run(two, delete, "alice", "d", "c2")).answer.status == 204
+    one, two, posted = await deleted_elsewhere()
     edit = {"type": "edit", "room": "lobby", "id": posted, "message": "secret again"}
     refused = await run(one, edit, "alice", "e", "c1")
     assert refusal(refused) == edits.WAS_DELETED
@@ -171,10 +177,7 @@ async def test_a_retried_reaction_acts_once_and_tells_the_room_the_state_as_stor
 async def test_a_reply_after_a_delete_elsewhere_quotes_no_text(
     app: RecordingService, azurite: Azurite
 ) -> None:
-    one, two = instance(), instance()
-    posted = await post(one, "secret")
-    delete = {"type": "delete", "room": "lobby", "id": posted}
-    assert (await run(two, delete, "alice", "d", "c2")).answer.status == 204
+    one, two, posted = await deleted_elsewhere()
     reply = {"type": "message", "room": "lobby", "message": "ok", "replyTo": posted}
     assert (await run(one, reply, "alice", "q", "c1")).answer.status == 204
     assert not any("secret" in json.dumps(r, default=str) for r in rows(azurite))
