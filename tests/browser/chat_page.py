@@ -6,11 +6,20 @@ what a person does: join, send, look at the log. Every wait is a bounded Playwri
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Locator, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Locator,
+    Page,
+    expect,
+)
 
 CONNECT_TIMEOUT_MS = 15_000
 MESSAGE_TIMEOUT_MS = 8_000
@@ -170,3 +179,29 @@ class ChatPage:
 
 # open_chat(query="", viewport=DESKTOP, **context_options) -> ChatPage (see conftest.py)
 OpenChat = Callable[..., ChatPage]
+
+
+@contextlib.contextmanager
+def tabs(browser: Browser, url: str) -> Iterator[OpenChat]:
+    """open(query="", viewport=DESKTOP, **context_options) -> a ChatPage at `url` + query in a
+    fresh context. On leaving, every page opened must be clean: no uncaught exception, no
+    dialog and no console error other than Chromium's own network-failure lines. Contexts are
+    closed afterwards, so later tests do not see these users."""
+    opened: list[ChatPage] = []
+
+    def open_page(query: str = "", viewport: dict | None = None, **context_options) -> ChatPage:
+        context = browser.new_context(
+            viewport=viewport or DESKTOP, locale="en-GB", **context_options
+        )
+        context.set_default_timeout(10_000)
+        chat = ChatPage.open(context, url + query)
+        opened.append(chat)
+        return chat
+
+    try:
+        yield open_page
+        for chat in opened:
+            chat.assert_clean()
+    finally:
+        for chat in opened:
+            chat.context.close()
