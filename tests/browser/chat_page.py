@@ -179,6 +179,8 @@ class ChatPage:
 
 # open_chat(query="", viewport=DESKTOP, **context_options) -> ChatPage (see conftest.py)
 OpenChat = Callable[..., ChatPage]
+# joined(base_name) -> (ChatPage, the unique name it joined as) (see conftest.py)
+Joined = Callable[[str], tuple[ChatPage, str]]
 
 
 @contextlib.contextmanager

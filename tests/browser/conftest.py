@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.support.stack import LocalStack, local_stack
 
-from .chat_page import OpenChat, tabs
+from .chat_page import ChatPage, Joined, OpenChat, tabs
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
@@ -112,3 +112,17 @@ def open_chat(chromium: Browser, chat_stack: LocalStack) -> Iterator[OpenChat]:
     stack; every page must be clean at teardown (chat_page.tabs)."""
     with tabs(chromium, chat_stack.options.chat_url) as open_page:
         yield open_page
+
+
+@pytest.fixture
+def joined(open_chat: OpenChat, unique: Callable[[str], str]) -> Joined:
+    """joined("alice") -> (a new tab that joined the chat under a name no other test uses,
+    that name)."""
+
+    def join(base: str) -> tuple[ChatPage, str]:
+        name = unique(base)
+        chat = open_chat()
+        chat.join(name)
+        return chat, name
+
+    return join
