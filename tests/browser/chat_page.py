@@ -56,6 +56,20 @@ STATE_RECORDER = """
 """
 
 
+# Keep hold of the page's sockets, so a test can drop them; while `__down` is set, a new one is a
+# stand-in that closes at once (1006, as a failed connection does): the page stays disconnected
+# until the test says so. Going offline closes no socket.
+HOLD_SOCKETS = (
+    "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
+    " window.WebSocket = function (...args) {"
+    "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
+    "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
+    "     return dead; }"
+    "   const s = new Real(...args); window.__sockets.push(s); return s; };"
+    " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
+)
+
+
 def is_browser_network_line(text: str) -> bool:
     return any(pattern.search(text) for pattern in BROWSER_NETWORK_LINES)
 
