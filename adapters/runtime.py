@@ -84,12 +84,13 @@ class Configured:
     @functools.cached_property
     def events(self) -> WebhookEvents:
         """Every webhook event; without storage configured only `connect` can be served."""
+        from adapters.effects import Effects
         from adapters.webhook_events import WebhookEvents
 
         stateful = self.stateful
         store = stateful.store if stateful is not None else None
         bans = stateful.chat_bans if stateful is not None else None
-        return WebhookEvents(self.settings, self.service, store, self.budgets, bans)
+        return WebhookEvents(Effects(self.settings, self.service, store, self.budgets, bans))
 
 
 class Runtime:

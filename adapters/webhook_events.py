@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import time
 
-from adapters.chat_bans import ChatBans
 from adapters.effects import Effects
-from adapters.instance_memory import RoomBudgets
 from adapters.table_store import TableStore
 from adapters.webpubsub import Service
 from chat import events
@@ -17,16 +15,9 @@ from chat.settings import Settings
 
 
 class WebhookEvents:
-    def __init__(
-        self,
-        settings: Settings,
-        service: Service,
-        store: TableStore | None,
-        budgets: RoomBudgets,
-        chat_bans: ChatBans | None = None,
-    ) -> None:
-        self.settings = settings
-        self.effects = Effects(settings, service, store, budgets, chat_bans)
+    def __init__(self, effects: Effects) -> None:
+        self.settings: Settings = effects.settings
+        self.effects = effects
 
     @property
     def service(self) -> Service:

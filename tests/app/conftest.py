@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote
@@ -189,6 +189,28 @@ async def app(configure, service: RecordingService) -> AsyncIterator[RecordingSe
     yield service
 
 
+# Sign-in mode as App Service Authentication turns it on (the app refuses it otherwise).
+SIGN_IN = {"ChatSignIn": "required", "WEBSITE_AUTH_ENABLED": "True"}
+
+
+@pytest.fixture
+def app_with(configure, service: RecordingService) -> Callable[..., RecordingService]:
+    """app_with(**settings): the app configured against the recording service with these
+    settings (and the defaults for the rest); it answers the recording service."""
+
+    def apply(**settings: str) -> RecordingService:
+        configure(WebPubSubConnectionString=connection_string(service.endpoint), **settings)
+        return service
+
+    return apply
+
+
+@pytest.fixture
+def signed_in_app(app_with: Callable[..., RecordingService]) -> RecordingService:
+    """The app against the recording service in sign-in mode, with the default provider."""
+    return app_with(**SIGN_IN)
+
+
 def configured() -> Configured:
     """The app's parts as the current settings make them (the settings must be usable)."""
     parts = function_app.runtime.configured()
@@ -248,4 +270,22 @@ def event_request(
         headers.pop(header)
     return func.HttpRequest(
         method, "http://localhost:7071/api/eventhandler", headers=headers, params={}, body=body
+    )
+
+
+def get_request(
+    url: str, principal: tuple[str, str, str] | None = None, **route_params: str
+) -> func.HttpRequest:
+    """A GET to one of the app's routes; signed in, with the headers App Service Authentication
+    adds for the principal (idp, user id, name)."""
+    headers = {}
+    if principal is not None:
+        idp, user_id, name = principal
+        headers = {
+            "X-MS-CLIENT-PRINCIPAL-ID": user_id,
+            "X-MS-CLIENT-PRINCIPAL-NAME": name,
+            "X-MS-CLIENT-PRINCIPAL-IDP": idp,
+        }
+    return func.HttpRequest(
+        "GET", url, headers=headers, params={}, route_params=route_params, body=b""
     )

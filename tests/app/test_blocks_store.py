@@ -17,9 +17,9 @@ from chat import blocks, direct, rooms, storage_settings
 from chat.identity import Caller, encode_user_id, parse_user_id
 from tests.support.azurite import Azurite
 
-from .conftest import RecordingService, connection_string, empty_tables, event_request
+from .conftest import empty_tables, get_request
+from .test_moderation_webhook import command
 
-MESSAGE = "azure.webpubsub.user.message"
 ALICE = encode_user_id("aad", "a-1", "Alice")
 BOB = encode_user_id("github", "b-2", "Bob")
 CAROL = encode_user_id("aad", "c-3", "Carol")
@@ -79,41 +79,8 @@ async def test_two_devices_blocking_at_once_both_count_and_the_same_person_once(
 # --- through the registered functions, in sign-in mode ----------------------------------------
 
 
-@pytest.fixture
-async def signed_in_app(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        WEBSITE_AUTH_ENABLED="True",
-    )
-    yield service
-
-
-async def send(frame: dict, user: str, connection: str, ce_id: str) -> func.HttpResponse:
-    request = event_request(
-        MESSAGE,
-        body=json.dumps(frame).encode(),
-        content_type="application/json",
-        user=user,
-        connection_id=connection,
-        ce_id=ce_id,
-    )
-    return await function_app.eventhandler(request)
-
-
 async def my_blocks(principal: tuple[str, str, str] | None) -> func.HttpResponse:
-    headers = {}
-    if principal is not None:
-        idp, user_id, name = principal
-        headers = {
-            "X-MS-CLIENT-PRINCIPAL-ID": user_id,
-            "X-MS-CLIENT-PRINCIPAL-NAME": name,
-            "X-MS-CLIENT-PRINCIPAL-IDP": idp,
-        }
-    request = func.HttpRequest(
-        "GET", "http://localhost/api/me/blocks", headers=headers, params={}, body=b""
-    )
-    return await function_app.my_blocks(request)
+    return await function_app.my_blocks(get_request("http://localhost/api/me/blocks", principal))
 
 
 def rejection(response: func.HttpResponse) -> str:
@@ -127,7 +94,7 @@ async def test_a_block_groups_every_open_connection_and_lists_once(signed_in_app
         service.connect(connection, user, *(rooms.presence_group(rooms.LOBBY, user),))
     group = blocks.group(blocks.key("github:b-2"))
     for ce_id in ("1", "1", "2"):  # a retried event, then a second block: nothing twice
-        response = await send({"type": "block", "user": BOB}, ALICE, "a-tab", ce_id)
+        response = await command({"type": "block", "user": BOB}, ALICE, "a-tab", ce_id)
         assert response.status_code == 204, response.get_body()
     assert service.groups[group] == {"a-tab", "a-phone"}  # both devices, at once
     told = [r.json() for r in service.sends("users")]
@@ -139,21 +106,21 @@ async def test_a_block_groups_every_open_connection_and_lists_once(signed_in_app
     }
     # Bob's DM to Alice is refused; nothing is stored or sent.
     sends_before = len(service.sends("users"))
-    refused = await send({"type": "dm", "to": ALICE, "message": "hi"}, BOB, "b-1", "3")
+    refused = await command({"type": "dm", "to": ALICE, "message": "hi"}, BOB, "b-1", "3")
     assert rejection(refused) == blocks.REFUSED_DM
     assert len(service.sends("users")) == sends_before
     # Bob's room message goes out with the filter that skips Alice's grouped connections.
-    response = await send({"type": "message", "room": "lobby", "message": "hi"}, BOB, "b-1", "4")
+    response = await command({"type": "message", "room": "lobby", "message": "hi"}, BOB, "b-1", "4")
     assert response.status_code == 204, response.get_body()
     (sent,) = [r for r in service.sends("groups") if r.json().get("message") == "hi"]
     assert sent.query["filter"] == f"not('{group}' in groups)"
     # Unblock: out of the group, off the list, and the DM goes through.
-    response = await send({"type": "unblock", "user": BOB}, ALICE, "a-phone", "5")
+    response = await command({"type": "unblock", "user": BOB}, ALICE, "a-phone", "5")
     assert response.status_code == 204, response.get_body()
     assert service.groups[group] == set()
     assert json.loads((await my_blocks(("aad", "a-1", "Alice"))).get_body()) == {"blocks": []}
     conversation = direct.conversation(BOB, ALICE)
-    response = await send({"type": "dm", "to": ALICE, "message": "hi"}, BOB, "b-1", "6")
+    response = await command({"type": "dm", "to": ALICE, "message": "hi"}, BOB, "b-1", "6")
     assert response.status_code == 204, response.get_body()
     assert any(r.json().get("room") == conversation for r in service.sends("users"))
 
@@ -167,11 +134,11 @@ async def test_a_block_here_is_seen_by_the_next_dm_though_not_blocked_was_rememb
     service.connect("a-tab", ALICE, rooms.presence_group(rooms.LOBBY, ALICE))
     service.connect("b-1", BOB, rooms.presence_group(rooms.LOBBY, BOB))
     for ce_id in ("1", "2"):  # the second answered from memory
-        response = await send({"type": "dm", "to": ALICE, "message": ce_id}, BOB, "b-1", ce_id)
+        response = await command({"type": "dm", "to": ALICE, "message": ce_id}, BOB, "b-1", ce_id)
         assert response.status_code == 204, response.get_body()
-    response = await send({"type": "block", "user": BOB}, ALICE, "a-tab", "3")
+    response = await command({"type": "block", "user": BOB}, ALICE, "a-tab", "3")
     assert response.status_code == 204, response.get_body()
-    refused = await send({"type": "dm", "to": ALICE, "message": "4"}, BOB, "b-1", "4")
+    refused = await command({"type": "dm", "to": ALICE, "message": "4"}, BOB, "b-1", "4")
     assert rejection(refused) == blocks.REFUSED_DM
 
 
@@ -184,7 +151,7 @@ async def test_the_block_cap_counts_the_rows(signed_in_app) -> None:
     await asyncio.gather(
         *(store.save(blocks.entity(ALICE_ACCOUNT, person(u), NOW)) for u in filler)
     )
-    refused = await send({"type": "block", "user": BOB}, ALICE, "a-tab", "1")
+    refused = await command({"type": "block", "user": BOB}, ALICE, "a-tab", "1")
     assert rejection(refused) == blocks.TOO_MANY
     assert len(await store.listed(ALICE_ACCOUNT)) == blocks.MAX_BLOCKS
 

@@ -15,6 +15,7 @@ import pytest
 
 import function_app
 from adapters.conversations import Conversations
+from adapters.effects import Effects
 from adapters.fold_room_names import fold
 from adapters.instance_memory import RoomBudgets
 from adapters.table_store import TableStore
@@ -24,7 +25,7 @@ from chat import direct, history, rooms
 from chat.cloudevents import authenticate
 from chat.identity import encode_user_id
 
-from .conftest import RecordingService, configured, connection_string, event_request, stateful
+from .conftest import SIGN_IN, RecordingService, configured, event_request, stateful
 from .test_sign_in_mode import principal_headers
 
 MESSAGE = "azure.webpubsub.user.message"
@@ -381,13 +382,8 @@ async def test_catch_up_returns_what_came_since_oldest_first_and_pages_forward(
 
 
 @pytest.fixture
-async def signed_in(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        ChatSignInProviders="aad,github",
-        WEBSITE_AUTH_ENABLED="True",
-    )
+async def signed_in(app_with):
+    service = app_with(**SIGN_IN, ChatSignInProviders="aad,github")
     # Bob has been seen: he is online (his lobby presence group holds a connection).
     service.connect("conn-b", BOB, "r.lobby", rooms.presence_group("lobby", BOB))
     yield service
@@ -487,7 +483,7 @@ async def test_two_instances_delivering_one_dm_retry_store_and_send_it_once(
     settings = configured().settings
     storage = stateful().storage
     instances = [
-        WebhookEvents(settings, Service(settings), TableStore(storage), RoomBudgets())
+        WebhookEvents(Effects(settings, Service(settings), TableStore(storage), RoomBudgets()))
         for _ in range(2)
     ]
     request = event_request(

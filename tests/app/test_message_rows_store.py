@@ -29,17 +29,22 @@ def message_id(ce_id: str, connection: str) -> str:
     )
 
 
-def count_finds(executor: Effects) -> list[Any]:
-    """The store's finds of this instance (its copy answers the others)."""
+def count_calls(executor: Effects, method: str) -> list[Any]:
+    """The arguments of each call this instance makes to one of its store's reads."""
     calls: list[Any] = []
-    find = executor.store.find_message
+    read = getattr(executor.store, method)
 
     async def counted(*args: Any) -> Any:
         calls.append(args)
-        return await find(*args)
+        return await read(*args)
 
-    executor.store.find_message = counted  # type: ignore[method-assign]
+    setattr(executor.store, method, counted)
     return calls
+
+
+def count_finds(executor: Effects) -> list[Any]:
+    """The store's finds of this instance (its copy answers the others)."""
+    return count_calls(executor, "find_message")
 
 
 async def run(executor: Effects, body: dict[str, Any], user: str, ce_id: str, conn: str) -> Plan:
@@ -51,6 +56,15 @@ async def post(executor: Effects, text: str = "typo", ce_id: str = "p") -> str:
     plan = await run(executor, body, "alice", ce_id, "c1")
     assert plan.answer.status == 204
     return message_id(ce_id, "c1")
+
+
+async def deleted_elsewhere() -> tuple[Effects, Effects, str]:
+    """Two instances; `one` posts "secret" (and keeps its copy of the row), `two` deletes it."""
+    one, two = instance(), instance()
+    posted = await post(one, "secret")
+    delete = {"type": "delete", "room": "lobby", "id": posted}
+    assert (await run(two, delete, "alice", "d", "c2")).answer.status == 204
+    return one, two, posted
 
 
 def refusal(plan: Plan) -> str:
@@ -111,10 +125,7 @@ async def test_two_instances_reacting_from_their_copies_at_once_are_both_counted
 async def test_an_edit_from_a_stale_copy_after_a_delete_elsewhere_is_refused(
     app: RecordingService, azurite: Azurite
 ) -> None:
-    one, two = instance(), instance()
-    posted = await post(one, "secret")
-    delete = {"type": "delete", "room": "lobby", "id": posted}
-    assert (await run(two, delete, "alice", "d", "c2")).answer.status == 204
+    one, two, posted = await deleted_elsewhere()
     edit = {"type": "edit", "room": "lobby", "id": posted, "message": "secret again"}
     refused = await run(one, edit, "alice", "e", "c1")
     assert refusal(refused) == edits.WAS_DELETED
@@ -166,10 +177,7 @@ async def test_a_retried_reaction_acts_once_and_tells_the_room_the_state_as_stor
 async def test_a_reply_after_a_delete_elsewhere_quotes_no_text(
     app: RecordingService, azurite: Azurite
 ) -> None:
-    one, two = instance(), instance()
-    posted = await post(one, "secret")
-    delete = {"type": "delete", "room": "lobby", "id": posted}
-    assert (await run(two, delete, "alice", "d", "c2")).answer.status == 204
+    one, two, posted = await deleted_elsewhere()
     reply = {"type": "message", "room": "lobby", "message": "ok", "replyTo": posted}
     assert (await run(one, reply, "alice", "q", "c1")).answer.status == 204
     assert not any("secret" in json.dumps(r, default=str) for r in rows(azurite))
@@ -198,23 +206,11 @@ async def test_the_copy_is_bounded_least_recently_used_first(
     await closed(one)
 
 
-def count_reply_searches(executor: Effects) -> list[Any]:
-    calls: list[Any] = []
-    search = executor.store.find_replies
-
-    async def counted(*args: Any) -> Any:
-        calls.append(args)
-        return await search(*args)
-
-    executor.store.find_replies = counted  # type: ignore[method-assign]
-    return calls
-
-
 async def test_a_delete_searches_for_replies_only_when_a_reply_marked_the_message(
     app: RecordingService, azurite: Azurite
 ) -> None:
     one = instance()
-    searches = count_reply_searches(one)
+    searches = count_calls(one, "find_replies")
     alone = await post(one, "alone", "p1")
     delete = {"type": "delete", "room": "lobby", "id": alone}
     assert (await run(one, delete, "alice", "d1", "c1")).answer.status == 204

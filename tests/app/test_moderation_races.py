@@ -21,9 +21,9 @@ from chat.plan import Moderate
 from tests.support.azurite import Azurite
 from tests.support.waiting import until
 
-from .conftest import RecordingService
+from .conftest import RecordingService, get_request
 from .test_moderation_store import read_rows_together
-from .test_moderation_webhook import MEMBER, OWNER, command, join, signed_in_app  # noqa: F401
+from .test_moderation_webhook import MEMBER, OLGA, OWNER, command, join
 
 MOD_A = encode_user_id("aad", "mod-a", "Ann")
 MOD_B = encode_user_id("github", "mod-b", "Ben")
@@ -63,7 +63,7 @@ async def audit(store: ModerationStore, room: str) -> list[dict]:
 
 
 async def test_two_moderators_ban_and_mute_one_member_at_once(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
 ) -> None:
     room = "twomods"
@@ -92,7 +92,7 @@ async def test_two_moderators_ban_and_mute_one_member_at_once(
 
 
 async def test_two_moderators_change_the_rooms_record_at_once(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
 ) -> None:
     room = "record"
@@ -120,19 +120,7 @@ async def test_two_moderators_change_the_rooms_record_at_once(
 
 
 async def room_info(room: str) -> dict:
-    headers = {
-        "X-MS-CLIENT-PRINCIPAL-ID": "owner-1",
-        "X-MS-CLIENT-PRINCIPAL-NAME": "Olga",
-        "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
-    }
-    request = func.HttpRequest(
-        "GET",
-        f"http://localhost/api/rooms/{room}",
-        headers=headers,
-        params={},
-        route_params={"room": room},
-        body=b"",
-    )
+    request = get_request(f"http://localhost/api/rooms/{room}", OLGA, room=room)
     response = await function_app.room_info(request)
     assert response.status_code == 200, response.get_body()
     return dict(json.loads(response.get_body()))
@@ -140,7 +128,7 @@ async def room_info(room: str) -> dict:
 
 @pytest.mark.parametrize("round_", range(3))
 async def test_a_moderator_removed_while_banning(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
     round_: int,
 ) -> None:
@@ -170,19 +158,8 @@ async def test_a_moderator_removed_while_banning(
 
 
 async def history_status(room: str, principal_id: str) -> int:
-    headers = {
-        "X-MS-CLIENT-PRINCIPAL-ID": principal_id,
-        "X-MS-CLIENT-PRINCIPAL-NAME": "Mel",
-        "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
-    }
-    request = func.HttpRequest(
-        "GET",
-        f"http://localhost/api/rooms/{room}/messages",
-        headers=headers,
-        params={},
-        route_params={"room": room},
-        body=b"",
-    )
+    url = f"http://localhost/api/rooms/{room}/messages"
+    request = get_request(url, ("aad", principal_id, "Mel"), room=room)
     return (await function_app.room_messages(request)).status_code
 
 
@@ -192,7 +169,7 @@ def change(room: str, action: str, until: float, ce: str) -> Moderate:
 
 
 async def test_a_ban_and_a_mute_expire_at_use_with_no_timer(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     other_instance: ModerationStore,
 ) -> None:
     """Rows written by another instance expire seconds from now: the webhook and the history

@@ -17,7 +17,7 @@ from adapters.table_store import StoreUnavailable
 from chat import connection_state, moderation
 from chat.identity import encode_user_id
 
-from .conftest import RecordingService, connection_string
+from .conftest import SIGN_IN, RecordingService, get_request
 from .test_moderation_webhook import chat_sends, command, join
 
 ADMIN = encode_user_id("aad", "admin-1", "Ada")
@@ -26,25 +26,12 @@ OZ = encode_user_id("github", "oz-7", "Oz")
 
 
 @pytest.fixture
-async def with_admin(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        WEBSITE_AUTH_ENABLED="True",
-        ChatAdmins="aad:admin-1",
-    )
-    yield service
+def with_admin(app_with) -> RecordingService:
+    return app_with(**SIGN_IN, ChatAdmins="aad:admin-1")
 
 
 async def open_reports() -> list[dict]:
-    headers = {
-        "X-MS-CLIENT-PRINCIPAL-ID": "admin-1",
-        "X-MS-CLIENT-PRINCIPAL-NAME": "Ada",
-        "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
-    }
-    request = func.HttpRequest(
-        "GET", "http://localhost/api/reports", headers=headers, params={}, body=b""
-    )
+    request = get_request("http://localhost/api/reports", ("aad", "admin-1", "Ada"))
     response = await function_app.reports(request)
     assert response.status_code == 200, response.get_body()
     return list(json.loads(response.get_body())["reports"])

@@ -29,7 +29,7 @@ from tests.support.azurite import Azurite
 
 from .conftest import RecordingService
 from .test_moderation_webhook import MEMBER as MEL
-from .test_moderation_webhook import OWNER, command, join, signed_in_app  # noqa: F401
+from .test_moderation_webhook import OWNER, command, join
 
 
 def attempt(frame: dict, audited: bool, removal: object) -> tuple[Plan, list[Any]]:
@@ -145,7 +145,7 @@ async def audit_rows(azurite: Azurite, room: str) -> list[dict]:
 
 
 async def test_a_retried_ban_after_a_failed_removal_acts_and_tells_once(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
     removal_fails_once: list[str],
     azurite: Azurite,
 ) -> None:

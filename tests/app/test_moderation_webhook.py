@@ -13,21 +13,12 @@ import function_app
 from chat import connection_state, rooms
 from chat.identity import encode_user_id
 
-from .conftest import RecordingService, connection_string, event_request
+from .conftest import RecordingService, event_request, get_request
 
 MESSAGE = "azure.webpubsub.user.message"
 OWNER = encode_user_id("aad", "owner-1", "Olga")
 MEMBER = encode_user_id("aad", "member-1", "Mel")
-
-
-@pytest.fixture
-async def signed_in_app(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        WEBSITE_AUTH_ENABLED="True",
-    )
-    yield service
+OLGA = ("aad", "owner-1", "Olga")  # OWNER's principal, as the read routes get it
 
 
 async def command(
@@ -60,22 +51,8 @@ def chat_sends(service: RecordingService, room: str) -> list[dict]:
 
 
 async def history(room: str) -> list[dict]:
-    request = func.HttpRequest(
-        "GET",
-        f"http://localhost/api/rooms/{room}/messages",
-        params={},
-        route_params={"room": room},
-        body=b"",
-    )
     # Sign-in mode: the route reads the principal; the owner reads (not banned).
-    headers = {
-        "X-MS-CLIENT-PRINCIPAL-ID": "owner-1",
-        "X-MS-CLIENT-PRINCIPAL-NAME": "Olga",
-        "X-MS-CLIENT-PRINCIPAL-IDP": "aad",
-    }
-    request = func.HttpRequest(
-        "GET", request.url, headers=headers, params={}, route_params={"room": room}, body=b""
-    )
+    request = get_request(f"http://localhost/api/rooms/{room}/messages", OLGA, room=room)
     response = await function_app.room_messages(request)
     assert response.status_code == 200, response.get_body()
     return json.loads(response.get_body())["messages"]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from adapters.conversations import Conversations
+from adapters.effects import Effects
 from adapters.instance_memory import ListedRooms, RoomBudgets
 from adapters.table_store import TableStore
 from adapters.webhook_events import WebhookEvents
@@ -42,7 +43,7 @@ class OtherInstance:
     def __init__(self) -> None:
         settings = configured().settings
         self.events = WebhookEvents(
-            settings, Service(settings), TableStore(stateful().storage), RoomBudgets()
+            Effects(settings, Service(settings), TableStore(stateful().storage), RoomBudgets())
         )
 
     async def send(self, value: dict, user: str, connection: str, ce_id: str, state=None) -> str:

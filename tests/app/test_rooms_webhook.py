@@ -16,7 +16,6 @@ from tests.support.azurite import Azurite
 from .conftest import (
     RecordingService,
     configured,
-    connection_string,
     event_request,
     stateful,
 )
@@ -89,14 +88,12 @@ async def test_join_then_message_is_stored_then_sent_to_the_room(app: RecordingS
 
 
 async def test_the_senders_tag_is_echoed_on_the_broadcast_and_refusals_never_stored(
-    configure, service: RecordingService
+    app_with, service: RecordingService
 ) -> None:
     """Two tabs under one chosen name share a user id: the client's tag (1-16 lowercase hex)
     is how each tells its own lines and refusals; anything else is ignored, and history never
     holds it."""
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint), ChatMaxMessageLength="5"
-    )
+    app_with(ChatMaxMessageLength="5")
     sent = await command({"type": "message", "room": "lobby", "message": "hi", "tag": "0a9f"})
     assert sent.status_code == 204
     [broadcast] = [r.json() for r in service.sends("groups")]
@@ -225,14 +222,8 @@ async def test_bad_history_requests_are_400(
     assert response.headers["Cache-Control"] == "no-store"
 
 
-async def test_user_limit_refusal_leaves_nothing_in_history(
-    configure, service: RecordingService
-) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatRateLimitMessages="2",
-        ChatRateLimitWindowSeconds="60",
-    )
+async def test_user_limit_refusal_leaves_nothing_in_history(app_with) -> None:
+    app_with(ChatRateLimitMessages="2", ChatRateLimitWindowSeconds="60")
     # Three connections of one user, each with a fresh per-connection bucket.
     outcomes = []
     for n in range(3):
@@ -250,13 +241,13 @@ def dead_port() -> int:
 
 
 async def test_store_down_refuses_and_broadcasts_nothing(
-    configure, service: RecordingService
+    app_with, service: RecordingService
 ) -> None:
     dead = (
         "AccountName=devstoreaccount1;AccountKey=a2V5;"
         f"TableEndpoint=http://127.0.0.1:{dead_port()}/devstoreaccount1"
     )
-    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatStorage=dead)
+    app_with(ChatStorage=dead)
     response = await command(b"will anyone see this?")
     assert response.status_code == 200
     reply = json.loads(response.get_body())
@@ -268,10 +259,10 @@ async def test_store_down_refuses_and_broadcasts_nothing(
 
 
 async def test_missing_storage_is_503_and_logged_once_by_name(
-    configure, service: RecordingService, caplog
+    app_with, service: RecordingService, caplog
 ) -> None:
     caplog.set_level(logging.ERROR)
-    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatStorage="")
+    app_with(ChatStorage="")
     first = await command(b"hi")
     second = await history("lobby")
     third = await command(b"hi again", ce_id="2")
@@ -288,13 +279,9 @@ async def test_missing_storage_is_503_and_logged_once_by_name(
 
 
 async def test_user_bucket_is_cached_in_connection_state_and_a_forged_cache_gains_nothing(
-    configure, service: RecordingService
+    app_with, service: RecordingService
 ) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatRateLimitMessages="2",
-        ChatRateLimitWindowSeconds="60",
-    )
+    app_with(ChatRateLimitMessages="2", ChatRateLimitWindowSeconds="60")
     first = await command(b"one")
     cached = connection_state.decode(state_of(first))["user_rate"]
     assert cached[0] == 1.0 and isinstance(cached[2], str) and cached[2]
@@ -319,10 +306,9 @@ def user_bucket(connection: str, user: str) -> float:
 
 
 async def test_a_connection_spends_leased_tokens_without_writing_the_users_bucket(
-    configure, service: RecordingService, azurite: Azurite
+    app_with, service: RecordingService, azurite: Azurite
 ) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
+    app_with(
         ChatRateLimitMessages="20",
         ChatRateLimitWindowSeconds="3600",  # no refill worth counting during the test
     )
@@ -348,13 +334,9 @@ async def test_a_connection_spends_leased_tokens_without_writing_the_users_bucke
 
 
 async def test_a_forged_lease_in_connection_state_is_no_lease(
-    configure, service: RecordingService
+    app_with, service: RecordingService
 ) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatRateLimitMessages="1",
-        ChatRateLimitWindowSeconds="3600",
-    )
+    app_with(ChatRateLimitMessages="1", ChatRateLimitWindowSeconds="3600")
     first = await command(b"one")
     assert first.status_code == 204
     state = connection_state.decode(state_of(first))
@@ -364,13 +346,8 @@ async def test_a_forged_lease_in_connection_state_is_no_lease(
     assert [b["message"] for b in service.broadcasts] == ["one"]
 
 
-async def test_the_longest_allowed_message_fits_the_history_table(
-    configure, service: RecordingService
-) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatMaxMessageLength="16000",
-    )
+async def test_the_longest_allowed_message_fits_the_history_table(app_with) -> None:
+    app_with(ChatMaxMessageLength="16000")
     text = "\U0001f600" * 16_000  # every character a surrogate pair in UTF-16: 64,000 bytes
     response = await command(text.encode())
     assert response.status_code == 204, response.get_body()[:200]
@@ -427,6 +404,7 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     write of the presence record lets exactly one of them announce her."""
     import asyncio
 
+    from adapters.effects import Effects
     from adapters.instance_memory import RoomBudgets
     from adapters.table_store import TableStore
     from adapters.webhook_events import WebhookEvents
@@ -436,7 +414,7 @@ async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> No
     settings = configured().settings
     storage = stateful().storage
     instances = [
-        WebhookEvents(settings, Service(settings), TableStore(storage), RoomBudgets())
+        WebhookEvents(Effects(settings, Service(settings), TableStore(storage), RoomBudgets()))
         for _ in range(2)
     ]
     for n in (1, 2):

@@ -16,7 +16,7 @@ from chat.errors import ChatError
 from chat.identity import caller, parse_user_id
 from chat.settings import Settings, SettingsError, load
 
-from .conftest import RecordingService, connection_string, event_request
+from .conftest import SIGN_IN, RecordingService, connection_string, event_request
 from .negotiate_requests import decode, request
 
 PLATFORM = {
@@ -50,14 +50,9 @@ def principal_headers(idp: str, user: str, name: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def signed_in_app(configure, service: RecordingService):
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        ChatSignInProviders="aad,github",
-        WEBSITE_AUTH_ENABLED="True",
-    )
-    yield service
+def signed_in_app(app_with) -> RecordingService:
+    """This module's sign-in mode offers two providers (the area's fixture: one)."""
+    return app_with(**SIGN_IN, ChatSignInProviders="aad,github")
 
 
 @pytest.mark.parametrize(
@@ -105,13 +100,8 @@ def test_sign_in_needs_the_platforms_authentication(value: str | None) -> None:
     assert not load({**env, "ChatSignIn": "off"}).sign_in
 
 
-async def test_lazy_auth_with_sign_in_is_a_503(configure, service: RecordingService) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatSignIn="required",
-        ChatLazyAuth="true",
-        WEBSITE_AUTH_ENABLED="True",
-    )
+async def test_lazy_auth_with_sign_in_is_a_503(app_with) -> None:
+    app_with(**SIGN_IN, ChatLazyAuth="true")
     response = await function_app.negotiate(request({"id": "alice"}))
     assert response.status_code == 503
 

@@ -56,11 +56,8 @@ async def test_abuse_protection(app, method: str, origin, status: int, allowed) 
     assert app.requests == []
 
 
-async def test_extra_allowed_origin(configure, service: RecordingService) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatAllowedOrigins="mychat.webpubsub.azure.com",
-    )
+async def test_extra_allowed_origin(app_with) -> None:
+    app_with(ChatAllowedOrigins="mychat.webpubsub.azure.com")
     import azure.functions as func
 
     request = func.HttpRequest(
@@ -117,11 +114,8 @@ async def test_hub_is_compared_case_insensitively(app: RecordingService) -> None
     assert [n["event"] for n in app.broadcasts if n.get("type") == "system"] == ["joined"]
 
 
-async def test_secondary_key_only(configure, service: RecordingService) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        WebPubSubConnectionStringSecondary=connection_string(service.endpoint, SECONDARY),
-    )
+async def test_secondary_key_only(app_with, service: RecordingService) -> None:
+    app_with(WebPubSubConnectionStringSecondary=connection_string(service.endpoint, SECONDARY))
     service.connect("conn-1", "alice", *LOBBY_GROUPS)
     response = await call(event_request(CONNECTED, keys=(SECONDARY,)))
     assert response.status_code == 200
@@ -158,11 +152,8 @@ def only_the_count(service: RecordingService, user: str) -> bool:
     )
 
 
-async def test_connect_is_refused_at_the_per_user_cap(configure, service: RecordingService) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatMaxConnectionsPerUser="2",
-    )
+async def test_connect_is_refused_at_the_per_user_cap(app_with, service: RecordingService) -> None:
+    app_with(ChatMaxConnectionsPerUser="2")
     service.connect("tab-1", "alice", *LOBBY_GROUPS)
     second = await call(event_request(CONNECT, connection_id="tab-2"))
     assert second.status_code == 200
@@ -184,9 +175,9 @@ async def test_connect_is_refused_at_the_per_user_cap(configure, service: Record
 
 
 async def test_connect_fails_closed_when_the_count_cannot_be_read(
-    configure, service: RecordingService
+    app_with, service: RecordingService
 ) -> None:
-    configure(WebPubSubConnectionString=connection_string(service.endpoint))
+    app_with()
     service.status = 500
     response = await call(event_request(CONNECT))
     assert response.status_code == 502
@@ -211,9 +202,9 @@ async def test_connect_without_user_is_refused_unless_lazy_auth(app: RecordingSe
     ],
 )
 async def test_lazy_auth_connect(
-    configure, service: RecordingService, query: dict, status: int, user
+    app_with, service: RecordingService, query: dict, status: int, user
 ) -> None:
-    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatLazyAuth="true")
+    app_with(ChatLazyAuth="true")
     response = await call(event_request(CONNECT, user=None, body=connect_body(query)))
     assert response.status_code == status
     if user:
@@ -229,8 +220,8 @@ async def test_lazy_auth_connect(
         assert service.requests == []
 
 
-async def test_lazy_auth_connect_bad_json(configure, service: RecordingService) -> None:
-    configure(WebPubSubConnectionString=connection_string(service.endpoint), ChatLazyAuth="true")
+async def test_lazy_auth_connect_bad_json(app_with) -> None:
+    app_with(ChatLazyAuth="true")
     response = await call(event_request(CONNECT, user=None, body=b"{not json"))
     assert response.status_code == 400
 
@@ -344,10 +335,8 @@ async def test_rejected_messages_reply_to_the_sender_only(
     assert app.requests == []
 
 
-async def test_max_length_is_configurable(configure, service: RecordingService) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint), ChatMaxMessageLength="5"
-    )
+async def test_max_length_is_configurable(app_with, service: RecordingService) -> None:
+    app_with(ChatMaxMessageLength="5")
     ok = await call(event_request(MESSAGE, body=b"12345", content_type="text/plain"))
     too_long = await call(
         event_request(MESSAGE, body=b"123456", content_type="text/plain", ce_id="2")
@@ -364,13 +353,9 @@ async def test_anonymous_connection_cannot_chat(app: RecordingService) -> None:
 
 
 async def test_rate_limit_round_trips_through_connection_state(
-    configure, service: RecordingService
+    app_with, service: RecordingService
 ) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatRateLimitMessages="3",
-        ChatRateLimitWindowSeconds="60",
-    )
+    app_with(ChatRateLimitMessages="3", ChatRateLimitWindowSeconds="60")
     state = None
     outcomes = []
     for n in range(5):
@@ -403,12 +388,8 @@ async def test_rate_limit_round_trips_through_connection_state(
     assert [b["message"] for b in service.broadcasts] == ["m0", "m1", "m2", "y"]
 
 
-async def test_flood_reply_explains(configure, service: RecordingService) -> None:
-    configure(
-        WebPubSubConnectionString=connection_string(service.endpoint),
-        ChatRateLimitMessages="1",
-        ChatRateLimitWindowSeconds="60",
-    )
+async def test_flood_reply_explains(app_with) -> None:
+    app_with(ChatRateLimitMessages="1", ChatRateLimitWindowSeconds="60")
     first = await call(event_request(MESSAGE, body=b"a", content_type="text/plain"))
     second = await call(
         event_request(

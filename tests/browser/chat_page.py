@@ -6,11 +6,20 @@ what a person does: join, send, look at the log. Every wait is a bounded Playwri
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Dialog, Locator, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Dialog,
+    Locator,
+    Page,
+    expect,
+)
 
 CONNECT_TIMEOUT_MS = 15_000
 MESSAGE_TIMEOUT_MS = 8_000
@@ -45,6 +54,20 @@ STATE_RECORDER = """
   });
 })();
 """
+
+
+# Keep hold of the page's sockets, so a test can drop them; while `__down` is set, a new one is a
+# stand-in that closes at once (1006, as a failed connection does): the page stays disconnected
+# until the test says so. Going offline closes no socket.
+HOLD_SOCKETS = (
+    "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
+    " window.WebSocket = function (...args) {"
+    "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
+    "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
+    "     return dead; }"
+    "   const s = new Real(...args); window.__sockets.push(s); return s; };"
+    " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
+)
 
 
 def is_browser_network_line(text: str) -> bool:
@@ -170,3 +193,31 @@ class ChatPage:
 
 # open_chat(query="", viewport=DESKTOP, **context_options) -> ChatPage (see conftest.py)
 OpenChat = Callable[..., ChatPage]
+# joined(base_name) -> (ChatPage, the unique name it joined as) (see conftest.py)
+Joined = Callable[[str], tuple[ChatPage, str]]
+
+
+@contextlib.contextmanager
+def tabs(browser: Browser, url: str) -> Iterator[OpenChat]:
+    """open(query="", viewport=DESKTOP, **context_options) -> a ChatPage at `url` + query in a
+    fresh context. On leaving, every page opened must be clean: no uncaught exception, no
+    dialog and no console error other than Chromium's own network-failure lines. Contexts are
+    closed afterwards, so later tests do not see these users."""
+    opened: list[ChatPage] = []
+
+    def open_page(query: str = "", viewport: dict | None = None, **context_options) -> ChatPage:
+        context = browser.new_context(
+            viewport=viewport or DESKTOP, locale="en-GB", **context_options
+        )
+        context.set_default_timeout(10_000)
+        chat = ChatPage.open(context, url + query)
+        opened.append(chat)
+        return chat
+
+    try:
+        yield open_page
+        for chat in opened:
+            chat.assert_clean()
+    finally:
+        for chat in opened:
+            chat.context.close()

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.support.stack import LocalStack, local_stack
 
-from .chat_page import DESKTOP, ChatPage, OpenChat
+from .chat_page import ChatPage, Joined, OpenChat, tabs
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser")
@@ -108,27 +108,21 @@ def unique() -> Callable[[str], str]:
 
 @pytest.fixture
 def open_chat(chromium: Browser, chat_stack: LocalStack) -> Iterator[OpenChat]:
-    """open_chat(query="", viewport=DESKTOP) -> a ChatPage in a fresh context.
+    """open_chat(query="", viewport=DESKTOP) -> a ChatPage in a fresh context on the module's
+    stack; every page must be clean at teardown (chat_page.tabs)."""
+    with tabs(chromium, chat_stack.options.chat_url) as open_page:
+        yield open_page
 
-    At teardown every page opened must be clean: no uncaught exception, no dialog and no console
-    error other than Chromium's own network-failure lines. Contexts are closed afterwards, so
-    later tests do not see this test's users.
-    """
-    opened: list[ChatPage] = []
 
-    def open_page(query: str = "", viewport: dict | None = None, **context_options) -> ChatPage:
-        context = chromium.new_context(
-            viewport=viewport or DESKTOP, locale="en-GB", **context_options
-        )
-        context.set_default_timeout(10_000)
-        chat = ChatPage.open(context, chat_stack.options.chat_url + query)
-        opened.append(chat)
-        return chat
+@pytest.fixture
+def joined(open_chat: OpenChat, unique: Callable[[str], str]) -> Joined:
+    """joined("alice") -> (a new tab that joined the chat under a name no other test uses,
+    that name)."""
 
-    yield open_page
-    try:
-        for chat in opened:
-            chat.assert_clean()
-    finally:
-        for chat in opened:
-            chat.context.close()
+    def join(base: str) -> tuple[ChatPage, str]:
+        name = unique(base)
+        chat = open_chat()
+        chat.join(name)
+        return chat, name
+
+    return join

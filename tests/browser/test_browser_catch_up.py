@@ -9,23 +9,11 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import expect
 
-from .chat_page import ChatPage, OpenChat
+from .chat_page import HOLD_SOCKETS, ChatPage, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 RECOVERY_TIMEOUT_MS = 25_000
-# Keep hold of the page's sockets, so a test can drop them; while `__down` is set, a new one is a
-# stand-in that closes at once (1006, as a failed connection does): the page stays disconnected
-# until the test says so. Going offline closes no socket.
-HOLD_SOCKETS = (
-    "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
-    " window.WebSocket = function (...args) {"
-    "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
-    "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
-    "     return dead; }"
-    "   const s = new Real(...args); window.__sockets.push(s); return s; };"
-    " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
-)
 # The tab hidden or shown as the page sees it (headless Chromium never hides a page).
 SET_HIDDEN = """(hidden) => {
   const define = (key, get) => Object.defineProperty(document, key, { configurable: true, get });

@@ -11,7 +11,7 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from .chat_page import ChatPage
+from .chat_page import HOLD_SOCKETS, ChatPage
 
 # The sign-in stack, its tabs and the sign-in steps are those of the sign-in tests (this module
 # gets a stack of its own: the fixture is per module).
@@ -21,18 +21,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
 OUTAGE_S = 10.0
 RECOVERY_TIMEOUT_MS = 25_000
-# Keep hold of the page's sockets, so the test can drop them; while `__down` is set, a new one
-# is a stand-in that closes at once (1006, as a failed connection does): the page stays
-# disconnected until the test says so (as in test_browser_catch_up).
-SOCKETS = (
-    "(() => { const Real = window.WebSocket; window.__sockets = []; window.__down = false;"
-    " window.WebSocket = function (...args) {"
-    "   if (window.__down) { const dead = { readyState: 3, close() {}, send() {} };"
-    "     setTimeout(() => dead.onclose && dead.onclose({ code: 1006, reason: '' }), 20);"
-    "     return dead; }"
-    "   const s = new Real(...args); window.__sockets.push(s); return s; };"
-    " Object.assign(window.WebSocket, Real); window.WebSocket.prototype = Real.prototype; })();"
-)
 
 
 def dm_button(chat: ChatPage):
@@ -50,7 +38,7 @@ def test_after_10_s_down_the_page_shows_two_rooms_and_a_dm_once_in_order(
     alice_name, bob_name = f"alice-{tag}", f"bob-{tag}"
     rooms = [f"one-{tag}", f"two-{tag}"]
     alice, bob = open_tab(), open_tab()
-    alice.context.add_init_script(SOCKETS)
+    alice.context.add_init_script(HOLD_SOCKETS)
     sign_in(alice, "Microsoft", alice_name)
     sign_in(bob, "GitHub", bob_name)
     for chat in (alice, bob):

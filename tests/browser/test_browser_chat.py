@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, expect
 
 from tests.support.stack import LocalStack
 
-from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
+from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, Joined, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -95,12 +95,8 @@ def test_two_people_see_each_other_in_order_and_the_leave_notice(
     assert lines_of(alice, people).last.get_attribute("data-event") == "left"
 
 
-def test_every_line_has_a_timestamp_from_the_server(
-    open_chat: OpenChat, unique: Callable[[str], str]
-) -> None:
-    name = unique("tim")
-    chat = open_chat()
-    chat.join(name)
+def test_every_line_has_a_timestamp_from_the_server(joined: Joined) -> None:
+    chat, name = joined("tim")
     chat.send("what time is it?")
     expect(chat.chat_line(name, "what time is it?")).to_have_count(1, timeout=MESSAGE_TIMEOUT_MS)
 
@@ -115,14 +111,8 @@ def test_every_line_has_a_timestamp_from_the_server(
         assert stamp.get_attribute("title")
 
 
-def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(
-    open_chat: OpenChat, unique: Callable[[str], str]
-) -> None:
-    sender_name, reader_name = unique("mallory"), unique("victim")
-    sender = open_chat()
-    sender.join(sender_name)
-    reader = open_chat()
-    reader.join(reader_name)
+def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(joined: Joined) -> None:
+    (sender, sender_name), (reader, _) = joined("mallory"), joined("victim")
     image_requests: list[str] = []
     reader.page.on(
         "request", lambda r: image_requests.append(r.url) if r.url.endswith("/x") else None
@@ -150,13 +140,9 @@ def test_markup_in_a_message_is_shown_as_text_and_runs_nothing(
 
 
 def test_the_servers_explanations_for_refused_messages_are_shown(
-    open_chat: OpenChat, unique: Callable[[str], str], chat_stack: LocalStack
+    joined: Joined, chat_stack: LocalStack
 ) -> None:
-    name, peer_name = unique("eve"), unique("peer")
-    chat = open_chat()
-    chat.join(name)
-    peer = open_chat()
-    peer.join(peer_name)
+    (chat, name), (peer, _) = joined("eve"), joined("peer")
 
     # A blank box never leaves the page (test_browser_compose.py); text that only looks blank
     # (zero-width spaces) does, and the server explains: nothing is broadcast.
@@ -188,14 +174,8 @@ def test_the_servers_explanations_for_refused_messages_are_shown(
     expect(chat.local_notes("Connection lost")).to_have_count(0)
 
 
-def test_a_flood_is_answered_by_the_rate_limit_not_dropped_or_disconnected(
-    open_chat: OpenChat, unique: Callable[[str], str]
-) -> None:
-    name, peer_name = unique("flood"), unique("watcher")
-    chat = open_chat()
-    chat.join(name)
-    peer = open_chat()
-    peer.join(peer_name)
+def test_a_flood_is_answered_by_the_rate_limit_not_dropped_or_disconnected(joined: Joined) -> None:
+    (chat, name), (peer, _) = joined("flood"), joined("watcher")
 
     # The default limit is 20 messages per 10 s per connection; 30 quick sends exceed it.
     sent = [f"flood {i}" for i in range(30)]

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, WebSocketRoute, expect
 
 from tests.support.stack import LocalStack, local_stack
 
-from .chat_page import DESKTOP, MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
+from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat, tabs
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -239,10 +239,8 @@ def short_limit_stack() -> Iterator[LocalStack]:
 def test_the_counter_counts_against_the_configured_limit(
     chromium: Browser, short_limit_stack: LocalStack, unique: Callable[[str], str]
 ) -> None:
-    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
-    context.set_default_timeout(10_000)
-    try:
-        chat = ChatPage.open(context, short_limit_stack.options.chat_url)
+    with tabs(chromium, short_limit_stack.options.chat_url) as open_page:
+        chat = open_page()
         chat.join(unique("brief"))
         box, counter = chat.message_input, chat.page.locator("#message-counter")
         box.fill("x" * 80)  # 80 % of the configured 100: no counter yet
@@ -259,6 +257,3 @@ def test_the_counter_counts_against_the_configured_limit(
             re.compile(r"101 characters; the limit is 100"), timeout=MESSAGE_TIMEOUT_MS
         )
         expect(box).to_have_value("x" * 101)
-        chat.assert_clean()
-    finally:
-        context.close()

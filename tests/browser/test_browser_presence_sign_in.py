@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .chat_page import ChatPage
 from .page_checks import check_state
 
 # The sign-in stack, its tabs and the sign-in steps are those of the sign-in tests (this module
@@ -42,33 +41,21 @@ def test_two_accounts_with_one_name_are_two_members_with_their_providers(
 
 @pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["1280x800", "390x844"])
 def test_the_sign_in_card_and_signed_in_chat_pass_axe_and_fit(
-    chromium,
-    sign_in_stack,  # noqa: F811
+    open_tab,  # noqa: F811
     artifacts_dir: Path,
     viewport: dict,
 ) -> None:
     screens = artifacts_dir / "screens"
-    opened = []
-    try:
-        for _ in range(2):
-            context = chromium.new_context(viewport=viewport, locale="en-GB")
-            context.set_default_timeout(10_000)
-            opened.append(ChatPage.open(context, sign_in_stack.options.chat_url))
-        first, second = opened
-        expect(first.page.locator("#sign-in-panel")).to_be_visible()
-        check_state(first.page, "sign-in", screens)
-        sign_in(first, "Microsoft", LONG_EMAIL)
-        sign_in(second, "GitHub", LONG_EMAIL)
-        # Each viewport's own text: the stack (and so the lobby's history) is shared by both
-        # runs, and the other run's line has the same name (it came back through history).
-        text = f"same name, another account ({viewport['width']} px)"
-        second.send(text)
-        expect(first.chat_line(LONG_EMAIL, text)).to_have_count(1)
-        first.page.locator("#members-summary").click()
-        expect(first.page.locator("#member-list li")).to_have_count(2)
-        check_state(first.page, "signed-in-members-open", screens)
-        for chat in opened:
-            chat.assert_clean()
-    finally:
-        for chat in opened:
-            chat.context.close()
+    first, second = open_tab(viewport=viewport), open_tab(viewport=viewport)
+    expect(first.page.locator("#sign-in-panel")).to_be_visible()
+    check_state(first.page, "sign-in", screens)
+    sign_in(first, "Microsoft", LONG_EMAIL)
+    sign_in(second, "GitHub", LONG_EMAIL)
+    # Each viewport's own text: the stack (and so the lobby's history) is shared by both
+    # runs, and the other run's line has the same name (it came back through history).
+    text = f"same name, another account ({viewport['width']} px)"
+    second.send(text)
+    expect(first.chat_line(LONG_EMAIL, text)).to_have_count(1)
+    first.page.locator("#members-summary").click()
+    expect(first.page.locator("#member-list li")).to_have_count(2)
+    check_state(first.page, "signed-in-members-open", screens)

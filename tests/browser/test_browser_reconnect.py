@@ -4,14 +4,13 @@ shows nothing twice. This module kills the stack's emulator, so it has a stack o
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.support.stack import LocalStack
 
-from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, OpenChat
+from .chat_page import MESSAGE_TIMEOUT_MS, ChatPage, Joined
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -25,13 +24,9 @@ def assert_no_line_twice(chat: ChatPage) -> None:
 
 
 def test_the_page_reconnects_by_itself_after_the_emulator_restarts(
-    open_chat: OpenChat, unique: Callable[[str], str], chat_stack: LocalStack
+    joined: Joined, chat_stack: LocalStack
 ) -> None:
-    alice_name, bob_name = unique("alice"), unique("bob")
-    alice = open_chat()
-    alice.join(alice_name)
-    bob = open_chat()
-    bob.join(bob_name)
+    (alice, alice_name), (bob, bob_name) = joined("alice"), joined("bob")
     alice.send("before the crash")
     expect(bob.chat_line(alice_name, "before the crash")).to_have_count(
         1, timeout=MESSAGE_TIMEOUT_MS
@@ -87,12 +82,8 @@ def test_the_page_reconnects_by_itself_after_the_emulator_restarts(
         assert_no_line_twice(chat)
 
 
-def test_reconnect_now_skips_the_wait(
-    open_chat: OpenChat, unique: Callable[[str], str], chat_stack: LocalStack
-) -> None:
-    name = unique("eager")
-    chat = open_chat()
-    chat.join(name)
+def test_reconnect_now_skips_the_wait(joined: Joined, chat_stack: LocalStack) -> None:
+    chat, name = joined("eager")
 
     chat_stack.kill_emulator()
     # Wait until the back-off has grown to a wait of 3 s or more ...

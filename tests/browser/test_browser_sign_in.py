@@ -18,7 +18,7 @@ from playwright.sync_api import Error as PlaywrightError
 from devstack.host.easy_auth import NONCE_COOKIE
 from tests.support.stack import LocalStack, local_stack
 
-from .chat_page import DESKTOP, ChatPage
+from .chat_page import DESKTOP, ChatPage, OpenChat, tabs
 
 LONG_EMAIL = "a.very.long.first.name.and.surname.for.testing@subdivision.contoso.example"
 
@@ -30,23 +30,10 @@ def sign_in_stack() -> Iterator[LocalStack]:
 
 
 @pytest.fixture
-def open_tab(chromium: Browser, sign_in_stack: LocalStack) -> Iterator:
-    opened: list[ChatPage] = []
-
-    def open_page(**context_options) -> ChatPage:
-        context = chromium.new_context(viewport=DESKTOP, locale="en-GB", **context_options)
-        context.set_default_timeout(10_000)
-        chat = ChatPage.open(context, sign_in_stack.options.chat_url)
-        opened.append(chat)
-        return chat
-
-    yield open_page
-    try:
-        for chat in opened:
-            chat.assert_clean()
-    finally:
-        for chat in opened:
-            chat.context.close()
+def open_tab(chromium: Browser, sign_in_stack: LocalStack) -> Iterator[OpenChat]:
+    """Tabs on the sign-in stack (`sign_in_stack`, which a module may replace), as open_chat."""
+    with tabs(chromium, sign_in_stack.options.chat_url) as open_page:
+        yield open_page
 
 
 def sign_in(chat: ChatPage, provider_label: str, name: str) -> None:
@@ -160,10 +147,8 @@ def redirecting_stack() -> Iterator[LocalStack]:
 def test_like_the_deployment_the_page_sends_you_to_sign_in_first(
     chromium: Browser, redirecting_stack: LocalStack
 ) -> None:
-    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
-    context.set_default_timeout(10_000)
-    try:
-        chat = ChatPage.open(context, redirecting_stack.options.chat_url)
+    with tabs(chromium, redirecting_stack.options.chat_url) as open_page:
+        chat = open_page()
         # Never the page first: straight to the (local) Entra sign-in.
         expect(chat.page).to_have_url(
             re.compile(r"/\.auth/login/aad\?post_login_redirect_uri=/api/index$")
@@ -179,9 +164,6 @@ def test_like_the_deployment_the_page_sends_you_to_sign_in_first(
         )
         chat.page.locator("#sign-out").click()
         expect(chat.page.locator("h1")).to_have_text("Sign in with Microsoft Entra ID")
-        chat.assert_clean()
-    finally:
-        context.close()
 
 
 # --- issue 15, items 4 and 5: what Chromium does with a hostile link or another site's page -----
@@ -288,20 +270,15 @@ def test_a_sign_in_reached_from_another_sites_link_still_works(
         f"{sign_in_stack.host_base_url}/.auth/login/github?post_login_redirect_uri=%2Fapi%2Findex"
     )
     other_site.page = f'<!doctype html><a id="go" href="{link}">chat</a>'
-    context = chromium.new_context(viewport=DESKTOP, locale="en-GB")
-    context.set_default_timeout(10_000)
-    try:
-        # The chat page's recorders, on a tab that starts on the other site.
-        chat = ChatPage.open(context, f"http://localhost:{other_site.server_port}/")
+    # The chat page's recorders, on a tab that starts on the other site.
+    with tabs(chromium, f"http://localhost:{other_site.server_port}/") as open_page:
+        chat = open_page()
         chat.page.locator("#go").click()
         expect(chat.page.locator("h1")).to_have_text("Sign in with GitHub")
         chat.page.locator("#name").fill("grace")
         chat.page.locator("#sign-in").click()
         chat.page.wait_for_url(re.compile(r"/api/index$"))
         chat.expect_connected("grace")
-        chat.assert_clean()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize(

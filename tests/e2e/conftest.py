@@ -27,17 +27,18 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 @pytest.fixture
 async def people(stack: LocalStack) -> AsyncIterator:
-    """`make(provider, name)`: a person signed in through the local form with a fresh provider
-    id, and their Web PubSub user id (a module's own `stack` decides where: with sign-in)."""
+    """`make(provider, name, provider_id=None)`: a person signed in through the local form
+    (with a fresh provider id unless given), and their Web PubSub user id (a module's own
+    `stack` decides where: with sign-in)."""
     sessions: list[aiohttp.ClientSession] = []
 
-    async def make(provider: str, name: str) -> tuple[Person, str]:
+    async def make(provider: str, name: str, provider_id: str | None = None) -> tuple[Person, str]:
         session = aiohttp.ClientSession(
             cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=15)
         )
         sessions.append(session)
         person = Person(session, stack.host_base_url)
-        provider_id = f"id-{uuid.uuid4().hex[:10]}"
+        provider_id = provider_id or f"id-{uuid.uuid4().hex[:10]}"
         await person.sign_in(provider, name, provider_id)
         return person, encode_user_id(provider, provider_id, name)
 

@@ -9,7 +9,7 @@ would have come before it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -27,25 +27,6 @@ pytestmark = pytest.mark.stack
 def stack() -> Iterator[LocalStack]:
     with local_stack(sign_in=True) as started:
         yield started
-
-
-@pytest.fixture
-async def people(stack: LocalStack) -> AsyncIterator:
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(name: str) -> tuple[Person, str]:
-        session = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=15)
-        )
-        sessions.append(session)
-        person = Person(session, stack.host_base_url)
-        provider_id = f"id-{uuid.uuid4().hex[:10]}"
-        await person.sign_in("aad", name, provider_id)
-        return person, encode_user_id("aad", provider_id, name)
-
-    yield make
-    for session in sessions:
-        await session.close()
 
 
 def _tag() -> str:
@@ -85,9 +66,9 @@ async def nothing_from(client: ChatClient, blocked_text: str, marker_from: ChatC
 async def test_a_block_stops_room_messages_and_dms_and_an_unblock_restores_them(people) -> None:
     room = f"block-{_tag()}"
     (ann, _ann_id), (ben, ben_id), (cat, _) = (
-        await people("ann"),
-        await people("ben"),
-        await people("cat"),
+        await people("aad", "ann"),
+        await people("aad", "ben"),
+        await people("aad", "cat"),
     )
     tab, other_tab = await in_room(ann, "ann-1", room), await in_room(ann, "ann-2", room)
     blocked, third = await in_room(ben, "ben", room), await in_room(cat, "cat", room)

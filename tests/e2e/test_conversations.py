@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from tests.e2e.test_sign_in import Person
@@ -25,24 +24,6 @@ pytestmark = pytest.mark.stack
 def stack() -> Iterator[LocalStack]:
     with local_stack(sign_in=True) as started:
         yield started
-
-
-@pytest.fixture
-async def people(stack: LocalStack) -> AsyncIterator:
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(provider: str, name: str) -> Person:
-        session = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=15)
-        )
-        sessions.append(session)
-        person = Person(session, stack.host_base_url)
-        await person.sign_in(provider, name)
-        return person
-
-    yield make
-    for session in sessions:
-        await session.close()
 
 
 def _tag() -> str:
@@ -68,7 +49,7 @@ def chat(frame: dict) -> bool:
 
 async def test_room_names_are_case_insensitive(people) -> None:
     tag = _tag()
-    alice, bob = await people("aad", f"alice-{tag}"), await people("github", f"bob-{tag}")
+    (alice, _), (bob, _) = await people("aad", f"alice-{tag}"), await people("github", f"bob-{tag}")
     alice_ws, bob_ws = await alice.join("alice"), await bob.join("bob")
     for ws, name in ((alice_ws, f"Dev-{tag}"), (bob_ws, f"DEV-{tag}")):
         await ws.send({"type": "join", "room": name})
@@ -87,7 +68,7 @@ async def test_room_names_are_case_insensitive(people) -> None:
 async def test_reading_on_one_device_clears_unread_on_the_other(people) -> None:
     tag = _tag()
     room = f"read-{tag}"
-    alice, bob = await people("aad", f"alice-{tag}"), await people("github", f"bob-{tag}")
+    (alice, _), (bob, _) = await people("aad", f"alice-{tag}"), await people("github", f"bob-{tag}")
     phone, laptop = await alice.join("phone"), await alice.join("laptop")
     bob_ws = await bob.join("bob")
     for ws in (phone, laptop, bob_ws):
@@ -121,9 +102,9 @@ async def _ids(person: Person, ws: ChatClient, room: str) -> dict[str, str]:
 async def test_a_dm_never_reaches_nor_is_readable_by_a_third_person(people) -> None:
     tag = _tag()
     room = f"meet-{tag}"
-    alice = await people("aad", f"alice-{tag}")
-    bob = await people("github", f"bob-{tag}")
-    carol = await people("aad", f"carol-{tag}")
+    (alice, _) = await people("aad", f"alice-{tag}")
+    (bob, _) = await people("github", f"bob-{tag}")
+    (carol, _) = await people("aad", f"carol-{tag}")
     bob_ws = await bob.join("bob")
     await bob_ws.join_room(room)
     alice_ws, carol_ws = await alice.join("alice"), await carol.join("carol")
@@ -169,8 +150,8 @@ async def test_after_a_10_s_outage_the_page_catches_up_on_everything_once_in_ord
 ) -> None:
     tag = _tag()
     rooms = [f"one-{tag}", f"two-{tag}"]
-    alice = await people("aad", f"alice-{tag}")
-    bob = await people("github", f"bob-{tag}")
+    (alice, _) = await people("aad", f"alice-{tag}")
+    (bob, _) = await people("github", f"bob-{tag}")
     alice_ws, bob_ws = await alice.join("alice"), await bob.join("bob")
     for room in rooms:
         await bob_ws.join_room(room)

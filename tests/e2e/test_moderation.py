@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
-from chat.identity import encode_user_id
 from tests.e2e.test_sign_in import Person
 from tests.support.chat_client import ChatClient
 from tests.support.stack import LocalStack, local_stack
@@ -29,28 +28,9 @@ ADMIN_ID = f"e2e-admin-{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="module")
-def moderated_stack() -> Iterator[LocalStack]:
+def stack() -> Iterator[LocalStack]:
     with local_stack(sign_in=True, extra_host_env={"ChatAdmins": f"aad:{ADMIN_ID}"}) as started:
         yield started
-
-
-@pytest.fixture
-async def people(moderated_stack: LocalStack) -> AsyncIterator:
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(name: str, provider_id: str | None = None) -> tuple[Person, str]:
-        session = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), timeout=aiohttp.ClientTimeout(total=15)
-        )
-        sessions.append(session)
-        person = Person(session, moderated_stack.host_base_url)
-        provider_id = provider_id or f"id-{uuid.uuid4().hex[:10]}"
-        await person.sign_in("aad", name, provider_id)
-        return person, encode_user_id("aad", provider_id, name)
-
-    yield make
-    for session in sessions:
-        await session.close()
 
 
 def _tag() -> str:
@@ -79,6 +59,23 @@ async def history_status(person: Person, room: str) -> int:
         return response.status
 
 
+async def reported(member: ChatClient, name: str, room: str, text: str, reason: str) -> dict:
+    """`member` (shown as `name`) says `text` in `room` and reports it: the message, once the
+    report is taken."""
+    await member.say_in(room, text)
+    said = await member.wait_chat(name, text)
+    await member.send({"type": "report", "room": room, "id": said["id"], "reason": reason})
+    assert (await member.wait_for(lambda f: f.get("event") == "reported"))["id"] == said["id"]
+    return said
+
+
+async def open_reports(admin: Person, room: str) -> list[dict]:
+    """The room's open reports, as the admins' route lists them."""
+    async with admin.session.get(f"{admin.base_url}/api/reports") as response:
+        assert response.status == 200
+        return [r for r in (await response.json())["reports"] if r["room"] == room]
+
+
 async def receives_nothing_more_from(client: ChatClient, room: str, sender: ChatClient) -> None:
     """`sender` has just had its room message echoed; now a lobby marker: `client` gets the
     marker, and nothing of `room` came before it."""
@@ -92,7 +89,7 @@ async def receives_nothing_more_from(client: ChatClient, room: str, sender: Chat
 
 async def test_the_first_joiner_owns_the_room_and_bans_every_tab_of_a_member(people) -> None:
     room = f"ban-{_tag()}"
-    (olga, olga_id), (bob, bob_id) = await people("olga"), await people("bob")
+    (olga, olga_id), (bob, bob_id) = await people("aad", "olga"), await people("aad", "bob")
     owner = await in_room(olga, "olga", room)
     tab1, tab2 = await in_room(bob, "bob-1", room), await in_room(bob, "bob-2", room)
     async with olga.session.get(f"{olga.base_url}/api/rooms/{room}") as response:
@@ -129,7 +126,7 @@ async def test_the_first_joiner_owns_the_room_and_bans_every_tab_of_a_member(peo
 
 async def test_a_kicked_member_stops_receiving_and_may_join_again(people) -> None:
     room = f"kick-{_tag()}"
-    (olga, _), (carl, carl_id) = await people("olga"), await people("carl")
+    (olga, _), (carl, carl_id) = await people("aad", "olga"), await people("aad", "carl")
     owner, kicked = await in_room(olga, "olga", room), await in_room(carl, "carl", room)
     await owner.send({"type": "kick", "room": room, "user": carl_id})
     await owner.wait_for(moderation("kick", room))
@@ -149,7 +146,7 @@ async def test_a_kicked_member_stops_receiving_and_may_join_again(people) -> Non
 
 async def test_mute_and_a_members_forged_frame(people) -> None:
     room = f"mute-{_tag()}"
-    (olga, olga_id), (mel, mel_id) = await people("olga"), await people("mel")
+    (olga, olga_id), (mel, mel_id) = await people("aad", "olga"), await people("aad", "mel")
     owner, member = await in_room(olga, "olga", room), await in_room(mel, "mel", room)
     # A member's forged moderation frame changes nothing.
     await member.send({"type": "ban", "room": room, "user": olga_id, "minutes": None})
@@ -171,8 +168,8 @@ async def test_mute_and_a_members_forged_frame(people) -> None:
 
 async def test_slow_mode_and_an_admin_appointing_a_moderator(people) -> None:
     room = f"slow-{_tag()}"
-    (olga, _), (sam, sam_id) = await people("olga"), await people("sam")
-    (ada, _) = await people("ada", ADMIN_ID)
+    (olga, _), (sam, sam_id) = await people("aad", "olga"), await people("aad", "sam")
+    (ada, _) = await people("aad", "ada", ADMIN_ID)
     owner, member = await in_room(olga, "olga", room), await in_room(sam, "sam", room)
     admin = await in_room(ada, "ada", room)
 
@@ -202,20 +199,15 @@ async def test_slow_mode_and_an_admin_appointing_a_moderator(people) -> None:
 
 async def test_a_report_reaches_the_admins_list_and_is_dismissed(people) -> None:
     room = f"report-{_tag()}"
-    (rita, _), (ada, _) = await people("rita"), await people("ada", ADMIN_ID)
+    (rita, _), (ada, _) = await people("aad", "rita"), await people("aad", "ada", ADMIN_ID)
     member = await in_room(rita, "rita", room)
-    await member.say_in(room, "something rude")
-    said = await member.wait_chat("rita", "something rude")
-    await member.send({"type": "report", "room": room, "id": said["id"], "reason": "rude"})
-    assert (await member.wait_for(lambda f: f.get("event") == "reported"))["id"] == said["id"]
+    said = await reported(member, "rita", room, "something rude", "rude")
     await member.send({"type": "report", "room": room, "id": said["id"], "reason": "again"})
     assert "already" in (await member.wait_for(rejected))["message"]
 
     async with rita.session.get(f"{rita.base_url}/api/reports") as response:
         assert response.status == 403
-    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
-        assert response.status == 200
-        mine = [r for r in (await response.json())["reports"] if r["room"] == room]
+    mine = await open_reports(ada, room)
     assert [(r["id"], r["reason"]) for r in mine] == [(said["id"], "rude")]
     # The message as it is now, read by the route (the report keeps no copy of its text).
     assert (mine[0]["message"]["text"], mine[0]["message"]["userId"]) == (
@@ -229,16 +221,15 @@ async def test_a_report_reaches_the_admins_list_and_is_dismissed(people) -> None
     await admin.send({"type": "resolve", "report": mine[0]["report"], "action": "dismiss"})
     await admin.send({"type": "resolve", "report": mine[0]["report"], "action": "dismiss"})
     assert "no such open report" in (await admin.wait_for(rejected))["message"]
-    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
-        assert [r for r in (await response.json())["reports"] if r["room"] == room] == []
+    assert await open_reports(ada, room) == []
     await member.close()
     await admin.close()
 
 
 async def test_a_moderator_deletes_anothers_message_and_a_member_may_not(people) -> None:
     room = f"del-{_tag()}"
-    (olga, _), (mo, mo_id) = await people("olga"), await people("mo")
-    (mel, _), (pat, _) = await people("mel"), await people("pat")
+    (olga, _), (mo, mo_id) = await people("aad", "olga"), await people("aad", "mo")
+    (mel, _), (pat, _) = await people("aad", "mel"), await people("aad", "pat")
     owner, moderator = await in_room(olga, "olga", room), await in_room(mo, "mo", room)
     author, member = await in_room(mel, "mel", room), await in_room(pat, "pat", room)
     everyone = (owner, moderator, author, member)
@@ -276,14 +267,10 @@ async def test_a_moderator_deletes_anothers_message_and_a_member_may_not(people)
 
 async def test_a_report_resolved_by_delete_deletes_the_message(people) -> None:
     room = f"rdel-{_tag()}"
-    (rita, _), (ada, ada_id) = await people("rita"), await people("ada", ADMIN_ID)
+    (rita, _), (ada, ada_id) = await people("aad", "rita"), await people("aad", "ada", ADMIN_ID)
     member = await in_room(rita, "rita", room)
-    await member.say_in(room, "delete me")
-    said = await member.wait_chat("rita", "delete me")
-    await member.send({"type": "report", "room": room, "id": said["id"], "reason": "spam"})
-    await member.wait_for(lambda f: f.get("event") == "reported")
-    async with ada.session.get(f"{ada.base_url}/api/reports") as response:
-        (mine,) = [r for r in (await response.json())["reports"] if r["room"] == room]
+    said = await reported(member, "rita", room, "delete me", "spam")
+    (mine,) = await open_reports(ada, room)
 
     admin = await ada.join("ada")  # in the lobby only: the report names the room
     await admin.send({"type": "resolve", "report": mine["report"], "action": "delete"})
@@ -292,8 +279,7 @@ async def test_a_report_resolved_by_delete_deletes_the_message(people) -> None:
     assert notice["by"] == ada_id
 
     async def closed() -> bool:
-        async with ada.session.get(f"{ada.base_url}/api/reports") as response:
-            return all(r["room"] != room for r in (await response.json())["reports"])
+        return await open_reports(ada, room) == []
 
     await until(closed, timeout=10, what="the report closed")
     async with rita.session.get(f"{rita.base_url}/api/rooms/{room}/messages") as response:
@@ -314,8 +300,8 @@ async def closed(client: ChatClient) -> aiohttp.WSMessage:
 
 
 async def test_an_admin_bans_a_user_from_the_whole_chat_and_lifts_it(people) -> None:
-    (ada, ada_id), (olga, _) = await people("ada", ADMIN_ID), await people("olga")
-    (vic, vic_id) = await people("vic")
+    (ada, ada_id), (olga, _) = await people("aad", "ada", ADMIN_ID), await people("aad", "olga")
+    (vic, vic_id) = await people("aad", "vic")
     admin, member = await ada.join("ada"), await olga.join("olga")
     tabs = [await vic.join("vic-1"), await vic.join("vic-2")]
     status, early_url = await vic.negotiate()  # a token issued before the ban

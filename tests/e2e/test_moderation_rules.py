@@ -31,11 +31,10 @@ from .test_moderation import (  # noqa: F401  (fixtures)
     closed,
     history_status,
     in_room,
-    moderated_stack,
     moderation,
-    people,
     receives_nothing_more_from,
     rejected,
+    stack,
 )
 
 pytestmark = pytest.mark.stack
@@ -46,9 +45,9 @@ def _tag() -> str:
 
 
 @pytest.fixture
-async def table(moderated_stack: LocalStack) -> AsyncIterator[TableStore]:  # noqa: F811
+async def table(stack: LocalStack) -> AsyncIterator[TableStore]:  # noqa: F811
     """The stack's `chatstate` table, read (and written, as another instance) directly."""
-    connection = moderated_stack.options.storage_connection_string
+    connection = stack.options.storage_connection_string
     settings = storage_settings.parse_connection_string("ChatStorage", connection)
     store = TableStore(settings)
     yield store
@@ -86,10 +85,10 @@ async def refused_with(client: ChatClient, frame: dict, reason: str) -> str:
     return message
 
 
-async def test_topic_removing_a_moderator_and_who_outranks_whom(people, table) -> None:  # noqa: F811
+async def test_topic_removing_a_moderator_and_who_outranks_whom(people, table) -> None:
     room = f"ranks-{_tag()}"
-    (olga, olga_id), (mo, mo_id) = await people("olga"), await people("mo")
-    (mel, _), (ada, ada_id) = await people("mel"), await people("ada", ADMIN_ID)
+    (olga, olga_id), (mo, mo_id) = await people("aad", "olga"), await people("aad", "mo")
+    (mel, _), (ada, ada_id) = await people("aad", "mel"), await people("aad", "ada", ADMIN_ID)
     owner, moderator = await in_room(olga, "olga", room), await in_room(mo, "mo", room)
     member, admin = await in_room(mel, "mel", room), await in_room(ada, "ada", room)
 
@@ -154,12 +153,12 @@ async def test_topic_removing_a_moderator_and_who_outranks_whom(people, table) -
 
 
 async def test_audited_before_anyone_hears_and_the_notice_says_what_and_how_long(
-    people,  # noqa: F811
+    people,
     table,
 ) -> None:
     room = f"audit-{_tag()}"
-    (olga, olga_id), (tim, tim_id) = await people("olga"), await people("tim")
-    (ada, ada_id), (vic, vic_id) = await people("ada", ADMIN_ID), await people("vic")
+    (olga, olga_id), (tim, tim_id) = await people("aad", "olga"), await people("aad", "tim")
+    (ada, ada_id), (vic, vic_id) = await people("aad", "ada", ADMIN_ID), await people("aad", "vic")
     owner, target = await in_room(olga, "olga", room), await in_room(tim, "tim", room)
     admin = await in_room(ada, "ada", room)
     partition = f"audit|{room}"
@@ -236,7 +235,12 @@ async def test_audited_before_anyone_hears_and_the_notice_says_what_and_how_long
 
 
 async def post_event(
-    stack: LocalStack, user: str, frame: dict, ce_id: str, state: dict, connection: str
+    stack: LocalStack,  # noqa: F811  (the module's stack, passed in)
+    user: str,
+    frame: dict,
+    ce_id: str,
+    state: dict,
+    connection: str,
 ) -> tuple[int, str]:
     """A user event exactly as the service delivers it (signed with the stack's key), with
     the connection state given: what a stale page's or a tampered state would look like."""
@@ -265,12 +269,12 @@ async def post_event(
 
 
 async def test_a_members_forged_frames_and_a_forged_connection_state_change_nothing(
-    people,  # noqa: F811
+    people,
     table,
-    moderated_stack: LocalStack,  # noqa: F811
+    stack: LocalStack,  # noqa: F811
 ) -> None:
     room = f"forge-{_tag()}"
-    (olga, olga_id), (mel, mel_id) = await people("olga"), await people("mel")
+    (olga, olga_id), (mel, mel_id) = await people("aad", "olga"), await people("aad", "mel")
     owner, member = await in_room(olga, "olga", room), await in_room(mel, "mel", room)
     await owner.say_in(room, "the owner's words")
     said = await member.wait_chat("olga", "the owner's words")
@@ -304,7 +308,7 @@ async def test_a_members_forged_frames_and_a_forged_connection_state_change_noth
     }
     for i, frame in enumerate(forged):
         status, body = await post_event(
-            moderated_stack, mel_id, frame, f"{i + 1}", claims, f"forged-{_tag()}"
+            stack, mel_id, frame, f"{i + 1}", claims, f"forged-{_tag()}"
         )
         assert status == 200, (frame, status, body)
         answer = json.loads(body)
@@ -314,7 +318,7 @@ async def test_a_members_forged_frames_and_a_forged_connection_state_change_noth
     # A connection from before sign-in was required (a chosen name): refused, every command.
     for i, frame in enumerate(forged):
         status, body = await post_event(
-            moderated_stack, "alice", frame, f"{i + 1}", claims, f"unsigned-{_tag()}"
+            stack, "alice", frame, f"{i + 1}", claims, f"unsigned-{_tag()}"
         )
         assert status == 200, (frame, status, body)
         assert json.loads(body)["message"] == events.SIGN_IN_FIRST, (frame, body)
@@ -342,16 +346,16 @@ async def test_a_members_forged_frames_and_a_forged_connection_state_change_noth
     await member.close()
 
 
-async def test_a_retried_event_acts_once(people, table, moderated_stack: LocalStack) -> None:  # noqa: F811
+async def test_a_retried_event_acts_once(people, table, stack: LocalStack) -> None:  # noqa: F811
     room = f"retry-{_tag()}"
-    (olga, olga_id), (ron, ron_id) = await people("olga"), await people("ron")
+    (olga, olga_id), (ron, ron_id) = await people("aad", "olga"), await people("aad", "ron")
     owner, target = await in_room(olga, "olga", room), await in_room(ron, "ron", room)
     ban = {"type": "ban", "room": room, "user": ron_id, "minutes": 10}
     state = {"rooms": ["lobby"]}
     connection = f"retry-{_tag()}"
     # The service's retry of one event: the same ce-id, connection and body, twice.
     for _ in range(2):
-        status, body = await post_event(moderated_stack, olga_id, ban, "7", state, connection)
+        status, body = await post_event(stack, olga_id, ban, "7", state, connection)
         assert status == 204, body
     await target.wait_for(moderation("ban", room))
     await owner.wait_for(moderation("ban", room))
@@ -372,14 +376,14 @@ def written(room: str, action: str, account: str, user_id: str, until: float) ->
     return Moderate(room, audit, action, account, user_id, until=until, at=0.0)
 
 
-async def test_bans_and_mutes_expire_at_use_with_no_timer(people, table) -> None:  # noqa: F811
+async def test_bans_and_mutes_expire_at_use_with_no_timer(people, table) -> None:
     """Rows written (as another instance would) seconds before they expire, for people the
     host has not read yet: refused until then, admitted after, with nothing run at expiry."""
     room = f"expire-{_tag()}"
     (olga, _), (vic, vic_id), (mia, mia_id) = (
-        await people("olga"),
-        await people("vic"),
-        await people("mia"),
+        await people("aad", "olga"),
+        await people("aad", "vic"),
+        await people("aad", "mia"),
     )
     owner = await in_room(olga, "olga", room)
     elsewhere = ModerationStore(table)
@@ -409,9 +413,9 @@ async def test_bans_and_mutes_expire_at_use_with_no_timer(people, table) -> None
         await client.close()
 
 
-async def test_a_mute_refuses_messages_edits_and_reactions_until_lifted(people) -> None:  # noqa: F811
+async def test_a_mute_refuses_messages_edits_and_reactions_until_lifted(people) -> None:
     room = f"mute-{_tag()}"
-    (olga, _), (mel, mel_id) = await people("olga"), await people("mel")
+    (olga, _), (mel, mel_id) = await people("aad", "olga"), await people("aad", "mel")
     owner, member = await in_room(olga, "olga", room), await in_room(mel, "mel", room)
     await member.say_in(room, "before")
     before = await owner.wait_chat("mel", "before")
@@ -438,10 +442,10 @@ async def test_a_mute_refuses_messages_edits_and_reactions_until_lifted(people) 
         await client.close()
 
 
-async def test_a_chat_wide_ban_expires_at_use(people, table) -> None:  # noqa: F811
+async def test_a_chat_wide_ban_expires_at_use(people, table) -> None:
     """A chat-wide ban row written (as another instance would) seconds before it expires:
     negotiate answers 403 until then and 200 after, with nothing run at the expiry."""
-    (zoe, zoe_id) = await people("zoe")
+    (zoe, zoe_id) = await people("aad", "zoe")
     account = roles.account(zoe_id)
     assert account
     soon = time.time() + 3.0
@@ -459,8 +463,8 @@ async def test_a_chat_wide_ban_expires_at_use(people, table) -> None:  # noqa: F
     await client.close()
 
 
-async def test_the_lobby_has_no_owner(people) -> None:  # noqa: F811
-    (first, _) = await people("first")
+async def test_the_lobby_has_no_owner(people) -> None:
+    (first, _) = await people("aad", "first")
     client = await in_room(first, "first", "lobby")
     info = await room_info(first, "lobby")
     assert (info["owner"], info["moderators"]) == (None, [])

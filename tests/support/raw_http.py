@@ -8,6 +8,7 @@ connection observed directly.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 WAIT_S = 10.0  # generous: a timeout under test is far shorter than this
@@ -55,6 +56,26 @@ def parse_response(raw: bytes) -> RawResponse:
     response = parse_head(head)
     response.body = body
     return response
+
+
+async def send_raw(base_url: str, raw: bytes) -> RawResponse:
+    """Write `raw` exactly as given on a new connection; the answer sent before it closed."""
+    reader, writer = await connect(base_url)
+    try:
+        writer.write(raw)
+        return parse_response(await read_until_closed(reader))
+    finally:
+        writer.close()
+
+
+def assert_quiet_400(response: RawResponse, records: list[logging.LogRecord], mark: str) -> None:
+    """A malformed request's answer: a plain 400 that quotes nothing, and one INFO line in the
+    log without the request's bytes (`mark` is in every hostile request) or a traceback."""
+    assert response.status == 400
+    assert response.headers.get("x-content-type-options") == "nosniff"
+    assert response.body == b"400 Bad Request\n"
+    assert not any(mark in r.getMessage() or r.exc_info for r in records)
+    assert [r.levelno for r in records if "malformed request" in r.getMessage()] == [logging.INFO]
 
 
 def request(method: str, path: str, *headers: str, body: bytes = b"") -> bytes:
