@@ -12,12 +12,16 @@ import pytest
 from playwright.sync_api import expect
 
 from .chat_page import ChatPage
+from .page_checks import check_state
 
 # The sign-in stack, its tabs and the sign-in steps are those of the sign-in tests (this module
 # gets a stack of its own: the fixture is per module).
 from .test_browser_sign_in import open_tab, sign_in, sign_in_stack  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
+
+WIDE = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 
 
 def dm_button(chat: ChatPage):
@@ -248,12 +252,14 @@ def test_a_dm_reads_as_a_person_who_is_online_or_not(open_tab, artifacts_dir) ->
     expect(erin.page.locator("#room-title")).to_have_text(frank_name)
     expect(erin.page.locator("#room-peer-idp")).to_have_text("GitHub")
     expect(erin.page.locator("#peer-status")).to_have_text("online")
+    # Both sides, wide and on a phone: axe finds nothing serious, no text is cut, nothing
+    # scrolls sideways (page_checks.check_state), and a picture for a person to look at.
     for chat, who in ((frank, "frank"), (erin, "erin")):
-        chat.page.set_viewport_size({"width": 1280, "height": 800})
-        chat.page.screenshot(path=str(artifacts_dir / f"dmview-desktop-{who}.png"))
-        chat.page.set_viewport_size({"width": 390, "height": 844})
-        expect(chat.page.locator("#peer-status")).to_be_visible()
-        chat.page.screenshot(path=str(artifacts_dir / f"dmview-390-{who}.png"))
+        for size, viewport in (("desktop", WIDE), ("390", PHONE)):
+            chat.page.set_viewport_size(viewport)
+            expect(chat.page.locator("#peer-status")).to_be_visible()
+            check_state(chat.page, f"dm-view-{who}", artifacts_dir / "screens")
+            chat.page.screenshot(path=str(artifacts_dir / f"dmview-{size}-{who}.png"))
 
     # Erin goes: Frank's header says so at once (the lobby's "left"), and again when she is back.
     erin.context.close()
@@ -284,7 +290,7 @@ def test_the_sidebar_reads_rooms_join_browse_then_people(open_tab) -> None:  # n
         "nodes => nodes.map(n => '#' + n.id)"
     )
     assert children == order
-    for viewport in ({"width": 1280, "height": 800}, {"width": 390, "height": 844}):
+    for viewport in (WIDE, PHONE):
         frank.page.set_viewport_size(viewport)
         tops = [frank.page.locator(s).bounding_box()["y"] for s in order]
         assert tops == sorted(tops), (viewport, tops)
