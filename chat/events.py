@@ -29,6 +29,7 @@ from chat import (
     chat_bans,
     connection_state,
     direct,
+    direct_typing,
     edits,
     event_time,
     history,
@@ -300,6 +301,9 @@ def command(
         return _gated(turn, rooms.JOIN, join)
     if parsed.kind == rooms.READ:
         return read(turn, parsed.message_id or "")
+    if parsed.kind == rooms.TYPING and rooms.is_direct(parsed.room):
+        to = (parsed.frame or {}).get("to")
+        return direct_typing.typing(turn.user, parsed.room, to, state, settings, now)
     if parsed.room not in rooms.rooms_of(state):
         return refuse(not_member(parsed.room), parsed.room, state, "member")
     if parsed.kind == rooms.LEAVE:

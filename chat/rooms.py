@@ -149,6 +149,9 @@ def parse(body: bytes, content_type: str | None, max_bytes: int) -> Command:
         if not isinstance(seen, str) or not MESSAGE_ID.fullmatch(seen):
             raise Rejected('Command read refused: "id" must be a message id.', room)
         return Command(READ, room, message_id=seen)
+    if kind == TYPING and is_direct(room):
+        # chat/direct_typing.py reads the frame's "to" (the pair must name the room).
+        return Command(TYPING, room, frame=value)
     if kind != MESSAGE:
         return Command(kind, room)
     message = value.get("message")

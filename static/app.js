@@ -64,6 +64,9 @@
     roomInput: document.getElementById("room-input"),
     roomError: document.getElementById("room-error"),
     roomTitle: document.getElementById("room-title"),
+    roomPeerIdp: document.getElementById("room-peer-idp"),
+    peerStatus: document.getElementById("peer-status"),
+    members: document.getElementById("members"),
     roomTopic: document.getElementById("room-topic"),
     modNotice: document.getElementById("mod-notice"),
     topicEdit: document.getElementById("topic-edit"),
@@ -457,7 +460,7 @@
         target.typists.set(special.user, Date.now() + roomsCore.TYPING_SHOW_MS);
         scheduleTypingRefresh();
       }
-      if (special.room === current) renderRoomInfo();
+      if (showsInfoOf(special.room)) renderRoomInfo();
       return;
     }
     if (signedInMode) {
@@ -499,11 +502,11 @@
     }
     if (notifier.frame(text, item, own)) return;
     if (item.kind === "system" && !presenceNotice(name, r, item)) {
-      if (name === current) renderRoomInfo();
+      if (showsInfoOf(name)) renderRoomInfo();
       return;
     }
     addItem(name, item, own || item.kind === "rejected");
-    if (name === current) renderRoomInfo();
+    if (showsInfoOf(name)) renderRoomInfo();
     if (name === current && item.kind === "chat" && !own) {
       // The log is not a live region (a room switch would re-read all of it): this says just
       // the new message, politely.
@@ -655,6 +658,7 @@
       li.className = "room-item";
       var label = roomsCore.unreadLabel(r.unread);
       var button = roomButton(name, peer.name, label);
+      button.dataset.kind = "dm"; // "@", not "#", before the name (style.css)
       button.append(isolated("room-name", peer.name));
       if (peer.idp) button.append(span("idp", identity.providerLabel(peer.idp)));
       if (label) button.append(span("badge", label));
@@ -816,12 +820,31 @@
     openDirect({ userId: target.dataset.dm, name: target.dataset.name, idp: target.dataset.idp });
   }
 
+  /**
+   * Whether the header shows something of this room: its own, or, in a DM, the lobby's
+   * presence (everyone is in the lobby, so it says whether the other person is online).
+   */
+  function showsInfoOf(name) {
+    return name === current || (name === roomsCore.LOBBY && dmPeers.has(current));
+  }
+
   function renderRoomInfo() {
     var r = room(current);
     var peer = dmPeers.get(current);
-    el.roomTitle.textContent = peer ? peer.name : current;
-    moderation.showTopic(current);
     var connected = !!session && session.connected;
+    // A DM reads as a person: "@" (CSS) before their name, their provider, online or not.
+    el.roomTitle.textContent = peer ? peer.name : current;
+    el.roomTitle.dataset.kind = peer ? "dm" : "room";
+    el.roomPeerIdp.textContent = peer && peer.idp ? identity.providerLabel(peer.idp) : "";
+    el.roomPeerIdp.hidden = !el.roomPeerIdp.textContent;
+    el.members.hidden = !!peer;
+    el.peerStatus.hidden = !peer;
+    if (peer) {
+      var status = conv.peerStatus(room(roomsCore.LOBBY).members, peer.userId, connected);
+      el.peerStatus.dataset.state = status.state;
+      el.peerStatus.textContent = status.text;
+    }
+    moderation.showTopic(current);
     var members = presence.memberEntries(
       r.members,
       session ? session.name : "",
@@ -1500,7 +1523,11 @@
     var now = Date.now();
     if (now - r.sentTyping < roomsCore.TYPING_SEND_MS) return;
     r.sentTyping = now;
-    sendCommand({ type: "typing", room: current });
+    // A DM is no room the connection is in: the server checks that `to` and we name it.
+    var peer = dmPeers.get(current);
+    sendCommand(
+      peer ? { type: "typing", room: current, to: peer.userId } : { type: "typing", room: current }
+    );
   }
 
   function init() {

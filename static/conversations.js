@@ -158,6 +158,16 @@
     });
   }
 
+  /**
+   * Whether the other person of a DM is online: in the lobby's member list (everyone is in the
+   * lobby). {state: "online" | "offline" | "unknown", text} for the DM's header.
+   */
+  function peerStatus(lobbyMembers, peerUserId, connected) {
+    if (!connected) return { state: "unknown", text: "status unknown (not connected)" };
+    var here = Array.isArray(lobbyMembers) && lobbyMembers.indexOf(peerUserId) !== -1;
+    return here ? { state: "online", text: "online" } : { state: "offline", text: "offline" };
+  }
+
   function getJson(fetchFn, url) {
     return fetchFn(url, { headers: { Accept: "application/json" }, cache: "no-store" }).then(
       function (res) {
@@ -199,6 +209,7 @@
     sinceFor: sinceFor,
     newestId: newestId,
     directName: directName,
+    peerStatus: peerStatus,
     getJson: getJson,
     catchUp: catchUp,
   };

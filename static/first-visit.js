@@ -1,7 +1,7 @@
 /*
  * The first-visit hint: how rooms work (type a name to create or join one; a room's link,
- * "#room=<name>", brings others into it). Shown until dismissed; the dismissal is remembered
- * in localStorage. The link shown is this page's own address, so it is right on any host.
+ * "#room=<name>", brings others into it). Shown until dismissed, and not in a direct
+ * conversation (it has no link to share); the dismissal is remembered in localStorage. The link shown is this page's own address, so it is right on any host.
  * Exported as `window.ChatFirstVisit`, or via `module.exports` under Node.
  */
 (function (root, factory) {
@@ -17,10 +17,15 @@
 
   var STORE_KEY = "chat.hint.rooms";
   var EXAMPLE_ROOM = "design";
+  // A direct conversation (conversations.js) is no room: its link would let no one in.
+  var DIRECT = /^dm-[0-9a-f]{32}$/;
 
-  /** The link to share for a room: this page's address with "#room=<name>". */
+  /**
+   * The link to share for a room: this page's address with "#room=<name>". The lobby and a
+   * direct conversation have none to share: the example room's instead.
+   */
   function roomLink(location, room, lobby) {
-    var name = room && room !== lobby ? room : EXAMPLE_ROOM;
+    var name = room && room !== lobby && !DIRECT.test(room) ? room : EXAMPLE_ROOM;
     return location.origin + location.pathname + "#room=" + encodeURIComponent(name);
   }
 
@@ -36,8 +41,10 @@
   function create(hintEl) {
     var link = hintEl.querySelector("[data-room-link]");
     var close = hintEl.querySelector("[data-dismiss]");
-    hintEl.hidden = dismissed();
+    var closed = dismissed();
+    hintEl.hidden = closed;
     close.addEventListener("click", function () {
+      closed = true;
       hintEl.hidden = true;
       try {
         window.localStorage.setItem(STORE_KEY, "dismissed");
@@ -50,6 +57,8 @@
     });
     return {
       update: function (room) {
+        // The hint is about rooms: a direct conversation has no link to share, nor a hint.
+        hintEl.hidden = closed || DIRECT.test(room || "");
         link.textContent = roomLink(window.location, room, "lobby");
       },
     };

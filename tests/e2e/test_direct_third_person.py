@@ -71,12 +71,16 @@ async def test_nothing_a_third_person_sends_reaches_or_changes_a_dm(
         {"type": "message", "room": shared, "message": "quoting", "replyTo": dm_id},
         # The conversation's name as the recipient: no such person.
         {"type": "dm", "to": dm, "message": "hello"},
+        # Typing in it, naming either participant: the pair names another conversation.
+        {"type": "typing", "room": dm, "to": ben_id},
+        {"type": "typing", "room": dm, "to": dm_message["userId"]},
     ]
     for command in aimed:
         await cat_ws.send(command)
         refusal = await cat_ws.wait_for(rejected)
         assert refusal["message"].startswith(("Not", "Message not sent", "Could not")), command
-    # Typing and a read position answer nothing, and change nothing either.
+    # Typing without a `to` is refused too (above: nobody gets a typing frame); a read
+    # position answers nothing, and changes nothing either.
     await cat_ws.send({"type": "typing", "room": dm})
     await cat_ws.send({"type": "read", "room": dm, "id": dm_id})
 

@@ -76,3 +76,11 @@ test("catch-up follows next until null", async () => {
   assert.strictEqual(n, 2);
   assert.deepStrictEqual(got, [1, 2]);
 });
+
+test("a DM's header says whether the other person is in the lobby now", () => {
+  const members = ["aad:1:A", "github:2:B"];
+  assert.deepStrictEqual(c.peerStatus(members, "github:2:B", true), { state: "online", text: "online" });
+  assert.deepStrictEqual(c.peerStatus(members, "aad:3:C", true), { state: "offline", text: "offline" });
+  assert.deepStrictEqual(c.peerStatus(null, "aad:3:C", true).state, "offline");
+  assert.deepStrictEqual(c.peerStatus(members, "github:2:B", false).state, "unknown");
+});

@@ -157,4 +157,7 @@ test("the hint's link is this page's address with the room", () => {
   const here = { origin: "http://localhost:7071", pathname: "/api/index" };
   assert.equal(firstVisit.roomLink(here, "lobby", "lobby"), "http://localhost:7071/api/index#room=design");
   assert.equal(firstVisit.roomLink(here, "dev-2", "lobby"), "http://localhost:7071/api/index#room=dev-2");
+  // A direct conversation is not shareable: the example room's link, as in the lobby.
+  const dm = "dm-" + "0a".repeat(16);
+  assert.equal(firstVisit.roomLink(here, dm, "lobby"), "http://localhost:7071/api/index#room=design");
 });
