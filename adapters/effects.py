@@ -376,11 +376,14 @@ class Effects:
             # Listed before this connection was added: the shared listing learns it (up to
             # the snapshot's size), so the next joiner within the second sees it too.
             listed.append(effect.user)
-        frame = presence.member_list(effect.room, users)
+        elif effect.user not in listed and isinstance(listed, presence.Listed):
+            listed.complete = False  # full: this joiner (and the next) are not in it
+        complete = getattr(listed, "complete", True)
+        frame = presence.member_list(effect.room, users, complete)
         await self.service.send_to_connection(effect.connection_id, frame)
 
     async def _list_users(self, room: str) -> list[str]:
         top = presence.SNAPSHOT_CONNECTIONS
-        return presence.snapshot_users(
-            await self.service.list_connections(rooms.group(room), top=top)
+        return presence.listing_of(
+            await self.service.list_connections(rooms.group(room), top=top), top
         )

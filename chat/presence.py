@@ -109,6 +109,20 @@ def notice_id(room: str, user: str, event: str, now: float) -> str:
     return hashlib.sha256(seed).hexdigest()[:24]
 
 
+class Listed(list[str]):
+    """A room's users as one listing found them; not `complete` when the listing stopped at
+    SNAPSHOT_CONNECTIONS connections (more people may be in the room)."""
+
+    complete: bool = True
+
+
+def listing_of(connections: list[dict[str, Any]], top: int) -> Listed:
+    """The users of a listing asked for at most `top` connections."""
+    users = Listed(snapshot_users(connections))
+    users.complete = len(connections) < top
+    return users
+
+
 def snapshot_users(connections: list[dict[str, Any]]) -> list[str]:
     """Each user once, however many tabs, in the order the service listed them."""
     seen: dict[str, None] = {}
@@ -183,10 +197,14 @@ def notice(settings: Settings, room: str, user: str, event: str, now: float) -> 
     }
 
 
-def member_list(room: str, users: list[str]) -> dict[str, Any]:
+def member_list(room: str, users: list[str], complete: bool = True) -> dict[str, Any]:
     """The room's members, sent to a joiner (or to the room, by the sweep). In sign-in mode
-    (issue 17) also `members`: who each is, so the page can start a direct message."""
+    (issue 17) also `members`: who each is, so the page can start a direct message. A joiner's
+    list from a listing that stopped at SNAPSHOT_CONNECTIONS says `"partial": true`: someone
+    missing from it may still be here (the page shows no "offline" for them)."""
     frame: dict[str, Any] = {"type": "presence", "room": room, "users": users}
+    if not complete:
+        frame["partial"] = True
     members = _members(users)
     return frame | {"members": members} if members else frame
 

@@ -456,6 +456,7 @@
       var target = room(special.room);
       if (special.kind === "presence") {
         target.members = special.users.slice();
+        target.membersPartial = special.partial; // a crowd past one listing: not all named
       } else if (special.user !== session.name) {
         target.typists.set(special.user, Date.now() + roomsCore.TYPING_SHOW_MS);
         scheduleTypingRefresh();
@@ -840,7 +841,8 @@
     el.members.hidden = !!peer;
     el.peerStatus.hidden = !peer;
     if (peer) {
-      var status = conv.peerStatus(room(roomsCore.LOBBY).members, peer.userId, connected);
+      var lobby = room(roomsCore.LOBBY);
+      var status = conv.peerStatus(lobby.members, peer.userId, connected, lobby.membersPartial);
       el.peerStatus.dataset.state = status.state;
       el.peerStatus.textContent = status.text;
     }

@@ -160,12 +160,14 @@
 
   /**
    * Whether the other person of a DM is online: in the lobby's member list (everyone is in the
-   * lobby). {state: "online" | "offline" | "unknown", text} for the DM's header.
+   * lobby). {state: "online" | "offline" | "unknown", text} for the DM's header. A `partial`
+   * list (a lobby past one listing) names only some of those online: absent is not offline.
    */
-  function peerStatus(lobbyMembers, peerUserId, connected) {
+  function peerStatus(lobbyMembers, peerUserId, connected, partial) {
     if (!connected) return { state: "unknown", text: "status unknown (not connected)" };
     var here = Array.isArray(lobbyMembers) && lobbyMembers.indexOf(peerUserId) !== -1;
-    return here ? { state: "online", text: "online" } : { state: "offline", text: "offline" };
+    if (here) return { state: "online", text: "online" };
+    return partial ? { state: "unknown", text: "" } : { state: "offline", text: "offline" };
   }
 
   function getJson(fetchFn, url) {

@@ -97,7 +97,7 @@
       var users = data.users.filter(function (u) {
         return typeof u === "string" && u;
       });
-      return { kind: "presence", room: data.room, users: users };
+      return { kind: "presence", room: data.room, users: users, partial: data.partial === true };
     }
     if (data.type === "typing" && typeof data.user === "string" && data.user) {
       return { kind: "typing", room: data.room, user: data.user };

@@ -447,6 +447,18 @@ def test_a_dm_room_message_needs_membership_like_any_room() -> None:
     assert not any(isinstance(e, SendToGroup) for e in plan.effects)
 
 
+def test_a_listing_that_stopped_at_its_size_makes_a_partial_member_list() -> None:
+    from chat import presence
+
+    top = presence.SNAPSHOT_CONNECTIONS
+    full = presence.listing_of([{"userId": f"u{n % 7}"} for n in range(top)], top)
+    short = presence.listing_of([{"userId": "u1"}, {"userId": "u1"}], top)
+    assert (full.complete, list(full)) == (False, [f"u{n}" for n in range(7)])
+    assert (short.complete, list(short)) == (True, ["u1"])
+    assert member_list("dev", full, full.complete)["partial"] is True
+    assert "partial" not in member_list("dev", short, short.complete)
+
+
 def test_member_lists_carry_members_in_sign_in_mode_only() -> None:
     assert "members" not in member_list("dev", ["alice", "bob"])
     frame = member_list("dev", [ALICE, BOB])

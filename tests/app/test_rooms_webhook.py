@@ -392,11 +392,14 @@ async def test_a_crowd_does_not_grow_each_snapshot_past_its_size(
             ce_id=str(n),
         )
         assert response.status_code == 204
-    snapshots = {r.path.split("/")[-2]: r.json()["users"] for r in app.sends("connections")}
+    frames = {r.path.split("/")[-2]: r.json() for r in app.sends("connections")}
+    snapshots = {connection: frame["users"] for connection, frame in frames.items()}
     assert snapshots["conn-0"] == ["user0"]
     assert snapshots["conn-2"] == ["user0", "user1", "user2"]
-    # Past the size, a joiner is named in its own snapshot but the shared listing stays at 3.
+    # Past the size, a joiner is named in its own snapshot but the shared listing stays at 3,
+    # and says it is partial (the page then shows no one absent from it as offline).
     assert snapshots["conn-5"] == ["user0", "user1", "user2", "user5"]
+    assert frames["conn-5"]["partial"] is True and "partial" not in frames["conn-0"]
 
 
 async def test_two_instances_announce_two_tabs_once(app: RecordingService) -> None:

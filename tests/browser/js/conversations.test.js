@@ -83,4 +83,7 @@ test("a DM's header says whether the other person is in the lobby now", () => {
   assert.deepStrictEqual(c.peerStatus(members, "aad:3:C", true), { state: "offline", text: "offline" });
   assert.deepStrictEqual(c.peerStatus(null, "aad:3:C", true).state, "offline");
   assert.deepStrictEqual(c.peerStatus(members, "github:2:B", false).state, "unknown");
+  // A lobby past one listing names only some: absent says nothing, present is still online.
+  assert.deepStrictEqual(c.peerStatus(members, "aad:3:C", true, true), { state: "unknown", text: "" });
+  assert.deepStrictEqual(c.peerStatus(members, "github:2:B", true, true).state, "online");
 });

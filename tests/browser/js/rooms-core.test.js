@@ -35,7 +35,11 @@ test("the remembered list is cleaned", () => {
 test("presence and typing frames", () => {
   assert.deepEqual(
     rooms.parseRoomFrame('{"type":"presence","room":"dev","users":["a","",5,"b"]}'),
-    { kind: "presence", room: "dev", users: ["a", "b"] }
+    { kind: "presence", room: "dev", users: ["a", "b"], partial: false }
+  );
+  assert.equal(
+    rooms.parseRoomFrame('{"type":"presence","room":"dev","users":["a"],"partial":true}').partial,
+    true
   );
   assert.deepEqual(rooms.parseRoomFrame('{"type":"typing","room":"dev","user":"a"}'), {
     kind: "typing",
@@ -126,7 +130,7 @@ test("rooms named like object keys are rooms like any other", () => {
     assert.equal(rooms.roomOf(frame), name);
     assert.deepEqual(
       rooms.parseRoomFrame(JSON.stringify({ type: "presence", room: name, users: [name, "a"] })),
-      { kind: "presence", room: name, users: [name, "a"] }
+      { kind: "presence", room: name, users: [name, "a"], partial: false }
     );
     assert.deepEqual(
       rooms.parseRoomFrame(JSON.stringify({ type: "typing", room: name, user: name })),
