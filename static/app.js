@@ -786,6 +786,8 @@
       button.dataset.browse = entry.room;
       button.append(span("room-name", entry.room));
       button.append(span("browse-members", entry.members + " here"));
+      var active = conv.activeAgo(entry.lastMessageTime, Date.now());
+      if (active) button.append(span("browse-active", active));
       li.append(button);
       return li;
     });

@@ -90,6 +90,24 @@
       });
   }
 
+  /**
+   * When a directory room last had a message, as people say it: "active just now", "active 5
+   * min ago", "active 3 h ago", "active 2 days ago"; "no messages yet" without a time. A time a
+   * little ahead of this clock (another machine's) reads "just now"; a bad one reads nothing.
+   */
+  function activeAgo(lastMessageTime, nowMs) {
+    if (!str(lastMessageTime)) return "no messages yet";
+    var at = Date.parse(lastMessageTime);
+    if (!isFinite(at)) return "";
+    var minutes = Math.floor(Math.max(0, nowMs - at) / 60000);
+    if (minutes < 1) return "active just now";
+    if (minutes < 60) return "active " + minutes + " min ago";
+    var hours = Math.floor(minutes / 60);
+    if (hours < 24) return "active " + hours + " h ago";
+    var days = Math.floor(hours / 24);
+    return "active " + days + (days === 1 ? " day ago" : " days ago");
+  }
+
   /** A `read` frame ({room, id}), or null for any other text. */
   function readFrame(text) {
     try {
@@ -205,6 +223,7 @@
     catchUpUrl: catchUpUrl,
     parseMyRooms: parseMyRooms,
     parseDirectory: parseDirectory,
+    activeAgo: activeAgo,
     readFrame: readFrame,
     peerOf: peerOf,
     latestTime: latestTime,

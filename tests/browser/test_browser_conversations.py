@@ -90,6 +90,8 @@ def test_browse_rooms_and_unread_that_survives_a_reload(open_tab) -> None:  # no
     entry = alice.page.locator(f'#browse-list button[data-browse="{room}"]')
     expect(entry).to_have_count(1)
     expect(entry.locator(".browse-members")).to_have_text(re.compile(r"^\d+ here$"))
+    active = re.compile(r"^active (just now|\d+ min ago)$")
+    expect(entry.locator(".browse-active")).to_have_text(active)
     entry.click()
     expect(alice.page.locator("#room-title")).to_have_text(room)
     expect(alice.chat_line(f"bob-{tag}", "first")).to_have_count(1)

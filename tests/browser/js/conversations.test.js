@@ -36,6 +36,20 @@ test("the directory is searchable and never lists a DM", () => {
   assert.deepStrictEqual(c.parseDirectory(body, " DE ").map((r) => r.room), ["dev"]);
 });
 
+test("a directory room says when it was last active", () => {
+  const now = Date.parse("2026-12-07T12:00:00.000Z");
+  const ago = (iso) => c.activeAgo(iso, now);
+  assert.strictEqual(ago(""), "no messages yet");
+  assert.strictEqual(ago(undefined), "no messages yet");
+  assert.strictEqual(ago("not a time"), "");
+  assert.strictEqual(ago("2026-12-07T11:59:30.000Z"), "active just now");
+  assert.strictEqual(ago("2026-12-07T12:00:05.000Z"), "active just now"); // a clock ahead
+  assert.strictEqual(ago("2026-12-07T11:55:00.000Z"), "active 5 min ago");
+  assert.strictEqual(ago("2026-12-07T09:00:00.000Z"), "active 3 h ago");
+  assert.strictEqual(ago("2026-12-06T11:00:00.000Z"), "active 1 day ago");
+  assert.strictEqual(ago("2026-12-01T12:00:00.000Z"), "active 6 days ago");
+});
+
 test("read frames, DM peers, newest items", () => {
   assert.deepStrictEqual(c.readFrame('{"type":"read","room":"dev","id":"x"}'), { room: "dev", id: "x" });
   assert.strictEqual(c.readFrame("hello"), null);
