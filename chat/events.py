@@ -49,6 +49,7 @@ from chat.cloudevents import CONNECT, CONNECTED, DISCONNECTED, USER_PREFIX, Clou
 from chat.errors import BadRequest, Refused
 from chat.plan import (
     AddToGroups,
+    ClaimRoom,
     DeleteMessage,
     Effect,
     Failed,
@@ -335,7 +336,7 @@ def _gated(turn: _Turn, kind: str, carry_on: Callable[[_Turn], Plan]) -> Plan:
     if not turn.settings.sign_in:
         return carry_on(turn)
     check = moderation.Gate(kind, turn.room, turn.user, turn.state, turn.settings, turn.now)
-    return moderation.gate(check, lambda state: carry_on(turn.with_state(state)))
+    return moderation.gate(check, lambda passed: carry_on(turn.passed(passed)))
 
 
 @dataclass(frozen=True)
@@ -348,12 +349,21 @@ class _Turn:
     state: dict[str, Any]
     settings: Settings
     now: float
+    # A join of a room the gate found with no record: the joiner's claim to own it, made
+    # only once the join has succeeded (_joined).
+    claim: ClaimRoom | None = None
 
     def with_state(self, state: dict[str, Any]) -> _Turn:
-        return _Turn(self.event, self.user, self.room, state, self.settings, self.now)
+        return _Turn(self.event, self.user, self.room, state, self.settings, self.now, self.claim)
 
     def with_room(self, room: str) -> _Turn:
-        return _Turn(self.event, self.user, room, self.state, self.settings, self.now)
+        return _Turn(self.event, self.user, room, self.state, self.settings, self.now, self.claim)
+
+    def passed(self, passed: moderation.Passed) -> _Turn:
+        """The turn as the moderation gate let it through."""
+        return _Turn(
+            self.event, self.user, self.room, passed.state, self.settings, self.now, passed.claim
+        )
 
 
 def read(turn: _Turn, message_id: str) -> Plan:
@@ -455,13 +465,19 @@ def _joined(turn: _Turn, outcomes: Outcomes) -> Plan:
         undo = RemoveFromGroups(turn.event.connection_id, _join_groups(turn))
         refusal = refuse(reason, turn.room, turn.state, "service")
         return Plan((undo,), refusal.reply, notes=refusal.notes)
-    return done(
+    joined = done(
         ok(rooms.with_room(turn.state, turn.room)),
         Reconcile(turn.room, turn.user, turn.now, arrived=True),
         Snapshot(turn.room, turn.event.connection_id, turn.user),
         KeepJoined(turn.user, turn.room, turn.now),  # /api/me/rooms, on every device
         joined=turn.room,
     )
+    if turn.claim is None:
+        return joined
+    # In: now the joiner may own the room (won, lost to another first joiner, or failed and
+    # left to the next joiner, the join stands). Claimed before the joined notice goes out:
+    # the page reads the room's roles again on its own notice.
+    return after(lambda _: joined, turn.claim)
 
 
 def leave(turn: _Turn) -> Plan:

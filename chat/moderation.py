@@ -214,7 +214,18 @@ class Gate:
     now: float
 
 
-def gate(check: Gate, carry_on: Callable[[dict[str, Any]], Plan]) -> Plan:
+@dataclass(frozen=True)
+class Passed:
+    """What the gate hands on when it lets an event through: the connection state, and for a
+    join of a room with no record (not the lobby) the claim that makes the joiner its owner.
+    The gate only learns that the room is unowned: the join makes the claim once the service
+    has added the connection (chat.events._joined), so a refused join owns nothing."""
+
+    state: dict[str, Any]
+    claim: ClaimRoom | None = None
+
+
+def gate(check: Gate, carry_on: Callable[[Passed], Plan]) -> Plan:
     """Read the account's facts in the room (this instance's copy), then decide."""
     who = roles.account(check.user)
     if who is None:  # the caller checked: every sign-in mode sender has an account
@@ -222,9 +233,7 @@ def gate(check: Gate, carry_on: Callable[[dict[str, Any]], Plan]) -> Plan:
     return after(partial(_gated, check, who, carry_on), ReadRoom(check.room, who))
 
 
-def _gated(
-    check: Gate, who: str, carry_on: Callable[[dict[str, Any]], Plan], outcomes: Outcomes
-) -> Plan:
+def _gated(check: Gate, who: str, carry_on: Callable[[Passed], Plan], outcomes: Outcomes) -> Plan:
     (facts,) = outcomes
     if isinstance(facts, Failed):
         # Fail closed: a ban that cannot be read is not known to be absent.
@@ -236,12 +245,10 @@ def _gated(
         )
     if check.kind == rooms.JOIN:
         state = _with_joined(check.state, check.room, check.now)
-        if facts.record is None and check.room != rooms.LOBBY:
-            # The first signed-in joiner of a room with no record owns it; a lost race is
-            # another first joiner's win, and the join goes on either way.
-            claim = ClaimRoom(check.room, who, check.user)
-            return after(lambda _: carry_on(state), claim)
-        return carry_on(state)
+        # The first signed-in person to get into a room with no record owns it: a claim the
+        # join makes only once it succeeded (a lost race is another first joiner's win).
+        unowned = facts.record is None and check.room != rooms.LOBBY
+        return carry_on(Passed(state, ClaimRoom(check.room, who, check.user) if unowned else None))
     if facts.kicked_at is not None and _joined_at(check.state, check.room) <= facts.kicked_at:
         # Kicked (or banned and unbanned) since this connection joined: it is out of the
         # room's groups, and now out of its state too.
@@ -252,11 +259,11 @@ def _gated(
             muted_in(check.room, facts.mute_until), check.room, check.state, "mute"
         )
     if check.kind != rooms.MESSAGE:
-        return carry_on(check.state)  # an edit or a reaction (issue 18): no slow mode
+        return carry_on(Passed(check.state))  # an edit or a reaction (issue 18): no slow mode
     record = facts.record
     role = roles.role(who, record, check.settings.admins)
     if record is None or record.slow_mode_s <= 0 or roles.is_moderator(role):
-        return carry_on(check.state)
+        return carry_on(Passed(check.state))
     wait = _slow_until(check.state, check.room, record.slow_mode_s) - check.now
     if wait > 0:  # this connection's own memory of its next time: no table call at all
         reason = slow_mode_wait(check.room, record.slow_mode_s, wait)
@@ -290,7 +297,7 @@ def _slow_until(state: dict[str, Any], room: str, seconds: int) -> float:
 
 
 def _slot(
-    check: Gate, seconds: int, carry_on: Callable[[dict[str, Any]], Plan], outcomes: Outcomes
+    check: Gate, seconds: int, carry_on: Callable[[Passed], Plan], outcomes: Outcomes
 ) -> Plan:
     (wait,) = outcomes
     if isinstance(wait, Failed):
@@ -300,7 +307,7 @@ def _slot(
         return events.refuse(
             slow_mode_wait(check.room, seconds, wait), check.room, state, "slowmode"
         )
-    return carry_on(_with_slow(check.state, check.room, check.now + seconds, seconds))
+    return carry_on(Passed(_with_slow(check.state, check.room, check.now + seconds, seconds)))
 
 
 def _with_slow(state: dict[str, Any], room: str, until: float, seconds: int) -> dict[str, Any]:

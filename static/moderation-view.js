@@ -123,6 +123,9 @@
     var keys = window.ChatMenuKeys;
     var infos = new Map(); // room -> {topic, owner, moderators, slowModeSeconds}
     var loading = new Set();
+    // Rooms asked for again while their answer was on its way: read once more after it. The
+    // answer may predate what the new ask is for (our join's claim of a fresh room).
+    var stale = new Set();
     var extraEntries = []; // fn(ctx) -> [{label, aria, run}]: other modules' member entries
     var openFor = ""; // the member whose menu is open: kept across re-renders
     var editing = null; // {room, input, error, counter}: the topic editor while open
@@ -132,7 +135,10 @@
     var shownRoom = "";
 
     function load(room) {
-      if (loading.has(room)) return;
+      if (loading.has(room)) {
+        stale.add(room);
+        return;
+      }
       loading.add(room);
       deps
         .fetch(infoUrl(room), { headers: { Accept: "application/json" }, cache: "no-store" })
@@ -141,13 +147,18 @@
           return res.json();
         })
         .then(function (info) {
-          loading.delete(room);
+          settled(room);
           infos.set(room, info || {});
           deps.onChange(room);
         })
         .catch(function () {
-          loading.delete(room); // no topic and no buttons: the page works without them
+          settled(room); // no topic and no buttons: the page works without them
         });
+    }
+
+    function settled(room) {
+      loading.delete(room);
+      if (stale.delete(room)) load(room);
     }
 
     function mine(room) {

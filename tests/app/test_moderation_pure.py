@@ -388,14 +388,32 @@ def test_the_gate_fails_closed() -> None:
         assert rejected(gate(kind, Failed("store down"))) == moderation.CANNOT_CHECK
 
 
-def test_the_first_joiner_of_a_room_with_no_record_claims_it() -> None:
-    plan = gate("join", moderation.Facts())
-    assert plan.effects == (ClaimRoom("dev", "aad:member-1", MEMBER),)
+def test_the_gate_hands_a_join_of_a_room_with_no_record_its_claim() -> None:
+    """The gate writes nothing: the join claims the room once it has succeeded (the whole
+    join, refused or not: tests/app/test_room_claim_pure.py)."""
+    claim = ClaimRoom("dev", "aad:member-1", MEMBER)
+    passed: list[moderation.Passed] = []
+
+    def carry_on(gone_through: moderation.Passed) -> Plan:
+        passed.append(gone_through)
+        return Plan()
+
+    for room, facts, expected in (
+        ("dev", moderation.Facts(), claim),
+        ("dev", moderation.Facts(RECORD), None),
+        ("lobby", moderation.Facts(), None),
+    ):
+        check = moderation.Gate("join", room, MEMBER, {}, SIGNED_IN, NOW)
+        plan = moderation.gate(check, carry_on)
+        assert plan.then is not None
+        assert plan.then((facts,)) == Plan()  # no effect of the gate's own
+        assert passed.pop().claim == expected
+    # A message, an edit or a reaction never claims anything.
+    check = moderation.Gate("message", "dev", MEMBER, {"rooms": ["dev"]}, SIGNED_IN, NOW)
+    plan = moderation.gate(check, carry_on)
     assert plan.then is not None
-    # Won or lost, the join goes on (spending a room change first).
-    for outcome in (True, False, Failed("x")):
-        assert plan.then((outcome,)).effects != ()
-    assert all(not isinstance(e, ClaimRoom) for e in gate("join", moderation.Facts(RECORD)).effects)
+    plan.then((moderation.Facts(),))
+    assert passed.pop().claim is None
 
 
 def test_slow_mode_takes_a_shared_slot_and_says_how_long_to_wait() -> None:
@@ -662,10 +680,10 @@ def test_a_flood_of_commands_is_refused_before_any_read() -> None:
 def test_edits_and_reactions_pass_bans_and_mutes_but_not_slow_mode() -> None:
     """The hook for issue 18: its edit and react decisions go through events._gated too."""
     slow = replace(RECORD, slow_mode_s=30)
-    carried: list[dict] = []
+    carried: list[moderation.Passed] = []
 
-    def carry_on(state: dict) -> Plan:
-        carried.append(state)
+    def carry_on(passed: moderation.Passed) -> Plan:
+        carried.append(passed)
         return Plan()
 
     check = moderation.Gate("edit", "dev", MEMBER, {"rooms": ["dev"]}, SIGNED_IN, NOW)
