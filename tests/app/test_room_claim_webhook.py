@@ -14,7 +14,7 @@ from chat.identity import encode_user_id
 
 from .conftest import RecordingService
 from .test_moderation_races import answer, room_info
-from .test_moderation_webhook import command, signed_in_app  # noqa: F401
+from .test_moderation_webhook import command
 
 MEL = encode_user_id("aad", "member-1", "Mel")
 OLGA = encode_user_id("aad", "owner-1", "Olga")
@@ -29,7 +29,7 @@ def state_of(response: func.HttpResponse) -> str:
 
 
 async def test_a_join_the_service_fails_leaves_the_room_to_the_next_joiner(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
 ) -> None:
     signed_in_app.add_status = 500
     refused = await join(MEL, "mel-conn", "fresh", "mel-1")
@@ -45,7 +45,7 @@ async def test_a_join_the_service_fails_leaves_the_room_to_the_next_joiner(
 
 
 async def test_a_join_over_the_room_change_limit_leaves_the_room_unowned(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
 ) -> None:
     # Mel spends the connection's room changes on another room (each join is a real one).
     state = None
@@ -65,7 +65,7 @@ async def test_a_join_over_the_room_change_limit_leaves_the_room_unowned(
 
 
 async def test_a_join_with_too_many_rooms_leaves_the_room_unowned(
-    signed_in_app: RecordingService,  # noqa: F811
+    signed_in_app: RecordingService,
 ) -> None:
     full = {"rooms": [f"r{n}" for n in range(rooms.MAX_ROOMS_PER_CONNECTION - 1)]}
     refused = await join(MEL, "mel-conn", "fresh", "mel-1", connection_state.encode(full))
