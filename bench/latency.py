@@ -9,7 +9,8 @@ closes both sides.
 Run in its own process, so its event loop shares no GIL with the process measured:
 `python -m bench.latency DELAY_MS HOST:PORT [HOST:PORT ...]` listens on a free loopback port
 for each target and prints `{"ports": [...]}` (one line, in the targets' order) once it accepts.
-`running()` starts and stops it; `added_round_trip_ms()` measures what it adds to an HTTP call.
+`running()` starts and stops it; `added_round_trip_ms()` measures what it adds to an HTTP call;
+`round_trip()` sets the delay so that what it adds is the round trip asked for.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import http.client
 import json
 import logging
+import selectors
 import statistics
 import subprocess
 import sys
@@ -127,8 +129,11 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"DELAY_MS is a number of milliseconds, not {argv[0]!r}") from None
     if not 0 <= delay_ms <= 10_000:
         raise SystemExit("DELAY_MS must be between 0 and 10000")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(delay_ms, [_target(t) for t in argv[1:]]))
+    # select() takes its timeout in microseconds, epoll in whole milliseconds (rounded up: a
+    # 2.5 ms wait would be 3 ms or more); the proxy holds few sockets, well under select's 1024.
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=lambda: loop) as run:
+        run.run(serve(delay_ms, [_target(t) for t in argv[1:]]))
 
 
 @contextmanager
@@ -154,6 +159,30 @@ def running(delay_ms: float, targets: list[tuple[str, int]]) -> Iterator[list[in
             process.wait(5)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@contextmanager
+def round_trip(rtt_ms: float, targets: list[tuple[str, int]]) -> Iterator[tuple[list[int], dict]]:
+    """The proxy with each HTTP call through it `rtt_ms` slower, as measured on the first
+    target (an HTTP server that answers any GET): started with half of it each way, then once
+    more with that less its own overshoot (timer wake-ups, the extra hop: 0.5-1.5 ms on a busy
+    2-core machine). Yields the ports and what was set and measured."""
+    delay = rtt_ms / 2
+    host, port = targets[0]
+    with running(delay, targets) as ports:
+        first = added_round_trip_ms(host, port, ports[0])
+    delay = max(0.0, delay - (first - rtt_ms) / 2)
+    with running(delay, targets) as ports:
+        added = added_round_trip_ms(host, port, ports[0])
+        yield (
+            ports,
+            {
+                "rtt_ms": rtt_ms,
+                "each_way_ms": round(delay, 3),
+                "measured_added_ms": round(added, 3),
+                "measured_at_half_each_way_ms": round(first, 3),
+            },
+        )
 
 
 def added_round_trip_ms(host: str, direct_port: int, proxied_port: int, calls: int = 100) -> float:
