@@ -31,6 +31,9 @@ from contextlib import contextmanager
 log = logging.getLogger("bench")
 CHUNK = 64 * 1024
 QUEUED = 256  # chunks in flight per direction before reading pauses (back-pressure)
+# select() cannot watch a descriptor numbered 1024 or more (FD_SETSIZE) and would stop the
+# loop; two sockets a connection, so beyond this many a new connection is closed at once.
+MAX_CONNECTIONS = 480
 
 
 async def _carry(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
@@ -101,10 +104,19 @@ async def _connection(
 async def serve(delay_ms: float, targets: list[tuple[str, int]]) -> None:
     delay = delay_ms / 1000
     servers = []
+    active = [0]
     for target in targets:
 
         async def accept(r: asyncio.StreamReader, w: asyncio.StreamWriter, t=target) -> None:
-            await _connection(r, w, t, delay)
+            if active[0] >= MAX_CONNECTIONS:
+                log.warning("latency proxy: %d connections open, one more closed", active[0])
+                w.close()
+                return
+            active[0] += 1
+            try:
+                await _connection(r, w, t, delay)
+            finally:
+                active[0] -= 1
 
         servers.append(await asyncio.start_server(accept, "127.0.0.1", 0, backlog=1024))
     ports = [server.sockets[0].getsockname()[1] for server in servers]

@@ -180,6 +180,28 @@ async def test_many_connections_at_once_each_keep_their_own_bytes() -> None:
     assert received == payloads
 
 
+async def test_connections_beyond_what_select_can_watch_are_closed_not_fatal() -> None:
+    upstream = Upstream()
+    async with proxied(upstream) as port:
+        opened = [await _open(port) for _ in range(latency.MAX_CONNECTIONS)]
+        await until(lambda: upstream.open == latency.MAX_CONNECTIONS, what="all at the target")
+        reader, writer = await _open(port)  # one too many
+        assert await asyncio.wait_for(reader.read(), 10) == b""
+        writer.close()
+        for _, other in opened[:10]:
+            other.close()
+
+        async def served() -> bool:  # once the proxy has closed its side of those 10
+            try:
+                return await _exchange(port, b"still serving") == b"still serving"
+            except ConnectionError:
+                return False
+
+        await until(served, what="a new connection served again")
+        for _, other in opened[10:]:
+            other.close()
+
+
 def test_the_proxy_refuses_bad_arguments() -> None:
     for argv, reason in (
         (["x", "127.0.0.1:1"], "DELAY_MS is a number"),
