@@ -601,6 +601,7 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
             results[name] = await _compare(app_call, bare[0] if bare else None, rounds, block)
         if bare:
             results[name]["bare"] = bare[1]
+    # Before the DMs: they remake the runtime in sign-in mode, where ?id= names no one.
     results |= await _design_floors(bare_client, bare_table, state_table, rounds, block)
     results |= await _direct_messages(bare_client, bare_table, state_table, rounds, block)
     await bare_client.close()
