@@ -22,9 +22,11 @@ import inspect
 import json
 import os
 import random
+import re
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import azure.functions as func
@@ -599,11 +601,126 @@ async def _measure(endpoint: str, storage: str, rounds: int, block: int) -> dict
             results[name] = await _compare(app_call, bare[0] if bare else None, rounds, block)
         if bare:
             results[name]["bare"] = bare[1]
+    # Before the DMs: they remake the runtime in sign-in mode, where ?id= names no one.
+    results |= await _design_floors(bare_client, bare_table, state_table, rounds, block)
     results |= await _direct_messages(bare_client, bare_table, state_table, rounds, block)
     await bare_client.close()
     await tables.close()
     await function_app.runtime.close()
     return results
+
+
+ME_ROOMS_FLOOR = "GET /api/me/rooms (20 rooms), against its design floor"
+FLOOR_ME_ROOMS = "/api/me/rooms design floor (bare SDK), against one 20-row query"
+FLOOR_DM = "DM design floor (insert + 2 send_to_user at once), against insert + 1 send_to_user"
+
+
+async def _alternate(
+    calls: list[Callable[[int], Awaitable[Any]]], rounds: int, block: int
+) -> list[list[float]]:
+    """Like `_compare`, for any number of calls: blocks of each in turn, so noise lands on all."""
+    for call in calls:
+        await call(0)  # warm: connection pools, lazy imports
+    samples: list[list[float]] = [[] for _ in calls]
+    for r in range(rounds):
+        for kept, call in zip(samples, calls, strict=True):
+            kept += await _time_each(call, block, 1 + r * block)
+    return samples
+
+
+async def _design_floors(
+    bare_client: Any, bare_table: Any, state_table: Any, rounds: int, block: int
+) -> dict[str, Any]:
+    """The least any design of the contract can cost on these parts, beside the app and the
+    issue's floors (docs/performance.md, "Design floors").
+
+    /api/me/rooms must read the person's list and their rooms' activity rows, and Table Storage
+    allows at most 15 comparisons in a filter, so 20 rooms (and the lobby every list has) take
+    two activity queries of at most 14 keys: three requests, all at once at best. A DM must
+    reach every connection of both people: two user-addressed sends."""
+    import function_app
+    from adapters.conversations import DIRECTORY, KEYS_PER_QUERY, mine
+    from chat.rooms import LOBBY
+
+    request = func.HttpRequest(
+        "GET", "http://localhost/api/me/rooms", params={"id": "reader"}, body=b""
+    )
+
+    async def app(_: int) -> None:
+        response = await function_app.my_rooms(request)
+        assert response.status_code == 200, response.get_body()
+
+    async def one_query(_: int) -> None:  # as bare_twenty_rows in _measure
+        pages = state_table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": mine("reader")}, results_per_page=20
+        ).by_page()
+        async for page in pages:
+            [entity async for entity in page]
+            break
+
+    # The rooms the app reads the activity of: the person's list, and the lobby.
+    names = [
+        str(row["RowKey"])
+        async for row in state_table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": mine("reader")}, select=["RowKey"]
+        )
+    ]
+    names += [] if LOBBY in names else [LOBBY]
+    parts = [names[i : i + KEYS_PER_QUERY] for i in range(0, len(names), KEYS_PER_QUERY)]
+    # The filters and selects of adapters/conversations.py (joined, activity), written out.
+    listed = ("PartitionKey eq @pk", {"pk": mine("reader")}, 1000, [
+        "RowKey", "kind", "joined", "readGroup", "readTime", "readId",
+        "withUserId", "withName", "withIdp",
+    ])  # fmt: skip
+    queries = [listed] + [
+        (
+            "PartitionKey eq @pk and ( "
+            + " or ".join(f"RowKey eq @r{n}" for n in range(len(part)))
+            + " )",
+            {"pk": DIRECTORY} | {f"r{n}": name for n, name in enumerate(part)},
+            len(part),
+            ["RowKey", "lastMessageTime", "activeUntil"],
+        )
+        for part in parts
+    ]
+
+    async def query(text: str, parameters: dict[str, Any], size: int, select: list[str]) -> None:
+        pages = state_table.query_entities(
+            text, parameters=parameters, results_per_page=size, select=select
+        ).by_page()
+        async for page in pages:
+            [entity async for entity in page]
+            break
+
+    async def floor(_: int) -> None:
+        await asyncio.gather(*(query(*q) for q in queries))
+
+    app_s, floor_s, one_s = await _alternate([app, floor, one_query], rounds, block)
+    keys = " + ".join(str(len(part)) for part in parts)
+    me = _summary(app_s, floor_s) | {"bare": f"the list + {len(parts)} activity queries "
+                                     f"({keys} keys), at once"}  # fmt: skip
+    least = _summary(floor_s, one_s) | {"bare": "one 20-row query"}
+
+    user_a, user_b = "bench-floor-a", "bench-floor-b"  # the sink takes any user id
+
+    async def insert(partition: str, i: int) -> None:
+        entity = {"PartitionKey": partition, "RowKey": f"{10**13 - i:013d}-{i:024x}", **PAYLOAD}
+        await bare_table.create_entity(entity)
+
+    async def send(user: str) -> None:
+        await bare_client.send_to_user(user, PAYLOAD, content_type="application/json")
+
+    async def insert_send_both(i: int) -> None:
+        await insert("dmfloor2", i)
+        await asyncio.gather(send(user_a), send(user_b))
+
+    async def insert_send_one(i: int) -> None:
+        await insert("dmfloor1", i)
+        await send(user_b)
+
+    both_s, one_send_s = await _alternate([insert_send_both, insert_send_one], rounds, block)
+    dm = _summary(both_s, one_send_s) | {"bare": "table insert + send_to_user"}
+    return {ME_ROOMS_FLOOR: me, FLOOR_ME_ROOMS: least, FLOOR_DM: dm}
 
 
 DM = "DM (sign-in mode: store, then send to both people)"
@@ -677,9 +794,34 @@ async def _direct_messages(
     return {DM: one, DM_BOTH: both}
 
 
-def run(quick: bool) -> tuple[dict[str, Any], list[str]]:
+@contextmanager
+def _round_trip(rtt_ms: float, endpoint: str, storage: str) -> Iterator[tuple[str, str, Any]]:
+    """With `rtt_ms`, the sink and Azurite behind bench/latency.py's proxy (half the round
+    trip each way), for the app and the floors alike: the endpoint and connection string that
+    go through it, and what it adds to a call as measured (`--rtt-ms`, docs/performance.md)."""
+    if rtt_ms <= 0:
+        yield endpoint, storage, None
+        return
+    from bench import latency
+
+    loopback = re.compile(r"http://127\.0\.0\.1:(\d+)")
+    sink_port, storage_port = (int(loopback.findall(s)[0]) for s in (endpoint, storage))
+    targets = [("127.0.0.1", sink_port), ("127.0.0.1", storage_port)]
+    with latency.round_trip(rtt_ms, targets) as ((via_sink, via_storage), trip):
+        yield (
+            loopback.sub(f"http://127.0.0.1:{via_sink}", endpoint),
+            loopback.sub(f"http://127.0.0.1:{via_storage}", storage),
+            trip,
+        )
+
+
+def run(quick: bool, rtt_ms: float = 0.0) -> tuple[dict[str, Any], list[str]]:
     rounds, block = (4, 100) if quick else (10, 300)
-    with sink.running(_free_port()) as endpoint, procs.azurite() as storage:
+    with (
+        sink.running(_free_port()) as direct_endpoint,
+        procs.azurite() as direct_storage,
+        _round_trip(rtt_ms, direct_endpoint, direct_storage) as (endpoint, storage, trip),
+    ):
         results = asyncio.run(_measure(endpoint, storage, rounds, block))
     targets = {
         "message (store, then send to the room)": "median <= 1.15",
@@ -705,10 +847,20 @@ def run(quick: bool) -> tuple[dict[str, Any], list[str]]:
         ]
         for name, r in results.items()
     ]
-    return results, [
+    title = (
+        "Per-call cost in process (median us; sends go to a local HTTP sink, the tables "
+        "to Azurite in memory)"
+    )
+    if trip is not None:
+        title += (
+            f", every store and service call {rtt_ms:g} ms away (a proxy delays each direction "
+            f"{trip['each_way_ms']:.2f} ms; measured: {trip['measured_added_ms']:.2f} ms added "
+            "per call)"
+        )
+    data = results if trip is None else results | {"round_trip": trip}
+    return data, [
         table(
-            "Per-call cost in process (median us; sends go to a local HTTP sink, the tables "
-            "to Azurite in memory)",
+            title,
             ["call", "bare SDK floor", "app us", "floor us", "ratio", "p99 ratio", "target"],
             rows,
         )
