@@ -751,11 +751,12 @@ def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
         return done(ok(turn.state), duplicate=msg.frame["id"])
     # The tag goes out with this one broadcast only: the entity above was built without it,
     # so history never holds it (a reload has no pending texts to match anyway).
+    if msg.deliver:  # a DM: its user-addressed sends carry their own filter
+        return after(partial(_sent, msg), *msg.deliver)
     frame = msg.frame | ({"tag": msg.tag} if msg.tag else {})
     # Not to the connections of those who block the sender (chat/blocks.py: no read).
     only = blocks.filtered(turn.user, turn.settings)
-    sends = msg.deliver or (SendToGroup(rooms.group(turn.room), frame, filter=only),)
-    return after(partial(_sent, msg), *sends)
+    return after(partial(_sent, msg), SendToGroup(rooms.group(turn.room), frame, filter=only))
 
 
 def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
@@ -771,12 +772,9 @@ def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
         )
         return Plan((undo,), text(sent.status, UNREACHABLE), errors=(error,))
     # Each mentioned user, on every connection (not the author's own mention of themself).
-    only = blocks.filtered(msg.turn.user, msg.turn.settings)
-    notify = tuple(
-        SendToUser(user, mentions.frame(msg.frame), filter=only)
-        for user in msg.frame.get("mentions", ())
-        if user != msg.turn.user
-    )
+    mentioned = [user for user in msg.frame.get("mentions", ()) if user != msg.turn.user]
+    only = blocks.filtered(msg.turn.user, msg.turn.settings) if mentioned else None
+    notify = tuple(SendToUser(user, mentions.frame(msg.frame), filter=only) for user in mentioned)
     # The directory's row for the room: the executor writes it at most once per room per
     # 10 s on this instance (chat.directory.due), never once per message.
     activity = (
