@@ -212,6 +212,8 @@ async def eventhandler(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _log_event(event: CloudEvent, reply: Reply, notes: dict[str, str], level: int) -> None:
+    if not log.isEnabledFor(level):
+        return  # a delivered message at DEBUG, usually: not even its notes are joined
     log.log(
         level,
         "Handled %s ce-id=%s connection=%s -> %s%s",

@@ -173,7 +173,23 @@ class Effects:
             return remembered
         if len(effects) == 1:  # the common case, without gather's tasks
             return (await self._outcome(effects[0]),)
-        return tuple(await asyncio.gather(*(self._outcome(e) for e in effects)))
+        return await self._together(effects)
+
+    async def _together(self, effects: tuple[Effect, ...]) -> Outcomes:
+        """All at once, outcomes in effect order: the first in this task, the others in tasks
+        of their own (a DM's two sends, a lease beside an insert). One task fewer than
+        gather, and no gathering future: ~7 us a call. _outcome raises only on a bug or a
+        cancellation; then the others are cancelled (gather cancels them on a cancellation,
+        and lets them run on after a bug: either way the event fails and is retried)."""
+        others = [asyncio.ensure_future(self._outcome(effect)) for effect in effects[1:]]
+        try:
+            first = await self._outcome(effects[0])
+            rest = [await task for task in others]
+        except BaseException:
+            for task in others:
+                task.cancel()
+            raise
+        return (first, *rest)
 
     async def _outcome(self, effect: Effect) -> Any:
         try:

@@ -557,16 +557,22 @@ def _recipient_known(
     # Joined as of the message's own key time (its ce-time), not this clock: a retry seconds
     # later, or a clock a moment into the next second, would else put the first DM before
     # the recipient's join position, never counted as unread.
-    key_ms, _ = history.row_time(event_time.epoch_ms(turn.event.time), int(turn.now * 1000))
-    keep = direct.rows(sender, person, turn.room, min(turn.now, key_ms / 1000))
-    return after(partial(_rows_kept, turn, person, cleaned), *keep)
+    key_time = _key_time(turn)
+    keep = direct.rows(sender, person, turn.room, min(turn.now, key_time[0] / 1000))
+    return after(partial(_rows_kept, turn, person, cleaned, key_time), *keep)
 
 
-def _rows_kept(turn: _Turn, person: identity.Caller, cleaned: str, outcomes: Outcomes) -> Plan:
+def _rows_kept(
+    turn: _Turn,
+    person: identity.Caller,
+    cleaned: str,
+    key_time: tuple[int, bool],
+    outcomes: Outcomes,
+) -> Plan:
     if any(isinstance(outcome, Failed) for outcome in outcomes):
         return refuse(NOT_SAVED, None, turn.state, "store")
     # No room to quote from or mention in: straight to the frame, its row and the store.
-    return _compose(turn, cleaned, {}, None, person)
+    return _compose(turn, cleaned, {}, None, person, key_time)
 
 
 def no_reply_target(room: str) -> str:
@@ -691,8 +697,10 @@ def _compose(
     extra: dict[str, Any],
     tag: str | None,
     to: identity.Caller | None = None,
+    key_time: tuple[int, bool] | None = None,
 ) -> Plan:
-    """The message frame and its row (with a reply's quote and mentions), then the store."""
+    """The message frame and its row (with a reply's quote and mentions), then the store.
+    `key_time`: `_key_time(turn)`, when the caller has it already (a DM)."""
     settings, room, now, state = turn.settings, turn.room, turn.now, turn.state
     capacity, window = settings.rate_limit_messages, settings.rate_limit_window_seconds
     frame = {
@@ -708,7 +716,7 @@ def _compose(
     # The key's time is the event's own (ce-time): a retry makes the same key, so one insert
     # is idempotent. Without a usable ce-time the key comes from this clock, and a marker row
     # for the id keeps the insert idempotent instead.
-    key_ms, stable = history.row_time(event_time.epoch_ms(turn.event.time), int(now * 1000))
+    key_ms, stable = key_time or _key_time(turn)
     entity = history.to_entity(frame, key_ms)
     marker = None if stable else history.marker(frame, entity["RowKey"])
     warnings = (
@@ -730,6 +738,11 @@ def _compose(
         lease = token_lease.request(turn.user, state, token_lease.MESSAGES, capacity, window, now)
         step = after(partial(_leased_and_stored, msg), lease, msg.store)
     return Plan(step.effects, then=step.then, warnings=warnings)
+
+
+def _key_time(turn: _Turn) -> tuple[int, bool]:
+    """The message row's key time, and whether it is the event's own (chat.history.row_time)."""
+    return history.row_time(event_time.epoch_ms(turn.event.time), int(turn.now * 1000))
 
 
 def _leased_and_stored(msg: _Message, outcomes: Outcomes) -> Plan:
@@ -771,11 +784,12 @@ def _stored(msg: _Message, allowed: bool | Failed, outcomes: Outcomes) -> Plan:
         return done(ok(turn.state), duplicate=msg.frame["id"])
     # The tag goes out with this one broadcast only: the entity above was built without it,
     # so history never holds it (a reload has no pending texts to match anyway).
+    if msg.deliver:  # a DM: its user-addressed sends carry their own filter
+        return after(partial(_sent, msg), *msg.deliver)
     frame = msg.frame | ({"tag": msg.tag} if msg.tag else {})
     # Not to the connections of those who block the sender (chat/blocks.py: no read).
     only = blocks.filtered(turn.user, turn.settings)
-    sends = msg.deliver or (SendToGroup(rooms.group(turn.room), frame, filter=only),)
-    return after(partial(_sent, msg), *sends)
+    return after(partial(_sent, msg), SendToGroup(rooms.group(turn.room), frame, filter=only))
 
 
 def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
@@ -791,12 +805,9 @@ def _sent(msg: _Message, outcomes: Outcomes) -> Plan:
         )
         return Plan((undo,), text(sent.status, UNREACHABLE), errors=(error,))
     # Each mentioned user, on every connection (not the author's own mention of themself).
-    only = blocks.filtered(msg.turn.user, msg.turn.settings)
-    notify = tuple(
-        SendToUser(user, mentions.frame(msg.frame), filter=only)
-        for user in msg.frame.get("mentions", ())
-        if user != msg.turn.user
-    )
+    mentioned = [user for user in msg.frame.get("mentions", ()) if user != msg.turn.user]
+    only = blocks.filtered(msg.turn.user, msg.turn.settings) if mentioned else None
+    notify = tuple(SendToUser(user, mentions.frame(msg.frame), filter=only) for user in mentioned)
     # The directory's row for the room: the executor writes it at most once per room per
     # 10 s on this instance (chat.directory.due), never once per message.
     activity = (

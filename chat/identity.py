@@ -292,6 +292,14 @@ def parse_user_id(value: str | None) -> Caller | None:
     """The signed-in caller a user id stands for; None when it is not one of ours."""
     if not value or len(value) > MAX_USER_ID_LENGTH or value.count(":") != 2:
         return None
+    return _parsed_user_id(value)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_user_id(value: str) -> Caller | None:
+    """Cached (bounded; a Caller is immutable): a DM alone asks about its sender and its
+    recipient eight times (their accounts, the block filter, the webhook's own check), and
+    each parse unescapes and checks both parts again."""
     idp, encoded_id, encoded_name = value.split(":")
     if not IDP_PATTERN.match(idp):
         return None

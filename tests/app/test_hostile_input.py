@@ -114,6 +114,8 @@ async def test_hostile_connection_state_is_a_fresh_start(app: RecordingService, 
     [
         ("[" * 5000, "nested"),
         ("[" * 33 + "]" * 33, "nested"),
+        (b"[" * 33 + b"]" * 33, "nested"),
+        (("[" * 33 + "]" * 33).encode("utf-16"), "nested"),  # json.loads reads UTF-16 bytes
         ('{"a":' * 33 + "1" + "}" * 33, "nested"),
         ("x" * 10_001, "large"),
         ("{nope", "not valid JSON"),
@@ -128,9 +130,16 @@ def test_bounded_json_refuses(text: str | bytes, reason: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["[" * 32 + "]" * 32, '{"a": [1, {"b": "[[[[[[[[["}]}', '"plain"', "42", '"' + "[" * 90 + '"'],
+    [
+        "[" * 32 + "]" * 32,
+        b"[" * 32 + b"]" * 32,
+        '{"a": [1, {"b": "[[[[[[[[["}]}',
+        '"plain"',
+        "42",
+        '"' + "[" * 90 + '"',  # openings inside a string: the depth is walked, and is 0
+    ],
 )
-def test_bounded_json_accepts(text: str) -> None:
+def test_bounded_json_accepts(text: str | bytes) -> None:
     assert bounded_json.loads(text, max_bytes=100) == json.loads(text)
 
 

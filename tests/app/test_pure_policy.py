@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from chat import connection_state, identity, message_text, rate_limit
+from chat import connection_state, identity, message_text, rate_limit, text_rules
 from chat.errors import BadRequest
 from chat.settings import Settings
 
@@ -70,6 +70,19 @@ def test_clean(raw: str, cleaned: str) -> None:
 def test_clean_rejects(raw: str, reason: str) -> None:
     with pytest.raises(message_text.Rejected, match=reason):
         message_text.clean(raw, 10)
+
+
+def test_ascii_is_cleaned_as_the_per_character_rule_cleans_it() -> None:
+    # ASCII takes a translation table; it must keep and drop exactly what the rule for any
+    # text does (checked on every ASCII character, in a message of other text too).
+    for code in range(128):
+        raw = f"a{chr(code)}b"
+        rule = "".join(
+            ch for ch in raw.replace("\t", " ") if text_rules._kept_in_message(ch)
+        ).strip()
+        assert message_text.clean(raw, 10) == rule, hex(code)
+        # With a non-ASCII letter after it, the same text takes the per-character path.
+        assert message_text.clean(raw + "\u00e9", 10) == rule + "\u00e9", hex(code)
 
 
 def test_clean_counts_after_stripping() -> None:
