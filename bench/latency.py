@@ -28,6 +28,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from bench.procs import stop
+
 log = logging.getLogger("bench")
 CHUNK = 64 * 1024
 QUEUED = 256  # chunks in flight per direction before reading pauses (back-pressure)
@@ -163,12 +165,7 @@ def running(delay_ms: float, targets: list[tuple[str, int]]) -> Iterator[list[in
             raise RuntimeError(f"the latency proxy exited with {process.wait(10)}")
         yield json.loads(line)["ports"]
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
         if process.stdout is not None:
             process.stdout.close()
 

@@ -183,15 +183,21 @@ def open_dm_with(chat: ChatPage, name: str) -> None:
     expect(chat.page.locator("#room-title")).to_have_text(name)
 
 
-def test_typing_in_a_dm_shows_on_the_other_side_and_no_error_on_this_one(
-    open_tab,  # noqa: F811
-    artifacts_dir,
-) -> None:
+def erin_and_frank(open_tab) -> tuple[ChatPage, ChatPage, str, str]:  # noqa: F811
+    """Two people signed in through two providers, with names of their own for this test."""
     tag = uuid.uuid4().hex[:6]
     erin_name, frank_name = f"erin-{tag}", f"frank-{tag}"
     erin, frank = open_tab(), open_tab()
     sign_in(erin, "Microsoft", erin_name)
     sign_in(frank, "GitHub", frank_name)
+    return erin, frank, erin_name, frank_name
+
+
+def test_typing_in_a_dm_shows_on_the_other_side_and_no_error_on_this_one(
+    open_tab,  # noqa: F811
+    artifacts_dir,
+) -> None:
+    erin, frank, erin_name, frank_name = erin_and_frank(open_tab)
     # Both open the conversation before a word is said (a message would end the typing line,
     # and the next notice waits out the 3 s throttle).
     open_dm_with(erin, frank_name)
@@ -214,11 +220,7 @@ def test_typing_in_a_dm_shows_on_the_other_side_and_no_error_on_this_one(
 
 
 def test_a_dm_reads_as_a_person_who_is_online_or_not(open_tab, artifacts_dir) -> None:  # noqa: F811
-    tag = uuid.uuid4().hex[:6]
-    erin_name, frank_name = f"erin-{tag}", f"frank-{tag}"
-    erin, frank = open_tab(), open_tab()
-    sign_in(erin, "Microsoft", erin_name)
-    sign_in(frank, "GitHub", frank_name)
+    erin, frank, erin_name, frank_name = erin_and_frank(open_tab)
     title = frank.page.locator("#room-title")
     assert "#" in before_content(title)  # a room: "# lobby"
     expect(frank.page.locator("#members-summary")).to_be_visible()
@@ -273,11 +275,7 @@ def test_a_dm_reads_as_a_person_who_is_online_or_not(open_tab, artifacts_dir) ->
 
 
 def test_the_sidebar_reads_rooms_join_browse_then_people(open_tab) -> None:  # noqa: F811
-    tag = uuid.uuid4().hex[:6]
-    erin_name, frank_name = f"erin-{tag}", f"frank-{tag}"
-    erin, frank = open_tab(), open_tab()
-    sign_in(erin, "Microsoft", erin_name)
-    sign_in(frank, "GitHub", frank_name)
+    _, frank, erin_name, _ = erin_and_frank(open_tab)
     open_dm_with(frank, erin_name)
     frank.send("hi")
     expect(dm_button(frank)).to_have_count(1)
