@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat import blocks, direct, events, roles, typing_notice
+from chat import blocks, direct, events, roles, rooms, typing_notice
 from chat.plan import Plan, SendToUser, done
 from chat.settings import Settings
 
@@ -24,6 +24,10 @@ NEED_SIGN_IN = "Not done: typing notices in direct conversations need sign-in."
 NOT_A_USER = 'Not done: "to" must be the user id of the other person in this conversation.'
 NOT_YOURS = "Not done: this direct conversation is not yours."
 TO_YOURSELF = "Not done: nobody else is in this conversation to see you typing."
+# A room typing notice reaches one of the connection's 20 rooms; a DM's reaches anyone the
+# sender names. A person types in one conversation at a time: more than this many others
+# within the throttle's 3 s is a sweep of names, dropped (and it keeps the state small).
+MAX_OTHER_DMS = 2
 
 
 def typing(
@@ -45,7 +49,11 @@ def typing(
     # A DM is never left, so nothing else drops its typing time: the times that no longer
     # throttle go here (they allow nothing), which keeps the state as small as the rooms and
     # conversations typed in during the last few seconds.
-    allowed, kept = typing_notice.allow(typing_notice.recent(state, now), room, now)
+    recent = typing_notice.recent(state, now)
+    others = [r for r in recent.get("typing", {}) if rooms.is_direct(r) and r != room]
+    if len(others) >= MAX_OTHER_DMS:
+        return done(events.ok(recent), typing="throttled")
+    allowed, kept = typing_notice.allow(recent, room, now)
     if not allowed:
         return done(events.ok(kept), typing="throttled")
     notice = SendToUser(

@@ -106,6 +106,26 @@ def test_the_room_typing_throttle_one_per_connection_and_conversation_per_3_s() 
     assert kept_state(plan)["typing"] == {other: NOW + 9.5}
 
 
+def test_a_sweep_of_names_is_throttled_past_two_other_conversations_in_3_s() -> None:
+    """Typing reaches anyone named in `to`: past two other DMs within the throttle's 3 s,
+    a connection's notices are dropped, and its state stays small."""
+    state: dict = {}
+    sent = []
+    for n in range(6):
+        peer = encode_user_id("aad", f"p-{n}", f"Peer {n}")
+        plan = typing(
+            to=peer, room=direct.conversation(ALICE, peer), state=state, settings=SIGNED,
+            now=NOW + n / 10,
+        )  # fmt: skip
+        assert plan.answer.status == 204
+        sent.append(len(plan.effects))
+        state = kept_state(plan)
+    assert sent == [1, 1, 0, 0, 0, 0] and len(state["typing"]) == 2
+    # Once they no longer throttle, another conversation is told again.
+    plan = typing(state=state, settings=SIGNED, now=NOW + 3.2)
+    assert len(plan.effects) == 1
+
+
 def test_the_room_path_is_unchanged_and_ignores_a_to() -> None:
     state = {"rooms": ["dev"]}
     plain = command({"type": "typing", "room": "dev"}, user=ALICE, state=state, settings=SIGNED)
