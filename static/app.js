@@ -121,6 +121,7 @@
   var leaves = 0;
   var leftAt = new Map();
   var current = roomsCore.LOBBY;
+  var shownCurrent = null; // the current room the room list last scrolled into view
   // Room name -> {items, seen, unread, members, cursor, loaded, loading, typists, sentTyping}.
   // Maps, here and for typists, because the keys are data: in a plain {} a room or user
   // named "constructor" or "__proto__" finds what every object inherits instead of its entry.
@@ -631,7 +632,26 @@
       return li;
     });
     el.roomList.replaceChildren.apply(el.roomList, nodes);
+    var shown = el.roomList.querySelector('[aria-current="true"]');
+    if (shown && shownCurrent !== current) {
+      shownCurrent = current; // once listed: a room is shown before its join is confirmed
+      keepInView(el.roomList, shown);
+    }
     renderDirect();
+  }
+
+  /**
+   * On a phone the room list is one row that scrolls sideways: the current room is scrolled
+   * into it when it changes (only then, so a swipe along the row is not undone). Only the list
+   * scrolls, never the page.
+   */
+  function keepInView(list, item) {
+    if (!item || list.scrollWidth <= list.clientWidth) return;
+    var box = list.getBoundingClientRect();
+    var at = item.getBoundingClientRect();
+    // Its start first: a name wider than the row shows how it begins.
+    if (at.left < box.left || at.width > box.width) list.scrollLeft -= box.left - at.left;
+    else if (at.right > box.right) list.scrollLeft += at.right - box.right;
   }
 
   /* ---------- conversations (issue 17): DMs, read positions, catch-up, the directory ---------- */

@@ -224,3 +224,41 @@ def test_rooms_and_history_in_the_lazy_auth_flow(
     assert bob.page.evaluate("() => location.search + location.hash") == (
         f"?connect=direct#room={room}"
     )
+
+
+def test_on_a_phone_the_current_room_is_scrolled_into_the_room_row(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    """The room list is one sideways row on a phone: a room joined past its right edge, or
+    picked again at its left, is brought into the row's view."""
+    chat = open_chat(viewport=PHONE)
+    chat.join(unique("kate"))
+    rooms = [unique(f"room-{n}-") for n in range(8)]
+    for room in rooms:
+        chat.enter_room(room)
+    row = chat.page.locator("#room-list")
+    assert row.evaluate("list => list.scrollWidth > list.clientWidth"), "the row overflows"
+
+    def current_in_view() -> bool:
+        return chat.room_button(chat.page.locator("#room-title").inner_text()).evaluate(
+            """button => {
+                const row = button.closest('#room-list').getBoundingClientRect();
+                const box = button.getBoundingClientRect();
+                return box.left >= row.left - 1 && box.right <= row.right + 1;
+            }"""
+        )
+
+    expect(chat.page.locator("#room-title")).to_have_text(rooms[-1])
+    assert current_in_view(), "the room just joined is out of the row's view"
+    # Swiped back to the start, then another room is joined: the row follows again.
+    row.evaluate("list => { list.scrollLeft = 0; }")
+    chat.enter_room(unique("one-more-"))
+    assert current_in_view(), "the room joined after a swipe is out of the row's view"
+    # A name wider than the row shows its start.
+    row.evaluate("list => { list.scrollLeft = 0; }")
+    wide = unique("a-room-name-as-long-as-a-room-name-may-be-for-sure-")
+    chat.enter_room(wide)
+    starts = chat.room_button(wide).evaluate(
+        "b => b.getBoundingClientRect().left - b.closest('#room-list').getBoundingClientRect().left"
+    )
+    assert abs(starts) <= 1, f"the wide room's start is {starts} px from the row's"
