@@ -204,6 +204,19 @@ def test_a_phone_screen_has_no_horizontal_overflow(
     chat.page.screenshot(path=str(artifacts_dir / "phone.png"))
 
 
+def test_on_a_phone_the_status_sits_beside_the_title(
+    open_chat: OpenChat, unique: Callable[[str], str]
+) -> None:
+    """The top bar is short on a phone: the status shares the title's row, and the account's
+    controls follow on the next ones (the bar is not a column of four rows)."""
+    chat = open_chat(viewport=PHONE, is_mobile=True, has_touch=True)
+    chat.join(unique("kate"))
+    title, status = (chat.page.locator(s).bounding_box() for s in (".title", "#status"))
+    assert title is not None and status is not None
+    assert status["y"] < title["y"] + title["height"], (title, status)
+    assert status["x"] >= title["x"] + title["width"], (title, status)
+
+
 def test_a_reader_who_scrolled_up_is_not_yanked_down(
     open_chat: OpenChat, unique: Callable[[str], str]
 ) -> None:
