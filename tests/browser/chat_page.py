@@ -74,6 +74,16 @@ def is_browser_network_line(text: str) -> bool:
     return any(pattern.search(text) for pattern in BROWSER_NETWORK_LINES)
 
 
+# The room's button wholly inside the room row's box (the row may scroll sideways on a phone),
+# and its name cut with an ellipsis: checks for ChatPage.wait_for_room_button.
+IN_ROW = """b => {
+    const row = b.closest("#room-list").getBoundingClientRect();
+    const box = b.getBoundingClientRect();
+    return box.left >= row.left - 1 && box.right <= row.right + 1;
+}"""
+NAME_CUT = "b => { const e = b.querySelector('.room-name'); return e.scrollWidth > e.clientWidth; }"
+
+
 @dataclass
 class ChatPage:
     """One person's tab: a fresh browser context (own localStorage) with the chat page."""
@@ -158,6 +168,19 @@ class ChatPage:
     # --- rooms ----------------------------------------------------------------------------
     def room_button(self, room: str) -> Locator:
         return self.page.locator(f'#room-list button.room-button[data-room="{room}"]')
+
+    def wait_for_room_button(self, room: str, check: str) -> None:
+        """Wait until `check(button)` (JS) holds for the room's button as it is in the page now.
+        The list is drawn anew on every change (a presence or unread update): a button found
+        first and measured after may have been replaced, and a detached one measures 0."""
+        self.page.wait_for_function(
+            "(room) => {"
+            ' const button = [...document.querySelectorAll("#room-list button.room-button")]'
+            "  .find((b) => b.dataset.room === room);"
+            f" return !!button && ({check})(button);"
+            "}",
+            arg=room,
+        )
 
     def enter_room(self, room: str) -> None:
         """Join (or create) a room by name with the room form, as a person would."""

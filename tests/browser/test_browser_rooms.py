@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from tests.support.chat_client import join
 from tests.support.stack import LocalStack
 
-from .chat_page import MESSAGE_TIMEOUT_MS, PHONE, OpenChat
+from .chat_page import IN_ROW, MESSAGE_TIMEOUT_MS, NAME_CUT, PHONE, OpenChat
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 
@@ -239,26 +239,20 @@ def test_on_a_phone_the_current_room_is_scrolled_into_the_room_row(
     row = chat.page.locator("#room-list")
     assert row.evaluate("list => list.scrollWidth > list.clientWidth"), "the row overflows"
 
-    def current_in_view() -> bool:
-        return chat.room_button(chat.page.locator("#room-title").inner_text()).evaluate(
-            """button => {
-                const row = button.closest('#room-list').getBoundingClientRect();
-                const box = button.getBoundingClientRect();
-                return box.left >= row.left - 1 && box.right <= row.right + 1;
-            }"""
-        )
+    def current_in_view(room: str) -> None:  # else: it is out of the row's view
+        chat.wait_for_room_button(room, IN_ROW)
 
     expect(chat.page.locator("#room-title")).to_have_text(rooms[-1])
-    assert current_in_view(), "the room just joined is out of the row's view"
+    current_in_view(rooms[-1])
     # Swiped back to the start, then another room is joined: the row follows again.
     row.evaluate("list => { list.scrollLeft = 0; }")
-    chat.enter_room(unique("one-more-"))
-    assert current_in_view(), "the room joined after a swipe is out of the row's view"
+    more = unique("one-more-")
+    chat.enter_room(more)
+    current_in_view(more)
     # A name as long as names may be is cut with an ellipsis, whole in its title, and in view.
     row.evaluate("list => { list.scrollLeft = 0; }")
     wide = unique("a-room-name-as-long-as-a-room-name-may-be-for-sure-")
     chat.enter_room(wide)
-    assert current_in_view(), "the long room's button is out of the row's view"
-    name = chat.room_button(wide).locator(".room-name")
-    assert name.evaluate("e => e.scrollWidth > e.clientWidth"), "the long name is not cut"
+    current_in_view(wide)
+    chat.wait_for_room_button(wide, NAME_CUT)
     assert chat.room_button(wide).get_attribute("title") == wide
