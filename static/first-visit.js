@@ -1,31 +1,34 @@
 /*
  * The first-visit hint: how rooms work (type a name to create or join one; a room's link,
  * "#room=<name>", brings others into it). Shown until dismissed, and not in a direct
- * conversation (it has no link to share); the dismissal is remembered in localStorage. The link shown is this page's own address, so it is right on any host.
+ * conversation (it has no link to share); the dismissal is remembered in localStorage. The
+ * link shown is this page's own address, so it is right on any host.
  * Exported as `window.ChatFirstVisit`, or via `module.exports` under Node.
  */
 (function (root, factory) {
   "use strict";
-  var api = factory();
+  var conv =
+    typeof module === "object" && module.exports
+      ? require("./conversations.js")
+      : root.ChatConversations;
+  var api = factory(conv);
   if (typeof module === "object" && module.exports) {
     module.exports = api;
   } else {
     root.ChatFirstVisit = api;
   }
-})(typeof self !== "undefined" ? self : this, function () {
+})(typeof self !== "undefined" ? self : this, function (conv) {
   "use strict";
 
   var STORE_KEY = "chat.hint.rooms";
   var EXAMPLE_ROOM = "design";
-  // A direct conversation (conversations.js) is no room: its link would let no one in.
-  var DIRECT = /^dm-[0-9a-f]{32}$/;
 
   /**
    * The link to share for a room: this page's address with "#room=<name>". The lobby and a
    * direct conversation have none to share: the example room's instead.
    */
   function roomLink(location, room, lobby) {
-    var name = room && room !== lobby && !DIRECT.test(room) ? room : EXAMPLE_ROOM;
+    var name = room && room !== lobby && !conv.isDirect(room) ? room : EXAMPLE_ROOM;
     return location.origin + location.pathname + "#room=" + encodeURIComponent(name);
   }
 
@@ -58,7 +61,7 @@
     return {
       update: function (room) {
         // The hint is about rooms: a direct conversation has no link to share, nor a hint.
-        hintEl.hidden = closed || DIRECT.test(room || "");
+        hintEl.hidden = closed || conv.isDirect(room || "");
         link.textContent = roomLink(window.location, room, "lobby");
       },
     };
